@@ -1,0 +1,94 @@
+//! The store's error type: one variant per decision a caller makes.
+
+/// Result of a store call.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Why a store call failed, classified so that the writer decides once what to do.
+///
+/// | variant | HTTP on S3 | what the caller does |
+/// |---|---|---|
+/// | `AlreadyExists` | 412 on `If-None-Match: *` | read the object and resolve (protocol step 2) |
+/// | `PreconditionFailed` | 412 on `If-Match` | re-read and try again, or lose the lease |
+/// | `NotFound` | 404 | the object is absent |
+/// | `Conflict` | 409 ConditionalRequestConflict | retry the same request after backoff |
+/// | `Transient` | 5xx, SlowDown, timeouts, resets | retry the same request after backoff |
+/// | `ObjectLocked` | 403 on a protected object | report; retention is doing its job |
+/// | `InvalidKey` | 400 | fix the key; nothing was sent |
+/// | `Permanent` | other 4xx (403, 400) | configuration problem; report the store's message |
+/// | `Unsupported` | 501 | the store lacks the feature |
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    #[error("object {key} already exists (create-only put refused with 412)")]
+    AlreadyExists { key: String },
+
+    #[error("object {key} changed since it was read (compare-and-swap refused with 412)")]
+    PreconditionFailed { key: String },
+
+    #[error("object {key} does not exist")]
+    NotFound { key: String },
+
+    #[error("a concurrent conditional write to {key} was in progress (409); retry it")]
+    Conflict { key: String },
+
+    #[error("{op} on {key} failed transiently ({message}); retrying is safe")]
+    Transient {
+        op: &'static str,
+        key: String,
+        message: String,
+    },
+
+    #[error("object {key} is protected by Object Lock: {reason}")]
+    ObjectLocked { key: String, reason: String },
+
+    #[error("invalid object key {key:?}: {reason}")]
+    InvalidKey { key: String, reason: String },
+
+    #[error("{op} on {key} was refused: {message}")]
+    Permanent {
+        op: &'static str,
+        key: String,
+        message: String,
+    },
+
+    #[error("{what} is not supported by {store}")]
+    Unsupported { what: String, store: String },
+}
+
+impl StoreError {
+    /// True for failures after which the same request may be sent again: 409, 5xx, throttling,
+    /// timeouts. The outcome of the failed request may be unknown (it may have committed).
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Conflict { .. } | StoreError::Transient { .. }
+        )
+    }
+
+    /// Maps an I/O error of a local store into the store's classes: interruptions and full
+    /// disks are transient, everything else is permanent.
+    pub(crate) fn from_io(op: &'static str, key: &str, err: std::io::Error) -> StoreError {
+        use std::io::ErrorKind::*;
+        let message = err.to_string();
+        match err.kind() {
+            Interrupted | TimedOut | WouldBlock | StorageFull | QuotaExceeded | ResourceBusy => {
+                StoreError::Transient {
+                    op,
+                    key: key.to_owned(),
+                    message,
+                }
+            }
+            NotFound => StoreError::NotFound {
+                key: key.to_owned(),
+            },
+            NotADirectory | IsADirectory | InvalidFilename => StoreError::InvalidKey {
+                key: key.to_owned(),
+                reason: format!("it clashes with an existing object or folder ({message})"),
+            },
+            _ => StoreError::Permanent {
+                op,
+                key: key.to_owned(),
+                message,
+            },
+        }
+    }
+}

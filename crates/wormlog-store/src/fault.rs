@@ -1,0 +1,300 @@
+//! [`FaultStore`]: wraps any store and fails chosen requests, for tests of the writer's retry
+//! and 412 rules (protocol.md, writer step 2).
+//!
+//! A [`Fault`] matches an operation and a key substring and fires a number of times, at one of
+//! two points:
+//! - [`FaultPoint::Before`]: the request never reaches the inner store (a refused connection,
+//!   a 503 from a load balancer);
+//! - [`FaultPoint::AfterCommit`]: the inner store commits the request, then the caller gets the
+//!   error anyway (a lost response: aws-sdk-java-v2#6580).
+//!
+//! Every request is recorded ([`RecordedRequest`]), with the metadata of puts, so tests can
+//! assert what was sent: that retries carried the same write id, or that a fenced writer sent
+//! no further log PUT (I5). A hook may run before each request to let a test act between two
+//! protocol steps (say, plant a segment after the writer listed the tail but before its PUT).
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use parking_lot::Mutex;
+
+use crate::{
+    DefaultRetention, DeleteOptions, GetResult, InitOptions, InitReport, ListPage, ObjectMeta,
+    ObjectStore, PutOptions, PutResult, Retention, StoreError, StoreResult,
+};
+
+/// The store operations a fault can target.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Op {
+    PutIfAbsent,
+    PutIfMatch,
+    Get,
+    Head,
+    List,
+    Delete,
+    SetRetention,
+    SetLegalHold,
+}
+
+/// Where a fault strikes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FaultPoint {
+    /// The request fails before it reaches the inner store.
+    Before,
+    /// The inner store applies the request; the caller still gets the error.
+    AfterCommit,
+}
+
+/// One planned failure.
+#[derive(Clone, Debug)]
+pub struct Fault {
+    pub op: Op,
+    /// The fault matches keys that contain this text ("" matches all).
+    pub key_contains: String,
+    pub point: FaultPoint,
+    pub error: StoreError,
+    /// How many matching requests fail; `usize::MAX` for all of them.
+    pub times: usize,
+}
+
+impl Fault {
+    /// `times` failures of `op` on keys containing `key_contains`, before the store.
+    pub fn before(op: Op, key_contains: &str, error: StoreError, times: usize) -> Fault {
+        Fault {
+            op,
+            key_contains: key_contains.to_owned(),
+            point: FaultPoint::Before,
+            error,
+            times,
+        }
+    }
+
+    /// `times` lost responses of `op` on keys containing `key_contains`: committed, then failed.
+    pub fn lost_response(op: Op, key_contains: &str, error: StoreError, times: usize) -> Fault {
+        Fault {
+            point: FaultPoint::AfterCommit,
+            ..Fault::before(op, key_contains, error, times)
+        }
+    }
+
+    /// A transient 503 for `key`.
+    pub fn unavailable(op: Op, key: &str) -> StoreError {
+        StoreError::Transient {
+            op: op.name(),
+            key: key.to_owned(),
+            message: "503 Service Unavailable (injected)".into(),
+        }
+    }
+}
+
+impl Op {
+    pub fn name(self) -> &'static str {
+        match self {
+            Op::PutIfAbsent => "put_if_absent",
+            Op::PutIfMatch => "put_if_match",
+            Op::Get => "get",
+            Op::Head => "head",
+            Op::List => "list",
+            Op::Delete => "delete",
+            Op::SetRetention => "set_retention",
+            Op::SetLegalHold => "set_legal_hold",
+        }
+    }
+}
+
+/// A request as the wrapper saw it.
+#[derive(Clone, Debug)]
+pub struct RecordedRequest {
+    pub op: Op,
+    pub key: String,
+    /// User metadata of puts (empty otherwise).
+    pub metadata: BTreeMap<String, String>,
+    /// Whether the inner store received it.
+    pub reached_store: bool,
+    /// What the caller got: `None` for success.
+    pub error: Option<StoreError>,
+}
+
+type Hook = dyn Fn(Op, &str) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync;
+
+/// A store wrapper that injects [`Fault`]s and records every request.
+#[derive(Clone)]
+pub struct FaultStore {
+    inner: Arc<dyn ObjectStore>,
+    faults: Arc<Mutex<Vec<Fault>>>,
+    journal: Arc<Mutex<Vec<RecordedRequest>>>,
+    hook: Arc<Mutex<Option<Arc<Hook>>>>,
+}
+
+impl std::fmt::Debug for FaultStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FaultStore")
+            .field("inner", &self.inner)
+            .field("faults", &self.faults.lock().len())
+            .finish()
+    }
+}
+
+impl FaultStore {
+    pub fn new(inner: Arc<dyn ObjectStore>) -> FaultStore {
+        FaultStore {
+            inner,
+            faults: Arc::default(),
+            journal: Arc::default(),
+            hook: Arc::default(),
+        }
+    }
+
+    /// The wrapped store, for setting up or inspecting state without faults.
+    pub fn inner(&self) -> &Arc<dyn ObjectStore> {
+        &self.inner
+    }
+
+    /// Plans a fault; faults are tried in the order they were added.
+    pub fn inject(&self, fault: Fault) {
+        self.faults.lock().push(fault);
+    }
+
+    /// Removes every planned fault.
+    pub fn clear_faults(&self) {
+        self.faults.lock().clear();
+    }
+
+    /// Runs `hook` before every request, before faults are decided.
+    pub fn before_each<F, Fut>(&self, hook: F)
+    where
+        F: Fn(Op, &str) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let hook: Arc<Hook> = Arc::new(move |op, key| Box::pin(hook(op, key)));
+        *self.hook.lock() = Some(hook);
+    }
+
+    /// Every request seen so far.
+    pub fn journal(&self) -> Vec<RecordedRequest> {
+        self.journal.lock().clone()
+    }
+
+    fn take_fault(&self, op: Op, key: &str) -> Option<(FaultPoint, StoreError)> {
+        let mut faults = self.faults.lock();
+        let i = faults
+            .iter()
+            .position(|f| f.op == op && key.contains(&f.key_contains) && f.times > 0)?;
+        let f = &mut faults[i];
+        if f.times != usize::MAX {
+            f.times -= 1;
+        }
+        Some((f.point, f.error.clone()))
+    }
+
+    /// Runs one request through the hook, the planned faults and the journal.
+    async fn run<T, Fut>(
+        &self,
+        op: Op,
+        key: &str,
+        metadata: Option<&BTreeMap<String, String>>,
+        call: Fut,
+    ) -> StoreResult<T>
+    where
+        Fut: Future<Output = StoreResult<T>>,
+    {
+        let hook = self.hook.lock().clone();
+        if let Some(hook) = hook {
+            hook(op, key).await;
+        }
+        let fault = self.take_fault(op, key);
+        let (reached_store, result) = match fault {
+            Some((FaultPoint::Before, e)) => (false, Err(e)),
+            Some((FaultPoint::AfterCommit, e)) => (true, call.await.and(Err(e))),
+            None => (true, call.await),
+        };
+        self.journal.lock().push(RecordedRequest {
+            op,
+            key: key.to_owned(),
+            metadata: metadata.cloned().unwrap_or_default(),
+            reached_store,
+            error: result.as_ref().err().cloned(),
+        });
+        result
+    }
+}
+
+#[async_trait]
+impl ObjectStore for FaultStore {
+    fn describe(&self) -> String {
+        format!("faulty {}", self.inner.describe())
+    }
+
+    async fn put_if_absent(
+        &self,
+        key: &str,
+        body: Bytes,
+        opts: &PutOptions,
+    ) -> StoreResult<PutResult> {
+        let call = self.inner.put_if_absent(key, body, opts);
+        self.run(Op::PutIfAbsent, key, Some(&opts.metadata), call)
+            .await
+    }
+
+    async fn put_if_match(
+        &self,
+        key: &str,
+        body: Bytes,
+        etag: &str,
+        opts: &PutOptions,
+    ) -> StoreResult<PutResult> {
+        let call = self.inner.put_if_match(key, body, etag, opts);
+        self.run(Op::PutIfMatch, key, Some(&opts.metadata), call)
+            .await
+    }
+
+    async fn get(&self, key: &str) -> StoreResult<GetResult> {
+        self.run(Op::Get, key, None, self.inner.get(key)).await
+    }
+
+    async fn head(&self, key: &str) -> StoreResult<ObjectMeta> {
+        self.run(Op::Head, key, None, self.inner.head(key)).await
+    }
+
+    async fn list_after(
+        &self,
+        prefix: &str,
+        start_after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<ListPage> {
+        let call = self.inner.list_after(prefix, start_after, limit);
+        self.run(Op::List, prefix, None, call).await
+    }
+
+    async fn delete(&self, key: &str, opts: &DeleteOptions) -> StoreResult<()> {
+        self.run(Op::Delete, key, None, self.inner.delete(key, opts))
+            .await
+    }
+
+    async fn set_retention(
+        &self,
+        key: &str,
+        retention: Retention,
+        bypass_governance: bool,
+    ) -> StoreResult<()> {
+        let call = self.inner.set_retention(key, retention, bypass_governance);
+        self.run(Op::SetRetention, key, None, call).await
+    }
+
+    async fn set_legal_hold(&self, key: &str, on: bool) -> StoreResult<()> {
+        let call = self.inner.set_legal_hold(key, on);
+        self.run(Op::SetLegalHold, key, None, call).await
+    }
+
+    async fn default_retention(&self) -> StoreResult<Option<DefaultRetention>> {
+        self.inner.default_retention().await
+    }
+
+    async fn init(&self, opts: &InitOptions) -> StoreResult<InitReport> {
+        self.inner.init(opts).await
+    }
+}

@@ -1,0 +1,607 @@
+//! [`FsStore`]: a bucket in a local directory, the embedded default store.
+//!
+//! ```text
+//! <root>/wormlog-store.json      bucket settings (default retention), written by `init`
+//! <root>/objects/<key>           the object's bytes, exactly (a segment opens with `jq`)
+//! <root>/meta/<key>@<inode>      sidecar: ETag, user metadata, lock state of that file
+//! <root>/tmp/                    files being written; never visible as objects
+//! <root>/lock                    flock(2) serialising compare-and-swap and lock changes
+//! ```
+//!
+//! Create-only put (what I1 rests on):
+//! 1. write the bytes to `tmp/<uuid>` and fsync; read-only if the object will be locked;
+//! 2. write the sidecar for that file's inode (`meta/<key>@<inode>`), fsync it and its folder;
+//! 3. `link(tmp, objects/<key>)`: the commit point. The kernel refuses the link if the key
+//!    exists (EEXIST -> [`StoreError::AlreadyExists`]), so two racing creators, in one process
+//!    or many, get exactly one success. fsync the folder, drop the temp name.
+//!
+//! A crash before step 3 leaves only garbage under `tmp/` and `meta/` (an orphan sidecar names
+//! an inode that is no object); after step 3 the object is whole, with its sidecar already
+//! durable. No reader ever sees a partial object. Because the sidecar is named by inode, a
+//! reader pairs an object with exactly the metadata written for those bytes.
+//!
+//! Compare-and-swap put, delete, retention and legal-hold changes hold an exclusive flock on
+//! `<root>/lock` (processes die -> the kernel releases it), check the ETag and lock rules,
+//! write the new file and sidecar, then `rename` over the old file. Objects under retention or
+//! legal hold are made read-only (0444) as a second line of defence; the store itself refuses
+//! to delete or replace them until retain-until.
+
+use std::collections::BTreeMap;
+use std::fs::{self, File};
+use std::io::{ErrorKind, Read, Write};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use parking_lot::Mutex;
+use serde::{Deserialize, Serialize};
+
+use crate::lock_rules::{check_delete, check_overwrite, check_retention_change, initial_lock};
+use crate::{
+    strip_etag_quotes, validate_key, Clock, DefaultRetention, DeleteOptions, GetResult,
+    InitOptions, InitReport, ListEntry, ListPage, LockState, ObjectMeta, ObjectStore, PutOptions,
+    PutResult, Retention, SeededRng, StoreError, StoreResult, SystemClock, MAX_LIST_PAGE,
+};
+
+const OBJECTS: &str = "objects";
+const META: &str = "meta";
+const TMP: &str = "tmp";
+const LOCK_FILE: &str = "lock";
+const CONFIG: &str = "wormlog-store.json";
+
+/// What the store keeps beside each object.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Sidecar {
+    etag: String,
+    metadata: BTreeMap<String, String>,
+    lock: LockState,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct BucketConfig {
+    default_retention: Option<DefaultRetention>,
+}
+
+/// A bucket in a local directory. Cloning shares the same directory.
+#[derive(Debug, Clone)]
+pub struct FsStore {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    root: PathBuf,
+    clock: Arc<dyn Clock>,
+    rng: Mutex<SeededRng>,
+    /// The bucket settings, read once from `wormlog-store.json` (`None` until read).
+    config: Mutex<Option<Option<DefaultRetention>>>,
+}
+
+impl FsStore {
+    /// A store rooted at `root`. Nothing is created until the first write or `init`.
+    pub fn open(root: impl Into<PathBuf>) -> FsStore {
+        FsStore::with_clock(root, SystemClock::shared())
+    }
+
+    /// A store whose Object Lock dates follow `clock`.
+    pub fn with_clock(root: impl Into<PathBuf>, clock: Arc<dyn Clock>) -> FsStore {
+        FsStore {
+            inner: Arc::new(Inner {
+                root: root.into(),
+                clock,
+                rng: Mutex::new(SeededRng::from_entropy()),
+                config: Mutex::new(None),
+            }),
+        }
+    }
+
+    /// The directory this store lives in.
+    pub fn root(&self) -> &Path {
+        &self.inner.root
+    }
+
+    /// Where the bytes of `key` are kept (for tools and tests that inspect the directory).
+    pub fn object_path(&self, key: &str) -> StoreResult<PathBuf> {
+        validate_key(key)?;
+        Ok(self.inner.object_path(key))
+    }
+
+    async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Inner) -> StoreResult<T> + Send + 'static,
+    ) -> StoreResult<T> {
+        let inner = Arc::clone(&self.inner);
+        tokio::task::spawn_blocking(move || f(&inner))
+            .await
+            .map_err(|e| StoreError::Transient {
+                op: "filesystem task",
+                key: String::new(),
+                message: e.to_string(),
+            })?
+    }
+}
+
+/// Holds the store-wide exclusive flock until dropped.
+struct ExclusiveLock(File);
+
+impl Drop for ExclusiveLock {
+    fn drop(&mut self) {
+        let _ = self.0.unlock();
+    }
+}
+
+impl Inner {
+    fn object_path(&self, key: &str) -> PathBuf {
+        self.root.join(OBJECTS).join(key)
+    }
+
+    fn sidecar_path(&self, key: &str, ino: u64) -> PathBuf {
+        self.root.join(META).join(format!("{key}@{ino}"))
+    }
+
+    fn io(&self, op: &'static str, key: &str) -> impl Fn(std::io::Error) -> StoreError + '_ {
+        let key = key.to_owned();
+        move |e| StoreError::from_io(op, &key, e)
+    }
+
+    fn exclusive(&self, key: &str) -> StoreResult<ExclusiveLock> {
+        fs::create_dir_all(&self.root).map_err(self.io("lock store", key))?;
+        let f = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(self.root.join(LOCK_FILE))
+            .map_err(self.io("lock store", key))?;
+        f.lock().map_err(self.io("lock store", key))?;
+        Ok(ExclusiveLock(f))
+    }
+
+    fn default_retention(&self) -> StoreResult<Option<DefaultRetention>> {
+        let mut cached = self.config.lock();
+        if let Some(c) = *cached {
+            return Ok(c);
+        }
+        let path = self.root.join(CONFIG);
+        let config = match fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice::<BucketConfig>(&bytes).map_err(|e| {
+                StoreError::Permanent {
+                    op: "read bucket settings",
+                    key: CONFIG.into(),
+                    message: format!("{} is not valid ({e}); fix or remove it", path.display()),
+                }
+            })?,
+            Err(e) if e.kind() == ErrorKind::NotFound => BucketConfig::default(),
+            Err(e) => return Err(StoreError::from_io("read bucket settings", CONFIG, e)),
+        };
+        *cached = Some(config.default_retention);
+        Ok(config.default_retention)
+    }
+
+    /// Writes `body` to a fresh file under `tmp/`, fsynced; returns its path and inode.
+    fn write_temp(&self, key: &str, body: &[u8], read_only: bool) -> StoreResult<(PathBuf, u64)> {
+        let dir = self.root.join(TMP);
+        fs::create_dir_all(&dir).map_err(self.io("put", key))?;
+        let name = self.rng.lock().uuid().simple().to_string();
+        let path = dir.join(name);
+        let write = || -> std::io::Result<u64> {
+            let mut f = File::create_new(&path)?;
+            f.write_all(body)?;
+            f.sync_all()?;
+            if read_only {
+                f.set_permissions(fs::Permissions::from_mode(0o444))?;
+            }
+            Ok(f.metadata()?.ino())
+        };
+        match write() {
+            Ok(ino) => Ok((path, ino)),
+            Err(e) => {
+                let _ = fs::remove_file(&path);
+                Err(StoreError::from_io("put", key, e))
+            }
+        }
+    }
+
+    /// Durably writes the sidecar of `key`'s file with inode `ino` (atomic replace).
+    fn write_sidecar(&self, key: &str, ino: u64, sidecar: &Sidecar) -> StoreResult<()> {
+        let path = self.sidecar_path(key, ino);
+        let dir = path.parent().expect("sidecar has a parent");
+        fs::create_dir_all(dir).map_err(self.io("write metadata", key))?;
+        let json = serde_json::to_vec(sidecar).expect("sidecar serialises");
+        let (tmp, _) = self.write_temp(key, &json, false)?;
+        fs::rename(&tmp, &path)
+            .and_then(|_| fsync_dir(dir))
+            .map_err(|e| {
+                let _ = fs::remove_file(&tmp);
+                StoreError::from_io("write metadata", key, e)
+            })
+    }
+
+    fn read_sidecar(&self, key: &str, ino: u64) -> StoreResult<Option<Sidecar>> {
+        match fs::read(self.sidecar_path(key, ino)) {
+            Ok(bytes) => {
+                serde_json::from_slice(&bytes)
+                    .map(Some)
+                    .map_err(|e| StoreError::Permanent {
+                        op: "read metadata",
+                        key: key.to_owned(),
+                        message: format!("its metadata sidecar is not valid JSON ({e})"),
+                    })
+            }
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(StoreError::from_io("read metadata", key, e)),
+        }
+    }
+
+    fn new_etag(&self) -> String {
+        self.rng.lock().uuid().simple().to_string()
+    }
+
+    /// Reads the object file of `key` with its sidecar. A compare-and-swap may replace the file
+    /// between the two reads; the sidecar is named by inode, so a mismatch is seen and retried.
+    fn read_object(
+        &self,
+        key: &str,
+        with_body: bool,
+    ) -> StoreResult<(Option<Vec<u8>>, ObjectMeta)> {
+        validate_key(key)?;
+        let path = self.object_path(key);
+        for _ in 0..5 {
+            let mut file = match File::open(&path) {
+                Ok(f) => f,
+                Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::NotADirectory) => {
+                    return Err(StoreError::NotFound {
+                        key: key.to_owned(),
+                    })
+                }
+                Err(e) => return Err(StoreError::from_io("get", key, e)),
+            };
+            let md = file.metadata().map_err(self.io("get", key))?;
+            if md.is_dir() {
+                return Err(StoreError::NotFound {
+                    key: key.to_owned(),
+                });
+            }
+            let Some(sidecar) = self.read_sidecar(key, md.ino())? else {
+                continue;
+            };
+            let body = if with_body {
+                let mut buf = Vec::with_capacity(md.len() as usize);
+                file.read_to_end(&mut buf).map_err(self.io("get", key))?;
+                Some(buf)
+            } else {
+                None
+            };
+            let meta = ObjectMeta {
+                key: key.to_owned(),
+                size: md.len(),
+                etag: sidecar.etag,
+                metadata: sidecar.metadata,
+                lock: sidecar.lock,
+            };
+            return Ok((body, meta));
+        }
+        Err(StoreError::Permanent {
+            op: "get",
+            key: key.to_owned(),
+            message: format!(
+                "its metadata sidecar under {} is missing; the store was changed outside wormlog",
+                self.root.join(META).display()
+            ),
+        })
+    }
+
+    fn put_if_absent(&self, key: &str, body: &[u8], opts: &PutOptions) -> StoreResult<PutResult> {
+        validate_key(key)?;
+        let data = self.object_path(key);
+        let dir = data.parent().expect("object has a parent");
+        fs::create_dir_all(dir).map_err(self.io("put", key))?;
+        if data.is_dir() {
+            return Err(StoreError::InvalidKey {
+                key: key.to_owned(),
+                reason: "a folder of other objects has this name in a directory store".into(),
+            });
+        }
+        let now = self.clock.now();
+        let lock = initial_lock(&opts.lock, self.default_retention()?, now);
+        let (tmp, ino) = self.write_temp(key, body, lock.is_protected(now))?;
+        let sidecar = Sidecar {
+            etag: self.new_etag(),
+            metadata: opts.metadata.clone(),
+            lock,
+        };
+        let cleanup = |with_sidecar: bool| {
+            let _ = fs::remove_file(&tmp);
+            if with_sidecar {
+                let _ = fs::remove_file(self.sidecar_path(key, ino));
+            }
+        };
+        if let Err(e) = self.write_sidecar(key, ino, &sidecar) {
+            cleanup(true);
+            return Err(e);
+        }
+        // The commit point: link(2) fails with EEXIST if the key exists.
+        match fs::hard_link(&tmp, &data) {
+            Ok(()) => {
+                cleanup(false);
+                fsync_dir(dir).map_err(self.io("put", key))?;
+                Ok(PutResult { etag: sidecar.etag })
+            }
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => {
+                cleanup(true);
+                Err(StoreError::AlreadyExists {
+                    key: key.to_owned(),
+                })
+            }
+            Err(e) => {
+                cleanup(true);
+                Err(StoreError::from_io("put", key, e))
+            }
+        }
+    }
+
+    fn put_if_match(
+        &self,
+        key: &str,
+        body: &[u8],
+        etag: &str,
+        opts: &PutOptions,
+    ) -> StoreResult<PutResult> {
+        validate_key(key)?;
+        let _guard = self.exclusive(key)?;
+        let (_, current) = self.read_object(key, false)?;
+        if current.etag != strip_etag_quotes(etag) {
+            return Err(StoreError::PreconditionFailed {
+                key: key.to_owned(),
+            });
+        }
+        let now = self.clock.now();
+        check_overwrite(key, &current.lock, now)?;
+        let old_ino = self.inode(key)?;
+        let lock = initial_lock(&opts.lock, self.default_retention()?, now);
+        let (tmp, ino) = self.write_temp(key, body, lock.is_protected(now))?;
+        let sidecar = Sidecar {
+            etag: self.new_etag(),
+            metadata: opts.metadata.clone(),
+            lock,
+        };
+        self.write_sidecar(key, ino, &sidecar)?;
+        let data = self.object_path(key);
+        fs::rename(&tmp, &data)
+            .and_then(|_| fsync_dir(data.parent().expect("object has a parent")))
+            .map_err(self.io("put", key))?;
+        let _ = fs::remove_file(self.sidecar_path(key, old_ino));
+        Ok(PutResult { etag: sidecar.etag })
+    }
+
+    fn inode(&self, key: &str) -> StoreResult<u64> {
+        fs::metadata(self.object_path(key))
+            .map(|m| m.ino())
+            .map_err(self.io("stat", key))
+    }
+
+    /// Applies `change` to the lock state of `key` under the store lock, then sets the file's
+    /// permissions to match.
+    fn change_lock(
+        &self,
+        key: &str,
+        change: impl FnOnce(&mut LockState, crate::Timestamp) -> StoreResult<()>,
+    ) -> StoreResult<()> {
+        validate_key(key)?;
+        let _guard = self.exclusive(key)?;
+        let ino = self.inode(key)?;
+        let mut sidecar = self.read_sidecar(key, ino)?.ok_or(StoreError::NotFound {
+            key: key.to_owned(),
+        })?;
+        let now = self.clock.now();
+        change(&mut sidecar.lock, now)?;
+        self.write_sidecar(key, ino, &sidecar)?;
+        let mode = if sidecar.lock.is_protected(now) {
+            0o444
+        } else {
+            0o644
+        };
+        fs::set_permissions(self.object_path(key), fs::Permissions::from_mode(mode))
+            .map_err(self.io("set lock", key))
+    }
+
+    fn delete(&self, key: &str, opts: &DeleteOptions) -> StoreResult<()> {
+        validate_key(key)?;
+        let _guard = self.exclusive(key)?;
+        let (_, meta) = match self.read_object(key, false) {
+            Err(StoreError::NotFound { .. }) => return Ok(()),
+            other => other?,
+        };
+        check_delete(key, &meta.lock, self.clock.now(), opts.bypass_governance)?;
+        let ino = self.inode(key)?;
+        let data = self.object_path(key);
+        fs::remove_file(&data)
+            .and_then(|_| fsync_dir(data.parent().expect("object has a parent")))
+            .map_err(self.io("delete", key))?;
+        let _ = fs::remove_file(self.sidecar_path(key, ino));
+        Ok(())
+    }
+
+    fn list_after(
+        &self,
+        prefix: &str,
+        start_after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<ListPage> {
+        let limit = limit.clamp(1, MAX_LIST_PAGE);
+        let objects = self.root.join(OBJECTS);
+        let dir_part = &prefix[..prefix.rfind('/').map_or(0, |i| i + 1)];
+        let mut keys = Vec::new();
+        walk(&objects, dir_part, &mut keys).map_err(self.io("list", prefix))?;
+        keys.retain(|(k, _)| k.starts_with(prefix) && start_after.is_none_or(|a| k.as_str() > a));
+        keys.sort_unstable();
+        let truncated = keys.len() > limit;
+        keys.truncate(limit);
+        Ok(ListPage {
+            entries: keys
+                .into_iter()
+                .map(|(key, size)| ListEntry { key, size })
+                .collect(),
+            truncated,
+        })
+    }
+
+    fn init(&self, opts: &InitOptions) -> StoreResult<InitReport> {
+        let created = !self.root.join(OBJECTS).exists();
+        for d in [OBJECTS, META, TMP] {
+            fs::create_dir_all(self.root.join(d)).map_err(self.io("init", d))?;
+        }
+        let _guard = self.exclusive(CONFIG)?;
+        *self.config.lock() = None;
+        let mut current = self.default_retention()?;
+        if let Some(wanted) = opts.default_retention {
+            let body = serde_json::to_vec_pretty(&BucketConfig {
+                default_retention: Some(wanted),
+            })
+            .expect("config serialises");
+            let (tmp, _) = self.write_temp(CONFIG, &body, false)?;
+            fs::rename(&tmp, self.root.join(CONFIG))
+                .and_then(|_| fsync_dir(&self.root))
+                .map_err(self.io("init", CONFIG))?;
+            *self.config.lock() = Some(Some(wanted));
+            current = Some(wanted);
+        }
+        Ok(InitReport {
+            created,
+            default_retention: current,
+        })
+    }
+}
+
+/// Collects `(key, size)` of every file under `objects/<dir_part>`, recursively.
+fn walk(objects: &Path, dir_part: &str, out: &mut Vec<(String, u64)>) -> std::io::Result<()> {
+    let dir = objects.join(dir_part);
+    let entries = match fs::read_dir(&dir) {
+        Ok(e) => e,
+        Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::NotADirectory) => {
+            return Ok(())
+        }
+        Err(e) => return Err(e),
+    };
+    for entry in entries {
+        let entry = entry?;
+        let Ok(name) = entry.file_name().into_string() else {
+            tracing::warn!(dir = %dir.display(), "skipping a file whose name is not UTF-8");
+            continue;
+        };
+        let key = format!("{dir_part}{name}");
+        let ft = entry.file_type()?;
+        if ft.is_dir() {
+            walk(objects, &format!("{key}/"), out)?;
+        } else if ft.is_file() {
+            out.push((key, entry.metadata()?.len()));
+        }
+    }
+    Ok(())
+}
+
+fn fsync_dir(dir: &Path) -> std::io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+#[async_trait]
+impl ObjectStore for FsStore {
+    fn describe(&self) -> String {
+        format!("file://{}", self.inner.root.display())
+    }
+
+    async fn put_if_absent(
+        &self,
+        key: &str,
+        body: Bytes,
+        opts: &PutOptions,
+    ) -> StoreResult<PutResult> {
+        let (key, opts) = (key.to_owned(), opts.clone());
+        self.blocking(move |s| s.put_if_absent(&key, &body, &opts))
+            .await
+    }
+
+    async fn put_if_match(
+        &self,
+        key: &str,
+        body: Bytes,
+        etag: &str,
+        opts: &PutOptions,
+    ) -> StoreResult<PutResult> {
+        let (key, etag, opts) = (key.to_owned(), etag.to_owned(), opts.clone());
+        self.blocking(move |s| s.put_if_match(&key, &body, &etag, &opts))
+            .await
+    }
+
+    async fn get(&self, key: &str) -> StoreResult<GetResult> {
+        let key = key.to_owned();
+        self.blocking(move |s| {
+            let (body, meta) = s.read_object(&key, true)?;
+            Ok(GetResult {
+                body: Bytes::from(body.unwrap_or_default()),
+                meta,
+            })
+        })
+        .await
+    }
+
+    async fn head(&self, key: &str) -> StoreResult<ObjectMeta> {
+        let key = key.to_owned();
+        self.blocking(move |s| s.read_object(&key, false).map(|(_, m)| m))
+            .await
+    }
+
+    async fn list_after(
+        &self,
+        prefix: &str,
+        start_after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<ListPage> {
+        let (prefix, after) = (prefix.to_owned(), start_after.map(str::to_owned));
+        self.blocking(move |s| s.list_after(&prefix, after.as_deref(), limit))
+            .await
+    }
+
+    async fn delete(&self, key: &str, opts: &DeleteOptions) -> StoreResult<()> {
+        let (key, opts) = (key.to_owned(), *opts);
+        self.blocking(move |s| s.delete(&key, &opts)).await
+    }
+
+    async fn set_retention(
+        &self,
+        key: &str,
+        retention: Retention,
+        bypass_governance: bool,
+    ) -> StoreResult<()> {
+        let key = key.to_owned();
+        self.blocking(move |s| {
+            s.change_lock(&key, |lock, now| {
+                check_retention_change(&key, lock, &retention, now, bypass_governance)?;
+                lock.retention = Some(retention);
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    async fn set_legal_hold(&self, key: &str, on: bool) -> StoreResult<()> {
+        let key = key.to_owned();
+        self.blocking(move |s| {
+            s.change_lock(&key, |lock, _| {
+                lock.legal_hold = on;
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    async fn default_retention(&self) -> StoreResult<Option<DefaultRetention>> {
+        self.blocking(|s| s.default_retention()).await
+    }
+
+    async fn init(&self, opts: &InitOptions) -> StoreResult<InitReport> {
+        let opts = *opts;
+        self.blocking(move |s| s.init(&opts)).await
+    }
+}

@@ -1,0 +1,151 @@
+//! # wormlog-store: the object store that every wormlog log lives in
+//!
+//! wormlog keeps a log as objects in a bucket. This crate is the only place that knows how to
+//! talk to a bucket; it knows nothing of the log protocol. It offers:
+//!
+//! - [`ObjectStore`]: create-only put (`If-None-Match: *`), compare-and-swap put (`If-Match`),
+//!   get, head with user metadata, ordered paginated list-after, delete, and the Object Lock
+//!   calls (per-object retention and legal hold, bucket default retention).
+//! - [`MemoryStore`]: in memory, for tests, the demo and benchmarks.
+//! - [`FsStore`]: a local directory, the embedded default (`./wormlog-data`).
+//! - [`FaultStore`]: a wrapper that fails chosen requests before they reach the inner store or
+//!   after the inner store committed them (the lost-response case).
+//! - [`Clock`] and [`SeededRng`]: time and randomness are injected, never read ambiently
+//!   (`clippy.toml` enforces it outside `clock.rs` and `rng.rs`).
+//!
+//! ```text
+//!   writer / reader / lease ──► ObjectStore ──► MemoryStore | FsStore | S3Store (wormlog-s3)
+//!                                    ▲
+//!                         FaultStore wraps any of them in tests
+//! ```
+//!
+//! ## What the protocol relies on (checked by the conformance suite, `conformance` feature)
+//!
+//! - A create-only put on an existing key fails with [`StoreError::AlreadyExists`] and changes
+//!   nothing: this is what makes I1 (one object per slot, never replaced) hold.
+//! - A compare-and-swap put with a stale ETag fails with [`StoreError::PreconditionFailed`].
+//! - A successful put is visible to every later get, head and list (read-after-write).
+//! - List returns keys in byte order, after `start_after`, in pages.
+//! - An object under retention or legal hold cannot be deleted or overwritten, and its retention
+//!   cannot be shortened (COMPLIANCE) or shortened without bypass (GOVERNANCE).
+
+mod clock;
+#[cfg(feature = "conformance")]
+pub mod conformance;
+mod error;
+mod fault;
+mod fs;
+mod key;
+mod lock_rules;
+mod memory;
+mod rng;
+mod types;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+
+pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
+pub use error::{StoreError, StoreResult};
+pub use fault::{Fault, FaultPoint, FaultStore, Op, RecordedRequest};
+pub use fs::FsStore;
+pub use key::{strip_etag_quotes, validate_key};
+pub use memory::MemoryStore;
+pub use rng::SeededRng;
+pub use types::{
+    DefaultRetention, DeleteOptions, GetResult, InitOptions, InitReport, ListEntry, ListPage,
+    LockRequest, LockState, ObjectMeta, PutOptions, PutResult, Retention, RetentionMode,
+};
+
+/// The largest page [`ObjectStore::list_after`] returns, as on S3.
+pub const MAX_LIST_PAGE: usize = 1000;
+
+/// A bucket (or a directory) of objects, with the conditional writes wormlog's safety rests on.
+///
+/// Every method names the object it failed on in its error. Implementations classify failures
+/// into [`StoreError`] so callers can decide once: retry ([`StoreError::is_transient`]), resolve a
+/// conflict (`AlreadyExists`, `PreconditionFailed`), or give up.
+#[async_trait]
+pub trait ObjectStore: Send + Sync + std::fmt::Debug + 'static {
+    /// A short description for messages, such as `file:///var/lib/wormlog` or `mem://`.
+    fn describe(&self) -> String;
+
+    /// Creates `key` only if it does not exist (`If-None-Match: *`).
+    /// An existing key gives [`StoreError::AlreadyExists`] and leaves it untouched.
+    async fn put_if_absent(
+        &self,
+        key: &str,
+        body: Bytes,
+        opts: &PutOptions,
+    ) -> StoreResult<PutResult>;
+
+    /// Replaces `key` only if its current ETag is `etag` (`If-Match`; quotes are ignored).
+    /// A different ETag gives [`StoreError::PreconditionFailed`]; a missing key gives
+    /// [`StoreError::NotFound`].
+    async fn put_if_match(
+        &self,
+        key: &str,
+        body: Bytes,
+        etag: &str,
+        opts: &PutOptions,
+    ) -> StoreResult<PutResult>;
+
+    /// Reads the whole object with its metadata.
+    async fn get(&self, key: &str) -> StoreResult<GetResult>;
+
+    /// Reads only the metadata: size, ETag, user metadata and lock state.
+    async fn head(&self, key: &str) -> StoreResult<ObjectMeta>;
+
+    /// Lists keys that start with `prefix` and sort after `start_after`, in byte order, at most
+    /// `limit` (capped at [`MAX_LIST_PAGE`]) per call.
+    async fn list_after(
+        &self,
+        prefix: &str,
+        start_after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<ListPage>;
+
+    /// Deletes `key`. A missing key is not an error (as on S3). Refused with
+    /// [`StoreError::ObjectLocked`] while retention or a legal hold protects it.
+    async fn delete(&self, key: &str, opts: &DeleteOptions) -> StoreResult<()>;
+
+    /// Sets or extends the retention of `key`. Shortening COMPLIANCE retention is refused;
+    /// shortening GOVERNANCE retention needs `bypass_governance`.
+    async fn set_retention(
+        &self,
+        key: &str,
+        retention: Retention,
+        bypass_governance: bool,
+    ) -> StoreResult<()>;
+
+    /// Turns the legal hold of `key` on or off.
+    async fn set_legal_hold(&self, key: &str, on: bool) -> StoreResult<()>;
+
+    /// The bucket's default retention, applied to new objects that ask for none.
+    async fn default_retention(&self) -> StoreResult<Option<DefaultRetention>>;
+
+    /// Creates the bucket (or directory) if needed and sets its default retention.
+    async fn init(&self, opts: &InitOptions) -> StoreResult<InitReport>;
+}
+
+/// Reads every key under `prefix` after `start_after`, page by page.
+pub async fn list_all(
+    store: &dyn ObjectStore,
+    prefix: &str,
+    start_after: Option<&str>,
+) -> StoreResult<Vec<ListEntry>> {
+    let mut out = Vec::new();
+    let mut after = start_after.map(str::to_owned);
+    loop {
+        let page = store
+            .list_after(prefix, after.as_deref(), MAX_LIST_PAGE)
+            .await?;
+        let truncated = page.truncated;
+        if let Some(last) = page.entries.last() {
+            after = Some(last.key.clone());
+        }
+        out.extend(page.entries);
+        if !truncated {
+            return Ok(out);
+        }
+    }
+}

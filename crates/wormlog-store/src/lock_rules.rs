@@ -1,0 +1,107 @@
+//! Object Lock rules, decided once for every local store (memory and filesystem) the way S3
+//! decides them, so the conformance suite holds the local stores to S3's behaviour.
+//!
+//! | request | refused when |
+//! |---|---|
+//! | delete | legal hold on; COMPLIANCE retention in force; GOVERNANCE in force without bypass |
+//! | overwrite (compare-and-swap) | the object is protected (an unversioned store cannot keep the old version) |
+//! | change retention | it would shorten COMPLIANCE or turn it into GOVERNANCE; shorten GOVERNANCE without bypass |
+
+use crate::{LockState, Retention, RetentionMode, StoreError, StoreResult, Timestamp};
+
+fn locked(key: &str, reason: String) -> StoreError {
+    StoreError::ObjectLocked {
+        key: key.to_owned(),
+        reason,
+    }
+}
+
+/// May `key` be deleted now?
+pub(crate) fn check_delete(
+    key: &str,
+    lock: &LockState,
+    now: Timestamp,
+    bypass_governance: bool,
+) -> StoreResult<()> {
+    if lock.legal_hold {
+        return Err(locked(key, "a legal hold is on; clear it first".into()));
+    }
+    match lock.retention {
+        Some(r) if r.retain_until > now => match r.mode {
+            RetentionMode::Compliance => Err(locked(
+                key,
+                format!(
+                    "COMPLIANCE retention until {} cannot be bypassed",
+                    r.retain_until
+                ),
+            )),
+            RetentionMode::Governance if bypass_governance => Ok(()),
+            RetentionMode::Governance => Err(locked(
+                key,
+                format!(
+                    "GOVERNANCE retention until {}; deleting needs the governance bypass",
+                    r.retain_until
+                ),
+            )),
+        },
+        _ => Ok(()),
+    }
+}
+
+/// May `key` be replaced now?
+pub(crate) fn check_overwrite(key: &str, lock: &LockState, now: Timestamp) -> StoreResult<()> {
+    if lock.is_protected(now) {
+        return Err(locked(
+            key,
+            "it is under retention or legal hold and cannot be replaced".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// May the retention of `key` become `new`?
+pub(crate) fn check_retention_change(
+    key: &str,
+    lock: &LockState,
+    new: &Retention,
+    now: Timestamp,
+    bypass_governance: bool,
+) -> StoreResult<()> {
+    let Some(cur) = lock.retention.filter(|r| r.retain_until > now) else {
+        return Ok(());
+    };
+    let shortens = new.retain_until < cur.retain_until;
+    match (cur.mode, new.mode) {
+        (RetentionMode::Compliance, RetentionMode::Governance) => Err(locked(
+            key,
+            "COMPLIANCE retention cannot be turned into GOVERNANCE".into(),
+        )),
+        (RetentionMode::Compliance, RetentionMode::Compliance) if shortens => Err(locked(
+            key,
+            format!(
+                "COMPLIANCE retention until {} can be extended, never shortened",
+                cur.retain_until
+            ),
+        )),
+        (RetentionMode::Governance, _) if shortens && !bypass_governance => Err(locked(
+            key,
+            format!(
+                "shortening GOVERNANCE retention until {} needs the governance bypass",
+                cur.retain_until
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// The lock an object gets when it is created: what the put asked for, else the bucket default.
+pub(crate) fn initial_lock(
+    req: &crate::LockRequest,
+    default: Option<crate::DefaultRetention>,
+    now: Timestamp,
+) -> LockState {
+    LockState {
+        retention: req.retention.or_else(|| default.map(|d| d.from_now(now))),
+        legal_hold: req.legal_hold,
+    }
+}

@@ -1,0 +1,243 @@
+//! [`MemoryStore`]: objects in a `BTreeMap` behind one lock. Conditional writes are decided
+//! under that lock, so they are linearizable; Object Lock rules are those of `lock_rules`.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use parking_lot::Mutex;
+
+use crate::lock_rules::{check_delete, check_overwrite, check_retention_change, initial_lock};
+use crate::{
+    strip_etag_quotes, validate_key, Clock, DefaultRetention, DeleteOptions, GetResult,
+    InitOptions, InitReport, ListEntry, ListPage, LockState, ObjectMeta, ObjectStore, PutOptions,
+    PutResult, Retention, StoreError, StoreResult, SystemClock, MAX_LIST_PAGE,
+};
+
+#[derive(Debug, Clone)]
+struct Object {
+    body: Bytes,
+    etag: String,
+    metadata: BTreeMap<String, String>,
+    lock: LockState,
+}
+
+#[derive(Debug, Default)]
+struct Bucket {
+    objects: BTreeMap<String, Object>,
+    default_retention: Option<DefaultRetention>,
+}
+
+/// An in-memory bucket. Cloning shares the same objects.
+#[derive(Debug, Clone)]
+pub struct MemoryStore {
+    bucket: Arc<Mutex<Bucket>>,
+    clock: Arc<dyn Clock>,
+    next_etag: Arc<AtomicU64>,
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        MemoryStore::new()
+    }
+}
+
+impl MemoryStore {
+    pub fn new() -> MemoryStore {
+        MemoryStore::with_clock(SystemClock::shared())
+    }
+
+    /// A store whose Object Lock dates follow `clock`.
+    pub fn with_clock(clock: Arc<dyn Clock>) -> MemoryStore {
+        MemoryStore {
+            bucket: Arc::new(Mutex::new(Bucket::default())),
+            clock,
+            next_etag: Arc::new(AtomicU64::new(1)),
+        }
+    }
+
+    /// Every ETag is new, so a compare-and-swap can never be fooled by equal contents (no ABA).
+    fn fresh_etag(&self) -> String {
+        format!("m{:016x}", self.next_etag.fetch_add(1, Ordering::Relaxed))
+    }
+
+    fn meta(key: &str, o: &Object) -> ObjectMeta {
+        ObjectMeta {
+            key: key.to_owned(),
+            size: o.body.len() as u64,
+            etag: o.etag.clone(),
+            metadata: o.metadata.clone(),
+            lock: o.lock,
+        }
+    }
+
+    fn with_object<T>(
+        &self,
+        key: &str,
+        f: impl FnOnce(&mut Object) -> StoreResult<T>,
+    ) -> StoreResult<T> {
+        validate_key(key)?;
+        let mut bucket = self.bucket.lock();
+        match bucket.objects.get_mut(key) {
+            Some(o) => f(o),
+            None => Err(StoreError::NotFound {
+                key: key.to_owned(),
+            }),
+        }
+    }
+}
+
+#[async_trait]
+impl ObjectStore for MemoryStore {
+    fn describe(&self) -> String {
+        "mem://".to_owned()
+    }
+
+    async fn put_if_absent(
+        &self,
+        key: &str,
+        body: Bytes,
+        opts: &PutOptions,
+    ) -> StoreResult<PutResult> {
+        validate_key(key)?;
+        let now = self.clock.now();
+        let etag = self.fresh_etag();
+        let mut bucket = self.bucket.lock();
+        if bucket.objects.contains_key(key) {
+            return Err(StoreError::AlreadyExists {
+                key: key.to_owned(),
+            });
+        }
+        let lock = initial_lock(&opts.lock, bucket.default_retention, now);
+        bucket.objects.insert(
+            key.to_owned(),
+            Object {
+                body,
+                etag: etag.clone(),
+                metadata: opts.metadata.clone(),
+                lock,
+            },
+        );
+        Ok(PutResult { etag })
+    }
+
+    async fn put_if_match(
+        &self,
+        key: &str,
+        body: Bytes,
+        etag: &str,
+        opts: &PutOptions,
+    ) -> StoreResult<PutResult> {
+        let now = self.clock.now();
+        let new_etag = self.fresh_etag();
+        let default = self.bucket.lock().default_retention;
+        self.with_object(key, |o| {
+            if o.etag != strip_etag_quotes(etag) {
+                return Err(StoreError::PreconditionFailed {
+                    key: key.to_owned(),
+                });
+            }
+            check_overwrite(key, &o.lock, now)?;
+            *o = Object {
+                body,
+                etag: new_etag.clone(),
+                metadata: opts.metadata.clone(),
+                lock: initial_lock(&opts.lock, default, now),
+            };
+            Ok(PutResult { etag: new_etag })
+        })
+    }
+
+    async fn get(&self, key: &str) -> StoreResult<GetResult> {
+        self.with_object(key, |o| {
+            Ok(GetResult {
+                body: o.body.clone(),
+                meta: Self::meta(key, o),
+            })
+        })
+    }
+
+    async fn head(&self, key: &str) -> StoreResult<ObjectMeta> {
+        self.with_object(key, |o| Ok(Self::meta(key, o)))
+    }
+
+    async fn list_after(
+        &self,
+        prefix: &str,
+        start_after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<ListPage> {
+        let limit = limit.clamp(1, MAX_LIST_PAGE);
+        let bucket = self.bucket.lock();
+        let lower = match start_after {
+            Some(after) if after >= prefix => std::ops::Bound::Excluded(after.to_owned()),
+            _ => std::ops::Bound::Included(prefix.to_owned()),
+        };
+        let mut entries = Vec::with_capacity(limit.min(64));
+        let mut truncated = false;
+        for (key, o) in bucket
+            .objects
+            .range((lower, std::ops::Bound::Unbounded))
+            .take_while(|(k, _)| k.starts_with(prefix))
+        {
+            if entries.len() == limit {
+                truncated = true;
+                break;
+            }
+            entries.push(ListEntry {
+                key: key.clone(),
+                size: o.body.len() as u64,
+            });
+        }
+        Ok(ListPage { entries, truncated })
+    }
+
+    async fn delete(&self, key: &str, opts: &DeleteOptions) -> StoreResult<()> {
+        validate_key(key)?;
+        let now = self.clock.now();
+        let mut bucket = self.bucket.lock();
+        if let Some(o) = bucket.objects.get(key) {
+            check_delete(key, &o.lock, now, opts.bypass_governance)?;
+            bucket.objects.remove(key);
+        }
+        Ok(())
+    }
+
+    async fn set_retention(
+        &self,
+        key: &str,
+        retention: Retention,
+        bypass_governance: bool,
+    ) -> StoreResult<()> {
+        let now = self.clock.now();
+        self.with_object(key, |o| {
+            check_retention_change(key, &o.lock, &retention, now, bypass_governance)?;
+            o.lock.retention = Some(retention);
+            Ok(())
+        })
+    }
+
+    async fn set_legal_hold(&self, key: &str, on: bool) -> StoreResult<()> {
+        self.with_object(key, |o| {
+            o.lock.legal_hold = on;
+            Ok(())
+        })
+    }
+
+    async fn default_retention(&self) -> StoreResult<Option<DefaultRetention>> {
+        Ok(self.bucket.lock().default_retention)
+    }
+
+    async fn init(&self, opts: &InitOptions) -> StoreResult<InitReport> {
+        let mut bucket = self.bucket.lock();
+        if opts.default_retention.is_some() {
+            bucket.default_retention = opts.default_retention;
+        }
+        Ok(InitReport {
+            created: false,
+            default_retention: bucket.default_retention,
+        })
+    }
+}

@@ -1,0 +1,163 @@
+//! The values that cross the [`crate::ObjectStore`] boundary.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+
+use crate::Timestamp;
+
+/// Object Lock retention mode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum RetentionMode {
+    /// Nobody can delete the object or shorten its retention, the account root included.
+    Compliance,
+    /// Deletion and shortening need the bypass permission and header.
+    Governance,
+}
+
+impl RetentionMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RetentionMode::Compliance => "COMPLIANCE",
+            RetentionMode::Governance => "GOVERNANCE",
+        }
+    }
+}
+
+impl std::fmt::Display for RetentionMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for RetentionMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "compliance" => Ok(RetentionMode::Compliance),
+            "governance" => Ok(RetentionMode::Governance),
+            other => Err(format!(
+                "unknown retention mode {other:?}; use compliance or governance"
+            )),
+        }
+    }
+}
+
+/// Retention of one object: protected in `mode` until `retain_until`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Retention {
+    pub mode: RetentionMode,
+    pub retain_until: Timestamp,
+}
+
+/// A bucket's default retention: new objects get `mode` for `days` days.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DefaultRetention {
+    pub mode: RetentionMode,
+    pub days: u32,
+}
+
+impl DefaultRetention {
+    /// The retention an object created at `now` receives.
+    pub fn from_now(&self, now: Timestamp) -> Retention {
+        Retention {
+            mode: self.mode,
+            retain_until: now.plus(Duration::from_secs(u64::from(self.days) * 86_400)),
+        }
+    }
+}
+
+/// Lock state of an object as read back.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LockState {
+    pub retention: Option<Retention>,
+    pub legal_hold: bool,
+}
+
+impl LockState {
+    /// True when retention is in force at `now` or a legal hold is on.
+    pub fn is_protected(&self, now: Timestamp) -> bool {
+        self.legal_hold || self.retention.is_some_and(|r| r.retain_until > now)
+    }
+}
+
+/// Object Lock settings asked for on one put.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LockRequest {
+    /// Retention for this object; `None` means the bucket default, if any.
+    pub retention: Option<Retention>,
+    pub legal_hold: bool,
+}
+
+/// Options of a put.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PutOptions {
+    /// User metadata (`x-amz-meta-<name>` on S3). Names are lower-case ASCII.
+    pub metadata: BTreeMap<String, String>,
+    pub lock: LockRequest,
+}
+
+/// What a successful put returns.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PutResult {
+    /// The new ETag, without quotes.
+    pub etag: String,
+}
+
+/// Metadata of one object.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ObjectMeta {
+    pub key: String,
+    pub size: u64,
+    /// Without quotes.
+    pub etag: String,
+    pub metadata: BTreeMap<String, String>,
+    pub lock: LockState,
+}
+
+/// An object's bytes and metadata.
+#[derive(Clone, Debug)]
+pub struct GetResult {
+    pub body: Bytes,
+    pub meta: ObjectMeta,
+}
+
+/// One key of a listing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListEntry {
+    pub key: String,
+    pub size: u64,
+}
+
+/// One page of a listing; when `truncated`, continue after the last entry's key.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ListPage {
+    pub entries: Vec<ListEntry>,
+    pub truncated: bool,
+}
+
+/// Options of a delete.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DeleteOptions {
+    /// Send `x-amz-bypass-governance-retention: true`: may delete GOVERNANCE-retained objects.
+    pub bypass_governance: bool,
+}
+
+/// Options of [`crate::ObjectStore::init`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct InitOptions {
+    /// Turn on Object Lock with this default retention.
+    pub default_retention: Option<DefaultRetention>,
+}
+
+/// What [`crate::ObjectStore::init`] did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InitReport {
+    /// False when the bucket already existed.
+    pub created: bool,
+    /// The default retention now in force.
+    pub default_retention: Option<DefaultRetention>,
+}
