@@ -1,0 +1,469 @@
+//! Encoding and decoding of segments.
+
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use uuid::Uuid;
+
+use crate::FormatError;
+
+/// The segment format version written in every header (`"wormlog": 1`).
+pub const FORMAT_VERSION: u32 = 1;
+
+/// What a segment holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SegmentKind {
+    /// A batch of events.
+    Events,
+    /// A control record: a writer with a new epoch starts here (protocol step 1).
+    /// Holds no events; not delivered to readers, visible to audit tools.
+    EpochStart,
+}
+
+impl SegmentKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SegmentKind::Events => "events",
+            SegmentKind::EpochStart => "epoch-start",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<SegmentKind> {
+        match s {
+            "events" => Some(SegmentKind::Events),
+            "epoch-start" => Some(SegmentKind::EpochStart),
+            _ => None,
+        }
+    }
+
+    /// True for control records, which are never delivered as events.
+    pub fn is_control(self) -> bool {
+        !matches!(self, SegmentKind::Events)
+    }
+}
+
+/// Line 1 of a segment.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SegmentHeader {
+    /// Format version ([`FORMAT_VERSION`]).
+    pub wormlog: u32,
+    pub stream: String,
+    pub slot: u64,
+    pub kind: SegmentKind,
+    /// Seq of the first event; for a control record, the seq the next event will get.
+    pub first_seq: u64,
+    pub count: u64,
+    /// The writer's fencing token.
+    pub epoch: u64,
+    pub writer: String,
+    /// Fresh per commit attempt series; a 412 on our own write id means our write landed.
+    pub write_id: Uuid,
+    /// Writer's wall clock, RFC 3339; informational only.
+    pub created_at: String,
+    /// CRC-32 (IEEE) of every byte after the header line.
+    pub crc32: u32,
+}
+
+/// The fencing token stamped on every event (`meta.fencing_token`), so a plain S3 client can
+/// see epoch transitions without wormlog.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FencingToken {
+    pub epoch: u64,
+    pub writer: String,
+}
+
+/// The `meta` object of an event line.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventMeta {
+    pub fencing_token: FencingToken,
+}
+
+/// A decoded event.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Event {
+    pub seq: u64,
+    pub id: Uuid,
+    #[serde(rename = "type")]
+    pub event_type: String,
+    /// Writer's wall clock when the event was appended, RFC 3339.
+    pub time: String,
+    /// The caller's JSON, as given.
+    pub data: Box<RawValue>,
+    pub meta: EventMeta,
+}
+
+impl PartialEq for Event {
+    fn eq(&self, other: &Self) -> bool {
+        self.seq == other.seq
+            && self.id == other.id
+            && self.event_type == other.event_type
+            && self.time == other.time
+            && self.data.get() == other.data.get()
+            && self.meta == other.meta
+    }
+}
+
+/// An event to append: everything but its seq and fencing token, which the commit assigns.
+#[derive(Clone, Debug)]
+pub struct NewEvent {
+    pub id: Uuid,
+    pub event_type: String,
+    pub time: String,
+    pub data: Box<RawValue>,
+}
+
+impl NewEvent {
+    /// Validates `data_json` as one JSON value. Whitespace newlines are removed so the event
+    /// stays on one line; everything else is kept as given.
+    pub fn new(
+        id: Uuid,
+        event_type: impl Into<String>,
+        time: impl Into<String>,
+        data_json: &str,
+    ) -> Result<NewEvent, FormatError> {
+        let raw: Box<RawValue> =
+            serde_json::from_str(data_json).map_err(|e| FormatError::EventData(e.to_string()))?;
+        let data = if raw.get().contains(['\n', '\r']) {
+            let value: serde_json::Value = serde_json::from_str(raw.get())
+                .map_err(|e| FormatError::EventData(e.to_string()))?;
+            serde_json::value::to_raw_value(&value).expect("a Value serialises")
+        } else {
+            raw
+        };
+        Ok(NewEvent {
+            id,
+            event_type: event_type.into(),
+            time: time.into(),
+            data,
+        })
+    }
+
+    /// Bytes this event adds to a segment, roughly (for batch sizing).
+    pub fn approx_len(&self) -> usize {
+        self.data.get().len() + self.event_type.len() + self.time.len() + 120
+    }
+}
+
+/// Everything about a segment except its events and CRC.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SegmentSpec {
+    pub stream: String,
+    pub slot: u64,
+    pub kind: SegmentKind,
+    pub first_seq: u64,
+    pub epoch: u64,
+    pub writer: String,
+    pub write_id: Uuid,
+    pub created_at: String,
+}
+
+/// A decoded, checked segment.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Segment {
+    pub header: SegmentHeader,
+    pub events: Vec<Event>,
+}
+
+#[derive(Serialize)]
+struct EventLineRef<'a> {
+    seq: u64,
+    id: &'a Uuid,
+    #[serde(rename = "type")]
+    event_type: &'a str,
+    time: &'a str,
+    data: &'a RawValue,
+    meta: MetaRef<'a>,
+}
+
+#[derive(Serialize)]
+struct MetaRef<'a> {
+    fencing_token: TokenRef<'a>,
+}
+
+#[derive(Serialize)]
+struct TokenRef<'a> {
+    epoch: u64,
+    writer: &'a str,
+}
+
+/// Encodes a segment: the events get seqs `spec.first_seq..` and the spec's fencing token.
+/// Returns the bytes and the header written.
+pub fn encode_segment(spec: &SegmentSpec, events: &[NewEvent]) -> (Vec<u8>, SegmentHeader) {
+    let mut body = Vec::with_capacity(events.iter().map(NewEvent::approx_len).sum());
+    for (i, e) in events.iter().enumerate() {
+        let line = EventLineRef {
+            seq: spec.first_seq + i as u64,
+            id: &e.id,
+            event_type: &e.event_type,
+            time: &e.time,
+            data: &e.data,
+            meta: MetaRef {
+                fencing_token: TokenRef {
+                    epoch: spec.epoch,
+                    writer: &spec.writer,
+                },
+            },
+        };
+        serde_json::to_writer(&mut body, &line).expect("event lines serialise");
+        body.push(b'\n');
+    }
+    let header = SegmentHeader {
+        wormlog: FORMAT_VERSION,
+        stream: spec.stream.clone(),
+        slot: spec.slot,
+        kind: spec.kind,
+        first_seq: spec.first_seq,
+        count: events.len() as u64,
+        epoch: spec.epoch,
+        writer: spec.writer.clone(),
+        write_id: spec.write_id,
+        created_at: spec.created_at.clone(),
+        crc32: crc32fast::hash(&body),
+    };
+    let mut out = serde_json::to_vec(&header).expect("headers serialise");
+    out.push(b'\n');
+    out.extend_from_slice(&body);
+    (out, header)
+}
+
+/// Splits off and parses the header line; returns the header and the bytes after it.
+fn split_header(bytes: &[u8]) -> Result<(SegmentHeader, &[u8]), FormatError> {
+    if bytes.is_empty() {
+        return Err(FormatError::Empty);
+    }
+    let nl = bytes
+        .iter()
+        .position(|&b| b == b'\n')
+        .ok_or(FormatError::NoHeaderLine)?;
+    let (line, rest) = (&bytes[..nl], &bytes[nl + 1..]);
+    // Read the version first, so a newer format is reported as such, not as a bad header.
+    #[derive(Deserialize)]
+    struct Version {
+        wormlog: u32,
+    }
+    let version: Version =
+        serde_json::from_slice(line).map_err(|e| FormatError::Header(e.to_string()))?;
+    if version.wormlog != FORMAT_VERSION {
+        return Err(FormatError::UnsupportedVersion(version.wormlog));
+    }
+    let header: SegmentHeader =
+        serde_json::from_slice(line).map_err(|e| FormatError::Header(e.to_string()))?;
+    if header.kind.is_control() && header.count != 0 {
+        return Err(FormatError::Header(format!(
+            "a {} record must hold no events, it says {}",
+            header.kind.as_str(),
+            header.count
+        )));
+    }
+    Ok((header, rest))
+}
+
+/// Decodes only the header line (no CRC check of the body): for quick scans of many segments.
+pub fn decode_header(bytes: &[u8]) -> Result<SegmentHeader, FormatError> {
+    split_header(bytes).map(|(h, _)| h)
+}
+
+/// Decodes and checks a whole segment.
+pub fn decode_segment(bytes: &[u8]) -> Result<Segment, FormatError> {
+    let (header, body) = split_header(bytes)?;
+    let computed = crc32fast::hash(body);
+    if computed != header.crc32 {
+        return Err(FormatError::CrcMismatch {
+            stored: header.crc32,
+            computed,
+        });
+    }
+    let lines: Vec<&[u8]> = match body.strip_suffix(b"\n") {
+        Some(b) => b.split(|&c| c == b'\n').collect(),
+        None if body.is_empty() => Vec::new(),
+        None => {
+            return Err(FormatError::EventLine {
+                line: header.count,
+                reason: "the last event line has no newline (truncated?)".into(),
+            })
+        }
+    };
+    if lines.len() as u64 != header.count {
+        return Err(FormatError::CountMismatch {
+            expected: header.count,
+            found: lines.len() as u64,
+        });
+    }
+    let mut events = Vec::with_capacity(lines.len());
+    for (i, line) in lines.into_iter().enumerate() {
+        let n = i as u64 + 1;
+        let event: Event = serde_json::from_slice(line).map_err(|e| FormatError::EventLine {
+            line: n,
+            reason: e.to_string(),
+        })?;
+        check_event(&header, i as u64, &event)?;
+        events.push(event);
+    }
+    Ok(Segment { header, events })
+}
+
+fn check_event(header: &SegmentHeader, index: u64, event: &Event) -> Result<(), FormatError> {
+    let line = index + 1;
+    let want_seq = header
+        .first_seq
+        .checked_add(index)
+        .ok_or(FormatError::Inconsistent {
+            line,
+            reason: "seq overflows".into(),
+        })?;
+    if event.seq != want_seq {
+        return Err(FormatError::Inconsistent {
+            line,
+            reason: format!("seq is {}, expected {want_seq}", event.seq),
+        });
+    }
+    let token = &event.meta.fencing_token;
+    if token.epoch != header.epoch || token.writer != header.writer {
+        return Err(FormatError::Inconsistent {
+            line,
+            reason: format!(
+                "fencing token is epoch {} writer {:?}, header says epoch {} writer {:?}",
+                token.epoch, token.writer, header.epoch, header.writer
+            ),
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(kind: SegmentKind) -> SegmentSpec {
+        SegmentSpec {
+            stream: "orders".into(),
+            slot: 3,
+            kind,
+            first_seq: 10,
+            epoch: 2,
+            writer: "w-a".into(),
+            write_id: Uuid::from_u128(7),
+            created_at: "2026-11-22T05:00:00.000Z".into(),
+        }
+    }
+
+    fn event(i: u128, data: &str) -> NewEvent {
+        NewEvent::new(
+            Uuid::from_u128(i),
+            "created",
+            "2026-11-22T05:00:00.000Z",
+            data,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn round_trip_keeps_data_as_given() {
+        let events = [event(1, r#"{"b": 2, "a": [1,2]}"#), event(2, "\"x\"")];
+        let (bytes, header) = encode_segment(&spec(SegmentKind::Events), &events);
+        let seg = decode_segment(&bytes).unwrap();
+        assert_eq!(seg.header, header);
+        assert_eq!(seg.header.count, 2);
+        assert_eq!(seg.events[0].seq, 10);
+        assert_eq!(seg.events[1].seq, 11);
+        assert_eq!(seg.events[0].data.get(), r#"{"b": 2, "a": [1,2]}"#);
+        assert_eq!(seg.events[1].meta.fencing_token.epoch, 2);
+        assert_eq!(decode_header(&bytes).unwrap(), header);
+        assert_eq!(bytes.iter().filter(|&&b| b == b'\n').count(), 3);
+    }
+
+    #[test]
+    fn multi_line_data_is_folded_onto_one_line() {
+        let e = event(1, "{\n  \"a\": \"x\\ny\"\n}");
+        assert_eq!(e.data.get(), r#"{"a":"x\ny"}"#);
+    }
+
+    #[test]
+    fn control_record_has_no_events() {
+        let (bytes, h) = encode_segment(&spec(SegmentKind::EpochStart), &[]);
+        assert_eq!(h.count, 0);
+        assert!(decode_segment(&bytes).unwrap().events.is_empty());
+        assert!(bytes.ends_with(b"\n"));
+    }
+
+    #[test]
+    fn a_flipped_byte_is_a_crc_mismatch() {
+        let (mut bytes, _) = encode_segment(&spec(SegmentKind::Events), &[event(1, "1")]);
+        let last = bytes.len() - 5;
+        bytes[last] ^= 0x01;
+        assert!(matches!(
+            decode_segment(&bytes),
+            Err(FormatError::CrcMismatch { .. })
+        ));
+    }
+
+    #[test]
+    fn truncation_and_garbage_are_typed_errors() {
+        let (bytes, _) =
+            encode_segment(&spec(SegmentKind::Events), &[event(1, "1"), event(2, "2")]);
+        for cut in 0..bytes.len() {
+            assert!(
+                decode_segment(&bytes[..cut]).is_err(),
+                "cut at {cut} accepted"
+            );
+        }
+        assert_eq!(decode_segment(b""), Err(FormatError::Empty));
+        assert_eq!(decode_segment(b"{}"), Err(FormatError::NoHeaderLine));
+        assert!(matches!(
+            decode_segment(b"not json\n"),
+            Err(FormatError::Header(_))
+        ));
+        assert_eq!(
+            decode_segment(b"{\"wormlog\":99}\n"),
+            Err(FormatError::UnsupportedVersion(99))
+        );
+    }
+
+    #[test]
+    fn a_forged_token_or_seq_is_inconsistent() {
+        let (bytes, _) = encode_segment(&spec(SegmentKind::Events), &[event(1, "1")]);
+        let text = String::from_utf8(bytes).unwrap();
+        let (head, body) = text.split_once('\n').unwrap();
+        for forged in [
+            body.replace("\"epoch\":2", "\"epoch\":3"),
+            body.replace("\"seq\":10", "\"seq\":11"),
+        ] {
+            let mut h: SegmentHeader = serde_json::from_str(head).unwrap();
+            h.crc32 = crc32fast::hash(forged.as_bytes());
+            let seg = format!("{}\n{forged}", serde_json::to_string(&h).unwrap());
+            assert!(matches!(
+                decode_segment(seg.as_bytes()),
+                Err(FormatError::Inconsistent { .. })
+            ));
+        }
+    }
+
+    #[test]
+    fn invalid_event_data_is_refused() {
+        for bad in ["", "{", "nope", "{\"a\":1} trailing"] {
+            assert!(
+                NewEvent::new(Uuid::nil(), "t", "now", bad).is_err(),
+                "{bad:?}"
+            );
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn decoding_arbitrary_bytes_never_panics(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..512)) {
+            let _ = decode_segment(&bytes);
+        }
+
+        #[test]
+        fn decoding_mutated_segments_never_panics(pos in 0usize..400, byte in proptest::num::u8::ANY) {
+            let (mut bytes, _) = encode_segment(&spec(SegmentKind::Events), &[event(1, "{\"k\":[1,2,3]}"), event(2, "null")]);
+            let pos = pos % bytes.len();
+            bytes[pos] = byte;
+            let _ = decode_segment(&bytes);
+        }
+    }
+}

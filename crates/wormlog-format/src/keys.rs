@@ -1,0 +1,118 @@
+//! Key names of a stream's objects.
+
+use crate::FormatError;
+
+/// Slots are zero-padded to this many digits so LIST order is slot order.
+pub const SLOT_DIGITS: usize = 20;
+
+/// Stream names: 1 to 128 of `A-Z a-z 0-9 . _ -`, not starting with `.` or `-`.
+pub fn validate_stream_name(name: &str) -> Result<(), FormatError> {
+    let refuse = |reason: &str| {
+        Err(FormatError::StreamName {
+            name: name.to_owned(),
+            reason: reason.to_owned(),
+        })
+    };
+    if name.is_empty() || name.len() > 128 {
+        return refuse("it must be 1 to 128 characters long");
+    }
+    if name.starts_with('.') || name.starts_with('-') {
+        return refuse("it must not start with `.` or `-`");
+    }
+    if !name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+    {
+        return refuse("use only letters, digits, `.`, `_` and `-`");
+    }
+    Ok(())
+}
+
+/// The keys of one stream: `P/log/<slot>`, `P/lease`, `P/snapshots/<seq>`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StreamKeys {
+    stream: String,
+    prefix: String,
+}
+
+impl StreamKeys {
+    /// Keys of `stream` under `root_prefix` (may be empty; a trailing `/` is optional).
+    pub fn new(root_prefix: &str, stream: &str) -> Result<StreamKeys, FormatError> {
+        validate_stream_name(stream)?;
+        let root = root_prefix.trim_matches('/');
+        let prefix = if root.is_empty() {
+            format!("{stream}/")
+        } else {
+            format!("{root}/{stream}/")
+        };
+        Ok(StreamKeys {
+            stream: stream.to_owned(),
+            prefix,
+        })
+    }
+
+    pub fn stream(&self) -> &str {
+        &self.stream
+    }
+
+    /// `P/`
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// `P/log/`
+    pub fn log_prefix(&self) -> String {
+        format!("{}log/", self.prefix)
+    }
+
+    /// `P/log/<slot, 20 digits>`
+    pub fn segment(&self, slot: u64) -> String {
+        format!("{}log/{slot:0width$}", self.prefix, width = SLOT_DIGITS)
+    }
+
+    /// The slot of a segment key of this stream, or `None` for any other key.
+    pub fn parse_slot(&self, key: &str) -> Option<u64> {
+        let digits = key.strip_prefix(&self.prefix)?.strip_prefix("log/")?;
+        if digits.len() != SLOT_DIGITS || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        digits.parse().ok()
+    }
+
+    /// `P/lease`
+    pub fn lease(&self) -> String {
+        format!("{}lease", self.prefix)
+    }
+
+    /// `P/snapshots/`
+    pub fn snapshots_prefix(&self) -> String {
+        format!("{}snapshots/", self.prefix)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn segment_keys_sort_in_slot_order_and_parse_back() {
+        let k = StreamKeys::new("root/", "orders").unwrap();
+        assert_eq!(k.segment(42), "root/orders/log/00000000000000000042");
+        assert!(k.segment(9) < k.segment(10));
+        assert_eq!(k.parse_slot(&k.segment(u64::MAX)), Some(u64::MAX));
+        assert_eq!(k.parse_slot("root/orders/log/42"), None);
+        assert_eq!(k.parse_slot("root/other/log/00000000000000000042"), None);
+        assert_eq!(
+            StreamKeys::new("", "s").unwrap().segment(0),
+            "s/log/00000000000000000000"
+        );
+    }
+
+    #[test]
+    fn bad_stream_names_are_refused() {
+        for bad in ["", "a/b", "..", ".hidden", "-x", "a b", "é"] {
+            assert!(validate_stream_name(bad).is_err(), "{bad:?}");
+        }
+        validate_stream_name("orders-2026.v1_a").unwrap();
+    }
+}
