@@ -1,0 +1,399 @@
+//! The commit loop: protocol steps 1 to 3 for one batch at a time.
+//!
+//! [`Core`] owns the writer's protocol state (epoch, next slot, next seq, highest epoch seen)
+//! and is used by one task only, so "one unconfirmed slot at a time" holds by construction.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use tracing::{debug, info_span, warn, Instrument};
+use uuid::Uuid;
+use wormlog_format::{
+    decode_segment, encode_segment, NewEvent, SegmentKind, SegmentSpec, SegmentSummary, StreamKeys,
+};
+use wormlog_store::{
+    list_all, LockRequest, ObjectStore, PutOptions, Retention, SeededRng, StoreError,
+};
+
+use crate::resolve::{decide, Resolution, WriterView};
+use crate::stats::StatsCells;
+use crate::{WriteError, WriterConfig};
+
+/// A committed batch: where it landed and the seq of its first event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Committed {
+    pub slot: u64,
+    pub first_seq: u64,
+}
+
+/// The writer's protocol state.
+pub(crate) struct Core {
+    store: Arc<dyn ObjectStore>,
+    keys: StreamKeys,
+    cfg: WriterConfig,
+    rng: SeededRng,
+    pub(crate) next_slot: u64,
+    pub(crate) next_seq: u64,
+    max_epoch_seen: u64,
+    /// Set once the writer must refuse every further append (fenced, conflicted, poisoned).
+    pub(crate) stopped: Option<WriteError>,
+    pub(crate) stats: Arc<StatsCells>,
+}
+
+/// The log's tail as found at open.
+struct Tail {
+    next_slot: u64,
+    last: Option<SegmentSummary>,
+}
+
+impl Core {
+    /// Protocol step 1: find the tail, refuse if a newer epoch holds the log, then commit an
+    /// `epoch-start` record at the tail.
+    pub(crate) async fn open(
+        store: Arc<dyn ObjectStore>,
+        cfg: WriterConfig,
+        rng: SeededRng,
+        stats: Arc<StatsCells>,
+    ) -> Result<Core, WriteError> {
+        cfg.validate().map_err(WriteError::Config)?;
+        let keys = StreamKeys::new(&cfg.root_prefix, &cfg.stream)
+            .map_err(|e| WriteError::Config(e.to_string()))?;
+        let mut core = Core {
+            store,
+            keys,
+            cfg,
+            rng,
+            next_slot: 0,
+            next_seq: 0,
+            max_epoch_seen: 0,
+            stopped: None,
+            stats,
+        };
+        let tail = core.find_tail().await?;
+        core.next_slot = tail.next_slot;
+        if let Some(last) = tail.last {
+            core.next_seq = last.next_seq();
+            core.max_epoch_seen = last.epoch;
+            if last.epoch > core.cfg.epoch {
+                return Err(core.fenced(last.epoch, tail.next_slot - 1));
+            }
+        }
+        core.commit(SegmentKind::EpochStart, &[], None).await?;
+        Ok(core)
+    }
+
+    /// Lists the log to its end. The tail is one past the highest slot; a missing slot below
+    /// it is a gap (deletion or tampering) that the writer never fills: it only writes at the
+    /// tail. The last segment's header gives `next_seq` and the epoch to compare with ours.
+    async fn find_tail(&mut self) -> Result<Tail, WriteError> {
+        let prefix = self.keys.log_prefix();
+        let store = Arc::clone(&self.store);
+        let entries = self
+            .retrying(0, || list_all(&*store, &prefix, None))
+            .await?;
+        let slots: Vec<u64> = entries
+            .iter()
+            .filter_map(|e| self.keys.parse_slot(&e.key))
+            .collect();
+        let Some(&last) = slots.last() else {
+            return Ok(Tail {
+                next_slot: 0,
+                last: None,
+            });
+        };
+        if slots.len() as u64 != last + 1 {
+            warn!(
+                stream = self.keys.stream(),
+                present = slots.len(),
+                tail = last + 1,
+                "the log has gaps below its tail; readers will report them (run `wormlog verify`)"
+            );
+        }
+        let summary = self.read_summary(last).await?;
+        Ok(Tail {
+            next_slot: last + 1,
+            last: Some(summary),
+        })
+    }
+
+    /// Commits one batch (protocol step 2). Returns where it landed.
+    pub(crate) async fn commit(
+        &mut self,
+        kind: SegmentKind,
+        events: &[NewEvent],
+        expected_seq: Option<u64>,
+    ) -> Result<Committed, WriteError> {
+        if let Some(stopped) = &self.stopped {
+            return Err(stopped.clone());
+        }
+        let write_id = self.rng.uuid();
+        let mut attempt: u32 = 0;
+        loop {
+            let slot = self.next_slot;
+            if let Some(expected) = expected_seq.filter(|&e| e != self.next_seq) {
+                return Err(WriteError::Conflict {
+                    expected,
+                    actual: self.next_seq,
+                    slot: slot.saturating_sub(1),
+                });
+            }
+            let span = info_span!(
+                "append",
+                stream = self.keys.stream(),
+                slot,
+                attempt,
+                epoch = self.cfg.epoch
+            );
+            let (body, summary) = self.encode(kind, slot, write_id, events);
+            let len = body.len() as u64;
+            let (key, opts) = (self.keys.segment(slot), self.put_options(&summary));
+            let put = self.store.put_if_absent(&key, body, &opts);
+            match put.instrument(span.clone()).await {
+                Ok(_) => {
+                    span.in_scope(|| debug!(count = events.len(), bytes = len, "committed"));
+                    return Ok(self.committed_own(slot, &summary, len));
+                }
+                Err(StoreError::AlreadyExists { .. }) => {
+                    self.stats.conflict();
+                    let found = self.read_summary(slot).instrument(span.clone()).await?;
+                    span.in_scope(|| debug!(epoch = found.epoch, writer = %found.writer, "slot occupied (412)"));
+                    match self.resolve_occupied(slot, write_id, &found, expected_seq)? {
+                        Some(committed) => {
+                            self.stats.committed(events.len() as u64, len);
+                            return Ok(committed);
+                        }
+                        None => continue,
+                    }
+                }
+                Err(e) if e.is_transient() => {
+                    attempt += 1;
+                    self.backoff_or_poison(slot, attempt, e)
+                        .instrument(span)
+                        .await?;
+                }
+                Err(e) => return Err(WriteError::Store(e)),
+            }
+        }
+    }
+
+    /// Acts on [`decide`]'s answer for an occupied slot. `Some` when our batch is committed,
+    /// `None` to retry at the (advanced) next slot.
+    fn resolve_occupied(
+        &mut self,
+        slot: u64,
+        write_id: Uuid,
+        found: &SegmentSummary,
+        expected_seq: Option<u64>,
+    ) -> Result<Option<Committed>, WriteError> {
+        let me = WriterView {
+            epoch: self.cfg.epoch,
+            writer_id: &self.cfg.writer_id,
+            write_id,
+            max_epoch_seen: self.max_epoch_seen,
+        };
+        match decide(found, &me) {
+            // A lost response: our segment is there, with the seqs we sent.
+            Resolution::OurOwnWrite => Ok(Some(self.advance_past(slot, found))),
+            Resolution::Fenced { epoch } => Err(self.stop(self.fenced(epoch, slot))),
+            Resolution::EpochConflict => Err(self.stop(WriteError::EpochConflict {
+                stream: self.cfg.stream.clone(),
+                slot,
+                epoch: self.cfg.epoch,
+                other: found.writer.clone(),
+                write_id: found.write_id,
+            })),
+            Resolution::CountAndAdvance => {
+                if found.first_seq != self.next_seq {
+                    return Err(self.stop(WriteError::Corrupt {
+                        stream: self.cfg.stream.clone(),
+                        slot,
+                        source: wormlog_format::FormatError::Inconsistent {
+                            line: 0,
+                            reason: format!(
+                                "it starts at seq {}, but the log before it ends at seq {}",
+                                found.first_seq, self.next_seq
+                            ),
+                        },
+                    }));
+                }
+                self.advance_past(slot, found);
+                self.foreign_conflict(expected_seq, slot)
+            }
+            Resolution::SkipZombie => {
+                warn!(
+                    stream = self.keys.stream(),
+                    slot,
+                    epoch = found.epoch,
+                    "skipping a zombie segment"
+                );
+                self.next_slot = slot + 1;
+                self.foreign_conflict(expected_seq, slot)
+            }
+        }
+    }
+
+    /// A conditional append that meets a foreign segment fails with `Conflict` (step 2, last
+    /// rule); a plain append retries at the next slot.
+    fn foreign_conflict(
+        &self,
+        expected_seq: Option<u64>,
+        slot: u64,
+    ) -> Result<Option<Committed>, WriteError> {
+        match expected_seq {
+            Some(expected) => Err(WriteError::Conflict {
+                expected,
+                actual: self.next_seq,
+                slot,
+            }),
+            None => Ok(None),
+        }
+    }
+
+    fn encode(
+        &self,
+        kind: SegmentKind,
+        slot: u64,
+        write_id: Uuid,
+        events: &[NewEvent],
+    ) -> (Bytes, SegmentSummary) {
+        let spec = SegmentSpec {
+            stream: self.cfg.stream.clone(),
+            slot,
+            kind,
+            first_seq: self.next_seq,
+            epoch: self.cfg.epoch,
+            writer: self.cfg.writer_id.clone(),
+            write_id,
+            created_at: self.cfg.clock.now().to_rfc3339(),
+        };
+        let (bytes, header) = encode_segment(&spec, events);
+        (Bytes::from(bytes), SegmentSummary::of(&header))
+    }
+
+    fn put_options(&self, summary: &SegmentSummary) -> PutOptions {
+        let lock = match self.cfg.lock {
+            Some(policy) => LockRequest {
+                retention: Some(Retention {
+                    mode: policy.mode,
+                    retain_until: self.cfg.clock.now().plus(policy.retain_for),
+                }),
+                legal_hold: policy.legal_hold,
+            },
+            None => LockRequest::default(),
+        };
+        PutOptions {
+            metadata: summary.to_metadata(),
+            lock,
+        }
+    }
+
+    fn committed_own(&mut self, slot: u64, summary: &SegmentSummary, len: u64) -> Committed {
+        self.stats.committed(summary.count, len);
+        self.advance_past(slot, summary)
+    }
+
+    /// Moves past a valid segment at `slot` (ours or an older writer's).
+    fn advance_past(&mut self, slot: u64, summary: &SegmentSummary) -> Committed {
+        self.next_slot = slot + 1;
+        self.next_seq = summary.next_seq();
+        self.max_epoch_seen = self.max_epoch_seen.max(summary.epoch);
+        Committed {
+            slot,
+            first_seq: summary.first_seq,
+        }
+    }
+
+    /// Who wrote `slot`: HEAD metadata when the store keeps it, else the header from a GET
+    /// (checked whole, CRC included: a corrupt segment stops the writer).
+    async fn read_summary(&mut self, slot: u64) -> Result<SegmentSummary, WriteError> {
+        let key = self.keys.segment(slot);
+        let store = Arc::clone(&self.store);
+        let head = self.retrying(slot, || store.head(&key)).await?;
+        if let Some(s) = SegmentSummary::from_metadata(&head.metadata) {
+            return Ok(s);
+        }
+        let got = self.retrying(slot, || store.get(&key)).await?;
+        let corrupt = |source| WriteError::Corrupt {
+            stream: self.cfg.stream.clone(),
+            slot,
+            source,
+        };
+        let segment = decode_segment(&got.body).map_err(corrupt)?;
+        if segment.header.slot != slot || segment.header.stream != self.cfg.stream {
+            return Err(corrupt(wormlog_format::FormatError::Header(format!(
+                "it says stream {:?} slot {}, but it is stored at stream {:?} slot {slot}",
+                segment.header.stream, segment.header.slot, self.cfg.stream
+            ))));
+        }
+        Ok(SegmentSummary::of(&segment.header))
+    }
+
+    /// Runs a read with the retry policy for transient errors. Reads change nothing, so
+    /// running out of attempts is a plain store error, not an unknown outcome.
+    async fn retrying<T, F, Fut>(&mut self, slot: u64, mut op: F) -> Result<T, WriteError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, StoreError>>,
+    {
+        let mut attempt = 0;
+        loop {
+            match op().await {
+                Ok(v) => return Ok(v),
+                Err(e) if e.is_transient() && attempt + 1 < self.cfg.retry.max_attempts => {
+                    attempt += 1;
+                    self.sleep_backoff(attempt).await;
+                    debug!(slot, attempt, error = %e, "retrying a read");
+                }
+                Err(e) => return Err(WriteError::Store(e)),
+            }
+        }
+    }
+
+    /// After a transient failure of a log PUT: wait and retry, or, with the budget spent,
+    /// poison the writer, since the PUT may have landed (step 2, last rule).
+    async fn backoff_or_poison(
+        &mut self,
+        slot: u64,
+        attempt: u32,
+        error: StoreError,
+    ) -> Result<(), WriteError> {
+        if attempt >= self.cfg.retry.max_attempts {
+            self.stopped = Some(WriteError::Poisoned { slot });
+            return Err(WriteError::OutcomeUnknown {
+                slot,
+                attempts: attempt,
+                source: error,
+            });
+        }
+        debug!(error = %error, "transient failure; retrying the same slot with the same write id");
+        self.stats.retry();
+        self.sleep_backoff(attempt).await;
+        Ok(())
+    }
+
+    async fn sleep_backoff(&mut self, attempt: u32) {
+        let ceiling = self.cfg.retry.ceiling(attempt).as_micros() as u64;
+        let wait = std::time::Duration::from_micros(self.rng.below(ceiling.max(1)));
+        tokio::time::sleep(wait).await;
+    }
+
+    fn fenced(&self, epoch: u64, slot: u64) -> WriteError {
+        WriteError::Fenced {
+            stream: self.cfg.stream.clone(),
+            epoch,
+            ours: self.cfg.epoch,
+            slot,
+        }
+    }
+
+    /// Remembers `e` so every later append fails with it and no further PUT is sent (I5).
+    fn stop(&mut self, e: WriteError) -> WriteError {
+        self.stopped = Some(e.clone());
+        e
+    }
+
+    pub(crate) fn config(&self) -> &WriterConfig {
+        &self.cfg
+    }
+}

@@ -1,0 +1,114 @@
+//! Writer configuration.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use wormlog_store::{Clock, RetentionMode, SystemClock};
+
+/// How transient failures (409, 5xx, throttling, timeouts) are retried: capped exponential
+/// backoff with full jitter, at most `max_attempts` sends of one request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RetryPolicy {
+    pub max_attempts: u32,
+    pub base_delay: Duration,
+    pub max_delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 10,
+            base_delay: Duration::from_millis(20),
+            max_delay: Duration::from_secs(2),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The longest wait before attempt `attempt` (1-based retry count); jitter picks below it.
+    pub fn ceiling(&self, attempt: u32) -> Duration {
+        let factor = 1u32.checked_shl(attempt.min(20)).unwrap_or(u32::MAX);
+        self.base_delay.saturating_mul(factor).min(self.max_delay)
+    }
+}
+
+/// Object Lock applied to every segment the writer creates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LockPolicy {
+    pub mode: RetentionMode,
+    /// Retention from the moment of the put.
+    pub retain_for: Duration,
+    pub legal_hold: bool,
+}
+
+/// Everything a [`crate::LogWriter`] needs besides the store.
+#[derive(Clone, Debug)]
+pub struct WriterConfig {
+    /// Key prefix above the stream (`P = <root_prefix>/<stream>/`); may be empty.
+    pub root_prefix: String,
+    pub stream: String,
+    /// The fencing token: a unique, increasing epoch from a lease or another issuer.
+    pub epoch: u64,
+    /// Names this writer in segments; distinct per process.
+    pub writer_id: String,
+    /// Group commit: at most this many events per segment.
+    pub max_batch_events: usize,
+    /// Group commit: at most about this many bytes per segment (a lone larger event still goes).
+    pub max_batch_bytes: usize,
+    pub retry: RetryPolicy,
+    /// Object Lock for every segment; `None` leaves the bucket default in force.
+    pub lock: Option<LockPolicy>,
+    pub clock: Arc<dyn Clock>,
+    /// Seed for event ids, write ids and jitter; `None` draws one from the OS. Writers that
+    /// share a seed draw the same ids: give each its own.
+    pub seed: Option<u64>,
+}
+
+impl WriterConfig {
+    pub fn new(stream: impl Into<String>, epoch: u64, writer_id: impl Into<String>) -> Self {
+        WriterConfig {
+            root_prefix: String::new(),
+            stream: stream.into(),
+            epoch,
+            writer_id: writer_id.into(),
+            max_batch_events: 10_000,
+            max_batch_bytes: 4 << 20,
+            retry: RetryPolicy::default(),
+            lock: None,
+            clock: SystemClock::shared(),
+            seed: None,
+        }
+    }
+
+    pub(crate) fn validate(&self) -> Result<(), String> {
+        if self.epoch == 0 {
+            return Err("the epoch must be at least 1".into());
+        }
+        if self.writer_id.is_empty()
+            || self.writer_id.len() > 128
+            || self.writer_id.chars().any(char::is_control)
+        {
+            return Err("the writer id must be 1 to 128 printable characters".into());
+        }
+        if self.max_batch_events == 0 || self.max_batch_bytes == 0 {
+            return Err("batch limits must be at least 1".into());
+        }
+        if self.retry.max_attempts == 0 {
+            return Err("the retry policy must allow at least one attempt".into());
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_ceiling_doubles_then_caps() {
+        let r = RetryPolicy::default();
+        assert_eq!(r.ceiling(1), Duration::from_millis(40));
+        assert_eq!(r.ceiling(2), Duration::from_millis(80));
+        assert_eq!(r.ceiling(30), Duration::from_secs(2));
+    }
+}

@@ -1,0 +1,77 @@
+//! Why an append or an open failed, and whether its outcome is known.
+
+use wormlog_format::FormatError;
+use wormlog_store::StoreError;
+
+/// An append or open that did not succeed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WriteError {
+    #[error("stream {stream} is fenced: epoch {epoch} holds it (found at slot {slot}, our write was refused with 412); this writer has epoch {ours} and has stopped")]
+    Fenced {
+        stream: String,
+        epoch: u64,
+        ours: u64,
+        slot: u64,
+    },
+
+    #[error("slot {slot} of stream {stream} was written by writer {other:?} (write id {write_id}) at our own epoch {epoch}: two writers share one fencing token; stop both and give each writer its own epoch")]
+    EpochConflict {
+        stream: String,
+        slot: u64,
+        epoch: u64,
+        other: String,
+        write_id: uuid::Uuid,
+    },
+
+    #[error("the conditional append expected next seq {expected}, but another writer's segment at slot {slot} moved the log to seq {actual}; re-read and decide again")]
+    Conflict {
+        expected: u64,
+        actual: u64,
+        slot: u64,
+    },
+
+    #[error("appending at slot {slot} failed after {attempts} attempts ({source}); the events may or may not be in the log, and the writer refuses further appends until reopened")]
+    OutcomeUnknown {
+        slot: u64,
+        attempts: u32,
+        source: StoreError,
+    },
+
+    #[error("the writer stopped after an append's outcome became unknown at slot {slot}; reopen it to re-read the tail")]
+    Poisoned { slot: u64 },
+
+    #[error("the store refused the append: {0}")]
+    Store(StoreError),
+
+    #[error("the segment at slot {slot} of stream {stream} is corrupt ({source}); run `wormlog verify` and inspect the object")]
+    Corrupt {
+        stream: String,
+        slot: u64,
+        source: FormatError,
+    },
+
+    #[error("invalid event: {0}")]
+    InvalidEvent(FormatError),
+
+    #[error("invalid writer configuration: {0}")]
+    Config(String),
+
+    #[error("the writer is closed")]
+    Closed,
+}
+
+impl WriteError {
+    /// True when the events certainly are not in the log (I6): the caller may safely retry
+    /// them with another writer. False when they may have landed.
+    pub fn is_definite(&self) -> bool {
+        !matches!(self, WriteError::OutcomeUnknown { .. } | WriteError::Closed)
+    }
+
+    /// True when this writer must stop because another one holds the log.
+    pub fn is_fenced(&self) -> bool {
+        matches!(
+            self,
+            WriteError::Fenced { .. } | WriteError::EpochConflict { .. }
+        )
+    }
+}

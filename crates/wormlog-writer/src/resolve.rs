@@ -1,0 +1,98 @@
+//! Protocol step 2, the 412 branch: a create-only PUT of slot `s` was refused because `s`
+//! exists. Having read who wrote `s`, decide what that means. One pure function, one `match`,
+//! each arm a rule of protocol.md, so it can be read against the spec and tested exhaustively.
+
+use uuid::Uuid;
+use wormlog_format::SegmentSummary;
+
+/// What the writer knows when it meets an occupied slot.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WriterView<'a> {
+    pub epoch: u64,
+    pub writer_id: &'a str,
+    /// The write id of the batch being committed.
+    pub write_id: Uuid,
+    /// The highest epoch this writer has seen in the log (its own once its epoch-start landed).
+    pub max_epoch_seen: u64,
+}
+
+/// What the occupied slot means for the batch being committed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Resolution {
+    /// Our own earlier attempt landed and its response was lost: committed.
+    OurOwnWrite,
+    /// A writer with a higher epoch holds the log: fail this and every later append, stop.
+    Fenced { epoch: u64 },
+    /// Another write at our own epoch: two writers share one token. Fail hard.
+    EpochConflict,
+    /// An older writer committed here before our first commit; readers count it, so do we:
+    /// advance `next_seq` past it and retry at the next slot.
+    CountAndAdvance,
+    /// A zombie (epoch below the highest seen): readers skip it, so skip it uncounted.
+    SkipZombie,
+}
+
+/// Decides what the segment found at an occupied slot means (protocol.md, writer step 2).
+pub fn decide(found: &SegmentSummary, me: &WriterView<'_>) -> Resolution {
+    match found {
+        f if f.write_id == me.write_id => Resolution::OurOwnWrite,
+        f if f.epoch > me.epoch => Resolution::Fenced { epoch: f.epoch },
+        // Same epoch but not our write: another process holds our token (even under our
+        // writer id: a restarted twin). Counting it would let two leaders interleave.
+        f if f.epoch == me.epoch => Resolution::EpochConflict,
+        f if f.epoch < me.max_epoch_seen => Resolution::SkipZombie,
+        _ => Resolution::CountAndAdvance,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wormlog_format::SegmentKind;
+
+    fn found(epoch: u64, writer: &str, id: u128) -> SegmentSummary {
+        SegmentSummary {
+            kind: SegmentKind::Events,
+            epoch,
+            writer: writer.into(),
+            write_id: Uuid::from_u128(id),
+            first_seq: 0,
+            count: 3,
+        }
+    }
+
+    fn me(max_seen: u64) -> WriterView<'static> {
+        WriterView {
+            epoch: 5,
+            writer_id: "me",
+            write_id: Uuid::from_u128(1),
+            max_epoch_seen: max_seen,
+        }
+    }
+
+    #[test]
+    fn each_rule_of_step_two() {
+        assert_eq!(decide(&found(5, "me", 1), &me(5)), Resolution::OurOwnWrite);
+        assert_eq!(
+            decide(&found(6, "b", 2), &me(5)),
+            Resolution::Fenced { epoch: 6 }
+        );
+        assert_eq!(decide(&found(5, "b", 2), &me(5)), Resolution::EpochConflict);
+        assert_eq!(
+            decide(&found(5, "me", 2), &me(5)),
+            Resolution::EpochConflict
+        );
+        assert_eq!(
+            decide(&found(4, "b", 2), &me(4)),
+            Resolution::CountAndAdvance
+        );
+        assert_eq!(decide(&found(3, "b", 2), &me(4)), Resolution::SkipZombie);
+        assert_eq!(decide(&found(4, "b", 2), &me(5)), Resolution::SkipZombie);
+    }
+
+    #[test]
+    fn our_write_id_wins_over_every_other_rule() {
+        // Even an (impossible) epoch mismatch on our own write id is our write.
+        assert_eq!(decide(&found(9, "x", 1), &me(5)), Resolution::OurOwnWrite);
+    }
+}

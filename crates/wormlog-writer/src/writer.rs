@@ -1,0 +1,300 @@
+//! [`LogWriter`]: the handle applications hold. `append` queues an event and returns a future
+//! of its seq; one background task drains the queue into batches (group commit, step 4) and
+//! commits them one at a time through [`crate::commit::Core`].
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use parking_lot::Mutex;
+use tokio::sync::{mpsc, oneshot};
+use uuid::Uuid;
+use wormlog_format::{NewEvent, SegmentKind};
+use wormlog_store::{Clock, ObjectStore, SeededRng};
+
+use crate::commit::{Committed, Core};
+use crate::stats::StatsCells;
+use crate::{WriteError, WriterConfig, WriterStats};
+
+/// An acknowledged event: it is in the log at `seq`, inside the segment at `slot`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Appended {
+    pub seq: u64,
+    pub id: Uuid,
+    pub slot: u64,
+}
+
+/// Where the writer stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WriterPosition {
+    pub epoch: u64,
+    /// The slot the next batch will try.
+    pub next_slot: u64,
+    /// The seq the next event will get, unless another writer's segment intervenes.
+    pub next_seq: u64,
+}
+
+type Reply = oneshot::Sender<Result<Vec<Appended>, WriteError>>;
+
+/// One queued request: plain events join a shared batch; a conditional one commits alone.
+struct Request {
+    events: Vec<NewEvent>,
+    expected_seq: Option<u64>,
+    reply: Reply,
+}
+
+/// The future of one append: resolves once its segment is committed (or definitely not).
+pub struct AppendFuture {
+    state: AppendState,
+}
+
+enum AppendState {
+    Ready(Option<Result<Appended, WriteError>>),
+    Waiting(oneshot::Receiver<Result<Vec<Appended>, WriteError>>),
+}
+
+impl Future for AppendFuture {
+    type Output = Result<Appended, WriteError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match &mut self.state {
+            AppendState::Ready(r) => {
+                Poll::Ready(r.take().expect("AppendFuture polled after completion"))
+            }
+            AppendState::Waiting(rx) => Pin::new(rx).poll(cx).map(|r| match r {
+                Ok(Ok(mut v)) => Ok(v.pop().expect("one event, one ack")),
+                Ok(Err(e)) => Err(e),
+                Err(_) => Err(WriteError::Closed),
+            }),
+        }
+    }
+}
+
+/// Appends events to one stream under one fencing token. Cheap to share by reference; all
+/// appends go through one background task, in call order.
+pub struct LogWriter {
+    tx: mpsc::UnboundedSender<Request>,
+    ids: Mutex<SeededRng>,
+    clock: Arc<dyn Clock>,
+    stats: Arc<StatsCells>,
+    position: Arc<Mutex<WriterPosition>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl std::fmt::Debug for LogWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LogWriter")
+            .field("position", &*self.position.lock())
+            .finish()
+    }
+}
+
+impl LogWriter {
+    /// Opens a writer: finds the tail, refuses if a higher epoch holds the log (`Fenced`),
+    /// and commits an `epoch-start` record. No writer with a lower epoch can be acknowledged
+    /// after this returns (I4).
+    pub async fn open(
+        store: Arc<dyn ObjectStore>,
+        cfg: WriterConfig,
+    ) -> Result<LogWriter, WriteError> {
+        let mut rng = match cfg.seed {
+            Some(seed) => SeededRng::new(seed),
+            None => SeededRng::from_entropy(),
+        };
+        let ids = SeededRng::new(rng.next_u64());
+        let stats = Arc::new(StatsCells::default());
+        let clock = Arc::clone(&cfg.clock);
+        let core = Core::open(store, cfg, rng, Arc::clone(&stats)).await?;
+        let position = Arc::new(Mutex::new(position_of(&core)));
+        let (tx, rx) = mpsc::unbounded_channel();
+        let task = tokio::spawn(run(core, rx, Arc::clone(&position)));
+        Ok(LogWriter {
+            tx,
+            ids: Mutex::new(ids),
+            clock,
+            stats,
+            position,
+            task,
+        })
+    }
+
+    /// Builds an event with a fresh id and the current time; `data_json` must be one JSON value.
+    pub fn event(&self, event_type: &str, data_json: &str) -> Result<NewEvent, WriteError> {
+        let id = self.ids.lock().uuid();
+        NewEvent::new(id, event_type, self.clock.now().to_rfc3339(), data_json)
+            .map_err(WriteError::InvalidEvent)
+    }
+
+    /// Appends one event. The returned future resolves with its seq once committed.
+    /// Appends are committed in call order.
+    pub fn append(&self, event_type: &str, data_json: &str) -> AppendFuture {
+        match self.event(event_type, data_json) {
+            Ok(e) => self.append_event(e),
+            Err(e) => AppendFuture {
+                state: AppendState::Ready(Some(Err(e))),
+            },
+        }
+    }
+
+    /// Appends a prepared event.
+    pub fn append_event(&self, event: NewEvent) -> AppendFuture {
+        match self.send(vec![event], None) {
+            Ok(rx) => AppendFuture {
+                state: AppendState::Waiting(rx),
+            },
+            Err(e) => AppendFuture {
+                state: AppendState::Ready(Some(Err(e))),
+            },
+        }
+    }
+
+    /// Appends `events` in one segment only if the next seq is `expected_seq`, i.e. no other
+    /// event was appended since the caller read the log (optimistic concurrency). Any foreign
+    /// segment in the way gives [`WriteError::Conflict`].
+    pub async fn append_expected(
+        &self,
+        events: Vec<NewEvent>,
+        expected_seq: u64,
+    ) -> Result<Vec<Appended>, WriteError> {
+        if events.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rx = self.send(events, Some(expected_seq))?;
+        rx.await.unwrap_or(Err(WriteError::Closed))
+    }
+
+    fn send(
+        &self,
+        events: Vec<NewEvent>,
+        expected_seq: Option<u64>,
+    ) -> Result<oneshot::Receiver<Result<Vec<Appended>, WriteError>>, WriteError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Request {
+                events,
+                expected_seq,
+                reply,
+            })
+            .map_err(|_| WriteError::Closed)?;
+        Ok(rx)
+    }
+
+    pub fn stats(&self) -> WriterStats {
+        self.stats.snapshot()
+    }
+
+    pub fn position(&self) -> WriterPosition {
+        *self.position.lock()
+    }
+
+    /// Waits for every queued append to settle, then stops the writer.
+    pub async fn close(self) {
+        drop(self.tx);
+        let _ = self.task.await;
+    }
+}
+
+fn position_of(core: &Core) -> WriterPosition {
+    WriterPosition {
+        epoch: core.config().epoch,
+        next_slot: core.next_slot,
+        next_seq: core.next_seq,
+    }
+}
+
+/// The writer task: takes queued requests, forms batches, commits them one by one.
+async fn run(
+    mut core: Core,
+    mut rx: mpsc::UnboundedReceiver<Request>,
+    position: Arc<Mutex<WriterPosition>>,
+) {
+    let mut held: Option<Request> = None;
+    loop {
+        let first = match held.take() {
+            Some(r) => r,
+            None => match rx.recv().await {
+                Some(r) => r,
+                None => return,
+            },
+        };
+        let batch = gather_batch(first, &mut rx, &mut held, core.config());
+        let result = commit_batch(&mut core, &batch).await;
+        *position.lock() = position_of(&core);
+        reply_all(batch, result);
+    }
+}
+
+/// Group commit: a conditional request goes alone; plain ones take everything queued behind
+/// them up to the batch limits. A request that does not fit is held for the next batch.
+fn gather_batch(
+    first: Request,
+    rx: &mut mpsc::UnboundedReceiver<Request>,
+    held: &mut Option<Request>,
+    cfg: &WriterConfig,
+) -> Vec<Request> {
+    let mut events = first.events.len();
+    let mut bytes: usize = first.events.iter().map(NewEvent::approx_len).sum();
+    let conditional = first.expected_seq.is_some();
+    let mut batch = vec![first];
+    if conditional {
+        return batch;
+    }
+    while let Ok(next) = rx.try_recv() {
+        let add_bytes: usize = next.events.iter().map(NewEvent::approx_len).sum();
+        if next.expected_seq.is_some()
+            || events + next.events.len() > cfg.max_batch_events
+            || bytes + add_bytes > cfg.max_batch_bytes
+        {
+            *held = Some(next);
+            break;
+        }
+        events += next.events.len();
+        bytes += add_bytes;
+        batch.push(next);
+    }
+    batch
+}
+
+async fn commit_batch(core: &mut Core, batch: &[Request]) -> Result<Committed, WriteError> {
+    let expected = batch[0].expected_seq;
+    if batch.len() == 1 {
+        return core
+            .commit(SegmentKind::Events, &batch[0].events, expected)
+            .await;
+    }
+    let events: Vec<NewEvent> = batch
+        .iter()
+        .flat_map(|r| r.events.iter().cloned())
+        .collect();
+    core.commit(SegmentKind::Events, &events, expected).await
+}
+
+/// Acknowledges each request with its events' seqs, in order, or fails them all alike.
+fn reply_all(batch: Vec<Request>, result: Result<Committed, WriteError>) {
+    match result {
+        Ok(c) => {
+            let mut seq = c.first_seq;
+            for req in batch {
+                let acks = req
+                    .events
+                    .iter()
+                    .map(|e| {
+                        seq += 1;
+                        Appended {
+                            seq: seq - 1,
+                            id: e.id,
+                            slot: c.slot,
+                        }
+                    })
+                    .collect();
+                let _ = req.reply.send(Ok(acks));
+            }
+        }
+        Err(e) => {
+            for req in batch {
+                let _ = req.reply.send(Err(e.clone()));
+            }
+        }
+    }
+}
