@@ -1,0 +1,38 @@
+//! Why a scan stopped.
+
+use wormlog_format::FormatError;
+use wormlog_store::StoreError;
+
+/// A scan that cannot go on: the log is damaged here, or the store failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReadError {
+    #[error("the segment at slot {slot} of stream {stream} is corrupt ({source}); it was not delivered; run `wormlog verify` and inspect {key}")]
+    Corrupt {
+        stream: String,
+        slot: u64,
+        key: String,
+        source: FormatError,
+    },
+
+    #[error("slots {first}..={last} of stream {stream} are missing below slot {next}: segments were deleted or the log was tampered with; run `wormlog verify`")]
+    Gap {
+        stream: String,
+        first: u64,
+        last: u64,
+        next: u64,
+    },
+
+    #[error("the segment at slot {slot} of stream {stream} starts at seq {found}, but the log before it ends at seq {expected}; run `wormlog verify`")]
+    Discontinuity {
+        stream: String,
+        slot: u64,
+        expected: u64,
+        found: u64,
+    },
+
+    #[error("reading the log failed: {0}")]
+    Store(StoreError),
+
+    #[error("invalid reader configuration: {0}")]
+    Config(String),
+}
