@@ -1,0 +1,255 @@
+//! `wormlog append`: append events under a fencing token.
+//!
+//! By default every input is checked before the writer opens, so bad input changes nothing
+//! stored (I9). With `--streaming`, stdin lines are appended as they arrive (for pipelines
+//! and long-running producers); a malformed line stops the command with exit 2 and the lines
+//! before it stay appended.
+
+use std::collections::VecDeque;
+use std::io::Write;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Args;
+use serde_json::value::RawValue;
+use tokio::io::AsyncBufReadExt;
+use wormlog::{Appended, LogWriter, WriterConfig};
+use wormlog_store::RetentionMode;
+use wormlog_writer::{AppendFuture, LockPolicy};
+
+use super::{CliError, CliResult, Context};
+
+#[derive(Args, Debug)]
+pub(crate) struct AppendArgs {
+    /// The fencing token: an epoch no lower than the log's current one, unique to this writer.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    epoch: u64,
+
+    /// Names this writer in the segments it writes (default: wormlog-cli-<pid>).
+    #[arg(long, value_name = "ID")]
+    writer_id: Option<String>,
+
+    /// The event type recorded with every event.
+    #[arg(long = "type", value_name = "T", default_value = "event")]
+    event_type: String,
+
+    /// Append only if the next seq is N (all events in one segment), else exit 2.
+    #[arg(long, value_name = "N", conflicts_with = "streaming")]
+    expected_seq: Option<u64>,
+
+    /// Object Lock retention mode for every segment written.
+    #[arg(long, value_name = "compliance|governance", requires = "retain_days")]
+    lock_mode: Option<RetentionMode>,
+
+    /// Retention in days from now (with --lock-mode).
+    #[arg(long, value_name = "N", requires = "lock_mode", value_parser = clap::value_parser!(u32).range(1..=36500))]
+    retain_days: Option<u32>,
+
+    /// Put a legal hold on every segment written.
+    #[arg(long)]
+    legal_hold: bool,
+
+    /// Append stdin lines as they arrive instead of checking them all first.
+    #[arg(long, conflicts_with = "data")]
+    streaming: bool,
+
+    /// Event data, one JSON value per argument (such as '{"k":1}' or '"text"'); without
+    /// arguments, one JSON value per stdin line.
+    #[arg(value_name = "DATA")]
+    data: Vec<String>,
+}
+
+impl AppendArgs {
+    fn writer_config(&self, ctx: &Context) -> WriterConfig {
+        let writer_id = self
+            .writer_id
+            .clone()
+            .unwrap_or_else(|| format!("wormlog-cli-{}", std::process::id()));
+        let mut cfg = WriterConfig::new(ctx.stream.clone(), self.epoch, writer_id);
+        cfg.root_prefix = ctx.store.root_prefix.clone();
+        let legal_hold = self.legal_hold;
+        cfg.lock = match (self.lock_mode, self.retain_days) {
+            (Some(mode), Some(days)) => Some(LockPolicy {
+                mode,
+                retain_for: Duration::from_secs(u64::from(days) * 86_400),
+                legal_hold,
+            }),
+            _ if legal_hold => Some(LockPolicy {
+                mode: RetentionMode::Governance,
+                retain_for: Duration::ZERO,
+                legal_hold,
+            }),
+            _ => None,
+        };
+        cfg
+    }
+}
+
+pub(crate) async fn run(ctx: &Context, args: AppendArgs) -> CliResult<()> {
+    check_event_type(&args.event_type)?;
+    if let Some(id) = &args.writer_id {
+        if id.is_empty() || id.len() > 128 || id.chars().any(char::is_control) {
+            return Err(CliError::usage(
+                "--writer-id must be 1 to 128 printable characters",
+            ));
+        }
+    }
+    if args.streaming {
+        return run_streaming(ctx, &args).await;
+    }
+    let inputs = collect_inputs(&args.data).await?;
+    if inputs.is_empty() {
+        return Err(CliError::usage(
+            "nothing to append: pass DATA arguments or JSON lines on stdin",
+        ));
+    }
+    let writer = LogWriter::open(Arc::clone(&ctx.store.store), args.writer_config(ctx)).await?;
+    let result = match args.expected_seq {
+        Some(expected) => append_expected(&writer, &args.event_type, &inputs, expected).await,
+        None => {
+            let pending: VecDeque<_> = inputs
+                .iter()
+                .map(|d| writer.append(&args.event_type, d))
+                .collect();
+            print_acks(pending).await
+        }
+    };
+    writer.close().await;
+    result
+}
+
+async fn append_expected(
+    writer: &LogWriter,
+    event_type: &str,
+    inputs: &[String],
+    expected: u64,
+) -> CliResult<()> {
+    let events = inputs
+        .iter()
+        .map(|d| writer.event(event_type, d))
+        .collect::<Result<Vec<_>, _>>()?;
+    let acks = writer.append_expected(events, expected).await?;
+    let mut out = std::io::stdout().lock();
+    for a in acks {
+        let _ = writeln!(out, "{} {}", a.seq, a.id);
+    }
+    Ok(())
+}
+
+/// Prints "seq id" for each append as it is acknowledged, in order; stops at the first error.
+async fn print_acks(mut pending: VecDeque<AppendFuture>) -> CliResult<()> {
+    while let Some(f) = pending.pop_front() {
+        print_ack(f.await?);
+    }
+    Ok(())
+}
+
+fn print_ack(a: Appended) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{} {}", a.seq, a.id);
+    let _ = out.flush();
+}
+
+fn check_event_type(t: &str) -> CliResult<()> {
+    if t.is_empty() || t.len() > 128 || t.chars().any(char::is_control) {
+        return Err(CliError::usage(
+            "--type must be 1 to 128 printable characters",
+        ));
+    }
+    Ok(())
+}
+
+/// Checks that `text` is one JSON value; `what` names it in the error.
+fn check_json(text: &str, what: &str) -> CliResult<()> {
+    serde_json::from_str::<&RawValue>(text).map(|_| ()).map_err(|e| {
+        CliError::usage(format!(
+            "{what} is not valid JSON ({e}); nothing was appended; pass one JSON value such as '{{\"k\":1}}' or '\"text\"'"
+        ))
+    })
+}
+
+/// DATA arguments, or else every non-blank stdin line; all checked before anything is written.
+async fn collect_inputs(data: &[String]) -> CliResult<Vec<String>> {
+    if !data.is_empty() {
+        for (i, d) in data.iter().enumerate() {
+            check_json(d, &format!("DATA argument {}", i + 1))?;
+        }
+        return Ok(data.to_vec());
+    }
+    let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
+    let mut out = Vec::new();
+    let mut n = 0;
+    while let Some(line) = next_line(&mut lines).await? {
+        n += 1;
+        if line.trim().is_empty() {
+            continue;
+        }
+        check_json(&line, &format!("stdin line {n}"))?;
+        out.push(line);
+    }
+    Ok(out)
+}
+
+async fn next_line(
+    lines: &mut tokio::io::Lines<tokio::io::BufReader<tokio::io::Stdin>>,
+) -> CliResult<Option<String>> {
+    lines
+        .next_line()
+        .await
+        .map_err(|e| CliError::usage(format!("could not read stdin ({e}); pass UTF-8 JSON lines")))
+}
+
+/// `--streaming`: append each stdin line as it arrives; acknowledgements print in order as
+/// they come back. The writer opens at the first valid line, so a bad first line writes nothing.
+async fn run_streaming(ctx: &Context, args: &AppendArgs) -> CliResult<()> {
+    let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<AppendFuture>();
+    let printer = tokio::spawn(async move {
+        while let Some(f) = rx.recv().await {
+            print_ack(f.await?);
+        }
+        Ok::<(), wormlog::WriteError>(())
+    });
+    let mut writer: Option<LogWriter> = None;
+    let mut n = 0;
+    let mut input_error = None;
+    while let Some(line) = next_line(&mut lines).await? {
+        n += 1;
+        if line.trim().is_empty() {
+            continue;
+        }
+        if let Err(e) = check_json(&line, &format!("stdin line {n}")) {
+            input_error = Some(e);
+            break;
+        }
+        if writer.is_none() {
+            writer =
+                Some(LogWriter::open(Arc::clone(&ctx.store.store), args.writer_config(ctx)).await?);
+        }
+        let w = writer.as_ref().expect("opened above");
+        if tx.send(w.append(&args.event_type, &line)).is_err() {
+            break; // the printer stopped at an error; it is reported below
+        }
+    }
+    drop(tx);
+    let printed = printer
+        .await
+        .map_err(|e| CliError::store(format!("the acknowledgement printer failed: {e}")))?;
+    let opened = writer.is_some();
+    if let Some(w) = writer {
+        w.close().await;
+    }
+    printed?;
+    match input_error {
+        Some(mut e) => {
+            e.message = e
+                .message
+                .replace("nothing was appended", "the lines before it were appended");
+            Err(e)
+        }
+        None if !opened => Err(CliError::usage(
+            "nothing to append: stdin had no JSON lines",
+        )),
+        None => Ok(()),
+    }
+}

@@ -1,0 +1,54 @@
+//! `wormlog init`: create the store and set its default Object Lock retention.
+
+use clap::Args;
+use wormlog_store::{DefaultRetention, InitOptions, RetentionMode};
+
+use super::{CliError, CliResult, Context};
+
+#[derive(Args, Debug)]
+pub(crate) struct InitArgs {
+    /// Turn on Object Lock: every new segment gets this retention mode by default.
+    #[arg(
+        long,
+        value_name = "compliance|governance",
+        requires = "retention_days"
+    )]
+    object_lock: Option<RetentionMode>,
+
+    /// Default retention in days (with --object-lock).
+    #[arg(long, value_name = "N", requires = "object_lock", value_parser = clap::value_parser!(u32).range(1..=36500))]
+    retention_days: Option<u32>,
+}
+
+pub(crate) async fn run(ctx: &Context, args: InitArgs) -> CliResult<()> {
+    let default_retention = match (args.object_lock, args.retention_days) {
+        (Some(mode), Some(days)) => Some(DefaultRetention { mode, days }),
+        (None, None) => None,
+        _ => {
+            return Err(CliError::usage(
+                "--object-lock and --retention-days go together",
+            ))
+        }
+    };
+    let report = ctx
+        .store
+        .store
+        .init(&InitOptions { default_retention })
+        .await?;
+    let what = if report.created {
+        "created"
+    } else {
+        "already existed"
+    };
+    println!("store {} {what}", ctx.store.store.describe());
+    match report.default_retention {
+        Some(d) => println!(
+            "default retention: {} for {} days on every new segment",
+            d.mode, d.days
+        ),
+        None => println!(
+            "default retention: none (pass --object-lock MODE --retention-days N for WORM)"
+        ),
+    }
+    Ok(())
+}

@@ -1,0 +1,112 @@
+//! Command-line parsing (clap) and the mapping of every failure to its exit code.
+
+mod append;
+mod cat;
+mod demo;
+mod exit;
+mod init;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use wormlog::{open_store, OpenedStore, DEFAULT_STORE};
+
+pub(crate) use exit::{CliError, CliResult};
+
+/// wormlog: an append-only event log on object storage that a stale leader cannot corrupt.
+///
+/// Every log object is created once with If-None-Match: *; every writer carries a fencing
+/// token (an epoch); a stale leader's write is refused with 412 and it stops.
+///
+/// Exit codes: 0 ok; 1 a corrupt or missing segment; 2 bad usage or input; 3 fenced;
+/// 4 store error.
+#[derive(Parser, Debug)]
+#[command(name = "wormlog", version, max_term_width = 100)]
+pub(crate) struct Cli {
+    /// The store: a directory path, file:///abs/path, or mem://.
+    #[arg(long, global = true, env = "WORMLOG_STORE", default_value = DEFAULT_STORE)]
+    store: String,
+
+    /// The stream (1-128 of A-Z a-z 0-9 . _ -).
+    #[arg(long, global = true, env = "WORMLOG_STREAM", default_value = "default")]
+    stream: String,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Create the store (a directory) and optionally turn on default Object Lock retention.
+    Init(init::InitArgs),
+    /// Append events (DATA arguments or JSON lines on stdin); prints "seq id" per event.
+    Append(append::AppendArgs),
+    /// Print events as JSON lines, in seq order.
+    Cat(cat::CatArgs),
+    /// Two leaders on one stream: the stale one is fenced with a 412; the replay is consistent.
+    Demo(demo::DemoArgs),
+}
+
+pub(crate) struct Context {
+    pub store: OpenedStore,
+    pub store_url: String,
+    pub stream: String,
+    /// Whether --stream or WORMLOG_STREAM named the stream (the demo otherwise picks its own).
+    pub stream_given: bool,
+}
+
+pub(crate) fn main() -> ExitCode {
+    init_tracing();
+    let stream_given = std::env::args().any(|a| a == "--stream" || a.starts_with("--stream="))
+        || std::env::var_os("WORMLOG_STREAM").is_some();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::OK
+            });
+        }
+    };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            return CliError::store(format!("could not start the async runtime: {e}")).report()
+        }
+    };
+    match runtime.block_on(run(cli, stream_given)) {
+        Ok(()) => ExitCode::from(exit::OK),
+        Err(e) => e.report(),
+    }
+}
+
+async fn run(cli: Cli, stream_given: bool) -> CliResult<()> {
+    wormlog::format::validate_stream_name(&cli.stream)
+        .map_err(|e| CliError::usage(format!("{e}; choose another --stream")))?;
+    let store = open_store(&cli.store).map_err(|e| CliError::usage(e.to_string()))?;
+    let ctx = Context {
+        store,
+        store_url: cli.store,
+        stream: cli.stream,
+        stream_given,
+    };
+    match cli.command {
+        Command::Init(args) => init::run(&ctx, args).await,
+        Command::Append(args) => append::run(&ctx, args).await,
+        Command::Cat(args) => cat::run(&ctx, args).await,
+        Command::Demo(args) => demo::run(&ctx, args).await,
+    }
+}
+
+/// Diagnostics go to stderr; `WORMLOG_LOG` sets the filter (default: warnings).
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("WORMLOG_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}
