@@ -1,0 +1,136 @@
+//! Shared fixtures of the integration tests: stores to test against, writer settings with
+//! fast retries, and a way to plant a segment exactly where a scenario needs it (a stale
+//! leader's write, a zombie, a forged twin).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use uuid::Uuid;
+use wormlog_format::{
+    encode_segment, NewEvent, SegmentKind, SegmentSpec, SegmentSummary, StreamKeys,
+};
+use wormlog_store::conformance::Subject;
+use wormlog_store::{FsStore, MemoryStore, ObjectStore, PutOptions, SeededRng};
+use wormlog_writer::{RetryPolicy, WriterConfig};
+
+/// A fresh in-memory store.
+pub async fn memory_subject() -> Subject {
+    Subject::new(Arc::new(MemoryStore::new()), ())
+}
+
+/// A fresh directory store in a temporary directory that lives as long as the subject.
+pub async fn fs_subject() -> Subject {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    Subject::new(Arc::new(FsStore::open(dir.path())), dir)
+}
+
+/// Writer settings for tests: fast retries and a seed of its own.
+pub fn writer_config(stream: &str, epoch: u64, writer: &str) -> WriterConfig {
+    let mut cfg = WriterConfig::new(stream, epoch, writer);
+    cfg.retry = RetryPolicy {
+        max_attempts: 5,
+        base_delay: Duration::from_millis(1),
+        max_delay: Duration::from_millis(5),
+    };
+    cfg.seed = Some(SeededRng::from_entropy().next_u64());
+    cfg
+}
+
+/// What to plant at a slot.
+#[derive(Clone, Debug)]
+pub struct Plant {
+    pub kind: SegmentKind,
+    pub first_seq: u64,
+    pub count: u64,
+    pub epoch: u64,
+    pub writer: String,
+}
+
+impl Plant {
+    pub fn events(first_seq: u64, count: u64, epoch: u64, writer: &str) -> Plant {
+        Plant {
+            kind: SegmentKind::Events,
+            first_seq,
+            count,
+            epoch,
+            writer: writer.to_owned(),
+        }
+    }
+
+    /// Creates the segment at `slot` of `stream` (create-only, with metadata, as a writer
+    /// would), bypassing any writer: another process's write, as the scenario needs it.
+    pub async fn at(&self, store: &dyn ObjectStore, stream: &str, slot: u64) -> SegmentSummary {
+        let keys = StreamKeys::new("", stream).unwrap();
+        let mut rng = SeededRng::from_entropy();
+        let events: Vec<NewEvent> = (0..self.count)
+            .map(|i| {
+                NewEvent::new(
+                    rng.uuid(),
+                    "planted",
+                    "2026-01-01T00:00:00Z",
+                    &format!("{{\"i\":{i}}}"),
+                )
+                .unwrap()
+            })
+            .collect();
+        let spec = SegmentSpec {
+            stream: stream.to_owned(),
+            slot,
+            kind: self.kind,
+            first_seq: self.first_seq,
+            epoch: self.epoch,
+            writer: self.writer.clone(),
+            write_id: Uuid::from_u128(rng.next_u64() as u128),
+            created_at: "2026-01-01T00:00:00Z".to_owned(),
+        };
+        let (bytes, header) = encode_segment(&spec, &events);
+        let summary = SegmentSummary::of(&header);
+        let opts = PutOptions {
+            metadata: summary.to_metadata(),
+            ..PutOptions::default()
+        };
+        store
+            .put_if_absent(&keys.segment(slot), Bytes::from(bytes), &opts)
+            .await
+            .expect("planting a segment at a free slot");
+        summary
+    }
+}
+
+/// Slots present in a stream's log.
+pub async fn slots(store: &dyn ObjectStore, stream: &str) -> Vec<u64> {
+    let keys = StreamKeys::new("", stream).unwrap();
+    wormlog_store::list_all(store, &keys.log_prefix(), None)
+        .await
+        .unwrap()
+        .iter()
+        .filter_map(|e| keys.parse_slot(&e.key))
+        .collect()
+}
+
+/// Generates the given scenario tests once per local store: `mod memory` and `mod fs`.
+/// Each scenario is `async fn name(store: Arc<dyn ObjectStore>)`.
+#[macro_export]
+macro_rules! on_every_local_store {
+    ($($scenario:ident),* $(,)?) => {
+        mod memory {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    let subject = $crate::memory_subject().await;
+                    super::$scenario(std::sync::Arc::clone(&subject.store)).await;
+                }
+            )*
+        }
+        mod fs {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    let subject = $crate::fs_subject().await;
+                    super::$scenario(std::sync::Arc::clone(&subject.store)).await;
+                }
+            )*
+        }
+    };
+}

@@ -1,0 +1,537 @@
+//! The writer's rules (protocol.md, writer steps 1-4), one test per rule, each run on
+//! MemoryStore and FsStore. A `FaultStore` in front of the real store injects failures and
+//! records what the writer sent.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use wormlog_format::{SegmentKind, SegmentSummary, StreamKeys};
+use wormlog_reader::{LogReader, ScanItem};
+use wormlog_store::{Fault, FaultStore, ObjectStore, Op, StoreError};
+use wormlog_tests::{on_every_local_store, slots, writer_config, Plant};
+use wormlog_writer::{LogWriter, WriteError};
+
+const S: &str = "orders";
+
+fn faulty(store: &Arc<dyn ObjectStore>) -> FaultStore {
+    FaultStore::new(Arc::clone(store))
+}
+
+/// The log PUTs recorded by `f` (create-only puts of segments).
+fn log_puts(f: &FaultStore) -> Vec<wormlog_store::RecordedRequest> {
+    f.journal()
+        .into_iter()
+        .filter(|r| r.op == Op::PutIfAbsent && r.key.contains("/log/"))
+        .collect()
+}
+
+async fn events(store: &Arc<dyn ObjectStore>) -> Vec<(u64, uuid::Uuid)> {
+    let reader = LogReader::new(Arc::clone(store), "", S).unwrap();
+    reader
+        .read_events(0, None)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.seq, e.id))
+        .collect()
+}
+
+/// Step 2, 412 on our own write id: the first PUT committed but its response was lost; the
+/// retry meets 412, reads the slot back, finds our write id and counts the batch committed.
+async fn lost_response_is_resolved_as_our_own_write(store: Arc<dyn ObjectStore>) {
+    let f = faulty(&store);
+    let w = LogWriter::open(Arc::new(f.clone()), writer_config(S, 1, "a"))
+        .await
+        .unwrap();
+    f.inject(Fault::lost_response(
+        Op::PutIfAbsent,
+        "/log/",
+        Fault::unavailable(Op::PutIfAbsent, "x"),
+        1,
+    ));
+    let ack = w
+        .append("t", "1")
+        .await
+        .expect("a lost response is not a failure");
+    assert_eq!((ack.seq, ack.slot), (0, 1));
+    let puts: Vec<_> = log_puts(&f)
+        .into_iter()
+        .filter(|r| r.key.ends_with("00000000000000000001"))
+        .collect();
+    assert_eq!(puts.len(), 2, "the same slot was sent twice");
+    assert_eq!(
+        puts[0].metadata["wormlog-write-id"],
+        puts[1].metadata["wormlog-write-id"]
+    );
+    assert!(matches!(
+        puts[1].error,
+        Some(StoreError::AlreadyExists { .. })
+    ));
+    assert_eq!(w.stats().conflicts, 1);
+    let next = w.append("t", "2").await.unwrap();
+    assert_eq!(
+        (next.seq, next.slot),
+        (1, 2),
+        "the writer moved on past its own segment"
+    );
+    assert_eq!(
+        events(&store).await.len(),
+        2,
+        "the event is in the log exactly once (I6)"
+    );
+}
+
+/// Step 2, 412 with a higher epoch: the writer is fenced; this and every later append fail
+/// and no further log PUT is sent (I4, I5).
+async fn higher_epoch_fences_the_writer_and_it_sends_no_more_puts(store: Arc<dyn ObjectStore>) {
+    let fa = faulty(&store);
+    let a = LogWriter::open(Arc::new(fa.clone()), writer_config(S, 1, "a"))
+        .await
+        .unwrap();
+    a.append("t", "\"a0\"").await.unwrap();
+    let b = LogWriter::open(Arc::clone(&store), writer_config(S, 2, "b"))
+        .await
+        .unwrap();
+    b.append("t", "\"b0\"").await.unwrap();
+    let err = a.append("t", "\"a-stale\"").await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            WriteError::Fenced {
+                epoch: 2,
+                ours: 1,
+                slot: 2,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string().contains("412"),
+        "the message names the 412: {err}"
+    );
+    let puts_when_fenced = log_puts(&fa).len();
+    for _ in 0..3 {
+        assert!(matches!(
+            a.append("t", "\"again\"").await,
+            Err(WriteError::Fenced { .. })
+        ));
+    }
+    assert_eq!(
+        log_puts(&fa).len(),
+        puts_when_fenced,
+        "I5: a fenced writer sends no further log PUT"
+    );
+    let seqs: Vec<u64> = events(&store).await.iter().map(|e| e.0).collect();
+    assert_eq!(seqs, [0, 1], "the stale append is nowhere in the log");
+}
+
+/// Step 1: a writer whose epoch is below the log's last one is fenced at open and writes nothing.
+async fn open_below_the_current_epoch_is_fenced_and_writes_nothing(store: Arc<dyn ObjectStore>) {
+    LogWriter::open(Arc::clone(&store), writer_config(S, 5, "new"))
+        .await
+        .unwrap();
+    let before = slots(&*store, S).await;
+    let err = LogWriter::open(Arc::clone(&store), writer_config(S, 4, "old"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            WriteError::Fenced {
+                epoch: 5,
+                ours: 4,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(slots(&*store, S).await, before);
+}
+
+/// Step 2, 412 with our own epoch but another writer: two writers share one token; fail hard.
+async fn same_epoch_other_writer_is_an_epoch_conflict(store: Arc<dyn ObjectStore>) {
+    let a = LogWriter::open(Arc::clone(&store), writer_config(S, 3, "a"))
+        .await
+        .unwrap();
+    Plant::events(0, 1, 3, "b").at(&*store, S, 1).await;
+    let err = a.append("t", "1").await.unwrap_err();
+    assert!(
+        matches!(&err, WriteError::EpochConflict { slot: 1, epoch: 3, other, .. } if other == "b"),
+        "{err:?}"
+    );
+    assert!(err.is_fenced());
+    assert!(
+        matches!(
+            a.append("t", "2").await,
+            Err(WriteError::EpochConflict { .. })
+        ),
+        "the writer stays stopped"
+    );
+}
+
+/// Step 2, 412 with a lower epoch not below the highest seen: an older writer committed at the
+/// tail between our LIST and our first PUT. Readers count it, so the writer counts it too.
+async fn older_valid_segment_is_counted_and_the_writer_moves_past_it(store: Arc<dyn ObjectStore>) {
+    LogWriter::open(Arc::clone(&store), writer_config(S, 1, "old"))
+        .await
+        .unwrap();
+    let f = faulty(&store);
+    let planted = Arc::new(AtomicBool::new(false));
+    let inner = Arc::clone(&store);
+    f.before_each(move |op, key| {
+        let (inner, planted, key) = (Arc::clone(&inner), Arc::clone(&planted), key.to_owned());
+        async move {
+            if op == Op::PutIfAbsent
+                && key.ends_with("00000000000000000001")
+                && !planted.swap(true, Ordering::SeqCst)
+            {
+                Plant::events(0, 3, 1, "old").at(&*inner, S, 1).await;
+            }
+        }
+    });
+    let w = LogWriter::open(Arc::new(f), writer_config(S, 2, "new"))
+        .await
+        .unwrap();
+    assert_eq!(
+        w.position().next_slot,
+        3,
+        "epoch-start moved from slot 1 to slot 2"
+    );
+    let ack = w.append("t", "\"new\"").await.unwrap();
+    assert_eq!(
+        (ack.seq, ack.slot),
+        (3, 3),
+        "the older writer's 3 events were counted"
+    );
+    let seqs: Vec<u64> = events(&store).await.iter().map(|e| e.0).collect();
+    assert_eq!(
+        seqs,
+        [0, 1, 2, 3],
+        "readers agree with the writer's count (I3)"
+    );
+}
+
+/// Step 2, 412 with an epoch below the highest seen: a zombie. Readers skip it, so the writer
+/// skips it without counting its events.
+async fn zombie_segment_is_skipped_uncounted(store: Arc<dyn ObjectStore>) {
+    let w = LogWriter::open(Arc::clone(&store), writer_config(S, 2, "new"))
+        .await
+        .unwrap();
+    Plant::events(0, 2, 1, "zombie").at(&*store, S, 1).await;
+    let ack = w.append("t", "\"x\"").await.unwrap();
+    assert_eq!(
+        (ack.seq, ack.slot),
+        (0, 2),
+        "the zombie's events were not counted"
+    );
+    let reader = LogReader::new(Arc::clone(&store), "", S).unwrap();
+    let mut scan = reader.scan(0).await.unwrap();
+    let mut saw = Vec::new();
+    while let Some(item) = scan.next().await.unwrap() {
+        saw.push(match item {
+            ScanItem::Zombie { slot, .. } => format!("zombie@{slot}"),
+            ScanItem::Event(e) => format!("seq{}", e.seq),
+            ScanItem::Control { slot, .. } => format!("control@{slot}"),
+        });
+    }
+    assert_eq!(saw, ["control@0", "zombie@1", "seq0"]);
+}
+
+/// Step 2, 409 ConditionalRequestConflict: retried on the same slot after backoff.
+async fn conflict_409_is_retried_on_the_same_slot(store: Arc<dyn ObjectStore>) {
+    let f = faulty(&store);
+    let w = LogWriter::open(Arc::new(f.clone()), writer_config(S, 1, "a"))
+        .await
+        .unwrap();
+    f.inject(Fault::before(
+        Op::PutIfAbsent,
+        "/log/",
+        StoreError::Conflict { key: "k".into() },
+        2,
+    ));
+    let ack = w.append("t", "1").await.unwrap();
+    assert_eq!((ack.seq, ack.slot), (0, 1));
+    assert_eq!(w.stats().retries, 2);
+    let keys: Vec<String> = log_puts(&f).into_iter().skip(1).map(|r| r.key).collect();
+    assert_eq!(keys.len(), 3, "two 409s, then success");
+    assert!(
+        keys.iter().all(|k| k.ends_with("00000000000000000001")),
+        "always the same slot: {keys:?}"
+    );
+}
+
+/// Step 2, 5xx: retried on the same slot with the same write id.
+async fn server_errors_are_retried_with_the_same_write_id(store: Arc<dyn ObjectStore>) {
+    let f = faulty(&store);
+    let w = LogWriter::open(Arc::new(f.clone()), writer_config(S, 1, "a"))
+        .await
+        .unwrap();
+    f.inject(Fault::before(
+        Op::PutIfAbsent,
+        "/log/",
+        Fault::unavailable(Op::PutIfAbsent, "k"),
+        3,
+    ));
+    w.append("t", "1").await.unwrap();
+    let puts = log_puts(&f);
+    let batch: Vec<_> = puts
+        .iter()
+        .filter(|r| r.key.ends_with("00000000000000000001"))
+        .collect();
+    assert_eq!(batch.len(), 4, "three failures, then success");
+    assert!(batch
+        .iter()
+        .all(|r| r.metadata["wormlog-write-id"] == batch[0].metadata["wormlog-write-id"]));
+    assert_eq!(w.stats().retries, 3);
+}
+
+/// Step 2, retries exhausted: the outcome is unknown, so the writer is poisoned and refuses
+/// further appends without sending anything; a reopened writer re-reads the tail and goes on.
+async fn exhausted_retries_poison_the_writer_until_reopened(store: Arc<dyn ObjectStore>) {
+    let f = faulty(&store);
+    let w = LogWriter::open(Arc::new(f.clone()), writer_config(S, 1, "a"))
+        .await
+        .unwrap();
+    // The first attempt lands but its answer is lost; every retry then fails before the store.
+    f.inject(Fault::lost_response(
+        Op::PutIfAbsent,
+        "/log/",
+        Fault::unavailable(Op::PutIfAbsent, "k"),
+        1,
+    ));
+    f.inject(Fault::before(
+        Op::PutIfAbsent,
+        "/log/",
+        Fault::unavailable(Op::PutIfAbsent, "k"),
+        usize::MAX,
+    ));
+    let err = w.append("t", "\"maybe\"").await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            WriteError::OutcomeUnknown {
+                slot: 1,
+                attempts: 5,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(!err.is_definite());
+    let sent = log_puts(&f).len();
+    assert!(matches!(
+        w.append("t", "2").await,
+        Err(WriteError::Poisoned { slot: 1 })
+    ));
+    assert_eq!(log_puts(&f).len(), sent, "a poisoned writer sends nothing");
+    f.clear_faults();
+    let w2 = LogWriter::open(Arc::new(f.clone()), writer_config(S, 2, "a2"))
+        .await
+        .unwrap();
+    let ack = w2.append("t", "3").await.unwrap();
+    assert_eq!(
+        ack.seq, 1,
+        "the unknown append had landed once, and is counted once (I6)"
+    );
+    let seqs: Vec<u64> = events(&store).await.iter().map(|e| e.0).collect();
+    assert_eq!(seqs, [0, 1]);
+}
+
+/// I6: a definite failure (403) fails the batch, never lands, and leaves the writer usable.
+async fn definite_failure_never_appears_in_the_log(store: Arc<dyn ObjectStore>) {
+    let f = faulty(&store);
+    let w = LogWriter::open(Arc::new(f.clone()), writer_config(S, 1, "a"))
+        .await
+        .unwrap();
+    let denied = StoreError::Permanent {
+        op: "put",
+        key: "k".into(),
+        message: "403 AccessDenied".into(),
+    };
+    f.inject(Fault::before(Op::PutIfAbsent, "/log/", denied, 1));
+    let err = w.append("t", "\"denied\"").await.unwrap_err();
+    assert!(
+        err.is_definite() && matches!(err, WriteError::Store(_)),
+        "{err:?}"
+    );
+    let ok = w.append("t", "\"ok\"").await.unwrap();
+    assert_eq!((ok.seq, ok.slot), (0, 1));
+    assert_eq!(
+        events(&store).await.len(),
+        1,
+        "the denied event is not in the log"
+    );
+}
+
+/// Conditional append: succeeds at the expected seq; a stale expectation is a Conflict and
+/// writes nothing; a foreign segment in the way is a Conflict, not an advance.
+async fn conditional_append_refuses_a_moved_log(store: Arc<dyn ObjectStore>) {
+    let w = LogWriter::open(Arc::clone(&store), writer_config(S, 1, "a"))
+        .await
+        .unwrap();
+    let e = vec![w.event("t", "1").unwrap(), w.event("t", "2").unwrap()];
+    let acks = w.append_expected(e, 0).await.unwrap();
+    assert_eq!(acks.iter().map(|a| a.seq).collect::<Vec<_>>(), [0, 1]);
+    assert_eq!(acks[0].slot, acks[1].slot, "one segment");
+    let stale = w
+        .append_expected(vec![w.event("t", "3").unwrap()], 1)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            stale,
+            WriteError::Conflict {
+                expected: 1,
+                actual: 2,
+                ..
+            }
+        ),
+        "{stale:?}"
+    );
+    Plant::events(2, 1, 1, "a").at(&*store, S, 2).await; // same token, same writer id: a twin
+    let twin = w
+        .append_expected(vec![w.event("t", "4").unwrap()], 2)
+        .await
+        .unwrap_err();
+    assert!(matches!(twin, WriteError::EpochConflict { .. }), "{twin:?}");
+}
+
+/// A foreign segment in the way of a conditional append is a Conflict returned to the
+/// caller, not an advance. After our epoch-start only a zombie can be foreign and lower.
+async fn conditional_append_meeting_a_foreign_segment_is_a_conflict(store: Arc<dyn ObjectStore>) {
+    let w = LogWriter::open(Arc::clone(&store), writer_config(S, 2, "a"))
+        .await
+        .unwrap();
+    w.append("t", "0").await.unwrap();
+    Plant::events(1, 1, 1, "zombie").at(&*store, S, 2).await;
+    let err = w
+        .append_expected(vec![w.event("t", "1").unwrap()], 1)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            WriteError::Conflict {
+                expected: 1,
+                actual: 1,
+                slot: 2
+            }
+        ),
+        "{err:?}"
+    );
+    let ack = w
+        .append_expected(vec![w.event("t", "1").unwrap()], 1)
+        .await
+        .unwrap();
+    assert_eq!(
+        (ack[0].seq, ack[0].slot),
+        (1, 3),
+        "a retry after re-reading goes past it"
+    );
+}
+
+/// Step 4: appends queued while a PUT is in flight share the next segment, in call order.
+async fn queued_appends_are_group_committed_in_order(store: Arc<dyn ObjectStore>) {
+    let w = LogWriter::open(Arc::clone(&store), writer_config(S, 1, "a"))
+        .await
+        .unwrap();
+    let futures: Vec<_> = (0..200).map(|i| w.append("t", &i.to_string())).collect();
+    let mut seqs = Vec::new();
+    for f in futures {
+        seqs.push(f.await.unwrap().seq);
+    }
+    assert_eq!(
+        seqs,
+        (0..200).collect::<Vec<u64>>(),
+        "acknowledged in call order"
+    );
+    let segments = w.stats().segments - 1; // minus the epoch-start
+    assert!(
+        segments < 200,
+        "queued appends were batched: {segments} segments for 200 events"
+    );
+    let stored: Vec<u64> = events(&store).await.iter().map(|e| e.0).collect();
+    assert_eq!(stored, seqs);
+}
+
+/// Group commit respects the batch limits.
+async fn batches_respect_max_events(store: Arc<dyn ObjectStore>) {
+    let mut cfg = writer_config(S, 1, "a");
+    cfg.max_batch_events = 7;
+    let w = LogWriter::open(Arc::clone(&store), cfg).await.unwrap();
+    let futures: Vec<_> = (0..50).map(|i| w.append("t", &i.to_string())).collect();
+    for f in futures {
+        f.await.unwrap();
+    }
+    let reader = LogReader::new(Arc::clone(&store), "", S).unwrap();
+    let mut scan = reader.scan(0).await.unwrap();
+    let mut per_slot = std::collections::BTreeMap::<u64, u64>::new();
+    while let Some(item) = scan.next().await.unwrap() {
+        if let ScanItem::Event(e) = item {
+            *per_slot.entry(e.seq).or_default() += 1;
+        }
+    }
+    assert_eq!(per_slot.len(), 50);
+    let keys = StreamKeys::new("", S).unwrap();
+    for slot in slots(&*store, S).await {
+        let got = store.get(&keys.segment(slot)).await.unwrap();
+        let s = SegmentSummary::from_metadata(&got.meta.metadata).unwrap();
+        assert!(s.count <= 7, "slot {slot} holds {} events", s.count);
+    }
+}
+
+/// Object Lock on every segment: HEAD reads the retention back; delete is refused.
+async fn segments_carry_the_requested_object_lock(store: Arc<dyn ObjectStore>) {
+    let mut cfg = writer_config(S, 1, "a");
+    cfg.lock = Some(wormlog_writer::LockPolicy {
+        mode: wormlog_store::RetentionMode::Compliance,
+        retain_for: std::time::Duration::from_secs(86_400),
+        legal_hold: true,
+    });
+    let w = LogWriter::open(Arc::clone(&store), cfg).await.unwrap();
+    let ack = w.append("t", "1").await.unwrap();
+    let key = StreamKeys::new("", S).unwrap().segment(ack.slot);
+    let head = store.head(&key).await.unwrap();
+    assert_eq!(
+        head.lock.retention.unwrap().mode,
+        wormlog_store::RetentionMode::Compliance
+    );
+    assert!(head.lock.legal_hold);
+    assert!(matches!(
+        store.delete(&key, &Default::default()).await,
+        Err(StoreError::ObjectLocked { .. })
+    ));
+}
+
+/// Open commits an epoch-start control record that readers see but do not deliver.
+async fn open_commits_an_epoch_start_record(store: Arc<dyn ObjectStore>) {
+    let w = LogWriter::open(Arc::clone(&store), writer_config(S, 4, "a"))
+        .await
+        .unwrap();
+    assert_eq!(w.position().next_slot, 1);
+    let keys = StreamKeys::new("", S).unwrap();
+    let got = store.get(&keys.segment(0)).await.unwrap();
+    let s = SegmentSummary::from_metadata(&got.meta.metadata).unwrap();
+    assert_eq!((s.kind, s.epoch, s.count), (SegmentKind::EpochStart, 4, 0));
+    assert!(events(&store).await.is_empty());
+}
+
+on_every_local_store!(
+    lost_response_is_resolved_as_our_own_write,
+    higher_epoch_fences_the_writer_and_it_sends_no_more_puts,
+    open_below_the_current_epoch_is_fenced_and_writes_nothing,
+    same_epoch_other_writer_is_an_epoch_conflict,
+    older_valid_segment_is_counted_and_the_writer_moves_past_it,
+    zombie_segment_is_skipped_uncounted,
+    conflict_409_is_retried_on_the_same_slot,
+    server_errors_are_retried_with_the_same_write_id,
+    exhausted_retries_poison_the_writer_until_reopened,
+    definite_failure_never_appears_in_the_log,
+    conditional_append_refuses_a_moved_log,
+    conditional_append_meeting_a_foreign_segment_is_a_conflict,
+    queued_appends_are_group_committed_in_order,
+    batches_respect_max_events,
+    segments_carry_the_requested_object_lock,
+    open_commits_an_epoch_start_record,
+);
