@@ -517,7 +517,74 @@ async fn open_commits_an_epoch_start_record(store: Arc<dyn ObjectStore>) {
     assert!(events(&store).await.is_empty());
 }
 
+/// Step 1: open finds the tail with O(log n) reads and one LIST after it, not by listing the
+/// whole log (every `wormlog append` opens a writer).
+async fn open_finds_the_tail_in_logarithmic_reads(store: Arc<dyn ObjectStore>) {
+    let w = LogWriter::open(Arc::clone(&store), writer_config(S, 1, "a"))
+        .await
+        .unwrap();
+    for i in 0..299 {
+        w.append("t", &i.to_string()).await.unwrap();
+    }
+    let f = faulty(&store);
+    let b = LogWriter::open(Arc::new(f.clone()), writer_config(S, 2, "b"))
+        .await
+        .unwrap();
+    assert_eq!(
+        b.position().next_slot,
+        301,
+        "epoch-start right after the 300 slots"
+    );
+    let journal = f.journal();
+    let heads = journal.iter().filter(|r| r.op == Op::Head).count();
+    let lists = journal.iter().filter(|r| r.op == Op::List).count();
+    assert!(heads <= 2 * 9 + 3, "{heads} HEADs for a 300-slot log");
+    assert_eq!(lists, 1, "one LIST page after the probed tail");
+}
+
+/// Liveness: a stale leader still writing fast cannot starve a new leader. After each foreign
+/// segment the writer reads the next slot before writing it, so it catches up with reads
+/// (every slot is still read, none skipped) instead of one doomed PUT per slot.
+async fn a_new_leader_catches_up_with_a_stale_leader_still_writing(store: Arc<dyn ObjectStore>) {
+    LogWriter::open(Arc::clone(&store), writer_config(S, 1, "old"))
+        .await
+        .unwrap();
+    let f = faulty(&store);
+    let inner = Arc::clone(&store);
+    let written = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    // The stale leader commits one more segment each time the new leader reads a slot.
+    let w2 = Arc::clone(&written);
+    f.before_each(move |op, key| {
+        let (inner, written, key) = (Arc::clone(&inner), Arc::clone(&w2), key.to_owned());
+        async move {
+            let n = written.load(Ordering::SeqCst);
+            if op == Op::Head && key.contains("/log/") && n < 40 {
+                Plant::events(n, 1, 1, "old").at(&*inner, S, n + 1).await;
+                written.store(n + 1, Ordering::SeqCst);
+            }
+        }
+    });
+    let b = LogWriter::open(Arc::new(f.clone()), writer_config(S, 2, "new"))
+        .await
+        .unwrap();
+    let ack = b.append("t", "\"new\"").await.unwrap();
+    let doomed = log_puts(&f)
+        .iter()
+        .filter(|r| matches!(r.error, Some(StoreError::AlreadyExists { .. })))
+        .count();
+    assert!(doomed <= 1, "{doomed} create-only PUTs met a taken slot");
+    let events = events(&store).await;
+    let old_counted = events.iter().filter(|(seq, _)| *seq < ack.seq).count() as u64;
+    assert_eq!(
+        old_counted, ack.seq,
+        "every valid segment before the new epoch is counted"
+    );
+    assert_eq!(events.last().unwrap().0, ack.seq);
+}
+
 on_every_local_store!(
+    open_finds_the_tail_in_logarithmic_reads,
+    a_new_leader_catches_up_with_a_stale_leader_still_writing,
     lost_response_is_resolved_as_our_own_write,
     higher_epoch_fences_the_writer_and_it_sends_no_more_puts,
     open_below_the_current_epoch_is_fenced_and_writes_nothing,

@@ -76,45 +76,78 @@ impl Core {
             core.next_seq = last.next_seq();
             core.max_epoch_seen = last.epoch;
             if last.epoch > core.cfg.epoch {
-                return Err(core.fenced(last.epoch, tail.next_slot - 1));
+                return Err(core.fenced(last.epoch, tail.next_slot - 1, false));
             }
         }
         core.commit(SegmentKind::EpochStart, &[], None).await?;
         Ok(core)
     }
 
-    /// Lists the log to its end. The tail is one past the highest slot; a missing slot below
-    /// it is a gap (deletion or tampering) that the writer never fills: it only writes at the
-    /// tail. The last segment's header gives `next_seq` and the epoch to compare with ours.
+    /// Finds the tail without listing the whole log: HEAD probes gallop (0, 1, 2, 4, ...) to
+    /// the first absent slot and bisect back to the last present one, O(log n) requests; then
+    /// one LIST after that slot catches anything beyond it (a writer appending meanwhile, or a
+    /// hole at the frontier). The tail is one past the highest slot: the writer never fills a
+    /// gap below it. The last segment's header gives `next_seq` and the epoch to compare.
     async fn find_tail(&mut self) -> Result<Tail, WriteError> {
+        let mut last: Option<u64> = None;
+        let mut probe = 0u64;
+        while self.slot_exists(probe).await? {
+            last = Some(probe);
+            probe = probe.saturating_mul(2).max(1);
+        }
+        if let Some(mut lo) = last {
+            let mut hi = probe;
+            while hi - lo > 1 {
+                let mid = lo + (hi - lo) / 2;
+                if self.slot_exists(mid).await? {
+                    lo = mid;
+                } else {
+                    hi = mid;
+                }
+            }
+            last = Some(lo);
+        }
         let prefix = self.keys.log_prefix();
+        let after = last.map(|s| self.keys.segment(s));
         let store = Arc::clone(&self.store);
-        let entries = self
-            .retrying(0, || list_all(&*store, &prefix, None))
+        let beyond = self
+            .retrying(probe, || list_all(&*store, &prefix, after.as_deref()))
             .await?;
-        let slots: Vec<u64> = entries
+        if let Some(max) = beyond
             .iter()
             .filter_map(|e| self.keys.parse_slot(&e.key))
-            .collect();
-        let Some(&last) = slots.last() else {
+            .max()
+        {
+            if max > last.map_or(0, |l| l + 1) {
+                warn!(stream = self.keys.stream(), slot = max, "the log has a gap below its tail; readers will report it (run `wormlog verify`)");
+            }
+            last = Some(max);
+        }
+        let Some(last) = last else {
             return Ok(Tail {
                 next_slot: 0,
                 last: None,
             });
         };
-        if slots.len() as u64 != last + 1 {
-            warn!(
-                stream = self.keys.stream(),
-                present = slots.len(),
-                tail = last + 1,
-                "the log has gaps below its tail; readers will report them (run `wormlog verify`)"
-            );
-        }
-        let summary = self.read_summary(last).await?;
+        let summary = self.read_summary(last).await?.ok_or_else(|| {
+            WriteError::Store(StoreError::NotFound {
+                key: self.keys.segment(last),
+            })
+        })?;
         Ok(Tail {
             next_slot: last + 1,
             last: Some(summary),
         })
+    }
+
+    async fn slot_exists(&mut self, slot: u64) -> Result<bool, WriteError> {
+        let key = self.keys.segment(slot);
+        let store = Arc::clone(&self.store);
+        match self.retrying(slot, || store.head(&key)).await {
+            Ok(_) => Ok(true),
+            Err(WriteError::Store(StoreError::NotFound { .. })) => Ok(false),
+            Err(e) => Err(e),
+        }
     }
 
     /// Commits one batch (protocol step 2). Returns where it landed.
@@ -129,6 +162,10 @@ impl Core {
         }
         let write_id = self.rng.uuid();
         let mut attempt: u32 = 0;
+        // After moving past a foreign segment the tail may still be moving (a stale leader
+        // still writing): read the next slot before writing it, so catching up costs one read
+        // per slot instead of a doomed create-only PUT. Nothing is skipped unread.
+        let mut read_ahead = false;
         loop {
             let slot = self.next_slot;
             if let Some(expected) = expected_seq.filter(|&e| e != self.next_seq) {
@@ -145,6 +182,19 @@ impl Core {
                 attempt,
                 epoch = self.cfg.epoch
             );
+            if read_ahead {
+                read_ahead = false;
+                if let Some(found) = self.read_summary(slot).instrument(span.clone()).await? {
+                    self.stats.conflict();
+                    match self.resolve_occupied(slot, write_id, &found, expected_seq)? {
+                        Some(committed) => return Ok(self.counted(committed, events, 0)),
+                        None => {
+                            read_ahead = true;
+                            continue;
+                        }
+                    }
+                }
+            }
             let (body, summary) = self.encode(kind, slot, write_id, events);
             let len = body.len() as u64;
             let (key, opts) = (self.keys.segment(slot), self.put_options(&summary));
@@ -152,18 +202,25 @@ impl Core {
             match put.instrument(span.clone()).await {
                 Ok(_) => {
                     span.in_scope(|| debug!(count = events.len(), bytes = len, "committed"));
-                    return Ok(self.committed_own(slot, &summary, len));
+                    let committed = self.advance_past(slot, &summary);
+                    return Ok(self.counted(committed, events, len));
                 }
                 Err(StoreError::AlreadyExists { .. }) => {
                     self.stats.conflict();
-                    let found = self.read_summary(slot).instrument(span.clone()).await?;
+                    let Some(found) = self.read_summary(slot).instrument(span.clone()).await?
+                    else {
+                        // Gone between the 412 and our read: deleted behind us. Try again.
+                        attempt += 1;
+                        let gone = StoreError::NotFound { key };
+                        self.backoff_or_poison(slot, attempt, gone)
+                            .instrument(span)
+                            .await?;
+                        continue;
+                    };
                     span.in_scope(|| debug!(epoch = found.epoch, writer = %found.writer, "slot occupied (412)"));
                     match self.resolve_occupied(slot, write_id, &found, expected_seq)? {
-                        Some(committed) => {
-                            self.stats.committed(events.len() as u64, len);
-                            return Ok(committed);
-                        }
-                        None => continue,
+                        Some(committed) => return Ok(self.counted(committed, events, len)),
+                        None => read_ahead = true,
                     }
                 }
                 Err(e) if e.is_transient() => {
@@ -175,6 +232,12 @@ impl Core {
                 Err(e) => return Err(WriteError::Store(e)),
             }
         }
+    }
+
+    /// Counts a committed batch in the writer's stats.
+    fn counted(&self, committed: Committed, events: &[NewEvent], len: u64) -> Committed {
+        self.stats.committed(events.len() as u64, len);
+        committed
     }
 
     /// Acts on [`decide`]'s answer for an occupied slot. `Some` when our batch is committed,
@@ -195,7 +258,7 @@ impl Core {
         match decide(found, &me) {
             // A lost response: our segment is there, with the seqs we sent.
             Resolution::OurOwnWrite => Ok(Some(self.advance_past(slot, found))),
-            Resolution::Fenced { epoch } => Err(self.stop(self.fenced(epoch, slot))),
+            Resolution::Fenced { epoch } => Err(self.stop(self.fenced(epoch, slot, true))),
             Resolution::EpochConflict => Err(self.stop(WriteError::EpochConflict {
                 stream: self.cfg.stream.clone(),
                 slot,
@@ -288,11 +351,6 @@ impl Core {
         }
     }
 
-    fn committed_own(&mut self, slot: u64, summary: &SegmentSummary, len: u64) -> Committed {
-        self.stats.committed(summary.count, len);
-        self.advance_past(slot, summary)
-    }
-
     /// Moves past a valid segment at `slot` (ours or an older writer's).
     fn advance_past(&mut self, slot: u64, summary: &SegmentSummary) -> Committed {
         self.next_slot = slot + 1;
@@ -304,16 +362,24 @@ impl Core {
         }
     }
 
-    /// Who wrote `slot`: HEAD metadata when the store keeps it, else the header from a GET
-    /// (checked whole, CRC included: a corrupt segment stops the writer).
-    async fn read_summary(&mut self, slot: u64) -> Result<SegmentSummary, WriteError> {
+    /// Who wrote `slot` (`None` if it is free): HEAD metadata when the store keeps it, else
+    /// the header from a GET (checked whole, CRC included: a corrupt segment stops the writer).
+    async fn read_summary(&mut self, slot: u64) -> Result<Option<SegmentSummary>, WriteError> {
         let key = self.keys.segment(slot);
         let store = Arc::clone(&self.store);
-        let head = self.retrying(slot, || store.head(&key)).await?;
+        let head = match self.retrying(slot, || store.head(&key)).await {
+            Ok(head) => head,
+            Err(WriteError::Store(StoreError::NotFound { .. })) => return Ok(None),
+            Err(e) => return Err(e),
+        };
         if let Some(s) = SegmentSummary::from_metadata(&head.metadata) {
-            return Ok(s);
+            return Ok(Some(s));
         }
-        let got = self.retrying(slot, || store.get(&key)).await?;
+        let got = match self.retrying(slot, || store.get(&key)).await {
+            Ok(got) => got,
+            Err(WriteError::Store(StoreError::NotFound { .. })) => return Ok(None),
+            Err(e) => return Err(e),
+        };
         let corrupt = |source| WriteError::Corrupt {
             stream: self.cfg.stream.clone(),
             slot,
@@ -326,7 +392,7 @@ impl Core {
                 segment.header.stream, segment.header.slot, self.cfg.stream
             ))));
         }
-        Ok(SegmentSummary::of(&segment.header))
+        Ok(Some(SegmentSummary::of(&segment.header)))
     }
 
     /// Runs a read with the retry policy for transient errors. Reads change nothing, so
@@ -378,12 +444,13 @@ impl Core {
         tokio::time::sleep(wait).await;
     }
 
-    fn fenced(&self, epoch: u64, slot: u64) -> WriteError {
+    fn fenced(&self, epoch: u64, slot: u64, refused: bool) -> WriteError {
         WriteError::Fenced {
             stream: self.cfg.stream.clone(),
             epoch,
             ours: self.cfg.epoch,
             slot,
+            refused,
         }
     }
 

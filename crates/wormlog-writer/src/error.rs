@@ -6,12 +6,14 @@ use wormlog_store::StoreError;
 /// An append or open that did not succeed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum WriteError {
-    #[error("stream {stream} is fenced: epoch {epoch} holds it (found at slot {slot}, our write was refused with 412); this writer has epoch {ours} and has stopped")]
+    #[error("stream {stream} is fenced: epoch {epoch} holds it ({}); this writer has epoch {ours} and has stopped; only a writer with epoch {epoch} or higher may append", if *refused { format!("our create-only PUT of slot {slot} was refused with 412 and the slot holds epoch {epoch}") } else { format!("the log's last segment, slot {slot}, has epoch {epoch}; nothing was written") })]
     Fenced {
         stream: String,
         epoch: u64,
         ours: u64,
         slot: u64,
+        /// True when a PUT of ours met the newer epoch (a 412); false when open found it.
+        refused: bool,
     },
 
     #[error("slot {slot} of stream {stream} was written by writer {other:?} (write id {write_id}) at our own epoch {epoch}: two writers share one fencing token; stop both and give each writer its own epoch")]
