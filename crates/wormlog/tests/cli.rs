@@ -1,0 +1,298 @@
+//! The `wormlog` command's contract (architecture.md): what it prints and its exit codes.
+
+mod support;
+
+use std::os::unix::fs::PermissionsExt;
+
+use support::{acks, assert_exit, stderr, stdout, Env};
+
+#[test]
+fn append_prints_seq_and_id_and_cat_prints_the_events() {
+    let env = Env::new();
+    let o = env.run(&[
+        "append",
+        "--epoch",
+        "1",
+        "--type",
+        "greeting",
+        r#"{"hello":"world"}"#,
+        "42",
+    ]);
+    assert_exit(&o, 0);
+    let a = acks(&stdout(&o));
+    assert_eq!(a.iter().map(|x| x.0).collect::<Vec<_>>(), [0, 1]);
+    let o = env.run_with_stdin(&["append", "--epoch", "1"], "\"from stdin\"\n\n[1,2]\n");
+    assert_exit(&o, 0);
+    assert_eq!(
+        acks(&stdout(&o)).iter().map(|x| x.0).collect::<Vec<_>>(),
+        [2, 3]
+    );
+    let o = env.run(&["cat"]);
+    assert_exit(&o, 0);
+    let lines: Vec<serde_json::Value> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 4);
+    assert_eq!(lines[0]["data"], serde_json::json!({"hello": "world"}));
+    assert_eq!(lines[0]["type"], "greeting");
+    assert_eq!(lines[0]["id"], a[0].1.as_str());
+    assert_eq!(lines[3]["data"], serde_json::json!([1, 2]));
+    assert_eq!(lines[3]["meta"]["fencing_token"]["epoch"], 1);
+    let o = env.run(&["cat", "--from", "1", "--to", "2"]);
+    assert_eq!(stdout(&o).lines().count(), 2);
+}
+
+#[test]
+fn malformed_json_to_append_exits_2_and_writes_nothing() {
+    let env = Env::new();
+    env.run(&["append", "--epoch", "1", "1"]);
+    let before = env.snapshot();
+    for (args, stdin) in [
+        (vec!["append", "--epoch", "1", "{\"a\":"], ""),
+        (vec!["append", "--epoch", "1", "1", "not json"], ""),
+        (vec!["append", "--epoch", "1"], "1\n2\n{oops\n"),
+        (vec!["append", "--epoch", "1"], "\u{0}\u{1}binary"),
+    ] {
+        let o = env.run_with_stdin(&args, stdin);
+        assert_exit(&o, 2);
+        assert!(
+            stderr(&o).contains("not valid JSON") && stderr(&o).contains("nothing was appended"),
+            "{}",
+            stderr(&o)
+        );
+        assert_eq!(env.snapshot(), before, "I9: {args:?} changed the store");
+    }
+}
+
+#[test]
+fn malformed_input_to_a_fresh_store_does_not_even_create_it() {
+    let env = Env::new();
+    let o = env.run(&["append", "--epoch", "1", "{"]);
+    assert_exit(&o, 2);
+    assert!(
+        !env.store().exists(),
+        "the store directory was created by a failed command"
+    );
+}
+
+#[test]
+fn bad_usage_exits_2_with_a_message() {
+    let env = Env::new();
+    for args in [
+        vec!["append", "1"],                 // no --epoch
+        vec!["append", "--epoch", "0", "1"], // epoch 0
+        vec!["append", "--epoch", "x", "1"],
+        vec!["append", "--epoch", "1", "--lock-mode", "compliance", "1"], // no --retain-days
+        vec![
+            "append",
+            "--epoch",
+            "1",
+            "--lock-mode",
+            "forever",
+            "--retain-days",
+            "1",
+            "1",
+        ],
+        vec!["cat", "--from", "5", "--to", "2"],
+        vec!["frobnicate"],
+    ] {
+        let o = env.run(&args);
+        assert_exit(&o, 2);
+        assert!(!stderr(&o).is_empty(), "{args:?} printed no error");
+    }
+    let o = env
+        .cmd(&["cat"])
+        .args(["--stream", "../etc"])
+        .output()
+        .unwrap();
+    assert_exit(&o, 2);
+    assert!(stderr(&o).contains("invalid stream name"), "{}", stderr(&o));
+    let o = std::process::Command::new(support::BIN)
+        .args(["--store", "gs://bucket", "cat"])
+        .output()
+        .unwrap();
+    assert_exit(&o, 2);
+    assert!(!env.store().exists());
+}
+
+#[test]
+fn a_stale_epoch_exits_3_and_says_it_is_fenced() {
+    let env = Env::new();
+    assert_exit(&env.run(&["append", "--epoch", "2", "1"]), 0);
+    let before = env.snapshot();
+    let o = env.run(&["append", "--epoch", "1", "2"]);
+    assert_exit(&o, 3);
+    assert!(
+        stderr(&o).contains("fenced") && stderr(&o).contains("epoch 2"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(
+        env.snapshot(),
+        before,
+        "a writer fenced at open writes nothing"
+    );
+}
+
+#[test]
+fn expected_seq_appends_only_at_that_seq() {
+    let env = Env::new();
+    let o = env.run(&["append", "--epoch", "1", "--expected-seq", "0", "1", "2"]);
+    assert_exit(&o, 0);
+    assert_eq!(acks(&stdout(&o)).len(), 2);
+    let o = env.run(&["append", "--epoch", "1", "--expected-seq", "0", "3"]);
+    assert_exit(&o, 2);
+    assert!(stderr(&o).contains("expected next seq 0"), "{}", stderr(&o));
+    let o = env.run(&["cat"]);
+    assert_eq!(stdout(&o).lines().count(), 2);
+}
+
+#[test]
+fn a_corrupted_segment_makes_cat_exit_1_naming_the_slot() {
+    let env = Env::new();
+    assert_exit(&env.run(&["append", "--epoch", "1", r#"{"n":1}"#]), 0);
+    assert_exit(&env.run(&["append", "--epoch", "1", r#"{"n":2}"#]), 0);
+    // Slots: 0 epoch-start, 1 {"n":1}, 2 epoch-start, 3 {"n":2}. Flip a byte of slot 3.
+    let path = env.store().join("objects/s/log/00000000000000000003");
+    let mut bytes = std::fs::read(&path).unwrap();
+    let i = bytes.iter().rposition(|&b| b == b'2').unwrap();
+    bytes[i] = b'3';
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::fs::write(&path, bytes).unwrap();
+    let o = env.run(&["cat"]);
+    assert_exit(&o, 1);
+    assert_eq!(
+        stdout(&o).lines().count(),
+        1,
+        "the event before the corruption is printed"
+    );
+    assert!(
+        !stdout(&o).contains("\"n\":3"),
+        "corrupt data is never delivered"
+    );
+    assert!(
+        stderr(&o).contains("slot 3") && stderr(&o).contains("corrupt"),
+        "{}",
+        stderr(&o)
+    );
+    // Garbage, not just a flipped byte.
+    std::fs::write(&path, b"\xff\xfe garbage \x00").unwrap();
+    let o = env.run(&["cat"]);
+    assert_exit(&o, 1);
+    assert!(stderr(&o).contains("slot 3"), "{}", stderr(&o));
+}
+
+#[test]
+fn streaming_append_keeps_lines_before_a_bad_one() {
+    let env = Env::new();
+    let o = env.run_with_stdin(
+        &["append", "--epoch", "1", "--streaming"],
+        "1\n2\nnope\n4\n",
+    );
+    assert_exit(&o, 2);
+    assert!(
+        stderr(&o).contains("stdin line 3") && stderr(&o).contains("lines before it were appended"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(acks(&stdout(&o)).len(), 2);
+    let o = env.run(&["cat"]);
+    assert_eq!(stdout(&o).lines().count(), 2);
+    let o = env.run_with_stdin(&["append", "--epoch", "1", "--streaming"], "bad\n");
+    assert_exit(&o, 2);
+    let o = env.run_with_stdin(&["append", "--epoch", "1"], "");
+    assert_exit(&o, 2);
+    assert!(stderr(&o).contains("nothing to append"), "{}", stderr(&o));
+}
+
+#[test]
+fn init_with_object_lock_makes_every_segment_worm() {
+    let env = Env::new();
+    let o = env.run(&[
+        "init",
+        "--object-lock",
+        "compliance",
+        "--retention-days",
+        "3",
+    ]);
+    assert_exit(&o, 0);
+    assert!(
+        stdout(&o).contains("COMPLIANCE for 3 days"),
+        "{}",
+        stdout(&o)
+    );
+    assert_exit(&env.run(&["append", "--epoch", "1", "1"]), 0);
+    let seg = env.store().join("objects/s/log/00000000000000000001");
+    let mode = std::fs::metadata(&seg).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o444, "a retained segment is read-only");
+    let sidecar = std::fs::read_dir(env.store().join("meta/s/log"))
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+        .find(|s| s.contains("\"events\""))
+        .unwrap();
+    assert!(sidecar.contains("COMPLIANCE"), "{sidecar}");
+    let o = env.run(&["init"]);
+    assert_exit(&o, 0);
+    assert!(
+        stdout(&o).contains("already existed") && stdout(&o).contains("COMPLIANCE"),
+        "{}",
+        stdout(&o)
+    );
+}
+
+#[test]
+fn append_with_lock_flags_sets_retention_and_legal_hold() {
+    let env = Env::new();
+    let o = env.run(&[
+        "append",
+        "--epoch",
+        "1",
+        "--lock-mode",
+        "governance",
+        "--retain-days",
+        "1",
+        "--legal-hold",
+        "1",
+    ]);
+    assert_exit(&o, 0);
+    let sidecars: Vec<String> = std::fs::read_dir(env.store().join("meta/s/log"))
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+        .collect();
+    assert!(
+        sidecars
+            .iter()
+            .all(|s| s.contains("GOVERNANCE") && s.contains("\"legal_hold\":true")),
+        "{sidecars:?}"
+    );
+}
+
+#[test]
+fn demo_fences_the_stale_leader_and_replays_one_history() {
+    let env = Env::new();
+    let o = env.run(&["demo"]);
+    assert_exit(&o, 0);
+    let out = stdout(&o);
+    assert!(out.contains("refused with 412"), "{out}");
+    assert!(out.contains("epoch 2 > 1, so A is fenced"), "{out}");
+    assert!(
+        out.contains(r#"state: {"o-1": "shipped", "o-2": "cancelled"}"#),
+        "{out}"
+    );
+    let o = env.run(&["cat"]);
+    assert_eq!(
+        stdout(&o).lines().count(),
+        5,
+        "the demo wrote to the stream named by --stream"
+    );
+}
+
+#[test]
+fn cat_of_an_empty_stream_says_so() {
+    let env = Env::new();
+    let o = env.run(&["cat"]);
+    assert_exit(&o, 0);
+    assert!(stdout(&o).is_empty());
+    assert!(stderr(&o).contains("has no segments"), "{}", stderr(&o));
+}
