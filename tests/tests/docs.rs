@@ -10,7 +10,7 @@ fn the_example_segment_in_format_md_decodes() {
     let block = &doc[start..];
     let body_start = block.find("```jsonl\n").unwrap() + "```jsonl\n".len();
     let body_end = body_start + block[body_start..].find("\n```").unwrap() + 1;
-    let segment = decode_segment(block[body_start..body_end].as_bytes())
+    let segment = decode_segment(&block.as_bytes()[body_start..body_end])
         .expect("the documented segment is valid");
     assert_eq!(segment.header.kind, SegmentKind::Events);
     assert_eq!(segment.events.len() as u64, segment.header.count);
