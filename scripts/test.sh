@@ -24,8 +24,8 @@ cargo fmt --all -- --check
 say "cargo clippy (warnings are errors)"
 cargo clippy --workspace --all-targets --all-features -- -D warnings
 
-say "tests (memory and directory stores, writer protocol, reader rules, CLI, processes)"
-cargo nextest run --workspace --all-features
-
 say "Criterion benches, each run once as a test"
 cargo test -q -p wormlog-benches --benches
+
+say "tests (memory and directory stores, writer protocol, reader rules, CLI, processes)"
+cargo nextest run --workspace --all-features
