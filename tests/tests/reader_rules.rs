@@ -13,11 +13,16 @@ use wormlog_writer::LogWriter;
 
 const S: &str = "audit";
 
+/// Opens a writer on stream `S` with test settings; panics if it cannot.
+async fn open(store: Arc<dyn ObjectStore>, epoch: u64, writer: &str) -> LogWriter {
+    LogWriter::open(store, writer_config(S, epoch, writer))
+        .await
+        .unwrap()
+}
+
 /// A log of an epoch-start (slot 0) and `n` one-event segments (slots 1..=n).
 async fn log_of(store: &Arc<dyn ObjectStore>, n: u64) -> LogWriter {
-    let w = LogWriter::open(Arc::clone(store), writer_config(S, 1, "w"))
-        .await
-        .unwrap();
+    let w = open(Arc::clone(store), 1, "w").await;
     for i in 0..n {
         w.append("t", &i.to_string()).await.unwrap();
     }
@@ -144,9 +149,7 @@ async fn a_seq_discontinuity_is_reported(store: Arc<dyn ObjectStore>) {
 }
 
 async fn zombies_are_reported_and_never_delivered(store: Arc<dyn ObjectStore>) {
-    let w = LogWriter::open(Arc::clone(&store), writer_config(S, 3, "leader"))
-        .await
-        .unwrap();
+    let w = open(Arc::clone(&store), 3, "leader").await;
     w.append("t", "0").await.unwrap();
     Plant::events(1, 4, 2, "stale").at(&*store, S, 2).await;
     w.append("t", "1").await.unwrap();
@@ -188,9 +191,7 @@ async fn scan_from_a_seq_skips_earlier_events(store: Arc<dyn ObjectStore>) {
 
 /// I8: replay is deterministic: readers with different prefetch see the same events.
 async fn i8_replays_with_any_prefetch_agree(store: Arc<dyn ObjectStore>) {
-    let w = LogWriter::open(Arc::clone(&store), writer_config(S, 1, "w"))
-        .await
-        .unwrap();
+    let w = open(Arc::clone(&store), 1, "w").await;
     for i in 0..60u64 {
         w.append(&format!("t{}", i % 3), &format!("{{\"i\":{i}}}"))
             .await

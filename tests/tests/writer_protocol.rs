@@ -13,6 +13,13 @@ use wormlog_writer::{LogWriter, WriteError};
 
 const S: &str = "orders";
 
+/// Opens a writer on stream `S` with test settings; panics if it cannot.
+async fn open(store: Arc<dyn ObjectStore>, epoch: u64, writer: &str) -> LogWriter {
+    LogWriter::open(store, writer_config(S, epoch, writer))
+        .await
+        .unwrap()
+}
+
 fn faulty(store: &Arc<dyn ObjectStore>) -> FaultStore {
     FaultStore::new(Arc::clone(store))
 }
@@ -40,9 +47,7 @@ async fn events(store: &Arc<dyn ObjectStore>) -> Vec<(u64, uuid::Uuid)> {
 /// retry meets 412, reads the slot back, finds our write id and counts the batch committed.
 async fn lost_response_is_resolved_as_our_own_write(store: Arc<dyn ObjectStore>) {
     let f = faulty(&store);
-    let w = LogWriter::open(Arc::new(f.clone()), writer_config(S, 1, "a"))
-        .await
-        .unwrap();
+    let w = open(Arc::new(f.clone()), 1, "a").await;
     f.inject(Fault::lost_response(
         Op::PutIfAbsent,
         "/log/",
@@ -85,13 +90,9 @@ async fn lost_response_is_resolved_as_our_own_write(store: Arc<dyn ObjectStore>)
 /// and no further log PUT is sent (I4, I5).
 async fn higher_epoch_fences_the_writer_and_it_sends_no_more_puts(store: Arc<dyn ObjectStore>) {
     let fa = faulty(&store);
-    let a = LogWriter::open(Arc::new(fa.clone()), writer_config(S, 1, "a"))
-        .await
-        .unwrap();
+    let a = open(Arc::new(fa.clone()), 1, "a").await;
     a.append("t", "\"a0\"").await.unwrap();
-    let b = LogWriter::open(Arc::clone(&store), writer_config(S, 2, "b"))
-        .await
-        .unwrap();
+    let b = open(Arc::clone(&store), 2, "b").await;
     b.append("t", "\"b0\"").await.unwrap();
     let err = a.append("t", "\"a-stale\"").await.unwrap_err();
     assert!(
@@ -128,9 +129,7 @@ async fn higher_epoch_fences_the_writer_and_it_sends_no_more_puts(store: Arc<dyn
 
 /// Step 1: a writer whose epoch is below the log's last one is fenced at open and writes nothing.
 async fn open_below_the_current_epoch_is_fenced_and_writes_nothing(store: Arc<dyn ObjectStore>) {
-    LogWriter::open(Arc::clone(&store), writer_config(S, 5, "new"))
-        .await
-        .unwrap();
+    open(Arc::clone(&store), 5, "new").await;
     let before = slots(&*store, S).await;
     let err = LogWriter::open(Arc::clone(&store), writer_config(S, 4, "old"))
         .await
@@ -151,9 +150,7 @@ async fn open_below_the_current_epoch_is_fenced_and_writes_nothing(store: Arc<dy
 
 /// Step 2, 412 with our own epoch but another writer: two writers share one token; fail hard.
 async fn same_epoch_other_writer_is_an_epoch_conflict(store: Arc<dyn ObjectStore>) {
-    let a = LogWriter::open(Arc::clone(&store), writer_config(S, 3, "a"))
-        .await
-        .unwrap();
+    let a = open(Arc::clone(&store), 3, "a").await;
     Plant::events(0, 1, 3, "b").at(&*store, S, 1).await;
     let err = a.append("t", "1").await.unwrap_err();
     assert!(
@@ -173,9 +170,7 @@ async fn same_epoch_other_writer_is_an_epoch_conflict(store: Arc<dyn ObjectStore
 /// Step 2, 412 with a lower epoch not below the highest seen: an older writer committed at the
 /// tail between our LIST and our first PUT. Readers count it, so the writer counts it too.
 async fn older_valid_segment_is_counted_and_the_writer_moves_past_it(store: Arc<dyn ObjectStore>) {
-    LogWriter::open(Arc::clone(&store), writer_config(S, 1, "old"))
-        .await
-        .unwrap();
+    open(Arc::clone(&store), 1, "old").await;
     let f = faulty(&store);
     let planted = Arc::new(AtomicBool::new(false));
     let inner = Arc::clone(&store);
@@ -190,9 +185,7 @@ async fn older_valid_segment_is_counted_and_the_writer_moves_past_it(store: Arc<
             }
         }
     });
-    let w = LogWriter::open(Arc::new(f), writer_config(S, 2, "new"))
-        .await
-        .unwrap();
+    let w = open(Arc::new(f), 2, "new").await;
     assert_eq!(
         w.position().next_slot,
         3,
@@ -215,9 +208,7 @@ async fn older_valid_segment_is_counted_and_the_writer_moves_past_it(store: Arc<
 /// Step 2, 412 with an epoch below the highest seen: a zombie. Readers skip it, so the writer
 /// skips it without counting its events.
 async fn zombie_segment_is_skipped_uncounted(store: Arc<dyn ObjectStore>) {
-    let w = LogWriter::open(Arc::clone(&store), writer_config(S, 2, "new"))
-        .await
-        .unwrap();
+    let w = open(Arc::clone(&store), 2, "new").await;
     Plant::events(0, 2, 1, "zombie").at(&*store, S, 1).await;
     let ack = w.append("t", "\"x\"").await.unwrap();
     assert_eq!(
@@ -241,9 +232,7 @@ async fn zombie_segment_is_skipped_uncounted(store: Arc<dyn ObjectStore>) {
 /// Step 2, 409 ConditionalRequestConflict: retried on the same slot after backoff.
 async fn conflict_409_is_retried_on_the_same_slot(store: Arc<dyn ObjectStore>) {
     let f = faulty(&store);
-    let w = LogWriter::open(Arc::new(f.clone()), writer_config(S, 1, "a"))
-        .await
-        .unwrap();
+    let w = open(Arc::new(f.clone()), 1, "a").await;
     f.inject(Fault::before(
         Op::PutIfAbsent,
         "/log/",
@@ -264,9 +253,7 @@ async fn conflict_409_is_retried_on_the_same_slot(store: Arc<dyn ObjectStore>) {
 /// Step 2, 5xx: retried on the same slot with the same write id.
 async fn server_errors_are_retried_with_the_same_write_id(store: Arc<dyn ObjectStore>) {
     let f = faulty(&store);
-    let w = LogWriter::open(Arc::new(f.clone()), writer_config(S, 1, "a"))
-        .await
-        .unwrap();
+    let w = open(Arc::new(f.clone()), 1, "a").await;
     f.inject(Fault::before(
         Op::PutIfAbsent,
         "/log/",
@@ -290,9 +277,7 @@ async fn server_errors_are_retried_with_the_same_write_id(store: Arc<dyn ObjectS
 /// further appends without sending anything; a reopened writer re-reads the tail and goes on.
 async fn exhausted_retries_poison_the_writer_until_reopened(store: Arc<dyn ObjectStore>) {
     let f = faulty(&store);
-    let w = LogWriter::open(Arc::new(f.clone()), writer_config(S, 1, "a"))
-        .await
-        .unwrap();
+    let w = open(Arc::new(f.clone()), 1, "a").await;
     // The first attempt lands but its answer is lost; every retry then fails before the store.
     f.inject(Fault::lost_response(
         Op::PutIfAbsent,
@@ -326,9 +311,7 @@ async fn exhausted_retries_poison_the_writer_until_reopened(store: Arc<dyn Objec
     ));
     assert_eq!(log_puts(&f).len(), sent, "a poisoned writer sends nothing");
     f.clear_faults();
-    let w2 = LogWriter::open(Arc::new(f.clone()), writer_config(S, 2, "a2"))
-        .await
-        .unwrap();
+    let w2 = open(Arc::new(f.clone()), 2, "a2").await;
     let ack = w2.append("t", "3").await.unwrap();
     assert_eq!(
         ack.seq, 1,
@@ -341,9 +324,7 @@ async fn exhausted_retries_poison_the_writer_until_reopened(store: Arc<dyn Objec
 /// I6: a definite failure (403) fails the batch, never lands, and leaves the writer usable.
 async fn definite_failure_never_appears_in_the_log(store: Arc<dyn ObjectStore>) {
     let f = faulty(&store);
-    let w = LogWriter::open(Arc::new(f.clone()), writer_config(S, 1, "a"))
-        .await
-        .unwrap();
+    let w = open(Arc::new(f.clone()), 1, "a").await;
     let denied = StoreError::Permanent {
         op: "put",
         key: "k".into(),
@@ -367,9 +348,7 @@ async fn definite_failure_never_appears_in_the_log(store: Arc<dyn ObjectStore>) 
 /// Conditional append: succeeds at the expected seq; a stale expectation is a Conflict and
 /// writes nothing; a foreign segment in the way is a Conflict, not an advance.
 async fn conditional_append_refuses_a_moved_log(store: Arc<dyn ObjectStore>) {
-    let w = LogWriter::open(Arc::clone(&store), writer_config(S, 1, "a"))
-        .await
-        .unwrap();
+    let w = open(Arc::clone(&store), 1, "a").await;
     let e = vec![w.event("t", "1").unwrap(), w.event("t", "2").unwrap()];
     let acks = w.append_expected(e, 0).await.unwrap();
     assert_eq!(acks.iter().map(|a| a.seq).collect::<Vec<_>>(), [0, 1]);
@@ -400,9 +379,7 @@ async fn conditional_append_refuses_a_moved_log(store: Arc<dyn ObjectStore>) {
 /// A foreign segment in the way of a conditional append is a Conflict returned to the
 /// caller, not an advance. After our epoch-start only a zombie can be foreign and lower.
 async fn conditional_append_meeting_a_foreign_segment_is_a_conflict(store: Arc<dyn ObjectStore>) {
-    let w = LogWriter::open(Arc::clone(&store), writer_config(S, 2, "a"))
-        .await
-        .unwrap();
+    let w = open(Arc::clone(&store), 2, "a").await;
     w.append("t", "0").await.unwrap();
     Plant::events(1, 1, 1, "zombie").at(&*store, S, 2).await;
     let err = w
@@ -433,9 +410,7 @@ async fn conditional_append_meeting_a_foreign_segment_is_a_conflict(store: Arc<d
 
 /// Step 4: appends queued while a PUT is in flight share the next segment, in call order.
 async fn queued_appends_are_group_committed_in_order(store: Arc<dyn ObjectStore>) {
-    let w = LogWriter::open(Arc::clone(&store), writer_config(S, 1, "a"))
-        .await
-        .unwrap();
+    let w = open(Arc::clone(&store), 1, "a").await;
     let futures: Vec<_> = (0..200).map(|i| w.append("t", &i.to_string())).collect();
     let mut seqs = Vec::new();
     for f in futures {
@@ -506,9 +481,7 @@ async fn segments_carry_the_requested_object_lock(store: Arc<dyn ObjectStore>) {
 
 /// Open commits an epoch-start control record that readers see but do not deliver.
 async fn open_commits_an_epoch_start_record(store: Arc<dyn ObjectStore>) {
-    let w = LogWriter::open(Arc::clone(&store), writer_config(S, 4, "a"))
-        .await
-        .unwrap();
+    let w = open(Arc::clone(&store), 4, "a").await;
     assert_eq!(w.position().next_slot, 1);
     let keys = StreamKeys::new("", S).unwrap();
     let got = store.get(&keys.segment(0)).await.unwrap();
@@ -520,16 +493,12 @@ async fn open_commits_an_epoch_start_record(store: Arc<dyn ObjectStore>) {
 /// Step 1: open finds the tail with O(log n) reads and one LIST after it, not by listing the
 /// whole log (every `wormlog append` opens a writer).
 async fn open_finds_the_tail_in_logarithmic_reads(store: Arc<dyn ObjectStore>) {
-    let w = LogWriter::open(Arc::clone(&store), writer_config(S, 1, "a"))
-        .await
-        .unwrap();
+    let w = open(Arc::clone(&store), 1, "a").await;
     for i in 0..299 {
         w.append("t", &i.to_string()).await.unwrap();
     }
     let f = faulty(&store);
-    let b = LogWriter::open(Arc::new(f.clone()), writer_config(S, 2, "b"))
-        .await
-        .unwrap();
+    let b = open(Arc::new(f.clone()), 2, "b").await;
     assert_eq!(
         b.position().next_slot,
         301,
@@ -546,9 +515,7 @@ async fn open_finds_the_tail_in_logarithmic_reads(store: Arc<dyn ObjectStore>) {
 /// segment the writer reads the next slot before writing it, so it catches up with reads
 /// (every slot is still read, none skipped) instead of one doomed PUT per slot.
 async fn a_new_leader_catches_up_with_a_stale_leader_still_writing(store: Arc<dyn ObjectStore>) {
-    LogWriter::open(Arc::clone(&store), writer_config(S, 1, "old"))
-        .await
-        .unwrap();
+    open(Arc::clone(&store), 1, "old").await;
     let f = faulty(&store);
     let inner = Arc::clone(&store);
     let written = Arc::new(std::sync::atomic::AtomicU64::new(0));
@@ -564,9 +531,7 @@ async fn a_new_leader_catches_up_with_a_stale_leader_still_writing(store: Arc<dy
             }
         }
     });
-    let b = LogWriter::open(Arc::new(f.clone()), writer_config(S, 2, "new"))
-        .await
-        .unwrap();
+    let b = open(Arc::new(f.clone()), 2, "new").await;
     let ack = b.append("t", "\"new\"").await.unwrap();
     let doomed = log_puts(&f)
         .iter()

@@ -123,6 +123,13 @@ impl FsStore {
     }
 }
 
+/// A new file written and fsynced under `tmp/`, with its sidecar in place.
+struct Staged {
+    tmp: PathBuf,
+    ino: u64,
+    etag: String,
+}
+
 /// Holds the store-wide exclusive flock until dropped.
 struct ExclusiveLock(File);
 
@@ -292,6 +299,36 @@ impl Inner {
         })
     }
 
+    /// Steps 1 and 2 of every put: the new bytes in a fsynced temp file and, already durable,
+    /// the sidecar for its inode. Nothing is visible as an object until the caller links or
+    /// renames the temp file into place.
+    fn stage(&self, key: &str, body: &[u8], opts: &PutOptions) -> StoreResult<Staged> {
+        let now = self.clock.now();
+        let lock = initial_lock(&opts.lock, self.default_retention()?, now);
+        let (tmp, ino) = self.write_temp(key, body, lock.is_protected(now))?;
+        let staged = Staged {
+            tmp,
+            ino,
+            etag: self.new_etag(),
+        };
+        let sidecar = Sidecar {
+            etag: staged.etag.clone(),
+            metadata: opts.metadata.clone(),
+            lock,
+        };
+        if let Err(e) = self.write_sidecar(key, ino, &sidecar) {
+            self.discard(key, &staged);
+            return Err(e);
+        }
+        Ok(staged)
+    }
+
+    /// Removes a staged file and its sidecar that did not become the object.
+    fn discard(&self, key: &str, staged: &Staged) {
+        let _ = fs::remove_file(&staged.tmp);
+        let _ = fs::remove_file(self.sidecar_path(key, staged.ino));
+    }
+
     fn put_if_absent(&self, key: &str, body: &[u8], opts: &PutOptions) -> StoreResult<PutResult> {
         validate_key(key)?;
         let data = self.object_path(key);
@@ -303,40 +340,22 @@ impl Inner {
                 reason: "a folder of other objects has this name in a directory store".into(),
             });
         }
-        let now = self.clock.now();
-        let lock = initial_lock(&opts.lock, self.default_retention()?, now);
-        let (tmp, ino) = self.write_temp(key, body, lock.is_protected(now))?;
-        let sidecar = Sidecar {
-            etag: self.new_etag(),
-            metadata: opts.metadata.clone(),
-            lock,
-        };
-        let cleanup = |with_sidecar: bool| {
-            let _ = fs::remove_file(&tmp);
-            if with_sidecar {
-                let _ = fs::remove_file(self.sidecar_path(key, ino));
-            }
-        };
-        if let Err(e) = self.write_sidecar(key, ino, &sidecar) {
-            cleanup(true);
-            return Err(e);
-        }
+        let staged = self.stage(key, body, opts)?;
         // The commit point: link(2) fails with EEXIST if the key exists.
-        match fs::hard_link(&tmp, &data) {
+        match fs::hard_link(&staged.tmp, &data) {
             Ok(()) => {
-                cleanup(false);
+                let _ = fs::remove_file(&staged.tmp);
                 fsync_dir(dir).map_err(self.io("put", key))?;
-                Ok(PutResult { etag: sidecar.etag })
-            }
-            Err(e) if e.kind() == ErrorKind::AlreadyExists => {
-                cleanup(true);
-                Err(StoreError::AlreadyExists {
-                    key: key.to_owned(),
-                })
+                Ok(PutResult { etag: staged.etag })
             }
             Err(e) => {
-                cleanup(true);
-                Err(StoreError::from_io("put", key, e))
+                self.discard(key, &staged);
+                Err(match e.kind() {
+                    ErrorKind::AlreadyExists => StoreError::AlreadyExists {
+                        key: key.to_owned(),
+                    },
+                    _ => StoreError::from_io("put", key, e),
+                })
             }
         }
     }
@@ -356,23 +375,18 @@ impl Inner {
                 key: key.to_owned(),
             });
         }
-        let now = self.clock.now();
-        check_overwrite(key, &current.lock, now)?;
+        check_overwrite(key, &current.lock, self.clock.now())?;
         let old_ino = self.inode(key)?;
-        let lock = initial_lock(&opts.lock, self.default_retention()?, now);
-        let (tmp, ino) = self.write_temp(key, body, lock.is_protected(now))?;
-        let sidecar = Sidecar {
-            etag: self.new_etag(),
-            metadata: opts.metadata.clone(),
-            lock,
-        };
-        self.write_sidecar(key, ino, &sidecar)?;
+        let staged = self.stage(key, body, opts)?;
         let data = self.object_path(key);
-        fs::rename(&tmp, &data)
-            .and_then(|_| fsync_dir(data.parent().expect("object has a parent")))
-            .map_err(self.io("put", key))?;
+        if let Err(e) = fs::rename(&staged.tmp, &data) {
+            self.discard(key, &staged);
+            return Err(StoreError::from_io("put", key, e));
+        }
+        // From here the new file is the object: keep its sidecar whatever happens next.
         let _ = fs::remove_file(self.sidecar_path(key, old_ino));
-        Ok(PutResult { etag: sidecar.etag })
+        fsync_dir(data.parent().expect("object has a parent")).map_err(self.io("put", key))?;
+        Ok(PutResult { etag: staged.etag })
     }
 
     fn inode(&self, key: &str) -> StoreResult<u64> {

@@ -226,9 +226,9 @@ fn init_with_object_lock_makes_every_segment_worm() {
     let seg = env.store().join("objects/s/log/00000000000000000001");
     let mode = std::fs::metadata(&seg).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o444, "a retained segment is read-only");
-    let sidecar = std::fs::read_dir(env.store().join("meta/s/log"))
-        .unwrap()
-        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+    let sidecar = env
+        .sidecars()
+        .into_iter()
         .find(|s| s.contains("\"events\""))
         .unwrap();
     assert!(sidecar.contains("COMPLIANCE"), "{sidecar}");
@@ -256,10 +256,7 @@ fn append_with_lock_flags_sets_retention_and_legal_hold() {
         "1",
     ]);
     assert_exit(&o, 0);
-    let sidecars: Vec<String> = std::fs::read_dir(env.store().join("meta/s/log"))
-        .unwrap()
-        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
-        .collect();
+    let sidecars = env.sidecars();
     assert!(
         sidecars
             .iter()

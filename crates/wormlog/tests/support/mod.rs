@@ -58,6 +58,14 @@ impl Env {
         child.wait_with_output().unwrap()
     }
 
+    /// The metadata sidecars of stream `s`'s segments, as text.
+    pub fn sidecars(&self) -> Vec<String> {
+        std::fs::read_dir(self.store().join("meta/s/log"))
+            .unwrap()
+            .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+            .collect()
+    }
+
     /// Every file under the store directory with its bytes: to prove a command changed nothing.
     pub fn snapshot(&self) -> Vec<(PathBuf, Vec<u8>)> {
         let mut out = Vec::new();
