@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Runs every wormlog test: formatting, lints, unit and integration tests on every store the
-# project has (memory and directory today), real-process tests, and the Criterion benches in
-# test mode. On a fresh machine it installs what it needs (cargo-nextest).
+# Runs every wormlog test: formatting, lints, unit and integration tests on every store
+# (memory, directory, and S3Store on a local Ceph RGW and a local moto server), real-process
+# tests, and the Criterion benches in test mode. On a fresh machine it installs what it needs:
+# cargo-nextest, Debian's radosgw/ceph-mon/ceph-osd, PyPI's moto[server].
 #
-# Usage: scripts/test.sh            (CI=true makes a missing prerequisite a failure)
+# Usage: scripts/test.sh
+# A server that cannot be started fails the run (never a skip), with its log printed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,6 +19,13 @@ if ! cargo nextest --version >/dev/null 2>&1; then
   say "installing cargo-nextest"
   cargo install cargo-nextest --locked
 fi
+
+# Nothing here may reach an instance metadata service: every server is on 127.0.0.1.
+export AWS_EC2_METADATA_DISABLED=true
+
+say "starting the real S3 servers (127.0.0.1 only)"
+scripts/rgw.sh start
+scripts/moto.sh start
 
 say "cargo fmt --check"
 cargo fmt --all -- --check

@@ -2,6 +2,8 @@
 //! fast retries, and a way to plant a segment exactly where a scenario needs it (a stale
 //! leader's write, a zombie, a forged twin).
 
+pub mod servers;
+
 use std::sync::Arc;
 use std::time::Duration;
 

@@ -98,6 +98,7 @@ async fn bucket_default_retention_applies_to_new_objects_and_survives_reopen() {
     for store in &stores {
         let report = store
             .init(&InitOptions {
+                object_lock: true,
                 default_retention: Some(default),
             })
             .await

@@ -49,6 +49,7 @@ pub use error::{StoreError, StoreResult};
 pub use fault::{Fault, FaultPoint, FaultStore, Op, RecordedRequest};
 pub use fs::FsStore;
 pub use key::{strip_etag_quotes, validate_key};
+pub use lock_rules::check_retention_change;
 pub use memory::MemoryStore;
 pub use rng::SeededRng;
 pub use types::{

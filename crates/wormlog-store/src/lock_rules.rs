@@ -59,8 +59,9 @@ pub(crate) fn check_overwrite(key: &str, lock: &LockState, now: Timestamp) -> St
     Ok(())
 }
 
-/// May the retention of `key` become `new`?
-pub(crate) fn check_retention_change(
+/// May the retention of `key` become `new`? Also used by stores in front of servers that do
+/// not enforce this themselves (moto 5.2.5 lets COMPLIANCE retention be shortened).
+pub fn check_retention_change(
     key: &str,
     lock: &LockState,
     new: &Retention,

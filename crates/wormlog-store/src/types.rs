@@ -149,7 +149,10 @@ pub struct DeleteOptions {
 /// Options of [`crate::ObjectStore::init`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct InitOptions {
-    /// Turn on Object Lock with this default retention.
+    /// Create the bucket with Object Lock (and versioning) turned on. Implied by a default
+    /// retention. Local stores always support Object Lock.
+    pub object_lock: bool,
+    /// Give new objects this retention unless they ask for their own.
     pub default_retention: Option<DefaultRetention>,
 }
 

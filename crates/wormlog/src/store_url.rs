@@ -1,5 +1,6 @@
 //! Stores named by URL (architecture.md): `file:///abs/path` or a plain path, `mem://`, and
-//! `s3://bucket/prefix?...` once the S3 backend is built in.
+//! `s3://bucket/prefix?endpoint=..&region=..&path_style=true` (credentials from the standard
+//! AWS chain: environment, profile, instance metadata).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -21,16 +22,16 @@ pub struct OpenedStore {
 pub enum StoreUrlError {
     #[error("the store URL is empty; pass --store file:///path, a directory path, or mem://")]
     Empty,
-    #[error("{0:?} needs the S3 backend, which this build of wormlog does not include yet; use a directory path or mem://")]
-    S3NotBuilt(String),
-    #[error("unknown store URL scheme in {0:?}; use file:///path, a directory path, or mem://")]
+    #[error(transparent)]
+    S3(#[from] wormlog_s3::S3UrlError),
+    #[error("unknown store URL scheme in {0:?}; use file:///path, a directory path, mem://, or s3://bucket/prefix")]
     UnknownScheme(String),
     #[error("file:// store URLs need an absolute path, as in file:///var/lib/wormlog (got {0:?})")]
     RelativeFileUrl(String),
 }
 
-/// Opens the store named by `url`.
-pub fn open_store(url: &str) -> Result<OpenedStore, StoreUrlError> {
+/// Opens the store named by `url`. For `s3://` this builds the client (no request is sent).
+pub async fn open_store(url: &str) -> Result<OpenedStore, StoreUrlError> {
     let url = url.trim();
     let fs = |path: PathBuf| OpenedStore {
         store: Arc::new(FsStore::open(path)),
@@ -52,7 +53,13 @@ pub fn open_store(url: &str) -> Result<OpenedStore, StoreUrlError> {
         return Ok(fs(PathBuf::from(path)));
     }
     if url.starts_with("s3://") {
-        return Err(StoreUrlError::S3NotBuilt(url.to_owned()));
+        let config = wormlog_s3::S3Config::from_url(url)?;
+        let root_prefix = config.prefix.clone();
+        let store = wormlog_s3::S3Store::connect(config).await;
+        return Ok(OpenedStore {
+            store: Arc::new(store),
+            root_prefix,
+        });
     }
     if url.contains("://") {
         return Err(StoreUrlError::UnknownScheme(url.to_owned()));
@@ -66,33 +73,31 @@ pub fn open_store(url: &str) -> Result<OpenedStore, StoreUrlError> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn urls_name_stores() {
-        assert!(open_store("mem://")
-            .unwrap()
-            .store
-            .describe()
-            .starts_with("mem://"));
+    #[tokio::test]
+    async fn urls_name_stores() {
+        let describe = |o: OpenedStore| o.store.describe();
+        assert!(describe(open_store("mem://").await.unwrap()).starts_with("mem://"));
         assert_eq!(
-            open_store("file:///tmp/x").unwrap().store.describe(),
+            describe(open_store("file:///tmp/x").await.unwrap()),
             "file:///tmp/x"
         );
-        assert!(open_store("data")
-            .unwrap()
-            .store
-            .describe()
-            .ends_with("/data"));
-        assert!(matches!(open_store(""), Err(StoreUrlError::Empty)));
+        assert!(describe(open_store("data").await.unwrap()).ends_with("/data"));
+        assert!(matches!(open_store("").await, Err(StoreUrlError::Empty)));
         assert!(matches!(
-            open_store("file://rel"),
+            open_store("file://rel").await,
             Err(StoreUrlError::RelativeFileUrl(_))
         ));
+        let s3 = open_store("s3://b/p/q?endpoint=http://127.0.0.1:1&path_style=true")
+            .await
+            .unwrap();
+        assert_eq!(s3.root_prefix, "p/q");
+        assert_eq!(describe(s3), "s3://b at http://127.0.0.1:1");
         assert!(matches!(
-            open_store("s3://b/p"),
-            Err(StoreUrlError::S3NotBuilt(_))
+            open_store("s3://b?x=y").await,
+            Err(StoreUrlError::S3(_))
         ));
         assert!(matches!(
-            open_store("gs://b"),
+            open_store("gs://b").await,
             Err(StoreUrlError::UnknownScheme(_))
         ));
     }

@@ -33,7 +33,10 @@ pub(crate) async fn run(ctx: &Context, args: InitArgs) -> CliResult<()> {
     let report = ctx
         .store
         .store
-        .init(&InitOptions { default_retention })
+        .init(&InitOptions {
+            object_lock: default_retention.is_some(),
+            default_retention,
+        })
         .await?;
     let what = if report.created {
         "created"

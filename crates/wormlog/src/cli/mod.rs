@@ -23,7 +23,8 @@ pub(crate) use exit::{CliError, CliResult};
 #[derive(Parser, Debug)]
 #[command(name = "wormlog", version, max_term_width = 100)]
 pub(crate) struct Cli {
-    /// The store: a directory path, file:///abs/path, or mem://.
+    /// The store: a directory path, file:///abs/path, mem://, or
+    /// s3://bucket/prefix?endpoint=URL&region=R&path_style=true.
     #[arg(long, global = true, env = "WORMLOG_STORE", default_value = DEFAULT_STORE)]
     store: String,
 
@@ -85,7 +86,9 @@ pub(crate) fn main() -> ExitCode {
 async fn run(cli: Cli, stream_given: bool) -> CliResult<()> {
     wormlog::format::validate_stream_name(&cli.stream)
         .map_err(|e| CliError::usage(format!("{e}; choose another --stream")))?;
-    let store = open_store(&cli.store).map_err(|e| CliError::usage(e.to_string()))?;
+    let store = open_store(&cli.store)
+        .await
+        .map_err(|e| CliError::usage(e.to_string()))?;
     let ctx = Context {
         store,
         store_url: cli.store,

@@ -1,0 +1,116 @@
+//! Turning an aws-sdk-s3 error into a [`StoreError`]: one match, error code first, then HTTP
+//! status, so callers decide once (retry, resolve a 412, or report).
+//!
+//! `PutObjectError` has no PreconditionFailed variant, so codes are read through
+//! `ProvideErrorMetadata::code()`.
+
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use aws_smithy_runtime_api::http::Response;
+use wormlog_store::{Op, StoreError};
+
+/// Classifies a failed request on `key`.
+pub(crate) fn classify<E>(op: Op, key: &str, err: SdkError<E, Response>) -> StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let status = err.raw_response().map(|r| r.status().as_u16());
+    let code = err.code().map(str::to_owned);
+    let message = describe(&err, code.as_deref(), status);
+    let key = key.to_owned();
+    match (&err, code.as_deref(), status) {
+        // No answer in time, or the connection failed: the outcome may be unknown.
+        (SdkError::TimeoutError(_), _, _) => StoreError::Transient {
+            op: op.name(),
+            key,
+            message,
+        },
+        (SdkError::DispatchFailure(d), _, _) if d.is_io() || d.is_timeout() => {
+            StoreError::Transient {
+                op: op.name(),
+                key,
+                message,
+            }
+        }
+        // Not sent at all: no credentials, a bad endpoint. Retrying cannot help.
+        (SdkError::DispatchFailure(_), _, _) => StoreError::Permanent {
+            op: op.name(),
+            key,
+            message: if message.contains("credential") {
+                format!("no AWS credentials were found; set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY or an AWS profile ({message})")
+            } else {
+                message
+            },
+        },
+        // 412: on a create-only put the key exists; on If-Match the ETag moved on.
+        // (Ceph RGW answers 412, not 404, to If-Match on a missing key.)
+        (_, Some("PreconditionFailed"), _) | (_, _, Some(412)) => match op {
+            Op::PutIfAbsent => StoreError::AlreadyExists { key },
+            _ => StoreError::PreconditionFailed { key },
+        },
+        // 409: a racing conditional write (AWS); retry it.
+        (_, Some("ConditionalRequestConflict" | "OperationAborted"), _) | (_, _, Some(409)) => {
+            StoreError::Conflict { key }
+        }
+        (_, Some("NoSuchBucket"), _) => StoreError::Permanent {
+            op: op.name(),
+            key,
+            message: "the bucket does not exist; create it with `wormlog init`".into(),
+        },
+        (_, Some("NoSuchKey" | "NotFound" | "NoSuchVersion"), _) | (_, _, Some(404)) => {
+            StoreError::NotFound { key }
+        }
+        (
+            _,
+            Some(
+                "SlowDown" | "Throttling" | "RequestTimeout" | "InternalError"
+                | "ServiceUnavailable",
+            ),
+            _,
+        )
+        | (_, _, Some(500..=599)) => StoreError::Transient {
+            op: op.name(),
+            key,
+            message,
+        },
+        // Object Lock refusals come back as AccessDenied (AWS, RGW, moto) on exactly the
+        // calls that Object Lock guards.
+        (_, Some("AccessDenied"), _) if matches!(op, Op::Delete | Op::SetRetention) => {
+            StoreError::ObjectLocked {
+                key,
+                reason: message,
+            }
+        }
+        // An answer we could not parse: treat like a dropped connection.
+        (SdkError::ResponseError(_), _, _) => StoreError::Transient {
+            op: op.name(),
+            key,
+            message,
+        },
+        _ => StoreError::Permanent {
+            op: op.name(),
+            key,
+            message,
+        },
+    }
+}
+
+fn describe<E>(err: &SdkError<E, Response>, code: Option<&str>, status: Option<u16>) -> String
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let detail = err.message().map(str::to_owned).unwrap_or_else(|| {
+        let mut s = err.to_string();
+        let mut source = std::error::Error::source(err);
+        while let Some(e) = source {
+            s = format!("{s}: {e}");
+            source = e.source();
+        }
+        s
+    });
+    match (code, status) {
+        (Some(c), Some(s)) => format!("HTTP {s} {c}: {detail}"),
+        (None, Some(s)) => format!("HTTP {s}: {detail}"),
+        (Some(c), None) => format!("{c}: {detail}"),
+        (None, None) => detail,
+    }
+}

@@ -1,0 +1,31 @@
+//! # wormlog-s3: wormlog's object store on AWS S3 and S3-compatible servers
+//!
+//! [`S3Store`] implements [`wormlog_store::ObjectStore`] with aws-sdk-s3. It is the only crate
+//! that compiles the AWS SDK, so everything else builds and tests without it.
+//!
+//! ```text
+//!  ObjectStore call ─► S3Store ─► aws-sdk-s3 request (timeouts, SDK retries for 5xx)
+//!        ▲                              │
+//!        └── StoreError ◄── classify.rs ┘  one match: error code first, then HTTP status
+//! ```
+//!
+//! Every request is explicit about what safety rests on:
+//! - log segments go up as in-memory bytes with `If-None-Match: *` and an explicit
+//!   `x-amz-checksum-crc32` (crc32fast), so the server verifies every segment and AWS accepts
+//!   Object Lock puts; the SDK's own checksums are only computed where an operation requires
+//!   them (`WhenRequired`), since several S3-compatible servers reject the SDK's defaults;
+//! - compare-and-swap sends `If-Match` with the ETag unquoted (Ceph RGW 16.2 refuses quoted);
+//! - write id, epoch and counts travel as `x-amz-meta-wormlog-*`;
+//! - deletes name the object's version, so Object Lock is enforced on versioned buckets
+//!   (a plain DELETE there would only add a delete marker).
+//!
+//! Server quirks are handled where the request is made, each with a comment naming the server.
+
+mod classify;
+mod config;
+mod stats;
+mod store;
+
+pub use config::{S3Config, S3UrlError, Sse};
+pub use stats::{OpStats, S3Stats};
+pub use store::S3Store;

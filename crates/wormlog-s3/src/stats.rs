@@ -1,0 +1,82 @@
+//! Per-operation request, error and latency counters of one [`crate::S3Store`].
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use wormlog_store::Op;
+
+const OPS: [Op; 8] = [
+    Op::PutIfAbsent,
+    Op::PutIfMatch,
+    Op::Get,
+    Op::Head,
+    Op::List,
+    Op::Delete,
+    Op::SetRetention,
+    Op::SetLegalHold,
+];
+
+/// Counters of one operation.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OpStats {
+    pub op: Option<Op>,
+    pub requests: u64,
+    pub errors: u64,
+    /// Sum of the latencies of all requests, SDK retries included.
+    pub total_latency: Duration,
+}
+
+impl OpStats {
+    pub fn mean_latency(&self) -> Duration {
+        if self.requests == 0 {
+            Duration::ZERO
+        } else {
+            self.total_latency / self.requests as u32
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct Cells {
+    requests: AtomicU64,
+    errors: AtomicU64,
+    micros: AtomicU64,
+}
+
+/// All counters of a store.
+#[derive(Debug, Default)]
+pub struct S3Stats {
+    cells: [Cells; 8],
+}
+
+impl S3Stats {
+    fn index(op: Op) -> usize {
+        OPS.iter()
+            .position(|o| *o == op)
+            .expect("every op is counted")
+    }
+
+    pub(crate) fn record(&self, op: Op, latency: Duration, failed: bool) {
+        let c = &self.cells[Self::index(op)];
+        c.requests.fetch_add(1, Ordering::Relaxed);
+        c.micros
+            .fetch_add(latency.as_micros() as u64, Ordering::Relaxed);
+        if failed {
+            c.errors.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Counters of every operation that saw a request.
+    pub fn snapshot(&self) -> Vec<OpStats> {
+        OPS.iter()
+            .zip(&self.cells)
+            .map(|(op, c)| OpStats {
+                op: Some(*op),
+                requests: c.requests.load(Ordering::Relaxed),
+                errors: c.errors.load(Ordering::Relaxed),
+                total_latency: Duration::from_micros(c.micros.load(Ordering::Relaxed)),
+            })
+            .filter(|s| s.requests > 0)
+            .collect()
+    }
+}

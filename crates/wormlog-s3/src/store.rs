@@ -1,0 +1,571 @@
+//! [`S3Store`]: the [`ObjectStore`] calls as S3 requests.
+
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_config::environment::EnvironmentVariableCredentialsProvider;
+use aws_config::meta::credentials::CredentialsProviderChain;
+use aws_config::profile::ProfileFileCredentialsProvider;
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::BehaviorVersion;
+use aws_sdk_s3::config::{
+    Credentials, Region, RequestChecksumCalculation, ResponseChecksumValidation,
+};
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::primitives::{ByteStream, DateTime};
+use aws_sdk_s3::types::{
+    BucketLocationConstraint, ChecksumAlgorithm, CreateBucketConfiguration,
+    ObjectLockConfiguration, ObjectLockEnabled, ObjectLockLegalHold, ObjectLockLegalHoldStatus,
+    ObjectLockMode, ObjectLockRetention, ObjectLockRetentionMode, ObjectLockRule,
+    ServerSideEncryption,
+};
+use aws_sdk_s3::Client;
+use aws_smithy_runtime_api::http::Response;
+use bytes::Bytes;
+use wormlog_store::{
+    check_retention_change, strip_etag_quotes, validate_key, Clock, DefaultRetention,
+    DeleteOptions, GetResult, InitOptions, InitReport, ListEntry, ListPage, LockState, ObjectMeta,
+    ObjectStore, Op, PutOptions, PutResult, Retention, RetentionMode, StoreError, StoreResult,
+    SystemClock, Timestamp, MAX_LIST_PAGE,
+};
+
+use crate::classify::classify;
+use crate::{S3Config, S3Stats, Sse};
+
+/// A bucket on S3 or an S3-compatible server.
+#[derive(Clone)]
+pub struct S3Store {
+    client: Client,
+    config: S3Config,
+    stats: Arc<S3Stats>,
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for S3Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("S3Store")
+            .field("bucket", &self.config.bucket)
+            .field("endpoint", &self.config.endpoint)
+            .finish()
+    }
+}
+
+impl S3Store {
+    /// Builds the client: credentials from the config or the standard AWS chain, operation and
+    /// attempt timeouts, SDK retries for 5xx and throttling, path-style addressing if asked,
+    /// and request checksums only where an operation requires one.
+    pub async fn connect(config: S3Config) -> S3Store {
+        let mut loader = aws_config::defaults(BehaviorVersion::v2026_01_12())
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .operation_timeout(config.operation_timeout)
+                    .operation_attempt_timeout(config.attempt_timeout)
+                    .connect_timeout(config.connect_timeout)
+                    .build(),
+            )
+            .retry_config(
+                RetryConfig::standard()
+                    .with_max_attempts(config.max_attempts)
+                    .with_initial_backoff(Duration::from_millis(50)),
+            );
+        // A non-AWS endpoint (RGW, MinIO, moto) has no instance metadata service: resolve
+        // region and credentials locally only, so nothing is sent to 169.254.169.254.
+        let local_only = config.endpoint.is_some();
+        match (&config.region, local_only) {
+            (Some(region), _) => loader = loader.region(Region::new(region.clone())),
+            (None, true) => loader = loader.region(Region::new("us-east-1")),
+            (None, false) => {}
+        }
+        match (&config.credentials, local_only) {
+            (Some((key, secret)), _) => {
+                loader = loader.credentials_provider(Credentials::new(
+                    key,
+                    secret,
+                    None,
+                    None,
+                    "wormlog-static",
+                ))
+            }
+            (None, true) => {
+                let chain = CredentialsProviderChain::first_try(
+                    "environment",
+                    EnvironmentVariableCredentialsProvider::new(),
+                )
+                .or_else("profile", ProfileFileCredentialsProvider::builder().build());
+                loader = loader.credentials_provider(chain);
+            }
+            (None, false) => {}
+        }
+        let shared = loader.load().await;
+        let mut s3 = aws_sdk_s3::config::Builder::from(&shared)
+            .force_path_style(config.path_style)
+            // aws-sdk-s3 >= 1.69 adds CRC checksums (as aws-chunked trailers) to every upload by
+            // default; several S3-compatible servers reject that. wormlog sends its own
+            // x-amz-checksum-crc32 on segment puts instead.
+            .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
+            .response_checksum_validation(ResponseChecksumValidation::WhenRequired);
+        if shared.region().is_none() {
+            s3 = s3.region(Region::new("us-east-1"));
+        }
+        if let Some(endpoint) = &config.endpoint {
+            s3 = s3.endpoint_url(endpoint);
+        }
+        S3Store {
+            client: Client::from_conf(s3.build()),
+            config,
+            stats: Arc::new(S3Stats::default()),
+            clock: SystemClock::shared(),
+        }
+    }
+
+    /// Uses `clock` for the Object Lock dates this store checks itself.
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> S3Store {
+        self.clock = clock;
+        self
+    }
+
+    /// The bucket and prefix this store was configured with.
+    pub fn config(&self) -> &S3Config {
+        &self.config
+    }
+
+    /// Request, error and latency counters per operation.
+    pub fn stats(&self) -> &S3Stats {
+        &self.stats
+    }
+
+    /// Runs one request, counting it and classifying its failure.
+    async fn call<T, E, F>(&self, op: Op, key: &str, request: F) -> StoreResult<T>
+    where
+        F: Future<Output = Result<T, SdkError<E, Response>>>,
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        let started = tokio::time::Instant::now();
+        let result = request.await;
+        let latency = started.elapsed();
+        self.stats.record(op, latency, result.is_err());
+        let result = result.map_err(|e| classify(op, key, e));
+        tracing::debug!(
+            op = op.name(),
+            key,
+            latency_us = latency.as_micros() as u64,
+            ok = result.is_ok(),
+            "s3 request"
+        );
+        result
+    }
+
+    /// Object Lock, encryption, metadata and the CRC-32 of the body on a put.
+    fn put_request(
+        &self,
+        key: &str,
+        body: Bytes,
+        opts: &PutOptions,
+    ) -> aws_sdk_s3::operation::put_object::builders::PutObjectFluentBuilder {
+        // The server verifies the bytes against this; AWS also requires a checksum on every
+        // put that carries Object Lock headers or lands in a bucket with default retention,
+        // and moto 5.2.5 (like AWS) wants the algorithm named (x-amz-sdk-checksum-algorithm).
+        // The value is given, so the SDK sends it as a header, not as an aws-chunked trailer.
+        let crc = aws_smithy_types::base64::encode(crc32fast::hash(&body).to_be_bytes());
+        let mut req = self
+            .client
+            .put_object()
+            .bucket(&self.config.bucket)
+            .key(key)
+            .checksum_algorithm(ChecksumAlgorithm::Crc32)
+            .checksum_crc32(crc)
+            .set_metadata(Some(
+                opts.metadata.clone().into_iter().collect::<HashMap<_, _>>(),
+            ))
+            .body(ByteStream::from(body));
+        if let Some(r) = opts.lock.retention {
+            req = req
+                .object_lock_mode(match r.mode {
+                    RetentionMode::Compliance => ObjectLockMode::Compliance,
+                    RetentionMode::Governance => ObjectLockMode::Governance,
+                })
+                .object_lock_retain_until_date(to_datetime(r.retain_until));
+        }
+        if opts.lock.legal_hold {
+            req = req.object_lock_legal_hold_status(ObjectLockLegalHoldStatus::On);
+        }
+        match &self.config.sse {
+            Some(Sse::S3) => req.server_side_encryption(ServerSideEncryption::Aes256),
+            Some(Sse::Kms { key_id }) => req
+                .server_side_encryption(ServerSideEncryption::AwsKms)
+                .ssekms_key_id(key_id),
+            None => req,
+        }
+    }
+
+    /// The current version id of `key` (`None` on an unversioned bucket), or NotFound.
+    async fn version_of(&self, key: &str) -> StoreResult<Option<String>> {
+        let head = self
+            .call(
+                Op::Head,
+                key,
+                self.client
+                    .head_object()
+                    .bucket(&self.config.bucket)
+                    .key(key)
+                    .send(),
+            )
+            .await?;
+        Ok(head
+            .version_id()
+            .filter(|v| *v != "null")
+            .map(str::to_owned))
+    }
+}
+
+fn to_datetime(t: Timestamp) -> DateTime {
+    DateTime::from_millis(t.as_millis() as i64)
+}
+
+fn from_datetime(d: &DateTime) -> Timestamp {
+    Timestamp::from_millis(d.to_millis().unwrap_or(0).max(0) as u64)
+}
+
+fn lock_state(
+    mode: Option<&ObjectLockMode>,
+    until: Option<&DateTime>,
+    hold: Option<&ObjectLockLegalHoldStatus>,
+) -> LockState {
+    let retention = match (mode, until) {
+        (Some(m), Some(u)) => Some(Retention {
+            mode: match m {
+                ObjectLockMode::Compliance => RetentionMode::Compliance,
+                _ => RetentionMode::Governance,
+            },
+            retain_until: from_datetime(u),
+        }),
+        _ => None,
+    };
+    LockState {
+        retention,
+        legal_hold: matches!(hold, Some(ObjectLockLegalHoldStatus::On)),
+    }
+}
+
+fn metadata(m: Option<&HashMap<String, String>>) -> BTreeMap<String, String> {
+    m.map(|m| {
+        m.iter()
+            .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
+fn etag(e: Option<&str>) -> String {
+    strip_etag_quotes(e.unwrap_or_default()).to_owned()
+}
+
+#[async_trait]
+impl ObjectStore for S3Store {
+    fn describe(&self) -> String {
+        match &self.config.endpoint {
+            Some(e) => format!("s3://{} at {e}", self.config.bucket),
+            None => format!("s3://{}", self.config.bucket),
+        }
+    }
+
+    async fn put_if_absent(
+        &self,
+        key: &str,
+        body: Bytes,
+        opts: &PutOptions,
+    ) -> StoreResult<PutResult> {
+        validate_key(key)?;
+        let req = self.put_request(key, body, opts).if_none_match("*");
+        let out = self.call(Op::PutIfAbsent, key, req.send()).await?;
+        Ok(PutResult {
+            etag: etag(out.e_tag()),
+        })
+    }
+
+    async fn put_if_match(
+        &self,
+        key: &str,
+        body: Bytes,
+        etag_now: &str,
+        opts: &PutOptions,
+    ) -> StoreResult<PutResult> {
+        validate_key(key)?;
+        // Ceph RGW 16.2 answers 412 to a quoted If-Match even when it matches: send it bare
+        // (AWS and MinIO accept both).
+        let req = self
+            .put_request(key, body, opts)
+            .if_match(strip_etag_quotes(etag_now));
+        let out = self.call(Op::PutIfMatch, key, req.send()).await?;
+        Ok(PutResult {
+            etag: etag(out.e_tag()),
+        })
+    }
+
+    async fn get(&self, key: &str) -> StoreResult<GetResult> {
+        validate_key(key)?;
+        let req = self
+            .client
+            .get_object()
+            .bucket(&self.config.bucket)
+            .key(key)
+            .send();
+        let out = self.call(Op::Get, key, req).await?;
+        let meta = ObjectMeta {
+            key: key.to_owned(),
+            size: out.content_length().unwrap_or(0).max(0) as u64,
+            etag: etag(out.e_tag()),
+            metadata: metadata(out.metadata()),
+            lock: lock_state(
+                out.object_lock_mode(),
+                out.object_lock_retain_until_date(),
+                out.object_lock_legal_hold_status(),
+            ),
+        };
+        let body = out
+            .body
+            .collect()
+            .await
+            .map_err(|e| StoreError::Transient {
+                op: Op::Get.name(),
+                key: key.to_owned(),
+                message: format!("reading the body failed: {e}"),
+            })?;
+        Ok(GetResult {
+            body: body.into_bytes(),
+            meta,
+        })
+    }
+
+    // moto 5.2.5 answers GetObjectRetention with 500, so lock state is always read from HEAD,
+    // which every server fills in.
+    async fn head(&self, key: &str) -> StoreResult<ObjectMeta> {
+        validate_key(key)?;
+        let req = self
+            .client
+            .head_object()
+            .bucket(&self.config.bucket)
+            .key(key)
+            .send();
+        let out = self.call(Op::Head, key, req).await?;
+        Ok(ObjectMeta {
+            key: key.to_owned(),
+            size: out.content_length().unwrap_or(0).max(0) as u64,
+            etag: etag(out.e_tag()),
+            metadata: metadata(out.metadata()),
+            lock: lock_state(
+                out.object_lock_mode(),
+                out.object_lock_retain_until_date(),
+                out.object_lock_legal_hold_status(),
+            ),
+        })
+    }
+
+    async fn list_after(
+        &self,
+        prefix: &str,
+        start_after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<ListPage> {
+        let limit = limit.clamp(1, MAX_LIST_PAGE);
+        let req = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.config.bucket)
+            .prefix(prefix)
+            .set_start_after(start_after.map(str::to_owned))
+            .max_keys(limit as i32)
+            .send();
+        let out = self.call(Op::List, prefix, req).await?;
+        let entries: Vec<ListEntry> = out
+            .contents()
+            .iter()
+            .filter_map(|o| {
+                Some(ListEntry {
+                    key: o.key()?.to_owned(),
+                    size: o.size().unwrap_or(0).max(0) as u64,
+                })
+            })
+            .collect();
+        Ok(ListPage {
+            truncated: out.is_truncated().unwrap_or(false) && !entries.is_empty(),
+            entries,
+        })
+    }
+
+    /// Deletes the object's current version by id, so Object Lock applies on versioned
+    /// buckets (a DELETE without a version there only adds a delete marker and "succeeds").
+    async fn delete(&self, key: &str, opts: &DeleteOptions) -> StoreResult<()> {
+        validate_key(key)?;
+        let version = match self.version_of(key).await {
+            Ok(v) => v,
+            Err(StoreError::NotFound { .. }) => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        let req = self
+            .client
+            .delete_object()
+            .bucket(&self.config.bucket)
+            .key(key)
+            .set_version_id(version)
+            .set_bypass_governance_retention(opts.bypass_governance.then_some(true))
+            .send();
+        match self.call(Op::Delete, key, req).await {
+            Ok(_) | Err(StoreError::NotFound { .. }) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn set_retention(
+        &self,
+        key: &str,
+        retention: Retention,
+        bypass_governance: bool,
+    ) -> StoreResult<()> {
+        validate_key(key)?;
+        // moto 5.2.5 accepts shortening COMPLIANCE retention (AWS and Ceph RGW refuse it):
+        // check the rule here too, so wormlog never asks for it on any server.
+        let current = self.head(key).await?;
+        check_retention_change(
+            key,
+            &current.lock,
+            &retention,
+            self.clock.now(),
+            bypass_governance,
+        )?;
+        let mode = match retention.mode {
+            RetentionMode::Compliance => ObjectLockRetentionMode::Compliance,
+            RetentionMode::Governance => ObjectLockRetentionMode::Governance,
+        };
+        let req = self
+            .client
+            .put_object_retention()
+            .bucket(&self.config.bucket)
+            .key(key)
+            .retention(
+                ObjectLockRetention::builder()
+                    .mode(mode)
+                    .retain_until_date(to_datetime(retention.retain_until))
+                    .build(),
+            )
+            .set_bypass_governance_retention(bypass_governance.then_some(true))
+            .send();
+        self.call(Op::SetRetention, key, req).await.map(|_| ())
+    }
+
+    async fn set_legal_hold(&self, key: &str, on: bool) -> StoreResult<()> {
+        validate_key(key)?;
+        let status = if on {
+            ObjectLockLegalHoldStatus::On
+        } else {
+            ObjectLockLegalHoldStatus::Off
+        };
+        let req = self
+            .client
+            .put_object_legal_hold()
+            .bucket(&self.config.bucket)
+            .key(key)
+            .legal_hold(ObjectLockLegalHold::builder().status(status).build())
+            .send();
+        self.call(Op::SetLegalHold, key, req).await.map(|_| ())
+    }
+
+    async fn default_retention(&self) -> StoreResult<Option<DefaultRetention>> {
+        let req = self
+            .client
+            .get_object_lock_configuration()
+            .bucket(&self.config.bucket)
+            .send();
+        let out = match req.await {
+            Ok(out) => out,
+            Err(e) if e.code() == Some("ObjectLockConfigurationNotFoundError") => return Ok(None),
+            Err(e) => return Err(classify(Op::Get, &self.config.bucket, e)),
+        };
+        let rule = out
+            .object_lock_configuration()
+            .and_then(|c| c.rule())
+            .and_then(|r| r.default_retention());
+        Ok(rule.and_then(|d| {
+            let days = d
+                .days()
+                .map(|d| d as u32)
+                .or(d.years().map(|y| y as u32 * 365))?;
+            let mode = match d.mode()? {
+                ObjectLockRetentionMode::Compliance => RetentionMode::Compliance,
+                _ => RetentionMode::Governance,
+            };
+            Some(DefaultRetention { mode, days })
+        }))
+    }
+
+    /// Creates the bucket (with Object Lock when a default retention is asked for) and sets the
+    /// default retention. An existing bucket is kept; if it cannot take the retention asked
+    /// for, the error says what it lacks.
+    async fn init(&self, opts: &InitOptions) -> StoreResult<InitReport> {
+        let bucket = &self.config.bucket;
+        let exists = match self.client.head_bucket().bucket(bucket).send().await {
+            Ok(_) => true,
+            Err(e) if e.raw_response().map(|r| r.status().as_u16()) == Some(404) => false,
+            Err(e) => return Err(classify(Op::Head, bucket, e)),
+        };
+        if !exists {
+            let mut req = self.client.create_bucket().bucket(bucket);
+            let region = self.client.config().region().map(|r| r.to_string());
+            if let Some(r) = region.filter(|r| r != "us-east-1") {
+                req = req.create_bucket_configuration(
+                    CreateBucketConfiguration::builder()
+                        .location_constraint(BucketLocationConstraint::from(r.as_str()))
+                        .build(),
+                );
+            }
+            if opts.object_lock || opts.default_retention.is_some() {
+                req = req.object_lock_enabled_for_bucket(true);
+            }
+            self.call(Op::PutIfAbsent, bucket, req.send()).await?;
+        }
+        if let Some(d) = opts.default_retention {
+            let mode = match d.mode {
+                RetentionMode::Compliance => ObjectLockRetentionMode::Compliance,
+                RetentionMode::Governance => ObjectLockRetentionMode::Governance,
+            };
+            let config = ObjectLockConfiguration::builder()
+                .object_lock_enabled(ObjectLockEnabled::Enabled)
+                .rule(
+                    ObjectLockRule::builder()
+                        .default_retention(
+                            aws_sdk_s3::types::DefaultRetention::builder()
+                                .mode(mode)
+                                .days(d.days as i32)
+                                .build(),
+                        )
+                        .build(),
+                )
+                .build();
+            let req = self
+                .client
+                .put_object_lock_configuration()
+                .bucket(bucket)
+                .object_lock_configuration(config)
+                .send();
+            self.call(Op::PutIfMatch, bucket, req).await.map_err(|e| match e {
+                StoreError::Permanent { message, .. } if exists => StoreError::Unsupported {
+                    what: format!(
+                        "default retention on the existing bucket {bucket} ({message}); Object Lock \
+                         needs a versioned bucket created with Object Lock: pick a new bucket name for \
+                         `wormlog init --object-lock`"
+                    ),
+                    store: self.describe(),
+                },
+                other => other,
+            })?;
+        }
+        Ok(InitReport {
+            created: !exists,
+            default_retention: self.default_retention().await?,
+        })
+    }
+}

@@ -1,0 +1,8 @@
+//! The store conformance suite on S3Store against moto (scripts/moto.sh), on an Object-Lock
+//! bucket: moto enforces If-None-Match and If-Match on versioned buckets.
+mod core {
+    wormlog_store::conformance_tests!(core, wormlog_tests::servers::moto_subject());
+}
+mod object_lock {
+    wormlog_store::conformance_tests!(object_lock, wormlog_tests::servers::moto_subject());
+}

@@ -1,0 +1,8 @@
+//! The store conformance suite on S3Store against Ceph RGW (scripts/rgw.sh): every core check
+//! on an unversioned bucket, the Object Lock checks on an Object-Lock bucket.
+mod core {
+    wormlog_store::conformance_tests!(core, wormlog_tests::servers::rgw_subject());
+}
+mod object_lock {
+    wormlog_store::conformance_tests!(object_lock, wormlog_tests::servers::rgw_lock_subject());
+}
