@@ -136,3 +136,34 @@ macro_rules! on_every_local_store {
         }
     };
 }
+
+/// Generates the given scenario tests on S3Store against the real servers, each in a fresh
+/// bucket: `mod rgw` (unversioned bucket, where RGW enforces create-only) and `mod moto`
+/// (Object-Lock bucket). Each scenario is `async fn name(store: Arc<dyn ObjectStore>)`.
+#[macro_export]
+macro_rules! on_s3_stores {
+    ($($scenario:ident),* $(,)?) => {
+        mod rgw {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    let s = $crate::servers::RGW;
+                    let bucket = $crate::servers::Server::fresh_bucket("wl-rgw");
+                    let store: std::sync::Arc<dyn wormlog_store::ObjectStore> = s.store(&bucket, false).await;
+                    super::$scenario(store).await;
+                }
+            )*
+        }
+        mod moto {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    let s = $crate::servers::MOTO;
+                    let bucket = $crate::servers::Server::fresh_bucket("wl-moto");
+                    let store: std::sync::Arc<dyn wormlog_store::ObjectStore> = s.store(&bucket, true).await;
+                    super::$scenario(store).await;
+                }
+            )*
+        }
+    };
+}

@@ -551,15 +551,19 @@ impl ObjectStore for S3Store {
                 .bucket(bucket)
                 .object_lock_configuration(config)
                 .send();
+            // On a bucket created without Object Lock, AWS answers 400 and Ceph RGW 409
+            // (InvalidBucketState): either way, say what the bucket lacks.
             self.call(Op::PutIfMatch, bucket, req).await.map_err(|e| match e {
-                StoreError::Permanent { message, .. } if exists => StoreError::Unsupported {
-                    what: format!(
-                        "default retention on the existing bucket {bucket} ({message}); Object Lock \
-                         needs a versioned bucket created with Object Lock: pick a new bucket name for \
-                         `wormlog init --object-lock`"
-                    ),
-                    store: self.describe(),
-                },
+                e @ (StoreError::Permanent { .. } | StoreError::Conflict { .. }) if exists => {
+                    StoreError::Unsupported {
+                        what: format!(
+                            "default retention on the existing bucket {bucket} ({e}); Object Lock \
+                             needs a versioned bucket created with Object Lock: pick a new bucket name for \
+                             `wormlog init --object-lock`"
+                        ),
+                        store: self.describe(),
+                    }
+                }
                 other => other,
             })?;
         }

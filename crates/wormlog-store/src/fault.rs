@@ -225,6 +225,10 @@ impl FaultStore {
 
 #[async_trait]
 impl ObjectStore for FaultStore {
+    fn enforces_conditions_itself(&self) -> bool {
+        self.inner.enforces_conditions_itself()
+    }
+
     fn describe(&self) -> String {
         format!("faulty {}", self.inner.describe())
     }

@@ -521,6 +521,10 @@ fn fsync_dir(dir: &Path) -> std::io::Result<()> {
 
 #[async_trait]
 impl ObjectStore for FsStore {
+    fn enforces_conditions_itself(&self) -> bool {
+        true
+    }
+
     fn describe(&self) -> String {
         format!("file://{}", self.inner.root.display())
     }

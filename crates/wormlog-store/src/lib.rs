@@ -38,6 +38,7 @@ mod fs;
 mod key;
 mod lock_rules;
 mod memory;
+pub mod probe;
 mod rng;
 mod types;
 
@@ -126,6 +127,12 @@ pub trait ObjectStore: Send + Sync + std::fmt::Debug + 'static {
 
     /// Creates the bucket (or directory) if needed and sets its default retention.
     async fn init(&self, opts: &InitOptions) -> StoreResult<InitReport>;
+
+    /// True for stores whose conditional writes this project implements itself and the
+    /// conformance suite verifies (memory, directory): writers skip the capability probe.
+    fn enforces_conditions_itself(&self) -> bool {
+        false
+    }
 }
 
 /// Reads every key under `prefix` after `start_after`, page by page.

@@ -91,6 +91,10 @@ impl MemoryStore {
 
 #[async_trait]
 impl ObjectStore for MemoryStore {
+    fn enforces_conditions_itself(&self) -> bool {
+        true
+    }
+
     fn describe(&self) -> String {
         "mem://".to_owned()
     }

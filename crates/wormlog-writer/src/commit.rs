@@ -48,8 +48,8 @@ struct Tail {
 }
 
 impl Core {
-    /// Protocol step 1: find the tail, refuse if a newer epoch holds the log, then commit an
-    /// `epoch-start` record at the tail.
+    /// Protocol step 1: prove the store enforces conditional writes (once per process), find
+    /// the tail, refuse if a newer epoch holds the log, then commit an `epoch-start` record.
     pub(crate) async fn open(
         store: Arc<dyn ObjectStore>,
         cfg: WriterConfig,
@@ -59,6 +59,18 @@ impl Core {
         cfg.validate().map_err(WriteError::Config)?;
         let keys = StreamKeys::new(&cfg.root_prefix, &cfg.stream)
             .map_err(|e| WriteError::Config(e.to_string()))?;
+        wormlog_store::probe::ensure_safe(&*store, &cfg.root_prefix)
+            .await
+            .map_err(|report| {
+                let failed = report
+                    .first_failure()
+                    .expect("an unsafe report names a failure");
+                WriteError::UnsafeStore {
+                    store: report.store.clone(),
+                    check: failed.name.to_owned(),
+                    detail: failed.detail.clone(),
+                }
+            })?;
         let mut core = Core {
             store,
             keys,

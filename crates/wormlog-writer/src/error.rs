@@ -52,6 +52,13 @@ pub enum WriteError {
         source: FormatError,
     },
 
+    #[error("the store {store} is not safe for writers: the capability check \"{check}\" failed ({detail}); run `wormlog doctor` for the full report")]
+    UnsafeStore {
+        store: String,
+        check: String,
+        detail: String,
+    },
+
     #[error("invalid event: {0}")]
     InvalidEvent(FormatError),
 

@@ -62,6 +62,7 @@ impl From<WriteError> for CliError {
             WriteError::Corrupt { .. } => VIOLATION,
             WriteError::Store(StoreError::InvalidKey { .. }) => USAGE,
             WriteError::OutcomeUnknown { .. }
+            | WriteError::UnsafeStore { .. }
             | WriteError::Poisoned { .. }
             | WriteError::Store(_)
             | WriteError::Closed => STORE,

@@ -3,6 +3,7 @@
 mod append;
 mod cat;
 mod demo;
+mod doctor;
 mod exit;
 mod init;
 
@@ -38,8 +39,10 @@ pub(crate) struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Create the store (a directory) and optionally turn on default Object Lock retention.
+    /// Create the store (a directory or a bucket) and optionally turn on Object Lock retention.
     Init(init::InitArgs),
+    /// Prove the store enforces what safety rests on (create-only, If-Match); a table.
+    Doctor(doctor::DoctorArgs),
     /// Append events (DATA arguments or JSON lines on stdin); prints "seq id" per event.
     Append(append::AppendArgs),
     /// Print events as JSON lines, in seq order.
@@ -97,6 +100,7 @@ async fn run(cli: Cli, stream_given: bool) -> CliResult<()> {
     };
     match cli.command {
         Command::Init(args) => init::run(&ctx, args).await,
+        Command::Doctor(args) => doctor::run(&ctx, args).await,
         Command::Append(args) => append::run(&ctx, args).await,
         Command::Cat(args) => cat::run(&ctx, args).await,
         Command::Demo(args) => demo::run(&ctx, args).await,

@@ -2,21 +2,44 @@
 
 #![allow(dead_code)]
 
-use std::io::Write;
+use std::collections::HashSet;
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use wormlog::{FsStore, LogReader, ObjectStore, ScanItem};
+use wormlog_s3::S3Store;
+use wormlog_tests::servers::Server;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_wormlog");
 
-/// A temporary store directory and the stream the commands use.
+/// A store the commands use (a temporary directory, or a fresh bucket on a test S3 server),
+/// and the stream `s`.
 pub struct Env {
     pub dir: tempfile::TempDir,
+    s3: Option<(Server, String)>,
 }
 
 impl Env {
+    /// A fresh directory store.
     pub fn new() -> Env {
         Env {
             dir: tempfile::tempdir().unwrap(),
+            s3: None,
+        }
+    }
+
+    /// A fresh bucket on `server` (created, unversioned).
+    pub fn s3(server: Server) -> Env {
+        let bucket = Server::fresh_bucket("wl-cli");
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        rt.block_on(server.store(&bucket, false));
+        Env {
+            dir: tempfile::tempdir().unwrap(),
+            s3: Some((server, bucket)),
         }
     }
 
@@ -24,16 +47,40 @@ impl Env {
         self.dir.path().join("store")
     }
 
-    /// `wormlog --store <tmp> --stream s <args>`, ready to run.
+    /// The `--store` argument.
+    pub fn store_url(&self) -> String {
+        match &self.s3 {
+            Some((server, bucket)) => server.url(bucket, "cli"),
+            None => self.store().display().to_string(),
+        }
+    }
+
+    /// The same store, for reading with the library, and its root prefix.
+    pub async fn open(&self) -> (Arc<dyn ObjectStore>, String) {
+        match &self.s3 {
+            Some((server, bucket)) => {
+                let store: Arc<dyn ObjectStore> =
+                    Arc::new(S3Store::connect(server.config(bucket)).await);
+                (store, "cli".to_owned())
+            }
+            None => (Arc::new(FsStore::open(self.store())), String::new()),
+        }
+    }
+
+    /// `wormlog --store <store> --stream s <args>`, ready to run.
     pub fn cmd(&self, args: &[&str]) -> Command {
         let mut c = Command::new(BIN);
         c.arg("--store")
-            .arg(self.store())
+            .arg(self.store_url())
             .args(["--stream", "s"])
             .args(args);
         c.env_remove("WORMLOG_STORE")
             .env_remove("WORMLOG_STREAM")
-            .env_remove("WORMLOG_LOG");
+            .env_remove("WORMLOG_LOG")
+            .env("AWS_EC2_METADATA_DISABLED", "true");
+        if let Some((server, _)) = &self.s3 {
+            c.envs(server.credential_env());
+        }
         c
     }
 
@@ -122,4 +169,183 @@ pub fn acks(text: &str) -> Vec<(u64, String)> {
             (seq.parse().unwrap(), id.to_owned())
         })
         .collect()
+}
+
+/// A `wormlog append --streaming` process whose stdin a thread feeds and whose acks a thread
+/// collects.
+pub struct Appender {
+    pub child: Child,
+    acks: Arc<Mutex<Vec<String>>>,
+    feeder: JoinHandle<()>,
+    collector: JoinHandle<()>,
+}
+
+impl Appender {
+    /// Starts an appender fed `lines` lines of `payload_bytes`, one every `pace`.
+    pub fn start(
+        env: &Env,
+        epoch: u64,
+        id: &str,
+        lines: usize,
+        payload_bytes: usize,
+        pace: Duration,
+    ) -> Appender {
+        let mut child = env
+            .cmd(&[
+                "append",
+                "--streaming",
+                "--epoch",
+                &epoch.to_string(),
+                "--writer-id",
+                id,
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        let id_owned = id.to_owned();
+        let feeder = std::thread::spawn(move || {
+            let pad = "p".repeat(payload_bytes);
+            for i in 0..lines {
+                let line = format!("{{\"writer\":\"{id_owned}\",\"i\":{i},\"pad\":\"{pad}\"}}\n");
+                if stdin.write_all(line.as_bytes()).is_err() {
+                    return; // the process stopped (fenced or killed)
+                }
+                if !pace.is_zero() {
+                    std::thread::sleep(pace);
+                }
+            }
+        });
+        let out = child.stdout.take().unwrap();
+        let acks = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&acks);
+        let collector = std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                sink.lock().unwrap().push(line);
+            }
+        });
+        Appender {
+            child,
+            acks,
+            feeder,
+            collector,
+        }
+    }
+
+    pub fn ack_count(&self) -> usize {
+        self.acks.lock().unwrap().len()
+    }
+
+    pub fn wait_for_acks(&self, n: usize) {
+        for _ in 0..6000 {
+            if self.ack_count() >= n {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        panic!("no {n} acks within 30 s (got {})", self.ack_count());
+    }
+
+    /// Waits for the process; returns its exit code, acks and stderr.
+    pub fn finish(mut self) -> (Option<i32>, Vec<(u64, String)>, String) {
+        let status = self.child.wait().unwrap();
+        let mut err = String::new();
+        if let Some(mut e) = self.child.stderr.take() {
+            std::io::Read::read_to_string(&mut e, &mut err).unwrap();
+        }
+        self.feeder.join().unwrap();
+        self.collector.join().unwrap();
+        let text = self.acks.lock().unwrap().join("\n");
+        (status.code(), acks(&text), err)
+    }
+}
+
+/// Reads stream `s` of `env`'s store; panics on any reader error. (seq, id, epoch) per event.
+pub fn read_log(env: &Env) -> Vec<(u64, String, u64)> {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let (store, prefix) = env.open().await;
+        let reader = LogReader::new(store, &prefix, "s").unwrap();
+        let mut scan = reader.scan(0).await.unwrap();
+        let mut out = Vec::new();
+        while let Some(item) = scan
+            .next()
+            .await
+            .expect("I1/I2: every segment is whole and no slot is missing")
+        {
+            match item {
+                ScanItem::Event(e) => {
+                    out.push((e.seq, e.id.to_string(), e.meta.fencing_token.epoch))
+                }
+                ScanItem::Zombie { slot, .. } => {
+                    panic!("a zombie at slot {slot}: a stale write was committed")
+                }
+                ScanItem::Control { .. } => {}
+            }
+        }
+        out
+    })
+}
+
+/// Every acknowledged event is in the log at its seq (I3); ids are unique (I7); epochs never
+/// decrease (I4); seqs run 0.. without gaps (I2).
+pub fn check_log(log: &[(u64, String, u64)], acked: &[(u64, String)]) {
+    for (i, (seq, _, _)) in log.iter().enumerate() {
+        assert_eq!(*seq, i as u64, "I2: seqs run without gaps");
+    }
+    assert!(
+        log.windows(2).all(|w| w[0].2 <= w[1].2),
+        "I4: epochs never decrease along the log"
+    );
+    let ids: HashSet<_> = log.iter().map(|e| &e.1).collect();
+    assert_eq!(ids.len(), log.len(), "I7: event ids are unique");
+    for (seq, id) in acked {
+        let found = log
+            .get(*seq as usize)
+            .unwrap_or_else(|| panic!("I3: acked seq {seq} missing"));
+        assert_eq!(&found.1, id, "I3: acked seq {seq} holds another event");
+    }
+}
+
+/// Two leaders race on one stream: A (epoch 1) streams, B (epoch 2) opens after A's first
+/// `a_acks_first` acks. B finishes; A is fenced (exit 3, naming the 412); the log is one
+/// consistent history in which all of A's acks precede B's epoch.
+pub fn split_brain_race(env: &Env, a_acks_first: usize, b_lines: usize) {
+    let a = Appender::start(env, 1, "leader-a", 100_000, 64, Duration::from_millis(1));
+    a.wait_for_acks(a_acks_first);
+    let b = Appender::start(env, 2, "leader-b", b_lines, 64, Duration::from_micros(200));
+    let (b_code, b_acks, b_err) = b.finish();
+    let (a_code, a_acks, a_err) = a.finish();
+    assert_eq!(b_code, Some(0), "B (epoch 2) finishes: {b_err}");
+    assert_eq!(b_acks.len(), b_lines);
+    assert_eq!(
+        a_code,
+        Some(3),
+        "A (epoch 1) exits 3, fenced: {a_err}\nA acks {}",
+        a_acks.len()
+    );
+    assert!(
+        a_err.contains("fenced") && a_err.contains("412"),
+        "A says why: {a_err}"
+    );
+    let log = read_log(env);
+    let mut all = a_acks.clone();
+    all.extend(b_acks.iter().cloned());
+    check_log(&log, &all);
+    assert_eq!(
+        log.len(),
+        all.len(),
+        "I6: nothing unacknowledged is in the log"
+    );
+    let first_b = log.iter().position(|e| e.2 == 2).unwrap();
+    assert!(
+        log[first_b..].iter().all(|e| e.2 == 2),
+        "after B's first event, only epoch 2"
+    );
+    assert!(
+        a_acks.iter().all(|(seq, _)| (*seq as usize) < first_b),
+        "every A ack precedes B's epoch"
+    );
 }

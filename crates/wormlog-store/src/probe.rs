@@ -1,0 +1,290 @@
+//! The store capability probe: before a writer trusts a store, prove on this bucket and prefix
+//! that it enforces what the protocol's safety rests on (protocol.md, "Store capability probe").
+//! Some servers and gateways silently ignore conditional headers (Ceph RGW 16.2 ignores
+//! `If-None-Match` on versioned buckets, so Object-Lock buckets on it fail here).
+//!
+//! ```text
+//!  PUT probe If-None-Match:*  ─► must succeed          (segment upload, checksum accepted)
+//!  PUT probe If-None-Match:*  ─► must give 412         (create-only: one object per slot, I1)
+//!  PUT probe If-Match:<stale> ─► must fail             (compare-and-swap refuses stale ETags)
+//!  PUT probe If-Match:<etag>  ─► must succeed          (compare-and-swap works: leases)
+//!  HEAD probe                 ─► metadata round-trips   (else the writer reads headers by GET)
+//!  LIST probe prefix          ─► finds the probe        (the writer finds the tail by LIST)
+//!  bucket default retention   ─► reported               (Object Lock, for WORM)
+//! ```
+//!
+//! [`ensure_safe`] runs it once per process per store and prefix, for writers; `wormlog doctor`
+//! runs it on demand and prints [`ProbeReport`] as a table.
+
+use std::collections::{BTreeMap, HashSet};
+use std::time::Duration;
+
+use bytes::Bytes;
+use parking_lot::Mutex;
+
+use crate::{
+    list_all, DeleteOptions, ObjectStore, PutOptions, Retention, RetentionMode, SeededRng,
+    StoreError, SystemClock,
+};
+
+/// The result of one check.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Pass,
+    Fail,
+    /// Informational: not a safety requirement.
+    Info,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Pass => "PASS",
+            Outcome::Fail => "FAIL",
+            Outcome::Info => "INFO",
+        }
+    }
+}
+
+/// One row of the probe's report.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Check {
+    pub name: &'static str,
+    pub outcome: Outcome,
+    /// What was observed.
+    pub detail: String,
+    /// Why it matters.
+    pub meaning: &'static str,
+    /// A failed safety check makes writers refuse the store.
+    pub safety: bool,
+}
+
+/// Everything the probe found on one store and prefix.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProbeReport {
+    pub store: String,
+    pub prefix: String,
+    pub checks: Vec<Check>,
+}
+
+impl ProbeReport {
+    /// The first failed safety check, if any.
+    pub fn first_failure(&self) -> Option<&Check> {
+        self.checks
+            .iter()
+            .find(|c| c.safety && c.outcome == Outcome::Fail)
+    }
+
+    pub fn is_safe(&self) -> bool {
+        self.first_failure().is_none()
+    }
+}
+
+struct Probe {
+    checks: Vec<Check>,
+}
+
+impl Probe {
+    fn record(
+        &mut self,
+        name: &'static str,
+        ok: bool,
+        detail: String,
+        meaning: &'static str,
+        safety: bool,
+    ) {
+        let outcome = match (ok, safety) {
+            (true, _) => Outcome::Pass,
+            (false, true) => Outcome::Fail,
+            (false, false) => Outcome::Info,
+        };
+        self.checks.push(Check {
+            name,
+            outcome,
+            detail,
+            meaning,
+            safety,
+        });
+    }
+}
+
+/// Runs every check under `<prefix>.wormlog-probe/<random>/` and removes what it wrote where
+/// the store allows (objects under default retention stay until it ends).
+pub async fn probe(store: &dyn ObjectStore, prefix: &str) -> ProbeReport {
+    let base = match prefix.trim_matches('/') {
+        "" => String::new(),
+        p => format!("{p}/"),
+    };
+    let dir = format!(
+        "{base}.wormlog-probe/{}/",
+        SeededRng::from_entropy().uuid().simple()
+    );
+    let key = format!("{dir}create-only");
+    let mut p = Probe { checks: Vec::new() };
+
+    let default = store.default_retention().await;
+    let mut opts = PutOptions {
+        metadata: BTreeMap::from([("wormlog-probe".to_owned(), "1".to_owned())]),
+        ..PutOptions::default()
+    };
+    if let Ok(Some(_)) = default {
+        // Override the bucket default with one day of GOVERNANCE, so probe objects expire.
+        use crate::Clock;
+        opts.lock.retention = Some(Retention {
+            mode: RetentionMode::Governance,
+            retain_until: SystemClock::new().now().plus(Duration::from_secs(86_400)),
+        });
+    }
+    let body = Bytes::from_static(b"{\"wormlog\":\"probe\"}\n");
+
+    let first = store.put_if_absent(&key, body.clone(), &opts).await;
+    p.record(
+        "segment upload",
+        first.is_ok(),
+        match &first {
+            Ok(_) => "a create-only PUT with a CRC-32 checksum was accepted".into(),
+            Err(e) => format!("a create-only PUT failed: {e}"),
+        },
+        "segments can be written",
+        true,
+    );
+    let Ok(first) = first else {
+        return finish(p, store, prefix, &dir, default).await;
+    };
+
+    let second = store.put_if_absent(&key, body.clone(), &opts).await;
+    p.record(
+        "create-only (If-None-Match: *)",
+        matches!(second, Err(StoreError::AlreadyExists { .. })),
+        match &second {
+            Err(StoreError::AlreadyExists { .. }) => "a second create of the same key was refused with 412".into(),
+            Ok(_) => "a second create of the same key SUCCEEDED: the store ignores If-None-Match (Ceph RGW does on versioned buckets)".into(),
+            Err(e) => format!("a second create failed unexpectedly: {e}"),
+        },
+        "each log slot is written once; a stale leader's write is refused",
+        true,
+    );
+
+    let stale = store
+        .put_if_match(&key, body.clone(), "0123456789abcdef", &opts)
+        .await;
+    p.record(
+        "compare-and-swap refuses (If-Match)",
+        matches!(stale, Err(StoreError::PreconditionFailed { .. })),
+        match &stale {
+            Err(StoreError::PreconditionFailed { .. }) => {
+                "a PUT with a stale ETag was refused with 412".into()
+            }
+            Ok(_) => "a PUT with a stale ETag SUCCEEDED: the store ignores If-Match".into(),
+            Err(e) => format!("a PUT with a stale ETag failed otherwise: {e}"),
+        },
+        "a lease cannot be taken over by two candidates at once",
+        true,
+    );
+
+    let current = match store.head(&key).await {
+        Ok(m) => m.etag,
+        Err(_) => first.etag.clone(),
+    };
+    let swap = store
+        .put_if_match(&key, body.clone(), &current, &opts)
+        .await;
+    p.record(
+        "compare-and-swap accepts (If-Match)",
+        swap.is_ok(),
+        match &swap {
+            Ok(_) => "a PUT with the current ETag (sent unquoted) succeeded".into(),
+            Err(e) => format!("a PUT with the current ETag failed: {e}"),
+        },
+        "leases can be renewed and handed over",
+        true,
+    );
+
+    let head = store.head(&key).await;
+    let meta_ok =
+        matches!(&head, Ok(m) if m.metadata.get("wormlog-probe").map(String::as_str) == Some("1"));
+    p.record(
+        "object metadata",
+        meta_ok,
+        if meta_ok {
+            "x-amz-meta-* came back on HEAD".into()
+        } else {
+            "user metadata did not come back; writers read segment headers with GET instead".into()
+        },
+        "a 412 is resolved with one HEAD",
+        false,
+    );
+
+    let listed = list_all(store, &dir, None).await;
+    p.record(
+        "ordered list",
+        matches!(&listed, Ok(l) if l.iter().any(|e| e.key == key)),
+        match &listed {
+            Ok(l) => format!("LIST found {} probe object(s)", l.len()),
+            Err(e) => format!("LIST failed: {e}"),
+        },
+        "writers and readers find the log's slots",
+        true,
+    );
+    finish(p, store, prefix, &dir, default).await
+}
+
+async fn finish(
+    mut p: Probe,
+    store: &dyn ObjectStore,
+    prefix: &str,
+    dir: &str,
+    default: Result<Option<crate::DefaultRetention>, StoreError>,
+) -> ProbeReport {
+    p.record(
+        "Object Lock default retention",
+        matches!(default, Ok(Some(_))),
+        match &default {
+            Ok(Some(d)) => format!("{} for {} days on new objects", d.mode, d.days),
+            Ok(None) => "none: segments are not WORM unless a writer sets retention".into(),
+            Err(e) => format!("could not be read: {e}"),
+        },
+        "segments are WORM for audits",
+        false,
+    );
+    // On a versioned bucket each delete removes one version (the compare-and-swap made two):
+    // delete until the key is gone, or retention keeps it.
+    let bypass = DeleteOptions {
+        bypass_governance: true,
+    };
+    if let Ok(keys) = list_all(store, dir, None).await {
+        for k in keys {
+            for _ in 0..4 {
+                if store.delete(&k.key, &bypass).await.is_err() || store.head(&k.key).await.is_err()
+                {
+                    break;
+                }
+            }
+        }
+    }
+    ProbeReport {
+        store: store.describe(),
+        prefix: prefix.to_owned(),
+        checks: p.checks,
+    }
+}
+
+static VERIFIED: Mutex<Option<HashSet<String>>> = Mutex::new(None);
+
+/// Proves a store safe for writers, once per process per store and prefix. Stores whose
+/// conditional writes this project implements itself (memory, directory) are not probed.
+pub async fn ensure_safe(store: &dyn ObjectStore, prefix: &str) -> Result<(), ProbeReport> {
+    if store.enforces_conditions_itself() {
+        return Ok(());
+    }
+    let id = format!("{}\u{0}{prefix}", store.describe());
+    if VERIFIED.lock().as_ref().is_some_and(|v| v.contains(&id)) {
+        return Ok(());
+    }
+    let report = probe(store, prefix).await;
+    if !report.is_safe() {
+        return Err(report);
+    }
+    VERIFIED.lock().get_or_insert_with(HashSet::new).insert(id);
+    Ok(())
+}

@@ -1,0 +1,255 @@
+//! What only the real S3 servers can show: Object Lock end to end on moto, the capability
+//! probe failing Ceph RGW's versioned buckets (and writers refusing them), a lost response
+//! resolved from object metadata, and `init` on buckets.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use wormlog_format::StreamKeys;
+use wormlog_store::probe::{probe, Outcome};
+use wormlog_store::{
+    Clock, DefaultRetention, DeleteOptions, Fault, FaultStore, InitOptions, ObjectStore, Op,
+    RetentionMode, StoreError, SystemClock,
+};
+use wormlog_tests::servers::{Server, MOTO, RGW};
+use wormlog_tests::writer_config;
+use wormlog_writer::{LockPolicy, LogWriter, WriteError};
+
+const S: &str = "ledger";
+
+fn segment(slot: u64) -> String {
+    StreamKeys::new("", S).unwrap().segment(slot)
+}
+
+async fn locked_writer(store: Arc<dyn ObjectStore>, mode: RetentionMode) -> LogWriter {
+    let mut cfg = writer_config(S, 1, "auditor");
+    cfg.lock = Some(LockPolicy {
+        mode,
+        retain_for: Duration::from_secs(86_400),
+        legal_hold: false,
+    });
+    LogWriter::open(store, cfg).await.unwrap()
+}
+
+#[tokio::test]
+async fn moto_segments_carry_compliance_retention_and_their_versions_cannot_be_deleted() {
+    let store: Arc<dyn ObjectStore> = MOTO.store(&Server::fresh_bucket("wl-lock"), true).await;
+    let w = locked_writer(Arc::clone(&store), RetentionMode::Compliance).await;
+    let ack = w.append("t", "{\"amount\":10}").await.unwrap();
+    let head = store.head(&segment(ack.slot)).await.unwrap();
+    let r = head
+        .lock
+        .retention
+        .expect("HEAD shows the segment's retention");
+    assert_eq!(r.mode, RetentionMode::Compliance);
+    let expected = SystemClock::new().now().plus(Duration::from_secs(86_400));
+    assert!(
+        r.retain_until.as_millis().abs_diff(expected.as_millis()) < 60_000,
+        "retain-until about a day out"
+    );
+    for bypass in [false, true] {
+        let d = store
+            .delete(
+                &segment(ack.slot),
+                &DeleteOptions {
+                    bypass_governance: bypass,
+                },
+            )
+            .await;
+        assert!(
+            matches!(d, Err(StoreError::ObjectLocked { .. })),
+            "deleting the segment version (bypass {bypass}): {d:?}"
+        );
+    }
+    assert!(
+        store.get(&segment(ack.slot)).await.is_ok(),
+        "the segment is still there"
+    );
+}
+
+#[tokio::test]
+async fn moto_legal_hold_can_be_set_and_cleared_on_a_segment() {
+    let store: Arc<dyn ObjectStore> = MOTO.store(&Server::fresh_bucket("wl-hold"), true).await;
+    let w = LogWriter::open(Arc::clone(&store), writer_config(S, 1, "w"))
+        .await
+        .unwrap();
+    let key = segment(w.append("t", "1").await.unwrap().slot);
+    store.set_legal_hold(&key, true).await.unwrap();
+    assert!(store.head(&key).await.unwrap().lock.legal_hold);
+    assert!(matches!(
+        store.delete(&key, &DeleteOptions::default()).await,
+        Err(StoreError::ObjectLocked { .. })
+    ));
+    store.set_legal_hold(&key, false).await.unwrap();
+    assert!(!store.head(&key).await.unwrap().lock.legal_hold);
+}
+
+#[tokio::test]
+async fn moto_governance_delete_succeeds_only_with_the_bypass() {
+    let store: Arc<dyn ObjectStore> = MOTO.store(&Server::fresh_bucket("wl-gov"), true).await;
+    let w = locked_writer(Arc::clone(&store), RetentionMode::Governance).await;
+    let key = segment(w.append("t", "1").await.unwrap().slot);
+    assert_eq!(
+        store.head(&key).await.unwrap().lock.retention.unwrap().mode,
+        RetentionMode::Governance
+    );
+    assert!(matches!(
+        store.delete(&key, &DeleteOptions::default()).await,
+        Err(StoreError::ObjectLocked { .. })
+    ));
+    store
+        .delete(
+            &key,
+            &DeleteOptions {
+                bypass_governance: true,
+            },
+        )
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.head(&key).await,
+        Err(StoreError::NotFound { .. })
+    ));
+}
+
+#[tokio::test]
+async fn rgw_versioned_bucket_fails_the_probe_and_writers_refuse_to_open() {
+    let store: Arc<dyn ObjectStore> = RGW.store(&Server::fresh_bucket("wl-versioned"), true).await;
+    let report = probe(&*store, "").await;
+    let failed = report
+        .first_failure()
+        .expect("RGW 16.2 ignores If-None-Match on versioned buckets");
+    assert_eq!(failed.name, "create-only (If-None-Match: *)");
+    assert_eq!(failed.outcome, Outcome::Fail);
+    let err = LogWriter::open(Arc::clone(&store), writer_config(S, 1, "w"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, WriteError::UnsafeStore { check, .. } if check.contains("create-only")),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("wormlog doctor"), "{err}");
+    let log = wormlog_store::list_all(&*store, &StreamKeys::new("", S).unwrap().log_prefix(), None)
+        .await
+        .unwrap();
+    assert!(log.is_empty(), "a refused writer wrote nothing to the log");
+}
+
+#[tokio::test]
+async fn unversioned_rgw_and_object_lock_moto_buckets_pass_the_probe() {
+    for (server, lock) in [(RGW, false), (MOTO, true)] {
+        let store = server.store(&Server::fresh_bucket("wl-probe"), lock).await;
+        let report = probe(&*store, "team-a").await;
+        assert!(report.is_safe(), "{}: {report:#?}", server.name);
+        assert!(report
+            .checks
+            .iter()
+            .filter(|c| c.safety)
+            .all(|c| c.outcome == Outcome::Pass));
+        let left = wormlog_store::list_all(&*store, "team-a/.wormlog-probe/", None)
+            .await
+            .unwrap();
+        assert!(
+            left.is_empty(),
+            "{}: the probe cleans up: {left:?}",
+            server.name
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_lost_response_on_s3_is_resolved_by_reading_the_metadata_back() {
+    for (server, lock) in [(RGW, false), (MOTO, true)] {
+        let inner: Arc<dyn ObjectStore> =
+            server.store(&Server::fresh_bucket("wl-lost"), lock).await;
+        let f = FaultStore::new(Arc::clone(&inner));
+        let w = LogWriter::open(Arc::new(f.clone()), writer_config(S, 1, "w"))
+            .await
+            .unwrap();
+        f.inject(Fault::lost_response(
+            Op::PutIfAbsent,
+            "/log/",
+            Fault::unavailable(Op::PutIfAbsent, "k"),
+            1,
+        ));
+        let ack = w
+            .append("t", "\"once\"")
+            .await
+            .expect("our own write, not a conflict");
+        let slot_ops: Vec<Op> = f
+            .journal()
+            .iter()
+            .filter(|r| r.key == segment(ack.slot))
+            .map(|r| r.op)
+            .collect();
+        assert_eq!(
+            slot_ops,
+            [Op::PutIfAbsent, Op::PutIfAbsent, Op::Head],
+            "{}: committed, lost, 412 on retry, one HEAD of the metadata, no GET",
+            server.name
+        );
+        let events = wormlog_reader::LogReader::new(inner, "", S)
+            .unwrap()
+            .read_events(0, None)
+            .await
+            .unwrap();
+        assert_eq!(
+            events.len(),
+            1,
+            "{}: the event is in the log once",
+            server.name
+        );
+    }
+}
+
+#[tokio::test]
+async fn init_creates_an_object_lock_bucket_whose_default_retention_applies_to_segments() {
+    MOTO.require();
+    let bucket = Server::fresh_bucket("wl-init");
+    let store = wormlog_s3::S3Store::connect(MOTO.config(&bucket)).await;
+    let default = DefaultRetention {
+        mode: RetentionMode::Compliance,
+        days: 3,
+    };
+    let report = store
+        .init(&InitOptions {
+            object_lock: true,
+            default_retention: Some(default),
+        })
+        .await
+        .unwrap();
+    assert!(report.created);
+    assert_eq!(report.default_retention, Some(default));
+    let store: Arc<dyn ObjectStore> = Arc::new(store);
+    let w = LogWriter::open(Arc::clone(&store), writer_config(S, 1, "w"))
+        .await
+        .unwrap();
+    let key = segment(w.append("t", "1").await.unwrap().slot);
+    let r = store
+        .head(&key)
+        .await
+        .unwrap()
+        .lock
+        .retention
+        .expect("the bucket default applies");
+    assert_eq!(r.mode, RetentionMode::Compliance);
+}
+
+#[tokio::test]
+async fn init_says_what_an_existing_bucket_without_object_lock_lacks() {
+    let bucket = Server::fresh_bucket("wl-plain");
+    let store = RGW.store(&bucket, false).await;
+    let default = DefaultRetention {
+        mode: RetentionMode::Governance,
+        days: 1,
+    };
+    let err = store
+        .init(&InitOptions {
+            object_lock: true,
+            default_retention: Some(default),
+        })
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Unsupported { .. }), "{err:?}");
+    assert!(err.to_string().contains("Object Lock"), "{err}");
+}
