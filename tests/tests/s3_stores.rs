@@ -253,3 +253,55 @@ async fn init_says_what_an_existing_bucket_without_object_lock_lacks() {
     assert!(matches!(err, StoreError::Unsupported { .. }), "{err:?}");
     assert!(err.to_string().contains("Object Lock"), "{err}");
 }
+
+#[tokio::test]
+async fn writer_stats_show_the_s3_requests_with_their_latency() {
+    let store: Arc<dyn ObjectStore> = RGW.store(&Server::fresh_bucket("wl-stats"), false).await;
+    let w = LogWriter::open(Arc::clone(&store), writer_config(S, 1, "w"))
+        .await
+        .unwrap();
+    for i in 0..5 {
+        w.append("t", &i.to_string()).await.unwrap();
+    }
+    let stats = w.stats();
+    let puts = stats
+        .store_requests
+        .iter()
+        .find(|r| r.op == "put_if_absent")
+        .expect("puts are counted");
+    assert!(
+        puts.requests >= 6,
+        "epoch-start, five appends and the probe: {puts:?}"
+    );
+    assert!(puts.mean_latency_us() > 0);
+    let heads = stats
+        .store_requests
+        .iter()
+        .find(|r| r.op == "head")
+        .expect("the tail probe's HEADs");
+    assert!(
+        heads.errors >= 1,
+        "the first free slot answers 404: {heads:?}"
+    );
+}
+
+#[tokio::test]
+async fn segments_can_be_written_with_sse_s3_encryption() {
+    MOTO.require();
+    let bucket = Server::fresh_bucket("wl-sse");
+    let mut config = MOTO.config(&bucket);
+    config.sse = Some(wormlog_s3::Sse::S3);
+    let store = wormlog_s3::S3Store::connect(config).await;
+    store.init(&InitOptions::default()).await.unwrap();
+    let store: Arc<dyn ObjectStore> = Arc::new(store);
+    let w = LogWriter::open(Arc::clone(&store), writer_config(S, 1, "w"))
+        .await
+        .unwrap();
+    let ack = w.append("t", "\"secret\"").await.unwrap();
+    let events = wormlog_reader::LogReader::new(store, "", S)
+        .unwrap()
+        .read_events(0, None)
+        .await
+        .unwrap();
+    assert_eq!(events[0].id, ack.id);
+}

@@ -27,5 +27,5 @@ mod stats;
 mod store;
 
 pub use config::{S3Config, S3UrlError, Sse};
-pub use stats::{OpStats, S3Stats};
+pub use stats::S3Stats;
 pub use store::S3Store;

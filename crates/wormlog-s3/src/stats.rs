@@ -3,7 +3,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use wormlog_store::Op;
+use wormlog_store::{Op, RequestStats};
 
 const OPS: [Op; 8] = [
     Op::PutIfAbsent,
@@ -15,26 +15,6 @@ const OPS: [Op; 8] = [
     Op::SetRetention,
     Op::SetLegalHold,
 ];
-
-/// Counters of one operation.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct OpStats {
-    pub op: Option<Op>,
-    pub requests: u64,
-    pub errors: u64,
-    /// Sum of the latencies of all requests, SDK retries included.
-    pub total_latency: Duration,
-}
-
-impl OpStats {
-    pub fn mean_latency(&self) -> Duration {
-        if self.requests == 0 {
-            Duration::ZERO
-        } else {
-            self.total_latency / self.requests as u32
-        }
-    }
-}
 
 #[derive(Debug, Default)]
 struct Cells {
@@ -67,14 +47,14 @@ impl S3Stats {
     }
 
     /// Counters of every operation that saw a request.
-    pub fn snapshot(&self) -> Vec<OpStats> {
+    pub fn snapshot(&self) -> Vec<RequestStats> {
         OPS.iter()
             .zip(&self.cells)
-            .map(|(op, c)| OpStats {
-                op: Some(*op),
+            .map(|(op, c)| RequestStats {
+                op: op.name(),
                 requests: c.requests.load(Ordering::Relaxed),
                 errors: c.errors.load(Ordering::Relaxed),
-                total_latency: Duration::from_micros(c.micros.load(Ordering::Relaxed)),
+                total_latency_us: c.micros.load(Ordering::Relaxed),
             })
             .filter(|s| s.requests > 0)
             .collect()

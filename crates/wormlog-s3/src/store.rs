@@ -266,6 +266,10 @@ fn etag(e: Option<&str>) -> String {
 
 #[async_trait]
 impl ObjectStore for S3Store {
+    fn request_stats(&self) -> Vec<wormlog_store::RequestStats> {
+        self.stats.snapshot()
+    }
+
     fn describe(&self) -> String {
         match &self.config.endpoint {
             Some(e) => format!("s3://{} at {e}", self.config.bucket),

@@ -229,6 +229,10 @@ impl ObjectStore for FaultStore {
         self.inner.enforces_conditions_itself()
     }
 
+    fn request_stats(&self) -> Vec<crate::RequestStats> {
+        self.inner.request_stats()
+    }
+
     fn describe(&self) -> String {
         format!("faulty {}", self.inner.describe())
     }

@@ -55,7 +55,8 @@ pub use memory::MemoryStore;
 pub use rng::SeededRng;
 pub use types::{
     DefaultRetention, DeleteOptions, GetResult, InitOptions, InitReport, ListEntry, ListPage,
-    LockRequest, LockState, ObjectMeta, PutOptions, PutResult, Retention, RetentionMode,
+    LockRequest, LockState, ObjectMeta, PutOptions, PutResult, RequestStats, Retention,
+    RetentionMode,
 };
 
 /// The largest page [`ObjectStore::list_after`] returns, as on S3.
@@ -132,6 +133,11 @@ pub trait ObjectStore: Send + Sync + std::fmt::Debug + 'static {
     /// conformance suite verifies (memory, directory): writers skip the capability probe.
     fn enforces_conditions_itself(&self) -> bool {
         false
+    }
+
+    /// Requests sent so far, per operation, for stores that count them (S3); empty otherwise.
+    fn request_stats(&self) -> Vec<RequestStats> {
+        Vec::new()
     }
 }
 

@@ -240,7 +240,7 @@ async fn finish(
         "Object Lock default retention",
         matches!(default, Ok(Some(_))),
         match &default {
-            Ok(Some(d)) => format!("{} for {} days on new objects", d.mode, d.days),
+            Ok(Some(d)) => format!("{d} on new objects"),
             Ok(None) => "none: segments are not WORM unless a writer sets retention".into(),
             Err(e) => format!("could not be read: {e}"),
         },

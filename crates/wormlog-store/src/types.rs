@@ -60,6 +60,14 @@ pub struct DefaultRetention {
     pub days: u32,
 }
 
+impl std::fmt::Display for DefaultRetention {
+    /// `COMPLIANCE for 30 days`, `GOVERNANCE for 1 day`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let unit = if self.days == 1 { "day" } else { "days" };
+        write!(f, "{} for {} {unit}", self.mode, self.days)
+    }
+}
+
 impl DefaultRetention {
     /// The retention an object created at `now` receives.
     pub fn from_now(&self, now: Timestamp) -> Retention {
@@ -163,4 +171,24 @@ pub struct InitReport {
     pub created: bool,
     /// The default retention now in force.
     pub default_retention: Option<DefaultRetention>,
+}
+
+/// Requests of one kind a store has sent, for stores that count them (S3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct RequestStats {
+    /// The operation, such as `put_if_absent` or `head`.
+    pub op: &'static str,
+    pub requests: u64,
+    pub errors: u64,
+    /// Sum of all requests' latencies in microseconds, SDK retries included.
+    pub total_latency_us: u64,
+}
+
+impl RequestStats {
+    /// Mean latency per request, in microseconds.
+    pub fn mean_latency_us(&self) -> u64 {
+        self.total_latency_us
+            .checked_div(self.requests)
+            .unwrap_or(0)
+    }
 }

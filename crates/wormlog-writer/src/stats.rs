@@ -3,7 +3,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// What a writer has done so far.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct WriterStats {
     /// Events acknowledged.
     pub appends: u64,
@@ -15,6 +15,9 @@ pub struct WriterStats {
     pub conflicts: u64,
     /// Requests sent again after a transient failure.
     pub retries: u64,
+    /// The store's own request, error and latency counters per operation, for stores that
+    /// keep them (S3); they count every user of that store, not this writer alone.
+    pub store_requests: Vec<wormlog_store::RequestStats>,
 }
 
 #[derive(Debug, Default)]
@@ -48,6 +51,7 @@ impl StatsCells {
             bytes: self.bytes.load(Ordering::Relaxed),
             conflicts: self.conflicts.load(Ordering::Relaxed),
             retries: self.retries.load(Ordering::Relaxed),
+            store_requests: Vec::new(),
         }
     }
 }

@@ -75,6 +75,7 @@ impl Future for AppendFuture {
 /// appends go through one background task, in call order.
 pub struct LogWriter {
     tx: mpsc::UnboundedSender<Request>,
+    store: Arc<dyn ObjectStore>,
     ids: Mutex<SeededRng>,
     clock: Arc<dyn Clock>,
     stats: Arc<StatsCells>,
@@ -105,12 +106,13 @@ impl LogWriter {
         let ids = SeededRng::new(rng.next_u64());
         let stats = Arc::new(StatsCells::default());
         let clock = Arc::clone(&cfg.clock);
-        let core = Core::open(store, cfg, rng, Arc::clone(&stats)).await?;
+        let core = Core::open(Arc::clone(&store), cfg, rng, Arc::clone(&stats)).await?;
         let position = Arc::new(Mutex::new(position_of(&core)));
         let (tx, rx) = mpsc::unbounded_channel();
         let task = tokio::spawn(run(core, rx, Arc::clone(&position)));
         Ok(LogWriter {
             tx,
+            store,
             ids: Mutex::new(ids),
             clock,
             stats,
@@ -181,7 +183,10 @@ impl LogWriter {
     }
 
     pub fn stats(&self) -> WriterStats {
-        self.stats.snapshot()
+        WriterStats {
+            store_requests: self.store.request_stats(),
+            ..self.stats.snapshot()
+        }
     }
 
     pub fn position(&self) -> WriterPosition {

@@ -16,3 +16,53 @@ fn two_writer_processes_race_on_ceph_rgw_and_the_stale_one_exits_3_naming_the_41
 fn two_writer_processes_race_on_moto_and_the_stale_one_exits_3_naming_the_412() {
     support::split_brain_race(&support::Env::s3(MOTO), 20, 150);
 }
+
+#[test]
+fn cli_init_with_object_lock_and_doctor_on_moto() {
+    let env = support::Env::s3(MOTO);
+    // A bucket created without Object Lock cannot take a default retention: init says why.
+    let o = env.run(&[
+        "init",
+        "--object-lock",
+        "compliance",
+        "--retention-days",
+        "1",
+    ]);
+    assert_eq!(o.status.code(), Some(4), "{}", support::stderr(&o));
+    assert!(
+        support::stderr(&o).contains("Object Lock"),
+        "{}",
+        support::stderr(&o)
+    );
+    let o = env.run(&["doctor"]);
+    support::assert_exit(&o, 0);
+    let table = support::stdout(&o);
+    assert!(
+        table.contains("| create-only (If-None-Match: *) | PASS |"),
+        "{table}"
+    );
+    assert!(table.contains("verdict: safe"), "{table}");
+}
+
+#[test]
+fn cli_doctor_fails_a_versioned_rgw_bucket_and_append_refuses_it() {
+    let env = support::Env::s3_bucket(
+        RGW,
+        &wormlog_tests::servers::Server::fresh_bucket("wl-cli-v"),
+        true,
+    );
+    let o = env.run(&["doctor"]);
+    support::assert_exit(&o, 1);
+    assert!(
+        support::stdout(&o).contains("| create-only (If-None-Match: *) | **FAIL** |"),
+        "{}",
+        support::stdout(&o)
+    );
+    let o = env.run(&["append", "--epoch", "1", "1"]);
+    support::assert_exit(&o, 4);
+    assert!(
+        support::stderr(&o).contains("not safe for writers"),
+        "{}",
+        support::stderr(&o)
+    );
+}

@@ -95,7 +95,11 @@ pub(crate) async fn run(ctx: &Context, _args: DemoArgs) -> CliResult<()> {
             )))
         }
     }
-    println!("   A stats: {:?}", a.stats());
+    let st = a.stats();
+    println!(
+        "   A's stats: {} appends in {} segments, {} occupied slot met (the 412), {} retries.",
+        st.appends, st.segments, st.conflicts, st.retries
+    );
     a.close().await;
     b.close().await;
 

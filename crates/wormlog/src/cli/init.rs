@@ -45,10 +45,7 @@ pub(crate) async fn run(ctx: &Context, args: InitArgs) -> CliResult<()> {
     };
     println!("store {} {what}", ctx.store.store.describe());
     match report.default_retention {
-        Some(d) => println!(
-            "default retention: {} for {} days on every new segment",
-            d.mode, d.days
-        ),
+        Some(d) => println!("default retention: {d} on every new segment"),
         None => println!(
             "default retention: none (pass --object-lock MODE --retention-days N for WORM)"
         ),

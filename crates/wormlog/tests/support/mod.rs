@@ -34,12 +34,16 @@ impl Env {
 
     /// A fresh bucket on `server` (created, unversioned).
     pub fn s3(server: Server) -> Env {
-        let bucket = Server::fresh_bucket("wl-cli");
+        Env::s3_bucket(server, &Server::fresh_bucket("wl-cli"), false)
+    }
+
+    /// `bucket` on `server`, created (with Object Lock, hence versioning, if `object_lock`).
+    pub fn s3_bucket(server: Server, bucket: &str, object_lock: bool) -> Env {
         let rt = tokio::runtime::Runtime::new().unwrap();
-        rt.block_on(server.store(&bucket, false));
+        rt.block_on(server.store(bucket, object_lock));
         Env {
             dir: tempfile::tempdir().unwrap(),
-            s3: Some((server, bucket)),
+            s3: Some((server, bucket.to_owned())),
         }
     }
 
