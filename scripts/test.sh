@@ -36,5 +36,5 @@ cargo clippy --workspace --all-targets --all-features -- -D warnings
 say "Criterion benches, each run once as a test"
 cargo test -q -p wormlog-benches --benches
 
-say "tests (memory and directory stores, writer protocol, reader rules, CLI, processes)"
+say "tests: conformance, writer protocol and reader rules on memory, directory, Ceph RGW and moto; CLI; processes"
 cargo nextest run --workspace --all-features

@@ -305,3 +305,54 @@ async fn segments_can_be_written_with_sse_s3_encryption() {
         .unwrap();
     assert_eq!(events[0].id, ack.id);
 }
+
+#[tokio::test]
+async fn list_versions_shows_a_delete_marker_left_by_a_plain_delete() {
+    MOTO.require();
+    let bucket = Server::fresh_bucket("wl-versions");
+    let store = MOTO.store(&bucket, true).await;
+    let w = LogWriter::open(store.clone(), writer_config(S, 1, "w"))
+        .await
+        .unwrap();
+    let key = segment(w.append("t", "1").await.unwrap().slot);
+    // An outside client sends a plain DELETE: on a versioned bucket that adds a delete marker
+    // and keeps the segment's version underneath.
+    store
+        .client()
+        .delete_object()
+        .bucket(&bucket)
+        .key(&key)
+        .send()
+        .await
+        .unwrap();
+    let versions = store.list_versions(&key).await.unwrap();
+    assert_eq!(versions.len(), 2, "{versions:#?}");
+    assert!(
+        versions[0].delete_marker && versions[0].is_latest,
+        "the marker is the latest: {versions:#?}"
+    );
+    assert!(!versions[1].delete_marker && versions[1].version_id.is_some() && versions[1].size > 0);
+    assert!(
+        matches!(store.head(&key).await, Err(StoreError::NotFound { .. })),
+        "the key reads as deleted"
+    );
+}
+
+#[tokio::test]
+async fn unversioned_stores_list_each_object_as_its_one_version() {
+    for store in [
+        RGW.store(&Server::fresh_bucket("wl-v1"), false).await as Arc<dyn ObjectStore>,
+        Arc::new(wormlog_store::MemoryStore::new()),
+    ] {
+        let w = LogWriter::open(Arc::clone(&store), writer_config(S, 1, "w"))
+            .await
+            .unwrap();
+        w.append("t", "1").await.unwrap();
+        let versions = store
+            .list_versions(&StreamKeys::new("", S).unwrap().log_prefix())
+            .await
+            .unwrap();
+        assert_eq!(versions.len(), 2, "{}: {versions:#?}", store.describe());
+        assert!(versions.iter().all(|v| v.is_latest && !v.delete_marker));
+    }
+}

@@ -30,7 +30,7 @@ use wormlog_store::{
     check_retention_change, strip_etag_quotes, validate_key, Clock, DefaultRetention,
     DeleteOptions, GetResult, InitOptions, InitReport, ListEntry, ListPage, LockState, ObjectMeta,
     ObjectStore, Op, PutOptions, PutResult, Retention, RetentionMode, StoreError, StoreResult,
-    SystemClock, Timestamp, MAX_LIST_PAGE,
+    SystemClock, Timestamp, VersionEntry, MAX_LIST_PAGE,
 };
 
 use crate::classify::classify;
@@ -131,6 +131,12 @@ impl S3Store {
     /// The bucket and prefix this store was configured with.
     pub fn config(&self) -> &S3Config {
         &self.config
+    }
+
+    /// The SDK client, for what wormlog does not wrap (and for tests that play an outside
+    /// client, such as one adding a delete marker).
+    pub fn client(&self) -> &Client {
+        &self.client
     }
 
     /// Request, error and latency counters per operation.
@@ -476,6 +482,52 @@ impl ObjectStore for S3Store {
             .legal_hold(ObjectLockLegalHold::builder().status(status).build())
             .send();
         self.call(Op::SetLegalHold, key, req).await.map(|_| ())
+    }
+
+    async fn list_versions(&self, prefix: &str) -> StoreResult<Vec<VersionEntry>> {
+        let mut out = Vec::new();
+        let (mut key_marker, mut version_marker): (Option<String>, Option<String>) = (None, None);
+        loop {
+            let req = self
+                .client
+                .list_object_versions()
+                .bucket(&self.config.bucket)
+                .prefix(prefix)
+                .set_key_marker(key_marker.take())
+                .set_version_id_marker(version_marker.take())
+                .send();
+            let page = self.call(Op::List, prefix, req).await?;
+            let version = |v: Option<&str>| v.filter(|v| *v != "null").map(str::to_owned);
+            for v in page.versions() {
+                out.push(VersionEntry {
+                    key: v.key().unwrap_or_default().to_owned(),
+                    version_id: version(v.version_id()),
+                    is_latest: v.is_latest().unwrap_or(false),
+                    delete_marker: false,
+                    size: v.size().unwrap_or(0).max(0) as u64,
+                });
+            }
+            for m in page.delete_markers() {
+                out.push(VersionEntry {
+                    key: m.key().unwrap_or_default().to_owned(),
+                    version_id: version(m.version_id()),
+                    is_latest: m.is_latest().unwrap_or(false),
+                    delete_marker: true,
+                    size: 0,
+                });
+            }
+            if !page.is_truncated().unwrap_or(false) {
+                break;
+            }
+            key_marker = page.next_key_marker().map(str::to_owned);
+            version_marker = page.next_version_id_marker().map(str::to_owned);
+            if key_marker.is_none() {
+                break;
+            }
+        }
+        // Key order, and within a key the latest first (markers and versions come in two lists).
+        out.sort_by(|a, b| a.key.cmp(&b.key).then(b.is_latest.cmp(&a.is_latest)));
+        Ok(out)
     }
 
     async fn default_retention(&self) -> StoreResult<Option<DefaultRetention>> {

@@ -302,6 +302,10 @@ impl ObjectStore for FaultStore {
         self.inner.default_retention().await
     }
 
+    async fn list_versions(&self, prefix: &str) -> StoreResult<Vec<crate::VersionEntry>> {
+        self.inner.list_versions(prefix).await
+    }
+
     async fn init(&self, opts: &InitOptions) -> StoreResult<InitReport> {
         self.inner.init(opts).await
     }

@@ -56,7 +56,7 @@ pub use rng::SeededRng;
 pub use types::{
     DefaultRetention, DeleteOptions, GetResult, InitOptions, InitReport, ListEntry, ListPage,
     LockRequest, LockState, ObjectMeta, PutOptions, PutResult, RequestStats, Retention,
-    RetentionMode,
+    RetentionMode, VersionEntry,
 };
 
 /// The largest page [`ObjectStore::list_after`] returns, as on S3.
@@ -123,6 +123,22 @@ pub trait ObjectStore: Send + Sync + std::fmt::Debug + 'static {
     /// Turns the legal hold of `key` on or off.
     async fn set_legal_hold(&self, key: &str, on: bool) -> StoreResult<()>;
 
+    /// Every version and delete marker of the keys under `prefix`, in key order (newest
+    /// version first within a key). Unversioned stores list each object as its one version.
+    async fn list_versions(&self, prefix: &str) -> StoreResult<Vec<VersionEntry>> {
+        Ok(list_all(self, prefix, None)
+            .await?
+            .into_iter()
+            .map(|e| VersionEntry {
+                key: e.key,
+                version_id: None,
+                is_latest: true,
+                delete_marker: false,
+                size: e.size,
+            })
+            .collect())
+    }
+
     /// The bucket's default retention, applied to new objects that ask for none.
     async fn default_retention(&self) -> StoreResult<Option<DefaultRetention>>;
 
@@ -142,8 +158,8 @@ pub trait ObjectStore: Send + Sync + std::fmt::Debug + 'static {
 }
 
 /// Reads every key under `prefix` after `start_after`, page by page.
-pub async fn list_all(
-    store: &dyn ObjectStore,
+pub async fn list_all<S: ObjectStore + ?Sized>(
+    store: &S,
     prefix: &str,
     start_after: Option<&str>,
 ) -> StoreResult<Vec<ListEntry>> {

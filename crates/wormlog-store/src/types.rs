@@ -192,3 +192,16 @@ impl RequestStats {
             .unwrap_or(0)
     }
 }
+
+/// One version of a key, or a delete marker, as a versioned bucket keeps them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VersionEntry {
+    pub key: String,
+    /// `None` on unversioned stores.
+    pub version_id: Option<String>,
+    /// The version a plain GET returns (for a delete marker: the key reads as deleted).
+    pub is_latest: bool,
+    /// A delete marker: a plain DELETE on a versioned bucket. For a log, a tampering attempt.
+    pub delete_marker: bool,
+    pub size: u64,
+}
