@@ -102,6 +102,39 @@ impl Clock for SystemClock {
     }
 }
 
+/// Wall time from the system, monotonic time from tokio's clock, so `tokio::time::pause()` in
+/// tests moves it together with tokio's timers (lease electors sleep on tokio timers).
+#[derive(Debug)]
+pub struct TokioClock {
+    start: tokio::time::Instant,
+    wall: SystemClock,
+}
+
+impl TokioClock {
+    pub fn new() -> TokioClock {
+        TokioClock {
+            start: tokio::time::Instant::now(),
+            wall: SystemClock::new(),
+        }
+    }
+}
+
+impl Default for TokioClock {
+    fn default() -> Self {
+        TokioClock::new()
+    }
+}
+
+impl Clock for TokioClock {
+    fn now(&self) -> Timestamp {
+        self.wall.now()
+    }
+
+    fn monotonic(&self) -> Duration {
+        self.start.elapsed()
+    }
+}
+
 /// A clock that moves only when told to: tests and simulations.
 #[derive(Debug, Clone)]
 pub struct ManualClock {

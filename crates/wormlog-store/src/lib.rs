@@ -45,7 +45,7 @@ mod types;
 use async_trait::async_trait;
 use bytes::Bytes;
 
-pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
+pub use clock::{Clock, ManualClock, SystemClock, Timestamp, TokioClock};
 pub use error::{StoreError, StoreResult};
 pub use fault::{Fault, FaultPoint, FaultStore, Op, RecordedRequest};
 pub use fs::FsStore;

@@ -472,6 +472,21 @@ impl Core {
         e
     }
 
+    /// Stops the writer because its lease was lost; later appends fail without a request.
+    pub(crate) fn lose_leadership(&mut self) {
+        if self.stopped.is_none() {
+            tracing::warn!(
+                stream = self.keys.stream(),
+                epoch = self.cfg.epoch,
+                "leadership lost: the writer stops"
+            );
+            self.stopped = Some(WriteError::LeadershipLost {
+                stream: self.cfg.stream.clone(),
+                epoch: self.cfg.epoch,
+            });
+        }
+    }
+
     pub(crate) fn config(&self) -> &WriterConfig {
         &self.cfg
     }

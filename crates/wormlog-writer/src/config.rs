@@ -3,6 +3,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::sync::watch;
+use wormlog_fencing::FencingToken;
 use wormlog_store::{Clock, RetentionMode, SystemClock};
 
 /// How transient failures (409, 5xx, throttling, timeouts) are retried: capped exponential
@@ -62,6 +64,10 @@ pub struct WriterConfig {
     /// Seed for event ids, write ids and jitter; `None` draws one from the OS. Writers that
     /// share a seed draw the same ids: give each its own.
     pub seed: Option<u64>,
+    /// For a writer whose epoch comes from a lease: the elector's token channel
+    /// (`LeaderElector::watch`). Once it stops showing this writer's epoch, pending and later
+    /// appends fail with `LeadershipLost`.
+    pub leadership: Option<watch::Receiver<Option<FencingToken>>>,
 }
 
 impl WriterConfig {
@@ -77,7 +83,20 @@ impl WriterConfig {
             lock: None,
             clock: SystemClock::shared(),
             seed: None,
+            leadership: None,
         }
+    }
+
+    /// A writer for `stream` under the token an elector currently publishes; its appends stop
+    /// when that token does. `None` if the elector does not lead right now.
+    pub fn from_leadership(
+        stream: impl Into<String>,
+        leadership: watch::Receiver<Option<FencingToken>>,
+    ) -> Option<WriterConfig> {
+        let token = leadership.borrow().clone()?;
+        let mut cfg = WriterConfig::new(stream, token.epoch, token.holder);
+        cfg.leadership = Some(leadership);
+        Some(cfg)
     }
 
     pub(crate) fn validate(&self) -> Result<(), String> {
@@ -95,6 +114,22 @@ impl WriterConfig {
         }
         if self.retry.max_attempts == 0 {
             return Err("the retry policy must allow at least one attempt".into());
+        }
+        if let Some(l) = &self.leadership {
+            match &*l.borrow() {
+                Some(t) if t.epoch == self.epoch => {}
+                Some(t) => {
+                    return Err(format!(
+                        "the lease is at epoch {}, not this writer's epoch {}",
+                        t.epoch, self.epoch
+                    ))
+                }
+                None => {
+                    return Err(
+                        "this process does not hold the lease; wait for leadership first".into(),
+                    )
+                }
+            }
         }
         Ok(())
     }

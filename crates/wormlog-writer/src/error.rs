@@ -16,6 +16,9 @@ pub enum WriteError {
         refused: bool,
     },
 
+    #[error("leadership of stream {stream} at epoch {epoch} was lost (the lease moved on or could not be renewed in time); this writer stopped and wrote nothing more")]
+    LeadershipLost { stream: String, epoch: u64 },
+
     #[error("slot {slot} of stream {stream} was written by writer {other:?} (write id {write_id}) at our own epoch {epoch}: two writers share one fencing token; stop both and give each writer its own epoch")]
     EpochConflict {
         stream: String,

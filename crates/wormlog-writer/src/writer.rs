@@ -8,8 +8,9 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use parking_lot::Mutex;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 use uuid::Uuid;
+use wormlog_fencing::FencingToken;
 use wormlog_format::{NewEvent, SegmentKind};
 use wormlog_store::{Clock, ObjectStore, SeededRng};
 
@@ -109,7 +110,8 @@ impl LogWriter {
         let core = Core::open(Arc::clone(&store), cfg, rng, Arc::clone(&stats)).await?;
         let position = Arc::new(Mutex::new(position_of(&core)));
         let (tx, rx) = mpsc::unbounded_channel();
-        let task = tokio::spawn(run(core, rx, Arc::clone(&position)));
+        let leadership = core.config().leadership.clone();
+        let task = tokio::spawn(run(core, rx, Arc::clone(&position), leadership));
         Ok(LogWriter {
             tx,
             store,
@@ -213,20 +215,61 @@ async fn run(
     mut core: Core,
     mut rx: mpsc::UnboundedReceiver<Request>,
     position: Arc<Mutex<WriterPosition>>,
+    mut leadership: Option<watch::Receiver<Option<FencingToken>>>,
 ) {
+    let epoch = core.config().epoch;
     let mut held: Option<Request> = None;
     loop {
         let first = match held.take() {
             Some(r) => r,
-            None => match rx.recv().await {
-                Some(r) => r,
-                None => return,
+            None => tokio::select! {
+                r = rx.recv() => match r {
+                    Some(r) => r,
+                    None => return,
+                },
+                _ = leadership_ends(&mut leadership, epoch) => {
+                    core.lose_leadership();
+                    leadership = None;
+                    continue;
+                }
             },
         };
+        if !still_leading(&leadership, epoch) {
+            core.lose_leadership();
+        }
         let batch = gather_batch(first, &mut rx, &mut held, core.config());
         let result = commit_batch(&mut core, &batch).await;
         *position.lock() = position_of(&core);
         reply_all(batch, result);
+    }
+}
+
+/// True unless a lease says this writer's epoch no longer leads.
+fn still_leading(leadership: &Option<watch::Receiver<Option<FencingToken>>>, epoch: u64) -> bool {
+    leadership
+        .as_ref()
+        .is_none_or(|l| l.borrow().as_ref().is_some_and(|t| t.epoch == epoch))
+}
+
+/// Resolves when the lease stops showing `epoch` (never, for a writer without a lease).
+async fn leadership_ends(
+    leadership: &mut Option<watch::Receiver<Option<FencingToken>>>,
+    epoch: u64,
+) {
+    let Some(l) = leadership else {
+        return std::future::pending().await;
+    };
+    loop {
+        if !l
+            .borrow_and_update()
+            .as_ref()
+            .is_some_and(|t| t.epoch == epoch)
+        {
+            return;
+        }
+        if l.changed().await.is_err() {
+            return; // the elector is gone: nobody renews the lease any more
+        }
     }
 }
 

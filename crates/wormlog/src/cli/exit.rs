@@ -55,7 +55,9 @@ impl CliError {
 impl From<WriteError> for CliError {
     fn from(e: WriteError) -> CliError {
         let code = match &e {
-            WriteError::Fenced { .. } | WriteError::EpochConflict { .. } => FENCED,
+            WriteError::Fenced { .. }
+            | WriteError::EpochConflict { .. }
+            | WriteError::LeadershipLost { .. } => FENCED,
             WriteError::Conflict { .. } | WriteError::InvalidEvent(_) | WriteError::Config(_) => {
                 USAGE
             }
