@@ -260,10 +260,9 @@ async fn leadership_ends(
         return std::future::pending().await;
     };
     loop {
-        if !l
-            .borrow_and_update()
+        if l.borrow_and_update()
             .as_ref()
-            .is_some_and(|t| t.epoch == epoch)
+            .is_none_or(|t| t.epoch != epoch)
         {
             return;
         }
