@@ -293,6 +293,39 @@ impl Lease {
         }
     }
 
+    /// Releases a lease this holder id holds, from any process (`wormlog lease release`): reads
+    /// the record and hands it back only if it names this holder.
+    pub async fn release_by_holder(&mut self) -> Result<Option<u64>, LeaseError> {
+        let Some((rec, etag)) = self.read().await? else {
+            return Ok(None);
+        };
+        match &rec.holder {
+            None => Ok(None),
+            Some(h) if *h != self.cfg.holder => Err(LeaseError::NotHolder {
+                key: self.key.clone(),
+                holder: h.clone(),
+                me: self.cfg.holder.clone(),
+            }),
+            Some(_) => {
+                let released = LeaseRecord {
+                    holder: None,
+                    renew_count: rec.renew_count + 1,
+                    ..rec.clone()
+                };
+                self.store
+                    .put_if_match(
+                        &self.key,
+                        released.to_bytes(),
+                        &etag,
+                        &PutOptions::default(),
+                    )
+                    .await?;
+                self.held = None;
+                Ok(Some(rec.epoch))
+            }
+        }
+    }
+
     /// Forgets the lease without a request: for a writer that learned from the log that a
     /// newer epoch holds the stream. A fenced writer never touches a lease it does not hold.
     pub fn abandon(&mut self) {

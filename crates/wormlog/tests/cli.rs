@@ -293,3 +293,92 @@ fn cat_of_an_empty_stream_says_so() {
     assert!(stdout(&o).is_empty());
     assert!(stderr(&o).contains("has no segments"), "{}", stderr(&o));
 }
+
+#[test]
+fn lease_acquire_prints_the_epoch_and_waits_out_a_live_holder() {
+    let env = Env::new();
+    let o = env.run(&["lease", "status"]);
+    assert!(stdout(&o).contains("no lease yet"), "{}", stdout(&o));
+    let o = env.run(&[
+        "lease",
+        "acquire",
+        "--holder",
+        "ops-a",
+        "--duration-ms",
+        "300",
+    ]);
+    assert_exit(&o, 0);
+    assert_eq!(stdout(&o).trim(), "1");
+    let o = env.run(&["lease", "status"]);
+    assert!(
+        stdout(&o).contains("held by ops-a at epoch 1"),
+        "{}",
+        stdout(&o)
+    );
+    let started = std::time::Instant::now();
+    let o = env.run(&[
+        "lease",
+        "acquire",
+        "--holder",
+        "ops-b",
+        "--duration-ms",
+        "300",
+    ]);
+    assert_exit(&o, 0);
+    assert_eq!(stdout(&o).trim(), "2");
+    assert!(
+        started.elapsed() >= std::time::Duration::from_millis(300),
+        "waited a full lease"
+    );
+    assert!(
+        stderr(&o).contains("waiting for the lease held by ops-a (epoch 1)"),
+        "says for whom it waits: {}",
+        stderr(&o)
+    );
+    let o = env.run(&["lease", "release", "--holder", "ops-a"]);
+    assert_exit(&o, 2);
+    assert!(
+        stderr(&o).contains("held by ops-b, not by ops-a"),
+        "{}",
+        stderr(&o)
+    );
+    assert_exit(&env.run(&["lease", "release", "--holder", "ops-b"]), 0);
+    let o = env.run(&["lease", "status"]);
+    assert!(
+        stdout(&o).contains("free (released at epoch 2)"),
+        "{}",
+        stdout(&o)
+    );
+}
+
+#[test]
+fn append_with_the_lease_takes_it_appends_and_releases_it() {
+    let env = Env::new();
+    let o = env.run(&["append", "--lease", "--holder", "worker-1", r#"{"k":1}"#]);
+    assert_exit(&o, 0);
+    assert_eq!(acks(&stdout(&o)).len(), 1);
+    let o = env.run(&["lease", "status"]);
+    assert!(
+        stdout(&o).contains("free (released at epoch 1)"),
+        "{}",
+        stdout(&o)
+    );
+    let o = env.run(&["append", "--lease", "--holder", "worker-2", "2"]);
+    assert_exit(&o, 0);
+    let lines: Vec<serde_json::Value> = stdout(&env.run(&["cat"]))
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(
+        lines[0]["meta"]["fencing_token"],
+        serde_json::json!({"epoch": 1, "writer": "worker-1"})
+    );
+    assert_eq!(
+        lines[1]["meta"]["fencing_token"],
+        serde_json::json!({"epoch": 2, "writer": "worker-2"})
+    );
+    let o = env.run(&["append", "--epoch", "1", "3"]);
+    assert_exit(&o, 3);
+    let o = env.run(&["append", "--epoch", "2", "--lease", "3"]);
+    assert_exit(&o, 2);
+}

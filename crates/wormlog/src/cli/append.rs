@@ -14,16 +14,27 @@ use clap::Args;
 use serde_json::value::RawValue;
 use tokio::io::AsyncBufReadExt;
 use wormlog::{Appended, LogWriter, WriterConfig};
+use wormlog_fencing::{ElectorConfig, LeaderElector};
 use wormlog_store::RetentionMode;
 use wormlog_writer::{AppendFuture, LockPolicy};
 
+use super::lease::HolderArgs;
 use super::{CliError, CliResult, Context};
 
 #[derive(Args, Debug)]
+#[command(group = clap::ArgGroup::new("token").required(true).args(["epoch", "lease"]))]
 pub(crate) struct AppendArgs {
     /// The fencing token: an epoch no lower than the log's current one, unique to this writer.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
-    epoch: u64,
+    epoch: Option<u64>,
+
+    /// Take the stream's lease for the epoch (waiting while another holder is live), keep it
+    /// renewed while appending, and release it at the end.
+    #[arg(long, conflicts_with = "writer_id")]
+    lease: bool,
+
+    #[command(flatten)]
+    holder: HolderArgs,
 
     /// Names this writer in the segments it writes (default: wormlog-cli-<pid>).
     #[arg(long, value_name = "ID")]
@@ -59,13 +70,69 @@ pub(crate) struct AppendArgs {
     data: Vec<String>,
 }
 
+/// An open writer, and the elector keeping its lease when it has one.
+struct Opened {
+    writer: LogWriter,
+    elector: Option<LeaderElector>,
+}
+
+impl Opened {
+    /// Closes the writer; releases the lease, unless the log fenced us (then it is not ours
+    /// to touch).
+    async fn close(self, fenced: bool) {
+        self.writer.close().await;
+        if let Some(e) = self.elector {
+            if fenced {
+                e.abandon();
+            } else {
+                e.stop().await;
+            }
+        }
+    }
+}
+
 impl AppendArgs {
-    fn writer_config(&self, ctx: &Context) -> WriterConfig {
+    /// Opens the writer: under `--epoch`, or under the lease (`--lease`).
+    async fn open(&self, ctx: &Context) -> CliResult<Opened> {
+        let store = Arc::clone(&ctx.store.store);
+        let Some(epoch) = self.epoch else {
+            let lease = self.holder.lease_config(ctx);
+            let elector = LeaderElector::start(Arc::clone(&store), ElectorConfig { lease })?;
+            let leading =
+                tokio::time::timeout(Duration::from_millis(300), elector.leadership()).await;
+            if leading.is_err() {
+                eprintln!(
+                    "wormlog: waiting for the lease of stream {} (another holder is live)",
+                    ctx.stream
+                );
+            }
+            let token = elector.leadership().await;
+            eprintln!("wormlog: {token} for stream {}", ctx.stream);
+            let mut cfg = WriterConfig::from_leadership(ctx.stream.clone(), elector.watch())
+                .ok_or_else(|| {
+                    CliError::store("the lease was lost right after it was acquired; try again")
+                })?;
+            self.apply(ctx, &mut cfg);
+            let writer = LogWriter::open(store, cfg).await?;
+            return Ok(Opened {
+                writer,
+                elector: Some(elector),
+            });
+        };
         let writer_id = self
             .writer_id
             .clone()
             .unwrap_or_else(|| format!("wormlog-cli-{}", std::process::id()));
-        let mut cfg = WriterConfig::new(ctx.stream.clone(), self.epoch, writer_id);
+        let mut cfg = WriterConfig::new(ctx.stream.clone(), epoch, writer_id);
+        self.apply(ctx, &mut cfg);
+        Ok(Opened {
+            writer: LogWriter::open(store, cfg).await?,
+            elector: None,
+        })
+    }
+
+    /// The store prefix and the Object Lock flags.
+    fn apply(&self, ctx: &Context, cfg: &mut WriterConfig) {
         cfg.root_prefix = ctx.store.root_prefix.clone();
         let legal_hold = self.legal_hold;
         cfg.lock = match (self.lock_mode, self.retain_days) {
@@ -81,7 +148,6 @@ impl AppendArgs {
             }),
             _ => None,
         };
-        cfg
     }
 }
 
@@ -103,9 +169,10 @@ pub(crate) async fn run(ctx: &Context, args: AppendArgs) -> CliResult<()> {
             "nothing to append: pass DATA arguments or JSON lines on stdin",
         ));
     }
-    let writer = LogWriter::open(Arc::clone(&ctx.store.store), args.writer_config(ctx)).await?;
+    let opened = args.open(ctx).await?;
+    let writer = &opened.writer;
     let result = match args.expected_seq {
-        Some(expected) => append_expected(&writer, &args.event_type, &inputs, expected).await,
+        Some(expected) => append_expected(writer, &args.event_type, &inputs, expected).await,
         None => {
             let pending: VecDeque<_> = inputs
                 .iter()
@@ -114,7 +181,10 @@ pub(crate) async fn run(ctx: &Context, args: AppendArgs) -> CliResult<()> {
             print_acks(pending).await
         }
     };
-    writer.close().await;
+    let fenced = result
+        .as_ref()
+        .is_err_and(|e| e.code == super::exit::FENCED);
+    opened.close(fenced).await;
     result
 }
 
@@ -210,7 +280,7 @@ async fn run_streaming(ctx: &Context, args: &AppendArgs) -> CliResult<()> {
         }
         Ok::<(), wormlog::WriteError>(())
     });
-    let mut writer: Option<LogWriter> = None;
+    let mut writer: Option<Opened> = None;
     let mut n = 0;
     let mut input_error = None;
     while let Some(line) = next_line(&mut lines).await? {
@@ -223,10 +293,9 @@ async fn run_streaming(ctx: &Context, args: &AppendArgs) -> CliResult<()> {
             break;
         }
         if writer.is_none() {
-            writer =
-                Some(LogWriter::open(Arc::clone(&ctx.store.store), args.writer_config(ctx)).await?);
+            writer = Some(args.open(ctx).await?);
         }
-        let w = writer.as_ref().expect("opened above");
+        let w = &writer.as_ref().expect("opened above").writer;
         if tx.send(w.append(&args.event_type, &line)).is_err() {
             break; // the printer stopped at an error; it is reported below
         }
@@ -236,8 +305,9 @@ async fn run_streaming(ctx: &Context, args: &AppendArgs) -> CliResult<()> {
         .await
         .map_err(|e| CliError::store(format!("the acknowledgement printer failed: {e}")))?;
     let opened = writer.is_some();
+    let fenced = printed.as_ref().is_err_and(|e| e.is_fenced());
     if let Some(w) = writer {
-        w.close().await;
+        w.close(fenced).await;
     }
     printed?;
     match input_error {

@@ -1,8 +1,10 @@
 //! `wormlog demo`: the split-brain story on a real store, told from real results.
 //!
-//! Leader A (epoch 1) appends; A stalls; leader B (epoch 2) opens the stream, which commits an
-//! epoch-start record that fences every lower epoch; B appends; A wakes and appends: its PUT is
-//! refused with 412, A reads the slot, sees epoch 2 and stops. A replay shows one history.
+//! Leader A takes the stream's lease (epoch 1) and appends; A stalls past its lease; leader B
+//! waits out a full lease of an unchanged record, takes it over (epoch 2) and opens the stream,
+//! committing an epoch-start record that fences every lower epoch; B appends; A wakes and
+//! appends: its PUT is refused with 412, A reads the slot, sees epoch 2 and stops. A replay
+//! shows A's events, the epoch transition, then B's.
 //! Exits 1 if any step does not behave as the protocol promises.
 
 use std::collections::BTreeMap;
@@ -10,7 +12,10 @@ use std::sync::Arc;
 
 use clap::Args;
 use wormlog::{LogReader, LogWriter, ScanItem, WriteError, WriterConfig};
-use wormlog_store::SeededRng;
+use wormlog_fencing::{Acquire, Lease, LeaseConfig};
+use wormlog_store::{SeededRng, SystemClock};
+
+use super::lease::acquire;
 
 use super::{CliError, CliResult, Context};
 
@@ -27,6 +32,8 @@ const B_EVENTS: [&str; 2] = [
     r#"{"order":"o-2","state":"cancelled"}"#,
 ];
 const A_STALE: &str = r#"{"order":"o-1","state":"refunded"}"#;
+/// Short, so the demo's takeover takes a moment, not minutes.
+const LEASE: std::time::Duration = std::time::Duration::from_millis(400);
 
 pub(crate) async fn run(ctx: &Context, _args: DemoArgs) -> CliResult<()> {
     let stream = if ctx.stream_given {
@@ -48,15 +55,49 @@ pub(crate) async fn run(ctx: &Context, _args: DemoArgs) -> CliResult<()> {
         c
     };
 
-    println!("1. Leader A opens the stream with fencing token epoch 1 and appends.");
-    let a = LogWriter::open(Arc::clone(store), config(1, "leader-a")).await?;
+    let lease = |holder: &str| {
+        let cfg = LeaseConfig {
+            root_prefix: ctx.store.root_prefix.clone(),
+            stream: stream.clone(),
+            holder: holder.to_owned(),
+            duration: LEASE,
+            clock: SystemClock::shared(),
+        };
+        Lease::new(Arc::clone(store), cfg)
+    };
+
+    println!(
+        "1. Leader A takes the stream's lease ({} ms) and appends under its epoch.",
+        LEASE.as_millis()
+    );
+    let mut lease_a = lease("leader-a")?;
+    let token_a = acquire(&mut lease_a).await?;
+    println!("   A holds the lease: {token_a}.");
+    let a = LogWriter::open(Arc::clone(store), config(token_a.epoch, "leader-a")).await?;
     for data in A_EVENTS {
         let ack = a.append("order", data).await?;
         println!("   A  seq {}  slot {}  {data}", ack.seq, ack.slot);
     }
 
-    println!("\n2. A stalls (a long GC pause, a partition). B is elected with epoch 2.");
-    let b = LogWriter::open(Arc::clone(store), config(2, "leader-b")).await?;
+    println!("\n2. A stalls (a long GC pause, a partition) and stops renewing its lease.");
+    let mut lease_b = lease("leader-b")?;
+    let token_b = loop {
+        match lease_b.try_acquire().await? {
+            Acquire::Acquired(t) => break t,
+            Acquire::Waiting {
+                holder,
+                epoch,
+                remaining,
+            } => {
+                if epoch > 0 {
+                    println!("   B sees the lease held by {holder} (epoch {epoch}); B takes it over if it stays unchanged for {} ms more.", remaining.as_millis());
+                }
+                tokio::time::sleep(remaining.max(std::time::Duration::from_millis(5))).await;
+            }
+        }
+    };
+    println!("   The record stayed unchanged for a full lease: B took it over with {token_b}.");
+    let b = LogWriter::open(Arc::clone(store), config(token_b.epoch, "leader-b")).await?;
     let b_start = b.position().next_slot - 1;
     println!("   B committed its epoch-start record at slot {b_start}: no lower epoch can commit after it.");
     for data in B_EVENTS {
@@ -64,7 +105,7 @@ pub(crate) async fn run(ctx: &Context, _args: DemoArgs) -> CliResult<()> {
         println!("   B  seq {}  slot {}  {data}", ack.seq, ack.slot);
     }
 
-    println!("\n3. A wakes up, still believing it leads, and appends {A_STALE}.");
+    println!("\n3. A wakes up. Its own lease expired, but it does not check (or checks too late) and appends {A_STALE}.");
     let a_slot = a.position().next_slot;
     match a.append("order", A_STALE).await {
         Err(WriteError::Fenced { epoch, slot, .. }) => {
@@ -100,8 +141,10 @@ pub(crate) async fn run(ctx: &Context, _args: DemoArgs) -> CliResult<()> {
         "   A's stats: {} appends in {} segments, {} occupied slot met (the 412), {} retries.",
         st.appends, st.segments, st.conflicts, st.retries
     );
+    lease_a.abandon(); // the log said epoch 2 holds the stream: A does not touch the lease
     a.close().await;
     b.close().await;
+    lease_b.release().await?;
 
     println!("\n4. Replay (what every reader sees):");
     let reader = LogReader::new(Arc::clone(store), &ctx.store.root_prefix, &stream)?;

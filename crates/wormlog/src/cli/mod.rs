@@ -6,6 +6,7 @@ mod demo;
 mod doctor;
 mod exit;
 mod init;
+mod lease;
 
 use std::process::ExitCode;
 
@@ -45,6 +46,8 @@ enum Command {
     Doctor(doctor::DoctorArgs),
     /// Append events (DATA arguments or JSON lines on stdin); prints "seq id" per event.
     Append(append::AppendArgs),
+    /// The stream's leader lease: status, acquire (prints the epoch), release.
+    Lease(lease::LeaseArgs),
     /// Print events as JSON lines, in seq order.
     Cat(cat::CatArgs),
     /// Two leaders on one stream: the stale one is fenced with a 412; the replay is consistent.
@@ -103,6 +106,7 @@ async fn run(cli: Cli, stream_given: bool) -> CliResult<()> {
         Command::Doctor(args) => doctor::run(&ctx, args).await,
         Command::Append(args) => append::run(&ctx, args).await,
         Command::Cat(args) => cat::run(&ctx, args).await,
+        Command::Lease(args) => lease::run(&ctx, args).await,
         Command::Demo(args) => demo::run(&ctx, args).await,
     }
 }
