@@ -36,5 +36,16 @@ cargo clippy --workspace --all-targets --all-features -- -D warnings
 say "Criterion benches, each run once as a test"
 cargo test -q -p wormlog-benches --benches
 
+say "examples/controller.rs: two controllers hand the lease over on one store"
+ctl=$(mktemp -d)
+cargo run -q -p wormlog --example controller -- --store "$ctl" --holder ctl-a --seconds 2 >"$ctl/a.log" &
+ctl_a=$!
+sleep 0.5
+cargo run -q -p wormlog --example controller -- --store "$ctl" --holder ctl-b --seconds 3 >"$ctl/b.log"
+wait "$ctl_a"
+grep -q "leading with epoch" "$ctl/a.log" && grep -q "leading with epoch" "$ctl/b.log"
+cargo run -q -p wormlog -- --store "$ctl" --stream controller cat >/dev/null   # the log reads back whole
+rm -rf "$ctl"
+
 say "tests: conformance, writer protocol and reader rules on memory, directory, Ceph RGW and moto; CLI; processes"
 cargo nextest run --workspace --all-features

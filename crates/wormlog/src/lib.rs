@@ -5,6 +5,7 @@
 //! and it stops. Readers replay the log in order and skip nothing silently.
 //!
 //! ```text
+//!  LeaderElector (wormlog-fencing) ─► fencing token (epoch)
 //!  app ─► LogWriter (wormlog-writer) ─► segment (wormlog-format) ─► ObjectStore (wormlog-store)
 //!  app ◄─ LogReader (wormlog-reader) ◄────────────────────────────────┘
 //! ```
@@ -15,11 +16,13 @@
 mod store_url;
 
 pub use store_url::{open_store, OpenedStore, StoreUrlError, DEFAULT_STORE};
+pub use wormlog_fencing as fencing;
 pub use wormlog_format as format;
 pub use wormlog_reader as reader;
 pub use wormlog_store as store;
 pub use wormlog_writer as writer;
 
+pub use wormlog_fencing::{FencingToken, LeaderElector, Lease};
 pub use wormlog_format::{Event, NewEvent, StreamKeys};
 pub use wormlog_reader::{LogReader, ReadError, ScanItem};
 pub use wormlog_store::{FsStore, MemoryStore, ObjectStore};
