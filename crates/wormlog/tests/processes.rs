@@ -9,7 +9,7 @@ use support::{check_log, read_log, Appender, Env};
 
 #[test]
 fn two_processes_with_epochs_1_and_2_leave_one_consistent_log() {
-    support::split_brain_race(&Env::new(), 40, 300);
+    support::split_brain_race(&Env::new(), 40, 300, Duration::from_millis(1));
 }
 
 #[test]

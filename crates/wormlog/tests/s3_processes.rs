@@ -5,16 +5,18 @@
 
 mod support;
 
+use std::time::Duration;
+
 use wormlog_tests::servers::{MOTO, RGW};
 
 #[test]
 fn two_writer_processes_race_on_ceph_rgw_and_the_stale_one_exits_3_naming_the_412() {
-    support::split_brain_race(&support::Env::s3(RGW), 20, 150);
+    support::split_brain_race(&support::Env::s3(RGW), 20, 150, Duration::from_millis(5));
 }
 
 #[test]
 fn two_writer_processes_race_on_moto_and_the_stale_one_exits_3_naming_the_412() {
-    support::split_brain_race(&support::Env::s3(MOTO), 20, 150);
+    support::split_brain_race(&support::Env::s3(MOTO), 20, 150, Duration::from_millis(20));
 }
 
 #[test]
