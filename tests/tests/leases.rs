@@ -250,3 +250,37 @@ async fn a_stopped_elector_hands_over_at_once() {
         clock.monotonic()
     );
 }
+
+/// Any EpochSource serves a writer: the lease, or a token issued elsewhere (FixedEpoch).
+#[tokio::test(start_paused = true)]
+async fn writers_take_tokens_from_any_epoch_source() {
+    use wormlog_fencing::{EpochSource, FencingToken, FixedEpoch};
+    let store: Arc<dyn ObjectStore> = Arc::new(MemoryStore::new());
+    let cfg = LeaseConfig {
+        root_prefix: String::new(),
+        stream: S.into(),
+        holder: "a".into(),
+        duration: Duration::from_millis(300),
+        clock: Arc::new(TokioClock::new()),
+    };
+    let mut sources: Vec<Box<dyn EpochSource>> = vec![
+        Box::new(Lease::new(Arc::clone(&store), cfg).unwrap()),
+        Box::new(FixedEpoch(FencingToken {
+            epoch: 7,
+            holder: "etcd-rev-7".into(),
+        })),
+    ];
+    let mut epochs = Vec::new();
+    for source in &mut sources {
+        let token = source.acquire().await.unwrap();
+        let w = LogWriter::open(
+            Arc::clone(&store),
+            writer_config(S, token.epoch, &token.holder),
+        )
+        .await
+        .unwrap();
+        w.append("t", "1").await.unwrap();
+        epochs.push(token.epoch);
+    }
+    assert_eq!(epochs, [1, 7]);
+}

@@ -333,3 +333,19 @@ impl Lease {
         self.observed = None;
     }
 }
+
+/// The lease as a token source: waits (on tokio timers) until this candidate holds it.
+#[async_trait::async_trait]
+impl crate::EpochSource for Lease {
+    async fn acquire(&mut self) -> Result<FencingToken, LeaseError> {
+        loop {
+            match self.try_acquire().await? {
+                Acquire::Acquired(t) => return Ok(t),
+                Acquire::Waiting { remaining, .. } => {
+                    let step = remaining.clamp(Duration::from_millis(5), self.cfg.duration / 3);
+                    tokio::time::sleep(step).await;
+                }
+            }
+        }
+    }
+}
