@@ -167,3 +167,16 @@ macro_rules! on_s3_stores {
         }
     };
 }
+
+/// Generates the given scenario tests on every store: memory and directory (`mod memory`,
+/// `mod fs`), Ceph RGW and moto (`mod on_s3::{rgw, moto}`).
+#[macro_export]
+macro_rules! on_every_store {
+    ($($scenario:ident),* $(,)?) => {
+        $crate::on_every_local_store!($($scenario),*);
+        mod on_s3 {
+            use super::*;
+            $crate::on_s3_stores!($($scenario),*);
+        }
+    };
+}

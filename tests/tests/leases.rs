@@ -9,7 +9,7 @@ use wormlog_fencing::{Acquire, ElectorConfig, LeaderElector, Lease, LeaseConfig,
 use wormlog_store::{
     Clock, Fault, FaultStore, ManualClock, MemoryStore, ObjectStore, Op, Timestamp, TokioClock,
 };
-use wormlog_tests::{on_every_local_store, on_s3_stores, writer_config};
+use wormlog_tests::{on_every_store, writer_config};
 use wormlog_writer::{LogWriter, WriteError, WriterConfig};
 
 const S: &str = "controller";
@@ -161,22 +161,12 @@ async fn release_lets_a_successor_acquire_at_once(store: Arc<dyn ObjectStore>) {
     assert_eq!((rec.holder.as_deref(), rec.epoch), (Some("b"), 2));
 }
 
-on_every_local_store!(
+on_every_store!(
     acquisition_waits_a_full_duration_of_an_unchanged_record,
     two_candidates_never_lead_at_one_epoch,
     a_paused_leader_is_fenced_at_its_next_slot,
     release_lets_a_successor_acquire_at_once,
 );
-
-mod on_s3 {
-    use super::*;
-    on_s3_stores!(
-        acquisition_waits_a_full_duration_of_an_unchanged_record,
-        two_candidates_never_lead_at_one_epoch,
-        a_paused_leader_is_fenced_at_its_next_slot,
-        release_lets_a_successor_acquire_at_once,
-    );
-}
 
 fn elector(store: &Arc<dyn ObjectStore>, holder: &str) -> LeaderElector {
     let lease = LeaseConfig {

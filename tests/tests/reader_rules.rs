@@ -8,7 +8,7 @@ use bytes::Bytes;
 use wormlog_format::StreamKeys;
 use wormlog_reader::{LogReader, ReadError, ScanItem};
 use wormlog_store::{DeleteOptions, ObjectStore, PutOptions};
-use wormlog_tests::{on_every_local_store, on_s3_stores, writer_config, Plant};
+use wormlog_tests::{on_every_store, writer_config, Plant};
 use wormlog_writer::LogWriter;
 
 const S: &str = "audit";
@@ -214,7 +214,7 @@ async fn an_empty_stream_has_no_events(store: Arc<dyn ObjectStore>) {
     assert!(seqs.is_empty());
 }
 
-on_every_local_store!(
+on_every_store!(
     a_flipped_byte_is_reported_as_corruption_naming_the_slot,
     a_truncated_segment_is_corruption,
     a_deleted_segment_is_a_gap,
@@ -225,19 +225,3 @@ on_every_local_store!(
     i8_replays_with_any_prefetch_agree,
     an_empty_stream_has_no_events,
 );
-
-// The same reader rules on S3Store against Ceph RGW and moto.
-mod on_s3 {
-    use super::*;
-    on_s3_stores!(
-        a_flipped_byte_is_reported_as_corruption_naming_the_slot,
-        a_truncated_segment_is_corruption,
-        a_deleted_segment_is_a_gap,
-        a_segment_copied_to_another_slot_is_corruption,
-        a_seq_discontinuity_is_reported,
-        zombies_are_reported_and_never_delivered,
-        scan_from_a_seq_skips_earlier_events,
-        i8_replays_with_any_prefetch_agree,
-        an_empty_stream_has_no_events,
-    );
-}

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use wormlog_format::{SegmentKind, SegmentSummary, StreamKeys};
 use wormlog_reader::{LogReader, ScanItem};
 use wormlog_store::{Fault, FaultStore, ObjectStore, Op, StoreError};
-use wormlog_tests::{on_every_local_store, on_s3_stores, slots, writer_config, Plant};
+use wormlog_tests::{on_every_local_store, on_every_store, slots, writer_config, Plant};
 use wormlog_writer::{LogWriter, WriteError};
 
 const S: &str = "orders";
@@ -547,8 +547,7 @@ async fn a_new_leader_catches_up_with_a_stale_leader_still_writing(store: Arc<dy
     assert_eq!(events.last().unwrap().0, ack.seq);
 }
 
-on_every_local_store!(
-    open_finds_the_tail_in_logarithmic_reads,
+on_every_store!(
     a_new_leader_catches_up_with_a_stale_leader_still_writing,
     lost_response_is_resolved_as_our_own_write,
     higher_epoch_fences_the_writer_and_it_sends_no_more_puts,
@@ -564,31 +563,15 @@ on_every_local_store!(
     conditional_append_meeting_a_foreign_segment_is_a_conflict,
     queued_appends_are_group_committed_in_order,
     batches_respect_max_events,
-    segments_carry_the_requested_object_lock,
     open_commits_an_epoch_start_record,
 );
 
-// The same scenarios on S3Store against Ceph RGW and moto. Left out: the Object Lock scenario
-// (RGW's unversioned bucket has no Object Lock; moto's is covered in s3_object_lock.rs) and the
-// request-counting one (the capability probe adds requests on S3 stores).
-mod on_s3 {
+// Local stores only: request counting (the capability probe adds requests on S3 stores) and
+// Object Lock on every segment (RGW's unversioned bucket has none; moto's is in s3_stores.rs).
+mod local_only {
     use super::*;
-    on_s3_stores!(
-        a_new_leader_catches_up_with_a_stale_leader_still_writing,
-        lost_response_is_resolved_as_our_own_write,
-        higher_epoch_fences_the_writer_and_it_sends_no_more_puts,
-        open_below_the_current_epoch_is_fenced_and_writes_nothing,
-        same_epoch_other_writer_is_an_epoch_conflict,
-        older_valid_segment_is_counted_and_the_writer_moves_past_it,
-        zombie_segment_is_skipped_uncounted,
-        conflict_409_is_retried_on_the_same_slot,
-        server_errors_are_retried_with_the_same_write_id,
-        exhausted_retries_poison_the_writer_until_reopened,
-        definite_failure_never_appears_in_the_log,
-        conditional_append_refuses_a_moved_log,
-        conditional_append_meeting_a_foreign_segment_is_a_conflict,
-        queued_appends_are_group_committed_in_order,
-        batches_respect_max_events,
-        open_commits_an_epoch_start_record,
+    on_every_local_store!(
+        open_finds_the_tail_in_logarithmic_reads,
+        segments_carry_the_requested_object_lock,
     );
 }

@@ -228,6 +228,23 @@ impl S3Store {
     }
 }
 
+/// [`ObjectMeta`] from a GetObject or HeadObject output (same accessors, different types).
+macro_rules! object_meta {
+    ($key:expr, $out:expr) => {
+        ObjectMeta {
+            key: $key.to_owned(),
+            size: $out.content_length().unwrap_or(0).max(0) as u64,
+            etag: etag($out.e_tag()),
+            metadata: metadata($out.metadata()),
+            lock: lock_state(
+                $out.object_lock_mode(),
+                $out.object_lock_retain_until_date(),
+                $out.object_lock_legal_hold_status(),
+            ),
+        }
+    };
+}
+
 fn to_datetime(t: Timestamp) -> DateTime {
     DateTime::from_millis(t.as_millis() as i64)
 }
@@ -325,17 +342,7 @@ impl ObjectStore for S3Store {
             .key(key)
             .send();
         let out = self.call(Op::Get, key, req).await?;
-        let meta = ObjectMeta {
-            key: key.to_owned(),
-            size: out.content_length().unwrap_or(0).max(0) as u64,
-            etag: etag(out.e_tag()),
-            metadata: metadata(out.metadata()),
-            lock: lock_state(
-                out.object_lock_mode(),
-                out.object_lock_retain_until_date(),
-                out.object_lock_legal_hold_status(),
-            ),
-        };
+        let meta = object_meta!(key, out);
         let body = out
             .body
             .collect()
@@ -362,17 +369,7 @@ impl ObjectStore for S3Store {
             .key(key)
             .send();
         let out = self.call(Op::Head, key, req).await?;
-        Ok(ObjectMeta {
-            key: key.to_owned(),
-            size: out.content_length().unwrap_or(0).max(0) as u64,
-            etag: etag(out.e_tag()),
-            metadata: metadata(out.metadata()),
-            lock: lock_state(
-                out.object_lock_mode(),
-                out.object_lock_retain_until_date(),
-                out.object_lock_legal_hold_status(),
-            ),
-        })
+        Ok(object_meta!(key, out))
     }
 
     async fn list_after(
