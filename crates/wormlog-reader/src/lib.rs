@@ -21,6 +21,8 @@
 
 mod error;
 mod scan;
+mod verify;
 
 pub use error::ReadError;
 pub use scan::{LogReader, Scan, ScanItem};
+pub use verify::{verify, Finding, SegmentLock, Transition, VerifyReport};

@@ -383,3 +383,26 @@ fn append_with_the_lease_takes_it_appends_and_releases_it() {
     let o = env.run(&["append", "--epoch", "2", "--lease", "3"]);
     assert_exit(&o, 2);
 }
+
+#[test]
+fn verify_exits_0_on_a_whole_log_and_1_naming_the_slot_of_a_violation() {
+    let env = Env::new();
+    assert_exit(&env.run(&["append", "--epoch", "1", "1", "2"]), 0);
+    let o = env.run(&["verify"]);
+    assert_exit(&o, 0);
+    assert!(stdout(&o).contains("no violations"), "{}", stdout(&o));
+    let o = env.run(&["verify", "--json"]);
+    let report: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(report["events"], 2);
+    assert_eq!(report["timeline"][0]["epoch"], 1);
+    std::fs::remove_file(env.store().join("objects/s/log/00000000000000000001")).unwrap();
+    assert_exit(&env.run(&["append", "--epoch", "1", "3"]), 0);
+    let o = env.run(&["verify", "--json"]);
+    assert_exit(&o, 1);
+    let report: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(
+        report["findings"][0],
+        serde_json::json!({"kind": "gap", "first": 1, "last": 1})
+    );
+    assert!(stderr(&o).contains("slot 1 is missing"), "{}", stderr(&o));
+}

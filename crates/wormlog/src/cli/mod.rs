@@ -7,6 +7,7 @@ mod doctor;
 mod exit;
 mod init;
 mod lease;
+mod verify;
 
 use std::process::ExitCode;
 
@@ -50,6 +51,9 @@ enum Command {
     Lease(lease::LeaseArgs),
     /// Print events as JSON lines, in seq order.
     Cat(cat::CatArgs),
+    /// Audit the whole stream: gaps, corruption, zombies, duplicates, the epoch timeline, and
+    /// with --require-lock every segment's Object Lock; exit 1 on any violation.
+    Verify(verify::VerifyArgs),
     /// Two leaders on one stream: the stale one is fenced with a 412; the replay is consistent.
     Demo(demo::DemoArgs),
 }
@@ -107,6 +111,7 @@ async fn run(cli: Cli, stream_given: bool) -> CliResult<()> {
         Command::Append(args) => append::run(&ctx, args).await,
         Command::Cat(args) => cat::run(&ctx, args).await,
         Command::Lease(args) => lease::run(&ctx, args).await,
+        Command::Verify(args) => verify::run(&ctx, args).await,
         Command::Demo(args) => demo::run(&ctx, args).await,
     }
 }

@@ -1,0 +1,351 @@
+//! `verify`: an audit of a whole stream. Unlike a replay it does not stop at the first
+//! problem: it reads every listed slot and reports every finding, each naming its slot.
+//!
+//! ```text
+//!  LIST log/ ─► GET every slot (prefetched) ─► decode, CRC, placement
+//!        │                                        │
+//!        │      validity as a reader sees it ─────┼─► zombies, seq discontinuities,
+//!        │      (epochs, expected seq)            │   duplicate event ids, epoch timeline
+//!        ├─► missing slots ─────────────────────────► gaps
+//!        ├─► HEAD lock state (--require-lock) ──────► retention missing / shorter than default
+//!        └─► list versions ─────────────────────────► extra versions, delete markers (tampering)
+//! ```
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use futures::stream::{self, StreamExt};
+use serde::Serialize;
+use wormlog_format::{decode_segment, StreamKeys};
+use wormlog_store::{list_all, ObjectStore, RetentionMode, Timestamp};
+
+use crate::ReadError;
+
+/// One problem found, naming where.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Finding {
+    /// Slots missing below a present one: deleted segments.
+    Gap { first: u64, last: u64 },
+    /// A segment that does not decode or fails its CRC.
+    Corrupt { slot: u64, error: String },
+    /// A segment whose header names another stream or slot (copied).
+    Misplaced { slot: u64, error: String },
+    /// A segment whose epoch is below one already seen: a stale write readers skip.
+    Zombie {
+        slot: u64,
+        epoch: u64,
+        max_epoch: u64,
+        writer: String,
+    },
+    /// A valid segment that does not start where the log before it ends.
+    SeqDiscontinuity {
+        slot: u64,
+        expected: u64,
+        found: u64,
+    },
+    /// An event id seen twice.
+    DuplicateEventId {
+        id: String,
+        first_seq: u64,
+        seq: u64,
+    },
+    /// A segment without retention, or retained for less than the bucket default.
+    RetentionMissing { slot: u64 },
+    RetentionShort {
+        slot: u64,
+        retain_until: String,
+        default_until: String,
+    },
+    /// More than one version of a segment key: it was overwritten.
+    ExtraVersions { slot: u64, versions: usize },
+    /// A delete marker over a segment: someone tried to delete it.
+    DeleteMarker { slot: u64 },
+}
+
+impl Finding {
+    /// One sentence for the text report.
+    pub fn describe(&self) -> String {
+        match self {
+            Finding::Gap { first, last } if first == last => format!("slot {first} is missing (deleted?)"),
+            Finding::Gap { first, last } => format!("slots {first}..={last} are missing (deleted?)"),
+            Finding::Corrupt { slot, error } => format!("slot {slot} is corrupt: {error}"),
+            Finding::Misplaced { slot, error } => format!("slot {slot} holds a misplaced segment: {error}"),
+            Finding::Zombie { slot, epoch, max_epoch, writer } => {
+                format!("slot {slot} is a zombie: epoch {epoch} by {writer:?} after epoch {max_epoch}; readers skip it")
+            }
+            Finding::SeqDiscontinuity { slot, expected, found } => {
+                format!("slot {slot} starts at seq {found}, but the log before it ends at seq {expected}")
+            }
+            Finding::DuplicateEventId { id, first_seq, seq } => {
+                format!("event id {id} appears at seq {first_seq} and again at seq {seq}")
+            }
+            Finding::RetentionMissing { slot } => format!("slot {slot} has no Object Lock retention"),
+            Finding::RetentionShort { slot, retain_until, default_until } => format!(
+                "slot {slot} is retained until {retain_until}, shorter than the bucket default ({default_until})"
+            ),
+            Finding::ExtraVersions { slot, versions } => {
+                format!("slot {slot} has {versions} versions: it was overwritten (tampering attempt)")
+            }
+            Finding::DeleteMarker { slot } => {
+                format!("slot {slot} has a delete marker: someone tried to delete it (tampering attempt)")
+            }
+        }
+    }
+}
+
+/// An epoch transition along the log.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Transition {
+    pub slot: u64,
+    pub seq: u64,
+    pub epoch: u64,
+    pub writer: String,
+}
+
+/// The lock state of one segment (with `--require-lock`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SegmentLock {
+    pub slot: u64,
+    pub mode: Option<RetentionMode>,
+    pub retain_until: Option<String>,
+    pub legal_hold: bool,
+}
+
+/// The audit of one stream.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct VerifyReport {
+    pub stream: String,
+    pub store: String,
+    pub segments: u64,
+    pub events: u64,
+    pub control_records: u64,
+    pub timeline: Vec<Transition>,
+    pub locks: Vec<SegmentLock>,
+    pub findings: Vec<Finding>,
+}
+
+impl VerifyReport {
+    pub fn is_clean(&self) -> bool {
+        self.findings.is_empty()
+    }
+}
+
+/// Audits `stream`: every slot, and with `require_lock` every segment's Object Lock state.
+pub async fn verify(
+    store: Arc<dyn ObjectStore>,
+    root_prefix: &str,
+    stream: &str,
+    require_lock: bool,
+) -> Result<VerifyReport, ReadError> {
+    let keys =
+        StreamKeys::new(root_prefix, stream).map_err(|e| ReadError::Config(e.to_string()))?;
+    let listed = list_all(&*store, &keys.log_prefix(), None)
+        .await
+        .map_err(ReadError::Store)?;
+    let slots: Vec<u64> = listed
+        .iter()
+        .filter_map(|e| keys.parse_slot(&e.key))
+        .collect();
+    let mut report = VerifyReport {
+        stream: stream.to_owned(),
+        store: store.describe(),
+        ..VerifyReport::default()
+    };
+    let default = if require_lock {
+        store.default_retention().await.map_err(ReadError::Store)?
+    } else {
+        None
+    };
+    let fetches = stream::iter(slots.clone())
+        .map(|slot| {
+            let (store, key) = (Arc::clone(&store), keys.segment(slot));
+            async move { (slot, store.get(&key).await) }
+        })
+        .buffered(8);
+    futures::pin_mut!(fetches);
+    let mut audit = Audit::default();
+    let mut next_slot = 0u64;
+    while let Some((slot, got)) = fetches.next().await {
+        if slot > next_slot {
+            report.findings.push(Finding::Gap {
+                first: next_slot,
+                last: slot - 1,
+            });
+        }
+        next_slot = slot + 1;
+        let got = match got {
+            Ok(g) => g,
+            Err(wormlog_store::StoreError::NotFound { .. }) => {
+                report.findings.push(Finding::Gap {
+                    first: slot,
+                    last: slot,
+                });
+                continue;
+            }
+            Err(e) => return Err(ReadError::Store(e)),
+        };
+        report.segments += 1;
+        if require_lock {
+            report.locks.push(lock_of(slot, &got.meta.lock));
+            check_retention(&mut report, slot, &got, default);
+        }
+        audit.segment(&mut report, stream, slot, &got.body);
+    }
+    audit_versions(&*store, &keys, &mut report).await?;
+    Ok(report)
+}
+
+/// The reader's validity rules, continuing past damage.
+#[derive(Default)]
+struct Audit {
+    max_epoch: u64,
+    /// `None` after damage: resynchronise at the next valid segment.
+    expected_seq: Option<u64>,
+    ids: HashMap<uuid::Uuid, u64>,
+    started: bool,
+}
+
+impl Audit {
+    fn segment(&mut self, report: &mut VerifyReport, stream: &str, slot: u64, body: &[u8]) {
+        let segment = match decode_segment(body) {
+            Ok(s) => s,
+            Err(e) => {
+                report.findings.push(Finding::Corrupt {
+                    slot,
+                    error: e.to_string(),
+                });
+                self.expected_seq = None;
+                return;
+            }
+        };
+        let h = &segment.header;
+        if h.slot != slot || h.stream != stream {
+            report.findings.push(Finding::Misplaced {
+                slot,
+                error: format!("its header says stream {:?} slot {}", h.stream, h.slot),
+            });
+            return;
+        }
+        if h.epoch < self.max_epoch {
+            report.findings.push(Finding::Zombie {
+                slot,
+                epoch: h.epoch,
+                max_epoch: self.max_epoch,
+                writer: h.writer.clone(),
+            });
+            return;
+        }
+        let expected = if self.started {
+            self.expected_seq
+        } else {
+            Some(0)
+        };
+        if let Some(expected) = expected.filter(|e| *e != h.first_seq) {
+            report.findings.push(Finding::SeqDiscontinuity {
+                slot,
+                expected,
+                found: h.first_seq,
+            });
+        }
+        if !self.started || h.epoch > self.max_epoch {
+            report.timeline.push(Transition {
+                slot,
+                seq: h.first_seq,
+                epoch: h.epoch,
+                writer: h.writer.clone(),
+            });
+        }
+        self.started = true;
+        self.max_epoch = h.epoch;
+        self.expected_seq = Some(h.first_seq + h.count);
+        if h.kind.is_control() {
+            report.control_records += 1;
+        }
+        for e in &segment.events {
+            report.events += 1;
+            if let Some(first) = self.ids.insert(e.id, e.seq) {
+                report.findings.push(Finding::DuplicateEventId {
+                    id: e.id.to_string(),
+                    first_seq: first,
+                    seq: e.seq,
+                });
+                self.ids.insert(e.id, first);
+            }
+        }
+    }
+}
+
+fn lock_of(slot: u64, lock: &wormlog_store::LockState) -> SegmentLock {
+    SegmentLock {
+        slot,
+        mode: lock.retention.map(|r| r.mode),
+        retain_until: lock.retention.map(|r| r.retain_until.to_rfc3339()),
+        legal_hold: lock.legal_hold,
+    }
+}
+
+/// With a bucket default, a segment must be retained at least that long after it was written
+/// (its header's `created_at`, the writer's clock; a minute of slack for clock skew).
+fn check_retention(
+    report: &mut VerifyReport,
+    slot: u64,
+    got: &wormlog_store::GetResult,
+    default: Option<wormlog_store::DefaultRetention>,
+) {
+    let Some(r) = got.meta.lock.retention else {
+        report.findings.push(Finding::RetentionMissing { slot });
+        return;
+    };
+    let (Some(d), Ok(header)) = (default, wormlog_format::decode_header(&got.body)) else {
+        return;
+    };
+    let Some(created) = Timestamp::parse_rfc3339(&header.created_at) else {
+        return;
+    };
+    let wanted = d.from_now(created);
+    let slack = std::time::Duration::from_secs(60);
+    if r.retain_until.plus(slack) < wanted.retain_until {
+        report.findings.push(Finding::RetentionShort {
+            slot,
+            retain_until: r.retain_until.to_rfc3339(),
+            default_until: wanted.retain_until.to_rfc3339(),
+        });
+    }
+}
+
+/// Extra versions and delete markers of segment keys (versioned buckets only have them).
+async fn audit_versions(
+    store: &dyn ObjectStore,
+    keys: &StreamKeys,
+    report: &mut VerifyReport,
+) -> Result<(), ReadError> {
+    let versions = store
+        .list_versions(&keys.log_prefix())
+        .await
+        .map_err(ReadError::Store)?;
+    let mut per_slot: std::collections::BTreeMap<u64, (usize, bool)> = Default::default();
+    for v in versions {
+        let Some(slot) = keys.parse_slot(&v.key) else {
+            continue;
+        };
+        let e = per_slot.entry(slot).or_default();
+        if v.delete_marker {
+            e.1 = true;
+        } else {
+            e.0 += 1;
+        }
+    }
+    for (slot, (count, marker)) in per_slot {
+        if marker {
+            report.findings.push(Finding::DeleteMarker { slot });
+        }
+        if count > 1 {
+            report.findings.push(Finding::ExtraVersions {
+                slot,
+                versions: count,
+            });
+        }
+    }
+    Ok(())
+}
