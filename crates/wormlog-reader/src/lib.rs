@@ -24,5 +24,5 @@ mod scan;
 mod verify;
 
 pub use error::ReadError;
-pub use scan::{LogReader, Scan, ScanItem};
+pub use scan::{Follow, FollowPolicy, FollowStop, LogReader, Scan, ScanItem};
 pub use verify::{verify, Finding, SegmentLock, Transition, VerifyReport};

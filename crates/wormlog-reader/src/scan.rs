@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::stream::{self, Stream, StreamExt};
-use wormlog_format::{decode_segment, Event, SegmentHeader, StreamKeys};
+use wormlog_format::{decode_header, decode_segment, Event, SegmentHeader, StreamKeys};
 use wormlog_store::{list_all, GetResult, ObjectStore, StoreError};
 
 use crate::ReadError;
@@ -73,15 +73,26 @@ impl LogReader {
         self
     }
 
-    /// Starts a scan that delivers events with seq >= `from_seq`.
+    /// Starts a scan that delivers events with seq >= `from_seq`. For `from_seq` > 0 it does
+    /// not read the whole log: it binary-searches segment headers for the last segment that
+    /// starts at or before `from_seq` (see [`LogReader::seek`]).
     pub async fn scan(&self, from_seq: u64) -> Result<Scan, ReadError> {
         let entries = list_all(&*self.store, &self.keys.log_prefix(), None)
             .await
             .map_err(ReadError::Store)?;
-        let slots: Vec<u64> = entries
+        let mut slots: Vec<u64> = entries
             .iter()
             .filter_map(|e| self.keys.parse_slot(&e.key))
             .collect();
+        let (mut index, mut max_epoch, mut expected_seq) = (0u64, 0u64, 0u64);
+        if from_seq > 0 {
+            if let Some((i, header)) = self.seek(&slots, from_seq).await? {
+                index = slots[i];
+                max_epoch = header.epoch;
+                expected_seq = header.first_seq;
+                slots.drain(..i);
+            }
+        }
         let store = Arc::clone(&self.store);
         let keys = self.keys.clone();
         let fetches = stream::iter(slots.clone())
@@ -95,13 +106,51 @@ impl LogReader {
             keys: self.keys.clone(),
             from_seq,
             slots,
-            index: 0,
+            index: index as usize,
             fetches: Box::pin(fetches),
             pending: VecDeque::new(),
-            max_epoch: 0,
-            expected_seq: 0,
+            max_epoch,
+            expected_seq,
             finished: false,
         })
+    }
+
+    /// The position of the last segment (among `slots`, the log in slot order) whose first seq
+    /// is at or before `seq`, found with O(log n) header reads. The candidate is then read
+    /// whole and checked (CRC, placement); on any doubt (`None`) the scan starts at slot 0.
+    async fn seek(
+        &self,
+        slots: &[u64],
+        seq: u64,
+    ) -> Result<Option<(usize, SegmentHeader)>, ReadError> {
+        let (mut lo, mut hi) = (0usize, slots.len());
+        let mut best: Option<usize> = None;
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            let got = match get_with_retries(&*self.store, &self.keys.segment(slots[mid])).await {
+                Ok(g) => g,
+                Err(StoreError::NotFound { .. }) => return Ok(None),
+                Err(e) => return Err(ReadError::Store(e)),
+            };
+            match decode_header(&got.body) {
+                Ok(h) if h.first_seq <= seq => {
+                    best = Some(mid);
+                    lo = mid + 1;
+                }
+                Ok(_) => hi = mid,
+                Err(_) => return Ok(None),
+            }
+        }
+        let Some(i) = best else { return Ok(None) };
+        let got = get_with_retries(&*self.store, &self.keys.segment(slots[i]))
+            .await
+            .map_err(ReadError::Store)?;
+        match decode_segment(&got.body) {
+            Ok(seg) if seg.header.slot == slots[i] && seg.header.stream == self.keys.stream() => {
+                Ok(Some((i, seg.header)))
+            }
+            _ => Ok(None),
+        }
     }
 
     /// Reads the events with seqs in `from..=to` (all when `to` is `None`).
@@ -245,5 +294,134 @@ impl Scan {
     /// How many slots the scan covers (those listed when it started).
     pub fn listed_slots(&self) -> usize {
         self.slots.len()
+    }
+}
+
+/// How a [`Follow`] polls for new segments.
+#[derive(Clone, Copy, Debug)]
+pub struct FollowPolicy {
+    /// The first pause after finding no new segment.
+    pub min_interval: Duration,
+    /// The longest pause while idle (a new segment is delivered within about this long).
+    pub max_interval: Duration,
+    /// Every this many idle polls, one LIST checks for segments beyond a missing slot (a gap).
+    pub gap_check_every: u32,
+}
+
+impl Default for FollowPolicy {
+    fn default() -> Self {
+        FollowPolicy {
+            min_interval: Duration::from_millis(50),
+            max_interval: Duration::from_millis(200),
+            gap_check_every: 10,
+        }
+    }
+}
+
+/// A scan that, at the end of the log, keeps delivering new segments as they are committed.
+/// It polls the next slot with a GET (no LIST per poll), backing off while idle, and ends
+/// cleanly (`Ok(None)`) once stopped.
+pub struct Follow {
+    scan: Scan,
+    store: Arc<dyn ObjectStore>,
+    policy: FollowPolicy,
+    stop: tokio::sync::watch::Receiver<bool>,
+}
+
+/// Stops a [`Follow`] (from any task).
+#[derive(Clone, Debug)]
+pub struct FollowStop(Arc<tokio::sync::watch::Sender<bool>>);
+
+impl FollowStop {
+    pub fn stop(&self) {
+        let _ = self.0.send(true);
+    }
+}
+
+impl LogReader {
+    /// Follows the stream from `from_seq`: the existing events, then new ones as they come.
+    pub async fn follow(
+        &self,
+        from_seq: u64,
+        policy: FollowPolicy,
+    ) -> Result<(Follow, FollowStop), ReadError> {
+        let scan = self.scan(from_seq).await?;
+        let (tx, stop) = tokio::sync::watch::channel(false);
+        Ok((
+            Follow {
+                scan,
+                store: Arc::clone(&self.store),
+                policy,
+                stop,
+            },
+            FollowStop(Arc::new(tx)),
+        ))
+    }
+}
+
+impl Follow {
+    /// The next item; waits for new segments at the end of the log. `None` once stopped.
+    pub async fn next(&mut self) -> Result<Option<ScanItem>, ReadError> {
+        let mut interval = self.policy.min_interval;
+        let mut idle_polls = 0u32;
+        loop {
+            if *self.stop.borrow() {
+                return Ok(None);
+            }
+            if let Some(item) = self.scan.next().await? {
+                return Ok(Some(item));
+            }
+            let slot = self.scan.index as u64;
+            let key = self.scan.keys.segment(slot);
+            match get_with_retries(&*self.store, &key).await {
+                Ok(got) => {
+                    self.scan.slots.push(slot);
+                    self.scan.finished = false;
+                    self.scan
+                        .accept(slot, Ok(got))
+                        .inspect_err(|_| self.scan.finished = true)?;
+                    interval = self.policy.min_interval;
+                    idle_polls = 0;
+                    continue;
+                }
+                Err(StoreError::NotFound { .. }) => {}
+                Err(e) => return Err(ReadError::Store(e)),
+            }
+            idle_polls += 1;
+            if idle_polls.is_multiple_of(self.policy.gap_check_every.max(1)) {
+                self.check_gap(slot).await?;
+            }
+            let mut stop = self.stop.clone();
+            tokio::select! {
+                _ = tokio::time::sleep(interval) => {}
+                _ = stop.changed() => {}
+            }
+            interval = (interval * 3 / 2).min(self.policy.max_interval);
+        }
+    }
+
+    /// A missing `slot` with segments beyond it is a gap, not the end of the log.
+    async fn check_gap(&mut self, slot: u64) -> Result<(), ReadError> {
+        let prefix = self.scan.keys.log_prefix();
+        let after = self.scan.keys.segment(slot);
+        let page = self
+            .store
+            .list_after(&prefix, Some(&after), 1)
+            .await
+            .map_err(ReadError::Store)?;
+        if let Some(next) = page
+            .entries
+            .first()
+            .and_then(|e| self.scan.keys.parse_slot(&e.key))
+        {
+            self.scan.finished = true;
+            return Err(ReadError::Gap {
+                stream: self.scan.stream.clone(),
+                first: slot,
+                last: next - 1,
+                next,
+            });
+        }
+        Ok(())
     }
 }

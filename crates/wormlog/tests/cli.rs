@@ -408,3 +408,27 @@ fn verify_exits_0_on_a_whole_log_and_1_naming_the_slot_of_a_violation() {
     );
     assert!(stderr(&o).contains("slot 1 is missing"), "{}", stderr(&o));
 }
+
+#[test]
+fn cat_follow_prints_events_appended_after_it_started_and_stops_at_to() {
+    let env = Env::new();
+    assert_exit(&env.run(&["append", "--epoch", "1", "0"]), 0);
+    let child = env
+        .cmd(&["cat", "--follow", "--to", "2"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    assert_exit(&env.run(&["append", "--epoch", "1", "1", "2", "3"]), 0);
+    let o = child.wait_with_output().unwrap();
+    assert_exit(&o, 0);
+    let seqs: Vec<u64> = stdout(&o)
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["seq"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(seqs, [0, 1, 2]);
+}

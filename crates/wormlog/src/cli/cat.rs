@@ -6,6 +6,7 @@ use std::io::Write;
 use std::sync::Arc;
 
 use clap::Args;
+use wormlog::reader::FollowPolicy;
 use wormlog::{LogReader, ScanItem};
 
 use super::{CliError, CliResult, Context};
@@ -19,6 +20,11 @@ pub(crate) struct CatArgs {
     /// Last seq to print (inclusive).
     #[arg(long, value_name = "SEQ")]
     to: Option<u64>,
+
+    /// Keep printing new events as they are committed (within about 200 ms) until Ctrl-C or
+    /// --to.
+    #[arg(long)]
+    follow: bool,
 }
 
 pub(crate) async fn run(ctx: &Context, args: CatArgs) -> CliResult<()> {
@@ -30,6 +36,9 @@ pub(crate) async fn run(ctx: &Context, args: CatArgs) -> CliResult<()> {
         &ctx.store.root_prefix,
         &ctx.stream,
     )?;
+    if args.follow {
+        return follow(&reader, &args).await;
+    }
     let mut scan = reader.scan(args.from).await?;
     if scan.listed_slots() == 0 {
         eprintln!(
@@ -58,5 +67,37 @@ pub(crate) async fn run(ctx: &Context, args: CatArgs) -> CliResult<()> {
         }
     }
     let _ = out.flush();
+    Ok(())
+}
+
+/// `--follow`: every event as it arrives, flushed at once; Ctrl-C ends it cleanly (exit 0).
+async fn follow(reader: &LogReader, args: &CatArgs) -> CliResult<()> {
+    let (mut follow, stop) = reader.follow(args.from, FollowPolicy::default()).await?;
+    tokio::spawn(async move {
+        let _ = tokio::signal::ctrl_c().await;
+        stop.stop();
+    });
+    while let Some(item) = follow.next().await? {
+        match item {
+            ScanItem::Event(e) => {
+                if args.to.is_some_and(|t| e.seq > t) {
+                    break;
+                }
+                let mut out = std::io::stdout().lock();
+                let line = serde_json::to_string(&e).expect("events serialise");
+                if writeln!(out, "{line}").and_then(|_| out.flush()).is_err() {
+                    return Ok(());
+                }
+                if args.to == Some(e.seq) {
+                    break;
+                }
+            }
+            ScanItem::Zombie { slot, header, max_epoch } => eprintln!(
+                "wormlog: skipped zombie segment at slot {slot} (epoch {} by {:?}, below epoch {max_epoch})",
+                header.epoch, header.writer
+            ),
+            ScanItem::Control { .. } => {}
+        }
+    }
     Ok(())
 }
