@@ -20,9 +20,11 @@
 //! I9 (a malformed segment is an error naming its slot, never a panic or a silent skip).
 
 mod error;
+mod replay;
 mod scan;
 mod verify;
 
 pub use error::ReadError;
+pub use replay::{Replayed, Replayer, State, Target};
 pub use scan::{Follow, FollowPolicy, FollowStop, LogReader, Scan, ScanItem};
 pub use verify::{verify, Finding, SegmentLock, Transition, VerifyReport};
