@@ -432,3 +432,37 @@ fn cat_follow_prints_events_appended_after_it_started_and_stops_at_to() {
         .collect();
     assert_eq!(seqs, [0, 1, 2]);
 }
+
+#[test]
+fn policy_prints_parseable_json_for_each_document() {
+    let env = Env::new();
+    for (args, key) in [
+        (
+            vec!["policy", "--bucket", "ledger", "--prefix", "prod"],
+            "Statement",
+        ),
+        (vec!["policy", "--bucket", "ledger", "--iam"], "Statement"),
+        (
+            vec![
+                "policy",
+                "--bucket",
+                "ledger",
+                "--lifecycle",
+                "--retention-days",
+                "30",
+            ],
+            "Rules",
+        ),
+    ] {
+        let o = env.run(&args);
+        assert_exit(&o, 0);
+        let doc: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+        assert!(doc.get(key).is_some(), "{args:?}: {doc}");
+    }
+    assert_exit(
+        &env.run(&["policy", "--bucket", "ledger", "--lifecycle"]),
+        2,
+    );
+    assert_exit(&env.run(&["policy", "--bucket", "a/b"]), 2);
+    assert!(!env.store().exists(), "policy touches no store");
+}

@@ -7,6 +7,7 @@ mod doctor;
 mod exit;
 mod init;
 mod lease;
+mod policy;
 mod verify;
 
 use std::process::ExitCode;
@@ -54,6 +55,9 @@ enum Command {
     /// Audit the whole stream: gaps, corruption, zombies, duplicates, the epoch timeline, and
     /// with --require-lock every segment's Object Lock; exit 1 on any violation.
     Verify(verify::VerifyArgs),
+    /// Print AWS policies for the stream prefix: the bucket policy, or --iam (writer), or
+    /// --lifecycle (cleanup only after retention).
+    Policy(policy::PolicyArgs),
     /// Two leaders on one stream: the stale one is fenced with a 412; the replay is consistent.
     Demo(demo::DemoArgs),
 }
@@ -112,6 +116,7 @@ async fn run(cli: Cli, stream_given: bool) -> CliResult<()> {
         Command::Cat(args) => cat::run(&ctx, args).await,
         Command::Lease(args) => lease::run(&ctx, args).await,
         Command::Verify(args) => verify::run(&ctx, args).await,
+        Command::Policy(args) => policy::run(&ctx, args).await,
         Command::Demo(args) => demo::run(&ctx, args).await,
     }
 }

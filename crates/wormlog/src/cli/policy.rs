@@ -1,0 +1,346 @@
+//! `wormlog policy`: AWS policies that make a stream's prefix WORM by configuration, not only
+//! by wormlog's own behaviour. Pure functions of the arguments; printed as JSON.
+//!
+//! - bucket policy: create-only log writes (`s3:if-none-match`), no deletes or governance
+//!   bypass but by a break-glass role, TLS only, SSE-KMS with the given key, writes only from
+//!   the writer role;
+//! - `--iam`: the writer's least-privilege IAM policy;
+//! - `--lifecycle`: a lifecycle rule that removes noncurrent versions and expired delete
+//!   markers only after the retention period.
+
+use clap::Args;
+use serde_json::{json, Value};
+
+use super::{CliError, CliResult, Context};
+
+#[derive(Args, Debug, Clone)]
+pub(crate) struct PolicyArgs {
+    /// The bucket.
+    #[arg(long, value_name = "B")]
+    pub bucket: String,
+
+    /// The key prefix streams live under (the s3:// URL's path).
+    #[arg(long, value_name = "P", default_value = "")]
+    pub prefix: String,
+
+    /// The only role allowed to write (PutObject, retention, legal hold).
+    #[arg(long, value_name = "ARN")]
+    pub writer_role: Option<String>,
+
+    /// The only role allowed to delete or bypass GOVERNANCE retention.
+    #[arg(long, value_name = "ARN")]
+    pub break_glass_role: Option<String>,
+
+    /// Require SSE-KMS with this key on every write.
+    #[arg(long, value_name = "ARN")]
+    pub kms_key: Option<String>,
+
+    /// Print the writer's least-privilege IAM policy instead.
+    #[arg(long, conflicts_with = "lifecycle")]
+    pub iam: bool,
+
+    /// Print a lifecycle configuration instead (needs --retention-days).
+    #[arg(long, requires = "retention_days")]
+    pub lifecycle: bool,
+
+    /// The retention period in days (with --lifecycle).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=36500))]
+    pub retention_days: Option<u32>,
+}
+
+impl PolicyArgs {
+    fn prefix(&self) -> String {
+        match self.prefix.trim_matches('/') {
+            "" => String::new(),
+            p => format!("{p}/"),
+        }
+    }
+
+    fn bucket_arn(&self) -> String {
+        format!("arn:aws:s3:::{}", self.bucket)
+    }
+
+    /// Every object under the prefix.
+    fn objects_arn(&self) -> String {
+        format!("arn:aws:s3:::{}/{}*", self.bucket, self.prefix())
+    }
+
+    /// Log segments of every stream under the prefix.
+    fn log_arn(&self) -> String {
+        format!("arn:aws:s3:::{}/{}*/log/*", self.bucket, self.prefix())
+    }
+}
+
+pub(crate) async fn run(_ctx: &Context, args: PolicyArgs) -> CliResult<()> {
+    if args.bucket.is_empty() || args.bucket.contains('/') {
+        return Err(CliError::usage(
+            "--bucket takes a bucket name, such as my-ledger",
+        ));
+    }
+    let doc = if args.iam {
+        writer_iam_policy(&args)
+    } else if args.lifecycle {
+        lifecycle(&args)
+    } else {
+        bucket_policy(&args)
+    };
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&doc).expect("policies serialise")
+    );
+    Ok(())
+}
+
+/// The bucket policy for the stream prefix.
+pub(crate) fn bucket_policy(a: &PolicyArgs) -> Value {
+    let mut statements = vec![
+        json!({
+            "Sid": "WormlogRequireCreateOnlyLogWrites",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:PutObject",
+            "Resource": a.log_arn(),
+            "Condition": {"Null": {"s3:if-none-match": "true"}}
+        }),
+        deny_unless_role(
+            "WormlogDenyDeletesButBreakGlass",
+            json!([
+                "s3:DeleteObject",
+                "s3:DeleteObjectVersion",
+                "s3:BypassGovernanceRetention"
+            ]),
+            json!(a.objects_arn()),
+            a.break_glass_role.iter().cloned().collect(),
+        ),
+        json!({
+            "Sid": "WormlogDenyInsecureTransport",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:*",
+            "Resource": [a.bucket_arn(), a.objects_arn()],
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}}
+        }),
+    ];
+    if let Some(key) = &a.kms_key {
+        statements.push(json!({
+            "Sid": "WormlogRequireSseKms",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:PutObject",
+            "Resource": a.objects_arn(),
+            "Condition": {"StringNotEquals": {"s3:x-amz-server-side-encryption-aws-kms-key-id": key}}
+        }));
+    }
+    if let Some(writer) = &a.writer_role {
+        let mut allowed = vec![writer.clone()];
+        allowed.extend(a.break_glass_role.iter().cloned());
+        statements.push(deny_unless_role(
+            "WormlogWritesOnlyFromWriterRole",
+            json!([
+                "s3:PutObject",
+                "s3:PutObjectRetention",
+                "s3:PutObjectLegalHold"
+            ]),
+            json!(a.objects_arn()),
+            allowed,
+        ));
+    }
+    json!({"Version": "2012-10-17", "Statement": statements})
+}
+
+/// Deny `actions` on `resource` to every principal but `allowed` (all, if none is named).
+fn deny_unless_role(sid: &str, actions: Value, resource: Value, allowed: Vec<String>) -> Value {
+    let mut s = json!({"Sid": sid, "Effect": "Deny", "Principal": "*", "Action": actions, "Resource": resource});
+    if !allowed.is_empty() {
+        s["Condition"] = json!({"ArnNotEquals": {"aws:PrincipalArn": allowed}});
+    }
+    s
+}
+
+/// What a writer needs, and nothing more: write and read objects under the prefix, set
+/// retention and legal hold on them, list the prefix, and use the KMS key if one is given.
+pub(crate) fn writer_iam_policy(a: &PolicyArgs) -> Value {
+    let mut statements = vec![
+        json!({
+            "Sid": "WormlogReadWriteObjects",
+            "Effect": "Allow",
+            "Action": ["s3:PutObject", "s3:GetObject", "s3:PutObjectRetention", "s3:PutObjectLegalHold",
+                       "s3:GetObjectRetention", "s3:GetObjectLegalHold"],
+            "Resource": a.objects_arn()
+        }),
+        json!({
+            "Sid": "WormlogListPrefix",
+            "Effect": "Allow",
+            "Action": ["s3:ListBucket", "s3:ListBucketVersions"],
+            "Resource": a.bucket_arn(),
+            "Condition": {"StringLike": {"s3:prefix": format!("{}*", a.prefix())}}
+        }),
+        json!({
+            "Sid": "WormlogReadBucketLockConfiguration",
+            "Effect": "Allow",
+            "Action": "s3:GetBucketObjectLockConfiguration",
+            "Resource": a.bucket_arn()
+        }),
+    ];
+    if let Some(key) = &a.kms_key {
+        statements.push(json!({
+            "Sid": "WormlogUseKmsKey",
+            "Effect": "Allow",
+            "Action": ["kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey"],
+            "Resource": key
+        }));
+    }
+    json!({"Version": "2012-10-17", "Statement": statements})
+}
+
+/// A lifecycle rule that only cleans up after retention: noncurrent versions expire
+/// `retention_days` after they became noncurrent, and delete markers once nothing is left
+/// under them. Current segments are never expired.
+pub(crate) fn lifecycle(a: &PolicyArgs) -> Value {
+    let days = a
+        .retention_days
+        .expect("clap requires --retention-days with --lifecycle");
+    json!({
+        "Rules": [{
+            "ID": "wormlog-noncurrent-after-retention",
+            "Status": "Enabled",
+            "Filter": {"Prefix": a.prefix()},
+            "NoncurrentVersionExpiration": {"NoncurrentDays": days},
+            "Expiration": {"ExpiredObjectDeleteMarker": true}
+        }]
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args() -> PolicyArgs {
+        PolicyArgs {
+            bucket: "ledger".into(),
+            prefix: "/prod/".into(),
+            writer_role: Some("arn:aws:iam::1:role/writer".into()),
+            break_glass_role: Some("arn:aws:iam::1:role/break-glass".into()),
+            kms_key: Some("arn:aws:kms:eu-west-1:1:key/k".into()),
+            iam: false,
+            lifecycle: false,
+            retention_days: Some(2555),
+        }
+    }
+
+    fn statement<'a>(doc: &'a Value, sid: &str) -> &'a Value {
+        doc["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["Sid"] == sid)
+            .unwrap_or_else(|| panic!("no {sid}"))
+    }
+
+    #[test]
+    fn bucket_policy_has_every_statement() {
+        let doc = bucket_policy(&args());
+        assert_eq!(doc["Version"], "2012-10-17");
+        assert_eq!(doc["Statement"].as_array().unwrap().len(), 5);
+        let create_only = statement(&doc, "WormlogRequireCreateOnlyLogWrites");
+        assert_eq!(create_only["Effect"], "Deny");
+        assert_eq!(create_only["Resource"], "arn:aws:s3:::ledger/prod/*/log/*");
+        assert_eq!(create_only["Condition"]["Null"]["s3:if-none-match"], "true");
+        let deletes = statement(&doc, "WormlogDenyDeletesButBreakGlass");
+        assert_eq!(
+            deletes["Action"],
+            json!([
+                "s3:DeleteObject",
+                "s3:DeleteObjectVersion",
+                "s3:BypassGovernanceRetention"
+            ])
+        );
+        assert_eq!(
+            deletes["Condition"]["ArnNotEquals"]["aws:PrincipalArn"],
+            json!(["arn:aws:iam::1:role/break-glass"])
+        );
+        let tls = statement(&doc, "WormlogDenyInsecureTransport");
+        assert_eq!(tls["Condition"]["Bool"]["aws:SecureTransport"], "false");
+        assert_eq!(
+            tls["Resource"],
+            json!(["arn:aws:s3:::ledger", "arn:aws:s3:::ledger/prod/*"])
+        );
+        let kms = statement(&doc, "WormlogRequireSseKms");
+        assert_eq!(
+            kms["Condition"]["StringNotEquals"]["s3:x-amz-server-side-encryption-aws-kms-key-id"],
+            "arn:aws:kms:eu-west-1:1:key/k"
+        );
+        let writer = statement(&doc, "WormlogWritesOnlyFromWriterRole");
+        assert_eq!(
+            writer["Condition"]["ArnNotEquals"]["aws:PrincipalArn"],
+            json!([
+                "arn:aws:iam::1:role/writer",
+                "arn:aws:iam::1:role/break-glass"
+            ])
+        );
+    }
+
+    #[test]
+    fn without_roles_deletes_are_denied_to_everyone_and_no_writer_statement_is_made() {
+        let a = PolicyArgs {
+            writer_role: None,
+            break_glass_role: None,
+            kms_key: None,
+            prefix: String::new(),
+            ..args()
+        };
+        let doc = bucket_policy(&a);
+        assert_eq!(doc["Statement"].as_array().unwrap().len(), 3);
+        let deletes = statement(&doc, "WormlogDenyDeletesButBreakGlass");
+        assert!(
+            deletes.get("Condition").is_none(),
+            "no exception: nobody deletes"
+        );
+        assert_eq!(
+            statement(&doc, "WormlogRequireCreateOnlyLogWrites")["Resource"],
+            "arn:aws:s3:::ledger/*/log/*"
+        );
+    }
+
+    #[test]
+    fn writer_iam_policy_is_least_privilege() {
+        let doc = writer_iam_policy(&args());
+        let actions: Vec<String> = doc["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|s| match &s["Action"] {
+                Value::Array(a) => a.iter().map(|x| x.as_str().unwrap().to_owned()).collect(),
+                Value::String(x) => vec![x.clone()],
+                _ => vec![],
+            })
+            .collect();
+        assert!(
+            !actions
+                .iter()
+                .any(|a| a.contains("Delete") || a.contains("Bypass") || a == "s3:*"),
+            "{actions:?}"
+        );
+        assert!(
+            actions.contains(&"s3:PutObject".to_owned())
+                && actions.contains(&"kms:GenerateDataKey".to_owned())
+        );
+        assert_eq!(
+            statement(&doc, "WormlogListPrefix")["Condition"]["StringLike"]["s3:prefix"],
+            "prod/*"
+        );
+    }
+
+    #[test]
+    fn lifecycle_removes_noncurrent_versions_only_after_retention() {
+        let doc = lifecycle(&args());
+        let rule = &doc["Rules"][0];
+        assert_eq!(rule["Filter"]["Prefix"], "prod/");
+        assert_eq!(rule["NoncurrentVersionExpiration"]["NoncurrentDays"], 2555);
+        assert_eq!(
+            rule["Expiration"],
+            json!({"ExpiredObjectDeleteMarker": true}),
+            "current segments never expire"
+        );
+    }
+}
