@@ -291,6 +291,11 @@ impl Scan {
         Ok(())
     }
 
+    /// The slot of the segment the last returned item came from.
+    pub fn current_slot(&self) -> u64 {
+        self.index.saturating_sub(1) as u64
+    }
+
     /// How many slots the scan covers (those listed when it started).
     pub fn listed_slots(&self) -> usize {
         self.slots.len()

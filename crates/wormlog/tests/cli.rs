@@ -466,3 +466,8 @@ fn policy_prints_parseable_json_for_each_document() {
     assert_exit(&env.run(&["policy", "--bucket", "a/b"]), 2);
     assert!(!env.store().exists(), "policy touches no store");
 }
+
+#[test]
+fn hold_and_retention_commands_on_the_directory_store() {
+    support::hold_and_retention_scenario(&Env::new());
+}

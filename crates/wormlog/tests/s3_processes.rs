@@ -68,3 +68,13 @@ fn cli_doctor_fails_a_versioned_rgw_bucket_and_append_refuses_it() {
         support::stderr(&o)
     );
 }
+
+#[test]
+fn hold_and_retention_commands_on_a_moto_object_lock_bucket() {
+    let env = support::Env::s3_bucket(
+        MOTO,
+        &wormlog_tests::servers::Server::fresh_bucket("wl-hold-cli"),
+        true,
+    );
+    support::hold_and_retention_scenario(&env);
+}

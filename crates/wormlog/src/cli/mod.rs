@@ -7,6 +7,7 @@ mod doctor;
 mod exit;
 mod init;
 mod lease;
+mod lock;
 mod policy;
 mod verify;
 
@@ -55,6 +56,10 @@ enum Command {
     /// Audit the whole stream: gaps, corruption, zombies, duplicates, the epoch timeline, and
     /// with --require-lock every segment's Object Lock; exit 1 on any violation.
     Verify(verify::VerifyArgs),
+    /// Legal hold on segments: set or clear, by --slot or --from-seq/--to-seq (default: all).
+    Hold(lock::HoldArgs),
+    /// Extend segments' retention (never shortening it).
+    Retention(lock::RetentionArgs),
     /// Print AWS policies for the stream prefix: the bucket policy, or --iam (writer), or
     /// --lifecycle (cleanup only after retention).
     Policy(policy::PolicyArgs),
@@ -117,6 +122,8 @@ async fn run(cli: Cli, stream_given: bool) -> CliResult<()> {
         Command::Lease(args) => lease::run(&ctx, args).await,
         Command::Verify(args) => verify::run(&ctx, args).await,
         Command::Policy(args) => policy::run(&ctx, args).await,
+        Command::Hold(args) => lock::hold(&ctx, args).await,
+        Command::Retention(args) => lock::retention(&ctx, args).await,
         Command::Demo(args) => demo::run(&ctx, args).await,
     }
 }

@@ -357,3 +357,51 @@ pub fn split_brain_race(env: &Env, a_acks_first: usize, b_lines: usize, a_pace: 
         "every A ack precedes B's epoch"
     );
 }
+
+/// Legal hold and retention on existing segments, read back through `verify --require-lock`.
+pub fn hold_and_retention_scenario(env: &Env) {
+    // Slots: 0 epoch-start, 1 seqs 0-1, 2 epoch-start, 3 seq 2.
+    assert_exit(&env.run(&["append", "--epoch", "1", "0", "1"]), 0);
+    assert_exit(&env.run(&["append", "--epoch", "1", "2"]), 0);
+    let locks = |env: &Env| -> serde_json::Value {
+        let o = env.run(&["verify", "--require-lock", "--json"]);
+        serde_json::from_str::<serde_json::Value>(&stdout(&o)).unwrap()["locks"].clone()
+    };
+    let o = env.run(&["hold", "set", "--from-seq", "1", "--to-seq", "2"]);
+    assert_exit(&o, 0);
+    assert_eq!(
+        stdout(&o),
+        "slot 1: legal hold set\nslot 3: legal hold set\n"
+    );
+    let l = locks(env);
+    let held: Vec<bool> = l
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["legal_hold"].as_bool().unwrap())
+        .collect();
+    assert_eq!(held, [false, true, false, true]);
+    assert_exit(&env.run(&["hold", "clear", "--slot", "3"]), 0);
+    assert_eq!(locks(env)[3]["legal_hold"], false);
+    let o = env.run(&["retention", "extend", "--days", "2"]);
+    assert_exit(&o, 2);
+    assert!(stderr(&o).contains("--mode"), "{}", stderr(&o));
+    assert_exit(
+        &env.run(&["retention", "extend", "--days", "2", "--mode", "compliance"]),
+        0,
+    );
+    assert!(locks(env)
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|s| s["mode"] == "COMPLIANCE"));
+    let o = env.run(&["retention", "extend", "--days", "1", "--slot", "1"]);
+    assert_exit(&o, 0);
+    assert!(
+        stdout(&o).contains("already lasts longer; retention is never shortened"),
+        "{}",
+        stdout(&o)
+    );
+    assert_exit(&env.run(&["verify", "--require-lock"]), 0);
+    assert_exit(&env.run(&["hold", "set", "--slot", "99"]), 2);
+}
