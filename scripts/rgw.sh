@@ -58,6 +58,10 @@ osd pool default pgp num = 8
 mon allow pool size one = true
 mon max pg per osd = 1000
 mon warn on pool no redundancy = false
+# The monitor refuses to start below 5% free disk by default; its data here is a few MB and
+# the OSD lives in memory, so a fairly full shared disk must not stop the tests.
+mon data avail crit = 1
+mon data avail warn = 2
 osd crush chooseleaf type = 0
 osd objectstore = memstore
 memstore device bytes = 4294967296
