@@ -471,3 +471,45 @@ fn policy_prints_parseable_json_for_each_document() {
 fn hold_and_retention_commands_on_the_directory_store() {
     support::hold_and_retention_scenario(&Env::new());
 }
+
+#[test]
+fn bench_reports_throughput_and_latency_as_json() {
+    let env = Env::new();
+    let o = std::process::Command::new(support::BIN)
+        .args([
+            "--store",
+            "mem://",
+            "bench",
+            "--events",
+            "3000",
+            "--event-bytes",
+            "64",
+            "--streams",
+            "3",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert_exit(&o, 0);
+    let r: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(r["events"], 3000);
+    assert_eq!(r["streams"], 3);
+    assert!(r["events_per_sec"].as_f64().unwrap() > 0.0 && r["mb_per_sec"].as_f64().unwrap() > 0.0);
+    assert!(
+        r["segments"].as_u64().unwrap() >= 6,
+        "an epoch-start and at least one batch per stream"
+    );
+    let p = &r["latency_ms"];
+    assert!(p["p50"].as_f64().unwrap() <= p["p99"].as_f64().unwrap());
+    assert!(p["p99"].as_f64().unwrap() <= p["p999"].as_f64().unwrap());
+    assert!(!r["batch_sizes"].as_object().unwrap().is_empty());
+    let o = env.run(&["bench", "--event-bytes", "1"]);
+    assert_exit(&o, 2);
+    let o = env.run(&["bench", "--events", "200", "--event-bytes", "32"]);
+    assert_exit(&o, 0);
+    assert!(
+        stdout(&o).contains("events/s") && stdout(&o).contains("p999"),
+        "{}",
+        stdout(&o)
+    );
+}

@@ -1,6 +1,7 @@
 //! Command-line parsing (clap) and the mapping of every failure to its exit code.
 
 mod append;
+mod bench;
 mod cat;
 mod demo;
 mod doctor;
@@ -63,6 +64,8 @@ enum Command {
     /// Print AWS policies for the stream prefix: the bucket policy, or --iam (writer), or
     /// --lifecycle (cleanup only after retention).
     Policy(policy::PolicyArgs),
+    /// Append throughput and latency on this store: events/s, MB/s, p50/p99/p999.
+    Bench(bench::BenchArgs),
     /// Two leaders on one stream: the stale one is fenced with a 412; the replay is consistent.
     Demo(demo::DemoArgs),
 }
@@ -122,6 +125,7 @@ async fn run(cli: Cli, stream_given: bool) -> CliResult<()> {
         Command::Lease(args) => lease::run(&ctx, args).await,
         Command::Verify(args) => verify::run(&ctx, args).await,
         Command::Policy(args) => policy::run(&ctx, args).await,
+        Command::Bench(args) => bench::run(&ctx, args).await,
         Command::Hold(args) => lock::hold(&ctx, args).await,
         Command::Retention(args) => lock::retention(&ctx, args).await,
         Command::Demo(args) => demo::run(&ctx, args).await,
