@@ -57,14 +57,7 @@ pub struct Lease {
 
 impl Lease {
     pub fn new(store: Arc<dyn ObjectStore>, cfg: LeaseConfig) -> Result<Lease, LeaseError> {
-        if cfg.holder.is_empty()
-            || cfg.holder.len() > 128
-            || cfg.holder.chars().any(char::is_control)
-        {
-            return Err(LeaseError::Config(
-                "the holder id must be 1 to 128 printable characters".into(),
-            ));
-        }
+        wormlog_format::validate_id("the holder id", &cfg.holder).map_err(LeaseError::Config)?;
         if cfg.duration < Duration::from_millis(10) {
             return Err(LeaseError::Config(
                 "the lease duration must be at least 10 ms".into(),

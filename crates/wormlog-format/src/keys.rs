@@ -28,6 +28,15 @@ pub fn validate_stream_name(name: &str) -> Result<(), FormatError> {
     Ok(())
 }
 
+/// Writer ids, lease holders and event types: 1 to 128 printable characters. On failure the
+/// message names `what` (such as "--writer-id" or "the holder id").
+pub fn validate_id(what: &str, id: &str) -> Result<(), String> {
+    if id.is_empty() || id.len() > 128 || id.chars().any(char::is_control) {
+        return Err(format!("{what} must be 1 to 128 printable characters"));
+    }
+    Ok(())
+}
+
 /// The keys of one stream: `P/log/<slot>`, `P/lease`, `P/snapshots/<seq>`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StreamKeys {

@@ -30,5 +30,5 @@ pub use codec::{
     Segment, SegmentHeader, SegmentKind, SegmentSpec, FORMAT_VERSION,
 };
 pub use error::FormatError;
-pub use keys::{validate_stream_name, StreamKeys, SLOT_DIGITS};
+pub use keys::{validate_id, validate_stream_name, StreamKeys, SLOT_DIGITS};
 pub use summary::SegmentSummary;

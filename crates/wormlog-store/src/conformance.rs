@@ -108,7 +108,7 @@ pub async fn racing_create_only_puts_have_exactly_one_winner(store: &dyn ObjectS
             )
         }
     });
-    let results = futures_join_all(attempts).await;
+    let results = futures::future::join_all(attempts).await;
     let winners: Vec<_> = results.iter().filter(|(_, r)| r.is_ok()).collect();
     assert_eq!(
         winners.len(),
@@ -258,7 +258,7 @@ pub async fn racing_compare_and_swaps_have_exactly_one_winner(store: &dyn Object
                 .await
         }
     });
-    let results = futures_join_all(attempts).await;
+    let results = futures::future::join_all(attempts).await;
     let wins = results.iter().filter(|r| r.is_ok()).count();
     assert_eq!(
         wins, 1,
@@ -496,39 +496,6 @@ pub async fn legal_hold_on_put_is_in_force(store: &dyn ObjectStore, p: &str) {
     put_locked(store, &key, None, true).await;
     assert!(store.head(&key).await.unwrap().lock.legal_hold);
     assert!(store.delete(&key, &DeleteOptions::default()).await.is_err());
-}
-
-/// Joins futures without pulling in a futures crate: they run concurrently on this task.
-async fn futures_join_all<F: std::future::Future>(
-    futs: impl IntoIterator<Item = F>,
-) -> Vec<F::Output> {
-    let futs: Vec<_> = futs.into_iter().map(Box::pin).collect();
-    let mut outputs: Vec<Option<F::Output>> = futs.iter().map(|_| None).collect();
-    let mut futs: Vec<_> = futs.into_iter().map(Some).collect();
-    std::future::poll_fn(|cx| {
-        let mut pending = false;
-        for (slot, out) in futs.iter_mut().zip(outputs.iter_mut()) {
-            if let Some(f) = slot {
-                match f.as_mut().poll(cx) {
-                    std::task::Poll::Ready(v) => {
-                        *out = Some(v);
-                        *slot = None;
-                    }
-                    std::task::Poll::Pending => pending = true,
-                }
-            }
-        }
-        if pending {
-            std::task::Poll::Pending
-        } else {
-            std::task::Poll::Ready(())
-        }
-    })
-    .await;
-    outputs
-        .into_iter()
-        .map(|o| o.expect("every future finished"))
-        .collect()
 }
 
 /// Generates one `#[tokio::test]` per check. `core` checks hold on every store; `object_lock`

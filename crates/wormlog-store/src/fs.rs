@@ -123,6 +123,13 @@ impl FsStore {
     }
 }
 
+/// An object as read: its bytes (if asked for), metadata, and the inode naming its sidecar.
+struct Stored {
+    body: Option<Vec<u8>>,
+    meta: ObjectMeta,
+    ino: u64,
+}
+
 /// A new file written and fsynced under `tmp/`, with its sidecar in place.
 struct Staged {
     tmp: PathBuf,
@@ -245,13 +252,10 @@ impl Inner {
         self.rng.lock().uuid().simple().to_string()
     }
 
-    /// Reads the object file of `key` with its sidecar. A compare-and-swap may replace the file
-    /// between the two reads; the sidecar is named by inode, so a mismatch is seen and retried.
-    fn read_object(
-        &self,
-        key: &str,
-        with_body: bool,
-    ) -> StoreResult<(Option<Vec<u8>>, ObjectMeta)> {
+    /// Reads the object file of `key` with its sidecar, and the file's inode (which names the
+    /// sidecar). A compare-and-swap may replace the file between the two reads; the sidecar is
+    /// named by inode, so a mismatch is seen and retried.
+    fn read_object(&self, key: &str, with_body: bool) -> StoreResult<Stored> {
         validate_key(key)?;
         let path = self.object_path(key);
         for _ in 0..5 {
@@ -287,7 +291,11 @@ impl Inner {
                 metadata: sidecar.metadata,
                 lock: sidecar.lock,
             };
-            return Ok((body, meta));
+            return Ok(Stored {
+                body,
+                meta,
+                ino: md.ino(),
+            });
         }
         Err(StoreError::Permanent {
             op: "get",
@@ -369,14 +377,17 @@ impl Inner {
     ) -> StoreResult<PutResult> {
         validate_key(key)?;
         let _guard = self.exclusive(key)?;
-        let (_, current) = self.read_object(key, false)?;
+        let Stored {
+            meta: current,
+            ino: old_ino,
+            ..
+        } = self.read_object(key, false)?;
         if current.etag != strip_etag_quotes(etag) {
             return Err(StoreError::PreconditionFailed {
                 key: key.to_owned(),
             });
         }
         check_overwrite(key, &current.lock, self.clock.now())?;
-        let old_ino = self.inode(key)?;
         let staged = self.stage(key, body, opts)?;
         let data = self.object_path(key);
         if let Err(e) = fs::rename(&staged.tmp, &data) {
@@ -389,12 +400,6 @@ impl Inner {
         Ok(PutResult { etag: staged.etag })
     }
 
-    fn inode(&self, key: &str) -> StoreResult<u64> {
-        fs::metadata(self.object_path(key))
-            .map(|m| m.ino())
-            .map_err(self.io("stat", key))
-    }
-
     /// Applies `change` to the lock state of `key` under the store lock, then sets the file's
     /// permissions to match.
     fn change_lock(
@@ -404,10 +409,12 @@ impl Inner {
     ) -> StoreResult<()> {
         validate_key(key)?;
         let _guard = self.exclusive(key)?;
-        let ino = self.inode(key)?;
-        let mut sidecar = self.read_sidecar(key, ino)?.ok_or(StoreError::NotFound {
-            key: key.to_owned(),
-        })?;
+        let Stored { meta, ino, .. } = self.read_object(key, false)?;
+        let mut sidecar = Sidecar {
+            etag: meta.etag,
+            metadata: meta.metadata,
+            lock: meta.lock,
+        };
         let now = self.clock.now();
         change(&mut sidecar.lock, now)?;
         self.write_sidecar(key, ino, &sidecar)?;
@@ -423,12 +430,11 @@ impl Inner {
     fn delete(&self, key: &str, opts: &DeleteOptions) -> StoreResult<()> {
         validate_key(key)?;
         let _guard = self.exclusive(key)?;
-        let (_, meta) = match self.read_object(key, false) {
+        let Stored { meta, ino, .. } = match self.read_object(key, false) {
             Err(StoreError::NotFound { .. }) => return Ok(()),
             other => other?,
         };
         check_delete(key, &meta.lock, self.clock.now(), opts.bypass_governance)?;
-        let ino = self.inode(key)?;
         let data = self.object_path(key);
         fs::remove_file(&data)
             .and_then(|_| fsync_dir(data.parent().expect("object has a parent")))
@@ -555,7 +561,7 @@ impl ObjectStore for FsStore {
     async fn get(&self, key: &str) -> StoreResult<GetResult> {
         let key = key.to_owned();
         self.blocking(move |s| {
-            let (body, meta) = s.read_object(&key, true)?;
+            let Stored { body, meta, .. } = s.read_object(&key, true)?;
             Ok(GetResult {
                 body: Bytes::from(body.unwrap_or_default()),
                 meta,
@@ -566,7 +572,7 @@ impl ObjectStore for FsStore {
 
     async fn head(&self, key: &str) -> StoreResult<ObjectMeta> {
         let key = key.to_owned();
-        self.blocking(move |s| s.read_object(&key, false).map(|(_, m)| m))
+        self.blocking(move |s| s.read_object(&key, false).map(|r| r.meta))
             .await
     }
 

@@ -103,12 +103,7 @@ impl WriterConfig {
         if self.epoch == 0 {
             return Err("the epoch must be at least 1".into());
         }
-        if self.writer_id.is_empty()
-            || self.writer_id.len() > 128
-            || self.writer_id.chars().any(char::is_control)
-        {
-            return Err("the writer id must be 1 to 128 printable characters".into());
-        }
+        wormlog_format::validate_id("the writer id", &self.writer_id)?;
         if self.max_batch_events == 0 || self.max_batch_bytes == 0 {
             return Err("batch limits must be at least 1".into());
         }

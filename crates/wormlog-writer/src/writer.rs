@@ -238,7 +238,9 @@ async fn run(
             core.lose_leadership();
         }
         let batch = gather_batch(first, &mut rx, &mut held, core.config());
-        let result = commit_batch(&mut core, &batch).await;
+        let result = core
+            .commit(SegmentKind::Events, &batch.events, batch.expected_seq)
+            .await;
         *position.lock() = position_of(&core);
         reply_all(batch, result);
     }
@@ -272,6 +274,29 @@ async fn leadership_ends(
     }
 }
 
+/// One segment's worth of queued appends: their events, moved (not copied) into one vector,
+/// and each request's reply with how many of the events are its own.
+struct Batch {
+    events: Vec<NewEvent>,
+    replies: Vec<(Reply, usize)>,
+    expected_seq: Option<u64>,
+}
+
+impl Batch {
+    fn of(req: Request) -> Batch {
+        let n = req.events.len();
+        Batch {
+            events: req.events,
+            replies: vec![(req.reply, n)],
+            expected_seq: req.expected_seq,
+        }
+    }
+
+    fn bytes(events: &[NewEvent]) -> usize {
+        events.iter().map(NewEvent::approx_len).sum()
+    }
+}
+
 /// Group commit: a conditional request goes alone; plain ones take everything queued behind
 /// them up to the batch limits. A request that does not fit is held for the next batch.
 fn gather_batch(
@@ -279,69 +304,44 @@ fn gather_batch(
     rx: &mut mpsc::UnboundedReceiver<Request>,
     held: &mut Option<Request>,
     cfg: &WriterConfig,
-) -> Vec<Request> {
-    let mut events = first.events.len();
-    let mut bytes: usize = first.events.iter().map(NewEvent::approx_len).sum();
-    let conditional = first.expected_seq.is_some();
-    let mut batch = vec![first];
-    if conditional {
+) -> Batch {
+    let mut bytes = Batch::bytes(&first.events);
+    let mut batch = Batch::of(first);
+    if batch.expected_seq.is_some() {
         return batch;
     }
     while let Ok(next) = rx.try_recv() {
-        let add_bytes: usize = next.events.iter().map(NewEvent::approx_len).sum();
+        let add_bytes = Batch::bytes(&next.events);
         if next.expected_seq.is_some()
-            || events + next.events.len() > cfg.max_batch_events
+            || batch.events.len() + next.events.len() > cfg.max_batch_events
             || bytes + add_bytes > cfg.max_batch_bytes
         {
             *held = Some(next);
             break;
         }
-        events += next.events.len();
         bytes += add_bytes;
-        batch.push(next);
+        batch.replies.push((next.reply, next.events.len()));
+        batch.events.extend(next.events);
     }
     batch
 }
 
-async fn commit_batch(core: &mut Core, batch: &[Request]) -> Result<Committed, WriteError> {
-    let expected = batch[0].expected_seq;
-    if batch.len() == 1 {
-        return core
-            .commit(SegmentKind::Events, &batch[0].events, expected)
-            .await;
-    }
-    let events: Vec<NewEvent> = batch
-        .iter()
-        .flat_map(|r| r.events.iter().cloned())
-        .collect();
-    core.commit(SegmentKind::Events, &events, expected).await
-}
-
 /// Acknowledges each request with its events' seqs, in order, or fails them all alike.
-fn reply_all(batch: Vec<Request>, result: Result<Committed, WriteError>) {
-    match result {
-        Ok(c) => {
-            let mut seq = c.first_seq;
-            for req in batch {
-                let acks = req
-                    .events
-                    .iter()
-                    .map(|e| {
-                        seq += 1;
-                        Appended {
-                            seq: seq - 1,
-                            id: e.id,
-                            slot: c.slot,
-                        }
-                    })
-                    .collect();
-                let _ = req.reply.send(Ok(acks));
-            }
-        }
-        Err(e) => {
-            for req in batch {
-                let _ = req.reply.send(Err(e.clone()));
-            }
-        }
+fn reply_all(batch: Batch, result: Result<Committed, WriteError>) {
+    let mut events = batch.events.iter().enumerate();
+    for (reply, n) in batch.replies {
+        let answer = match &result {
+            Ok(c) => Ok(events
+                .by_ref()
+                .take(n)
+                .map(|(i, e)| Appended {
+                    seq: c.first_seq + i as u64,
+                    id: e.id,
+                    slot: c.slot,
+                })
+                .collect()),
+            Err(e) => Err(e.clone()),
+        };
+        let _ = reply.send(answer);
     }
 }

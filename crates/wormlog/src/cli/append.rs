@@ -15,6 +15,7 @@ use serde_json::value::RawValue;
 use tokio::io::AsyncBufReadExt;
 use wormlog::{Appended, LogWriter, WriterConfig};
 use wormlog_fencing::{ElectorConfig, LeaderElector};
+use wormlog_format::validate_id;
 use wormlog_store::RetentionMode;
 use wormlog_writer::{AppendFuture, LockPolicy};
 
@@ -152,13 +153,9 @@ impl AppendArgs {
 }
 
 pub(crate) async fn run(ctx: &Context, args: AppendArgs) -> CliResult<()> {
-    check_event_type(&args.event_type)?;
+    validate_id("--type", &args.event_type).map_err(CliError::usage)?;
     if let Some(id) = &args.writer_id {
-        if id.is_empty() || id.len() > 128 || id.chars().any(char::is_control) {
-            return Err(CliError::usage(
-                "--writer-id must be 1 to 128 printable characters",
-            ));
-        }
+        validate_id("--writer-id", id).map_err(CliError::usage)?;
     }
     if args.streaming {
         return run_streaming(ctx, &args).await;
@@ -220,20 +217,15 @@ fn print_ack(a: Appended) {
     let _ = out.flush();
 }
 
-fn check_event_type(t: &str) -> CliResult<()> {
-    if t.is_empty() || t.len() > 128 || t.chars().any(char::is_control) {
-        return Err(CliError::usage(
-            "--type must be 1 to 128 printable characters",
-        ));
-    }
-    Ok(())
-}
+/// What a malformed input means for the store, in the error sentence.
+const NOTHING_APPENDED: &str = "nothing was appended";
+const EARLIER_LINES_APPENDED: &str = "the lines before it were appended";
 
-/// Checks that `text` is one JSON value; `what` names it in the error.
-fn check_json(text: &str, what: &str) -> CliResult<()> {
+/// Checks that `text` is one JSON value; `what` names it and `outcome` says what was stored.
+fn check_json(text: &str, what: &str, outcome: &str) -> CliResult<()> {
     serde_json::from_str::<&RawValue>(text).map(|_| ()).map_err(|e| {
         CliError::usage(format!(
-            "{what} is not valid JSON ({e}); nothing was appended; pass one JSON value such as '{{\"k\":1}}' or '\"text\"'"
+            "{what} is not valid JSON ({e}); {outcome}; pass one JSON value such as '{{\"k\":1}}' or '\"text\"'"
         ))
     })
 }
@@ -242,7 +234,7 @@ fn check_json(text: &str, what: &str) -> CliResult<()> {
 async fn collect_inputs(data: &[String]) -> CliResult<Vec<String>> {
     if !data.is_empty() {
         for (i, d) in data.iter().enumerate() {
-            check_json(d, &format!("DATA argument {}", i + 1))?;
+            check_json(d, &format!("DATA argument {}", i + 1), NOTHING_APPENDED)?;
         }
         return Ok(data.to_vec());
     }
@@ -254,7 +246,7 @@ async fn collect_inputs(data: &[String]) -> CliResult<Vec<String>> {
         if line.trim().is_empty() {
             continue;
         }
-        check_json(&line, &format!("stdin line {n}"))?;
+        check_json(&line, &format!("stdin line {n}"), NOTHING_APPENDED)?;
         out.push(line);
     }
     Ok(out)
@@ -288,7 +280,7 @@ async fn run_streaming(ctx: &Context, args: &AppendArgs) -> CliResult<()> {
         if line.trim().is_empty() {
             continue;
         }
-        if let Err(e) = check_json(&line, &format!("stdin line {n}")) {
+        if let Err(e) = check_json(&line, &format!("stdin line {n}"), EARLIER_LINES_APPENDED) {
             input_error = Some(e);
             break;
         }
@@ -311,12 +303,7 @@ async fn run_streaming(ctx: &Context, args: &AppendArgs) -> CliResult<()> {
     }
     printed?;
     match input_error {
-        Some(mut e) => {
-            e.message = e
-                .message
-                .replace("nothing was appended", "the lines before it were appended");
-            Err(e)
-        }
+        Some(e) => Err(e),
         None if !opened => Err(CliError::usage(
             "nothing to append: stdin had no JSON lines",
         )),
