@@ -171,7 +171,7 @@ async fn zombies_are_reported_and_never_delivered(store: Arc<dyn ObjectStore>) {
                 );
                 seqs.push(e.seq);
             }
-            ScanItem::Control { .. } => {}
+            ScanItem::Control { .. } | ScanItem::Purged { .. } => {}
         }
     }
     assert_eq!(zombies, [(2, 2, 3)]);

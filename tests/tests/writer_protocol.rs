@@ -224,6 +224,7 @@ async fn zombie_segment_is_skipped_uncounted(store: Arc<dyn ObjectStore>) {
             ScanItem::Zombie { slot, .. } => format!("zombie@{slot}"),
             ScanItem::Event(e) => format!("seq{}", e.seq),
             ScanItem::Control { slot, .. } => format!("control@{slot}"),
+            ScanItem::Purged { slot, .. } => format!("purged@{slot}"),
         });
     }
     assert_eq!(saw, ["control@0", "zombie@1", "seq0"]);

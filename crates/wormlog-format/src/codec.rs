@@ -18,6 +18,10 @@ pub enum SegmentKind {
     /// A control record: a writer with a new epoch starts here (protocol step 1).
     /// Holds no events; not delivered to readers, visible to audit tools.
     EpochStart,
+    /// A control record: an operator deleted the segments it names under a GOVERNANCE bypass.
+    /// Its one body line is a [`PurgeRecord`] (covered by the CRC); readers pass the named
+    /// slots as documented instead of stopping at a gap.
+    Purge,
 }
 
 impl SegmentKind {
@@ -25,6 +29,7 @@ impl SegmentKind {
         match self {
             SegmentKind::Events => "events",
             SegmentKind::EpochStart => "epoch-start",
+            SegmentKind::Purge => "purge",
         }
     }
 
@@ -32,6 +37,7 @@ impl SegmentKind {
         match s {
             "events" => Some(SegmentKind::Events),
             "epoch-start" => Some(SegmentKind::EpochStart),
+            "purge" => Some(SegmentKind::Purge),
             _ => None,
         }
     }
@@ -161,11 +167,75 @@ pub struct SegmentSpec {
     pub created_at: String,
 }
 
+/// What a purge record says: who deleted which segments, and why. Each purged segment's
+/// header facts are kept, so readers can account for its seqs and epoch without it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PurgeRecord {
+    /// The person or system that ran the purge.
+    pub operator: String,
+    pub reason: String,
+    /// In slot order, each below the record's own slot.
+    pub purged: Vec<PurgedSlot>,
+}
+
+/// One purged segment, as its header described it before the deletion.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PurgedSlot {
+    pub slot: u64,
+    pub first_seq: u64,
+    pub count: u64,
+    pub epoch: u64,
+    pub writer: String,
+    pub write_id: Uuid,
+}
+
+impl PurgedSlot {
+    pub fn of(header: &SegmentHeader) -> PurgedSlot {
+        PurgedSlot {
+            slot: header.slot,
+            first_seq: header.first_seq,
+            count: header.count,
+            epoch: header.epoch,
+            writer: header.writer.clone(),
+            write_id: header.write_id,
+        }
+    }
+}
+
+impl PurgeRecord {
+    /// Checks the record against the slot it is stored at: at least one purged slot, in
+    /// increasing order, all below `record_slot`; an operator and a reason.
+    pub fn check(&self, record_slot: u64) -> Result<(), String> {
+        if self.purged.is_empty() {
+            return Err("it names no purged slot".into());
+        }
+        crate::validate_id("its operator", &self.operator)?;
+        if self.reason.trim().is_empty() {
+            return Err("it gives no reason".into());
+        }
+        let slots: Vec<u64> = self.purged.iter().map(|p| p.slot).collect();
+        if slots.windows(2).any(|w| w[0] >= w[1]) {
+            return Err("its purged slots are not in increasing order".into());
+        }
+        if slots.last().is_some_and(|&s| s >= record_slot) {
+            return Err(format!(
+                "it names slot {}, which is not below its own slot {record_slot}",
+                slots[slots.len() - 1]
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// A decoded, checked segment.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Segment {
     pub header: SegmentHeader,
     pub events: Vec<Event>,
+    /// The record of a [`SegmentKind::Purge`] segment; `None` for every other kind.
+    pub purge: Option<PurgeRecord>,
 }
 
 #[derive(Serialize)]
@@ -211,13 +281,30 @@ pub fn encode_segment(spec: &SegmentSpec, events: &[NewEvent]) -> (Vec<u8>, Segm
         serde_json::to_writer(&mut body, &line).expect("event lines serialise");
         body.push(b'\n');
     }
+    assemble(spec, spec.kind, events.len() as u64, body)
+}
+
+/// Encodes a purge record at `spec.slot` (the spec's kind is ignored: the kind is `purge`).
+pub fn encode_purge(spec: &SegmentSpec, record: &PurgeRecord) -> (Vec<u8>, SegmentHeader) {
+    let mut body = serde_json::to_vec(record).expect("purge records serialise");
+    body.push(b'\n');
+    assemble(spec, SegmentKind::Purge, 0, body)
+}
+
+/// Puts the header line (with the CRC of `body`) in front of `body`.
+fn assemble(
+    spec: &SegmentSpec,
+    kind: SegmentKind,
+    count: u64,
+    body: Vec<u8>,
+) -> (Vec<u8>, SegmentHeader) {
     let header = SegmentHeader {
         wormlog: FORMAT_VERSION,
         stream: spec.stream.clone(),
         slot: spec.slot,
-        kind: spec.kind,
+        kind,
         first_seq: spec.first_seq,
-        count: events.len() as u64,
+        count,
         epoch: spec.epoch,
         writer: spec.writer.clone(),
         write_id: spec.write_id,
@@ -277,6 +364,14 @@ pub fn decode_segment(bytes: &[u8]) -> Result<Segment, FormatError> {
             computed,
         });
     }
+    if header.kind == SegmentKind::Purge {
+        let purge = decode_purge_body(&header, body)?;
+        return Ok(Segment {
+            header,
+            events: Vec::new(),
+            purge: Some(purge),
+        });
+    }
     let lines: Vec<&[u8]> = match body.strip_suffix(b"\n") {
         Some(b) => b.split(|&c| c == b'\n').collect(),
         None if body.is_empty() => Vec::new(),
@@ -303,7 +398,24 @@ pub fn decode_segment(bytes: &[u8]) -> Result<Segment, FormatError> {
         check_event(&header, i as u64, &event)?;
         events.push(event);
     }
-    Ok(Segment { header, events })
+    Ok(Segment {
+        header,
+        events,
+        purge: None,
+    })
+}
+
+/// A purge record's body: exactly one line, a [`PurgeRecord`] that fits its slot.
+fn decode_purge_body(header: &SegmentHeader, body: &[u8]) -> Result<PurgeRecord, FormatError> {
+    let bad = |reason: String| FormatError::Control { reason };
+    let line = body
+        .strip_suffix(b"\n")
+        .filter(|l| !l.contains(&b'\n'))
+        .ok_or_else(|| bad("a purge record must have exactly one body line".into()))?;
+    let record: PurgeRecord =
+        serde_json::from_slice(line).map_err(|e| bad(format!("its body line: {e}")))?;
+    record.check(header.slot).map_err(bad)?;
+    Ok(record)
 }
 
 fn check_event(header: &SegmentHeader, index: u64, event: &Event) -> Result<(), FormatError> {
@@ -388,6 +500,58 @@ mod tests {
         assert_eq!(h.count, 0);
         assert!(decode_segment(&bytes).unwrap().events.is_empty());
         assert!(bytes.ends_with(b"\n"));
+    }
+
+    fn purge(slots: &[u64]) -> PurgeRecord {
+        PurgeRecord {
+            operator: "alice".into(),
+            reason: "GDPR erasure request 42".into(),
+            purged: slots
+                .iter()
+                .map(|&slot| PurgedSlot {
+                    slot,
+                    first_seq: slot * 10,
+                    count: 10,
+                    epoch: 1,
+                    writer: "w".into(),
+                    write_id: Uuid::from_u128(slot.into()),
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn a_purge_record_round_trips_and_is_checked_against_its_slot() {
+        let record = purge(&[0, 2]);
+        let (bytes, h) = encode_purge(&spec(SegmentKind::Events), &record);
+        assert_eq!((h.kind, h.count), (SegmentKind::Purge, 0));
+        let seg = decode_segment(&bytes).unwrap();
+        assert_eq!(seg.purge, Some(record));
+        assert!(seg.events.is_empty());
+
+        // The record sits at slot 3: it may only name slots below 3, in order, with a reason.
+        let mut bad = vec![purge(&[3]), purge(&[2, 1]), purge(&[])];
+        bad.push(PurgeRecord {
+            reason: " ".into(),
+            ..purge(&[1])
+        });
+        for record in bad {
+            let (bytes, _) = encode_purge(&spec(SegmentKind::Events), &record);
+            assert!(
+                matches!(decode_segment(&bytes), Err(FormatError::Control { .. })),
+                "{record:?} accepted"
+            );
+        }
+    }
+
+    #[test]
+    fn a_purge_record_body_is_covered_by_the_crc() {
+        let (bytes, _) = encode_purge(&spec(SegmentKind::Events), &purge(&[1]));
+        let text = String::from_utf8(bytes).unwrap().replace("alice", "mallo");
+        assert!(matches!(
+            decode_segment(text.as_bytes()),
+            Err(FormatError::CrcMismatch { .. })
+        ));
     }
 
     #[test]

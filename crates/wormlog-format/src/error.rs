@@ -23,6 +23,8 @@ pub enum FormatError {
     EventLine { line: u64, reason: String },
     #[error("event line {line} disagrees with the header: {reason}")]
     Inconsistent { line: u64, reason: String },
+    #[error("the purge record is not valid: {reason}")]
+    Control { reason: String },
     #[error("event data is not valid JSON: {0}")]
     EventData(String),
     #[error("invalid stream name {name:?}: {reason}")]

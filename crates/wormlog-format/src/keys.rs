@@ -97,6 +97,30 @@ impl StreamKeys {
     pub fn snapshots_prefix(&self) -> String {
         format!("{}snapshots/", self.prefix)
     }
+
+    /// `P/purges/`: the index of purge records, so readers learn of a purge before they
+    /// reach the slots it deleted (which lie below the record).
+    pub fn purges_prefix(&self) -> String {
+        format!("{}purges/", self.prefix)
+    }
+
+    /// `P/purges/<slot of the purge record, 20 digits>`
+    pub fn purge_index(&self, record_slot: u64) -> String {
+        format!(
+            "{}purges/{record_slot:0width$}",
+            self.prefix,
+            width = SLOT_DIGITS
+        )
+    }
+
+    /// The record slot named by a purge index key of this stream, or `None`.
+    pub fn parse_purge_index(&self, key: &str) -> Option<u64> {
+        let digits = key.strip_prefix(&self.prefix)?.strip_prefix("purges/")?;
+        if digits.len() != SLOT_DIGITS || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        digits.parse().ok()
+    }
 }
 
 #[cfg(test)]
@@ -111,6 +135,8 @@ mod tests {
         assert_eq!(k.parse_slot(&k.segment(u64::MAX)), Some(u64::MAX));
         assert_eq!(k.parse_slot("root/orders/log/42"), None);
         assert_eq!(k.parse_slot("root/other/log/00000000000000000042"), None);
+        assert_eq!(k.parse_purge_index(&k.purge_index(7)), Some(7));
+        assert_eq!(k.parse_purge_index(&k.segment(7)), None);
         assert_eq!(
             StreamKeys::new("", "s").unwrap().segment(0),
             "s/log/00000000000000000000"

@@ -26,8 +26,9 @@ mod keys;
 mod summary;
 
 pub use codec::{
-    decode_header, decode_segment, encode_segment, Event, EventMeta, FencingToken, NewEvent,
-    Segment, SegmentHeader, SegmentKind, SegmentSpec, FORMAT_VERSION,
+    decode_header, decode_segment, encode_purge, encode_segment, Event, EventMeta, FencingToken,
+    NewEvent, PurgeRecord, PurgedSlot, Segment, SegmentHeader, SegmentKind, SegmentSpec,
+    FORMAT_VERSION,
 };
 pub use error::FormatError;
 pub use keys::{validate_id, validate_stream_name, StreamKeys, SLOT_DIGITS};

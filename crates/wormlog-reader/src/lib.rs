@@ -7,7 +7,8 @@
 //!  LIST log/ ─► slots 0..n ─► GET slot s (prefetched, `prefetch` ahead, in order)
 //!                                   │
 //!        decode + CRC ── fails ─────┼─► Err(Corrupt{slot})         never delivered
-//!        slot missing below tail ───┼─► Err(Gap{slots})            deletion or tampering
+//!        slot missing below tail ───┼─► Purged{slot} if a purge record names it (purges.rs),
+//!                                   │   else Err(Gap{slots})       deletion or tampering
 //!        epoch < max_epoch ─────────┼─► Zombie{slot} reported, skipped
 //!        first_seq != expected ─────┼─► Err(Discontinuity{slot})
 //!        control record ────────────┼─► Control{slot} (audit tools), not an event
@@ -20,11 +21,13 @@
 //! I9 (a malformed segment is an error naming its slot, never a panic or a silent skip).
 
 mod error;
+mod purges;
 mod replay;
 mod scan;
 mod verify;
 
 pub use error::ReadError;
+pub use purges::{DocumentedPurge, PurgeIndex};
 pub use replay::{Replayed, Replayer, State, Target};
 pub use scan::{Follow, FollowPolicy, FollowStop, LogReader, Scan, ScanItem};
-pub use verify::{verify, Finding, SegmentLock, Transition, VerifyReport};
+pub use verify::{verify, Finding, PurgeNote, SegmentLock, Transition, VerifyReport};

@@ -9,6 +9,7 @@ use futures::stream::{self, Stream, StreamExt};
 use wormlog_format::{decode_header, decode_segment, Event, SegmentHeader, StreamKeys};
 use wormlog_store::{list_all, GetResult, ObjectStore, StoreError};
 
+use crate::purges::{DocumentedPurge, PurgeIndex};
 use crate::ReadError;
 
 /// Reads one stream.
@@ -33,6 +34,9 @@ pub enum ScanItem {
         header: SegmentHeader,
         max_epoch: u64,
     },
+    /// A slot whose segment an operator deleted, documented by a purge record later in the
+    /// log: its events are gone, its seqs are accounted for, and the scan goes on.
+    Purged { slot: u64, purge: DocumentedPurge },
 }
 
 type Fetched = (u64, Result<GetResult, StoreError>);
@@ -41,6 +45,9 @@ type Fetched = (u64, Result<GetResult, StoreError>);
 pub struct Scan {
     stream: String,
     keys: StreamKeys,
+    store: Arc<dyn ObjectStore>,
+    /// Loaded at the first gap (see [`crate::purges`]).
+    purges: Option<PurgeIndex>,
     from_seq: u64,
     slots: Vec<u64>,
     /// Index into `slots` of the next fetched segment to check.
@@ -104,6 +111,8 @@ impl LogReader {
         Ok(Scan {
             stream: self.keys.stream().to_owned(),
             keys: self.keys.clone(),
+            store: Arc::clone(&self.store),
+            purges: None,
             from_seq,
             slots,
             index: index as usize,
@@ -170,7 +179,10 @@ impl LogReader {
 }
 
 /// Reads are idempotent: transient failures are retried a few times with a growing pause.
-async fn get_with_retries(store: &dyn ObjectStore, key: &str) -> Result<GetResult, StoreError> {
+pub(crate) async fn get_with_retries(
+    store: &dyn ObjectStore,
+    key: &str,
+) -> Result<GetResult, StoreError> {
     let mut attempt = 0u32;
     loop {
         match store.get(key).await {
@@ -197,12 +209,73 @@ impl Scan {
                 self.finished = true;
                 return Ok(None);
             };
-            let result = self.accept(slot, fetched);
+            let result = self.take(slot, fetched).await;
             if result.is_err() {
                 self.finished = true;
             }
             result?;
         }
+    }
+
+    /// Passes any missing slots before `slot` (documented purges, else a gap), then applies
+    /// the reader rules to what was fetched at `slot`.
+    async fn take(
+        &mut self,
+        slot: u64,
+        fetched: Result<GetResult, StoreError>,
+    ) -> Result<(), ReadError> {
+        let position = self.index as u64;
+        if slot > position {
+            self.pass_missing(position, slot - 1).await?;
+        }
+        match fetched {
+            // Listed but gone by the time we read it: deleted under our feet.
+            Err(StoreError::NotFound { .. }) => self.pass_missing(slot, slot).await,
+            fetched => self.accept(slot, fetched),
+        }
+    }
+
+    /// Slots `first..=last` are missing. Each must be named by a purge record (the index is
+    /// read again if it does not cover them: a purge may have happened since); then the scan
+    /// accounts for their seqs and goes on. Otherwise this is a gap: deletion or tampering.
+    pub(crate) async fn pass_missing(&mut self, first: u64, last: u64) -> Result<(), ReadError> {
+        if !self.purges.as_ref().is_some_and(|p| p.covers(first, last)) {
+            self.purges = Some(PurgeIndex::load(&*self.store, &self.keys).await?);
+        }
+        let index = self.purges.as_ref().expect("loaded above");
+        let documented = |s: &u64| index.by_slot.contains_key(s);
+        if let Some(gap) = (first..=last).find(|s| !documented(s)) {
+            let gap_end = (gap..=last)
+                .take_while(|s| !documented(s))
+                .last()
+                .unwrap_or(gap);
+            return Err(ReadError::Gap {
+                stream: self.stream.clone(),
+                first: gap,
+                last: gap_end,
+                next: gap_end + 1,
+            });
+        }
+        for slot in first..=last {
+            let purge = index.by_slot[&slot].clone();
+            let p = &purge.purged;
+            // A purged zombie was never counted by readers; it stays uncounted.
+            if p.epoch >= self.max_epoch {
+                if p.first_seq != self.expected_seq {
+                    return Err(ReadError::Discontinuity {
+                        stream: self.stream.clone(),
+                        slot,
+                        expected: self.expected_seq,
+                        found: p.first_seq,
+                    });
+                }
+                self.max_epoch = p.epoch;
+                self.expected_seq = p.first_seq + p.count;
+            }
+            self.pending.push_back(ScanItem::Purged { slot, purge });
+        }
+        self.index = last as usize + 1;
+        Ok(())
     }
 
     /// The highest epoch of a valid segment so far.
@@ -221,29 +294,9 @@ impl Scan {
         slot: u64,
         fetched: Result<GetResult, StoreError>,
     ) -> Result<(), ReadError> {
-        let position = self.index as u64;
-        self.index += 1;
-        if slot != position {
-            return Err(ReadError::Gap {
-                stream: self.stream.clone(),
-                first: position,
-                last: slot - 1,
-                next: slot,
-            });
-        }
-        let got = match fetched {
-            Ok(g) => g,
-            // Listed but gone by the time we read it: deleted under our feet.
-            Err(StoreError::NotFound { .. }) => {
-                return Err(ReadError::Gap {
-                    stream: self.stream.clone(),
-                    first: slot,
-                    last: slot,
-                    next: slot + 1,
-                })
-            }
-            Err(e) => return Err(ReadError::Store(e)),
-        };
+        debug_assert_eq!(slot, self.index as u64, "missing slots are passed first");
+        self.index = slot as usize + 1;
+        let got = fetched.map_err(ReadError::Store)?;
         let corrupt = |source| ReadError::Corrupt {
             stream: self.stream.clone(),
             slot,
@@ -383,7 +436,8 @@ impl Follow {
                     self.scan.slots.push(slot);
                     self.scan.finished = false;
                     self.scan
-                        .accept(slot, Ok(got))
+                        .take(slot, Ok(got))
+                        .await
                         .inspect_err(|_| self.scan.finished = true)?;
                     interval = self.policy.min_interval;
                     idle_polls = 0;
@@ -405,7 +459,8 @@ impl Follow {
         }
     }
 
-    /// A missing `slot` with segments beyond it is a gap, not the end of the log.
+    /// A missing `slot` with segments beyond it is not the end of the log: a documented
+    /// purge (passed) or a gap (an error).
     async fn check_gap(&mut self, slot: u64) -> Result<(), ReadError> {
         let prefix = self.scan.keys.log_prefix();
         let after = self.scan.keys.segment(slot);
@@ -419,13 +474,10 @@ impl Follow {
             .first()
             .and_then(|e| self.scan.keys.parse_slot(&e.key))
         {
-            self.scan.finished = true;
-            return Err(ReadError::Gap {
-                stream: self.scan.stream.clone(),
-                first: slot,
-                last: next - 1,
-                next,
-            });
+            self.scan
+                .pass_missing(slot, next - 1)
+                .await
+                .inspect_err(|_| self.scan.finished = true)?;
         }
         Ok(())
     }

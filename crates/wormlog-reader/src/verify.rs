@@ -6,7 +6,8 @@
 //!        │                                        │
 //!        │      validity as a reader sees it ─────┼─► zombies, seq discontinuities,
 //!        │      (epochs, expected seq)            │   duplicate event ids, epoch timeline
-//!        ├─► missing slots ─────────────────────────► gaps
+//!        ├─► missing slots ─── named by a purge record? ─► documented purges (not violations)
+//!        │                         └─ otherwise ─────────► gaps
 //!        ├─► HEAD lock state (--require-lock) ──────► retention missing / shorter than default
 //!        └─► list versions ─────────────────────────► extra versions, delete markers (tampering)
 //! ```
@@ -19,6 +20,7 @@ use serde::Serialize;
 use wormlog_format::{decode_segment, StreamKeys};
 use wormlog_store::{list_all, ObjectStore, RetentionMode, Timestamp};
 
+use crate::purges::{DocumentedPurge, PurgeIndex};
 use crate::ReadError;
 
 /// One problem found, naming where.
@@ -61,6 +63,10 @@ pub enum Finding {
     ExtraVersions { slot: u64, versions: usize },
     /// A delete marker over a segment: someone tried to delete it.
     DeleteMarker { slot: u64 },
+    /// A purge index key that points to no valid purge record: it documents nothing.
+    BadPurgeIndex { record_slot: u64, error: String },
+    /// A purge record the index does not list: readers cannot pass the slots it names.
+    PurgeUnindexed { record_slot: u64 },
 }
 
 impl Finding {
@@ -90,6 +96,12 @@ impl Finding {
             Finding::DeleteMarker { slot } => {
                 format!("slot {slot} has a delete marker: someone tried to delete it (tampering attempt)")
             }
+            Finding::BadPurgeIndex { record_slot, error } => {
+                format!("the purge index entry for slot {record_slot} documents nothing: {error}")
+            }
+            Finding::PurgeUnindexed { record_slot } => format!(
+                "the purge record at slot {record_slot} is missing from the purge index, so readers stop at the slots it names; rerun the purge or restore the index key"
+            ),
         }
     }
 }
@@ -101,6 +113,34 @@ pub struct Transition {
     pub seq: u64,
     pub epoch: u64,
     pub writer: String,
+}
+
+/// A segment deleted under a documented purge: who, why, and what it held.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PurgeNote {
+    pub slot: u64,
+    pub record_slot: u64,
+    pub operator: String,
+    pub reason: String,
+    pub first_seq: u64,
+    pub count: u64,
+    pub epoch: u64,
+    pub writer: String,
+}
+
+impl PurgeNote {
+    fn of(d: &DocumentedPurge) -> PurgeNote {
+        PurgeNote {
+            slot: d.purged.slot,
+            record_slot: d.record_slot,
+            operator: d.operator.clone(),
+            reason: d.reason.clone(),
+            first_seq: d.purged.first_seq,
+            count: d.purged.count,
+            epoch: d.purged.epoch,
+            writer: d.purged.writer.clone(),
+        }
+    }
 }
 
 /// The lock state of one segment (with `--require-lock`).
@@ -122,6 +162,8 @@ pub struct VerifyReport {
     pub control_records: u64,
     pub timeline: Vec<Transition>,
     pub locks: Vec<SegmentLock>,
+    /// Segments deleted under a purge record: documented, so not violations.
+    pub purges: Vec<PurgeNote>,
     pub findings: Vec<Finding>,
 }
 
@@ -157,6 +199,13 @@ pub async fn verify(
     } else {
         None
     };
+    let index = PurgeIndex::load(&*store, &keys).await?;
+    for (record_slot, error) in &index.invalid {
+        report.findings.push(Finding::BadPurgeIndex {
+            record_slot: *record_slot,
+            error: error.clone(),
+        });
+    }
     let fetches = stream::iter(slots.clone())
         .map(|slot| {
             let (store, key) = (Arc::clone(&store), keys.segment(slot));
@@ -168,19 +217,13 @@ pub async fn verify(
     let mut next_slot = 0u64;
     while let Some((slot, got)) = fetches.next().await {
         if slot > next_slot {
-            report.findings.push(Finding::Gap {
-                first: next_slot,
-                last: slot - 1,
-            });
+            audit.missing(&mut report, &index, next_slot, slot - 1);
         }
         next_slot = slot + 1;
         let got = match got {
             Ok(g) => g,
             Err(wormlog_store::StoreError::NotFound { .. }) => {
-                report.findings.push(Finding::Gap {
-                    first: slot,
-                    last: slot,
-                });
+                audit.missing(&mut report, &index, slot, slot);
                 continue;
             }
             Err(e) => return Err(ReadError::Store(e)),
@@ -191,6 +234,13 @@ pub async fn verify(
             check_retention(&mut report, slot, &got, default);
         }
         audit.segment(&mut report, stream, slot, &got.body);
+    }
+    for record_slot in audit.purge_records {
+        if !index.by_slot.values().any(|d| d.record_slot == record_slot) {
+            report
+                .findings
+                .push(Finding::PurgeUnindexed { record_slot });
+        }
     }
     audit_versions(&*store, &keys, &mut report).await?;
     Ok(report)
@@ -204,9 +254,60 @@ struct Audit {
     expected_seq: Option<u64>,
     ids: HashMap<uuid::Uuid, u64>,
     started: bool,
+    /// Slots of the purge records met.
+    purge_records: Vec<u64>,
 }
 
 impl Audit {
+    /// Slots `first..=last` are missing: documented purges are noted and their seqs
+    /// accounted for as a reader does; runs of undocumented slots are gaps.
+    fn missing(&mut self, report: &mut VerifyReport, index: &PurgeIndex, first: u64, last: u64) {
+        let mut gap_start: Option<u64> = None;
+        for slot in first..=last {
+            match index.by_slot.get(&slot) {
+                Some(d) => {
+                    if let Some(start) = gap_start.take() {
+                        report.findings.push(Finding::Gap {
+                            first: start,
+                            last: slot - 1,
+                        });
+                    }
+                    report.purges.push(PurgeNote::of(d));
+                    self.purged(report, d);
+                }
+                None => {
+                    gap_start.get_or_insert(slot);
+                }
+            }
+        }
+        if let Some(start) = gap_start {
+            report.findings.push(Finding::Gap { first: start, last });
+        }
+    }
+
+    /// A documented purge keeps the reader's count: its seqs are gone, not skipped over.
+    fn purged(&mut self, report: &mut VerifyReport, d: &DocumentedPurge) {
+        let p = &d.purged;
+        if p.epoch < self.max_epoch {
+            return; // a purged zombie, never counted
+        }
+        let expected = if self.started {
+            self.expected_seq
+        } else {
+            Some(0)
+        };
+        if let Some(expected) = expected.filter(|e| *e != p.first_seq) {
+            report.findings.push(Finding::SeqDiscontinuity {
+                slot: p.slot,
+                expected,
+                found: p.first_seq,
+            });
+        }
+        self.started = true;
+        self.max_epoch = p.epoch;
+        self.expected_seq = Some(p.first_seq + p.count);
+    }
+
     fn segment(&mut self, report: &mut VerifyReport, stream: &str, slot: u64, body: &[u8]) {
         let segment = match decode_segment(body) {
             Ok(s) => s,
@@ -261,6 +362,9 @@ impl Audit {
         self.expected_seq = Some(h.first_seq + h.count);
         if h.kind.is_control() {
             report.control_records += 1;
+        }
+        if segment.purge.is_some() {
+            self.purge_records.push(slot);
         }
         for e in &segment.events {
             report.events += 1;

@@ -10,7 +10,8 @@ use bytes::Bytes;
 use tracing::{debug, info_span, warn, Instrument};
 use uuid::Uuid;
 use wormlog_format::{
-    decode_segment, encode_segment, NewEvent, SegmentKind, SegmentSpec, SegmentSummary, StreamKeys,
+    decode_segment, encode_purge, encode_segment, NewEvent, PurgeRecord, SegmentKind, SegmentSpec,
+    SegmentSummary, StreamKeys,
 };
 use wormlog_store::{
     list_all, LockRequest, ObjectStore, PutOptions, Retention, SeededRng, StoreError,
@@ -25,6 +26,23 @@ use crate::{WriteError, WriterConfig};
 pub(crate) struct Committed {
     pub slot: u64,
     pub first_seq: u64,
+}
+
+/// What one commit writes: a batch of events, or a control record.
+#[derive(Clone, Copy)]
+pub(crate) enum Payload<'a> {
+    Events(&'a [NewEvent]),
+    EpochStart,
+    Purge(&'a PurgeRecord),
+}
+
+impl<'a> Payload<'a> {
+    fn events(self) -> &'a [NewEvent] {
+        match self {
+            Payload::Events(events) => events,
+            Payload::EpochStart | Payload::Purge(_) => &[],
+        }
+    }
 }
 
 /// The writer's protocol state.
@@ -91,7 +109,7 @@ impl Core {
                 return Err(core.fenced(last.epoch, tail.next_slot - 1, false));
             }
         }
-        core.commit(SegmentKind::EpochStart, &[], None).await?;
+        core.commit(Payload::EpochStart, None).await?;
         Ok(core)
     }
 
@@ -131,7 +149,7 @@ impl Core {
             .max()
         {
             if max > last.map_or(0, |l| l + 1) {
-                warn!(stream = self.keys.stream(), slot = max, "the log has a gap below its tail; readers will report it (run `wormlog verify`)");
+                warn!(stream = self.keys.stream(), slot = max, "the log has missing slots below its tail: documented purges, or deleted segments that readers report (run `wormlog verify`)");
             }
             last = Some(max);
         }
@@ -165,10 +183,10 @@ impl Core {
     /// Commits one batch (protocol step 2). Returns where it landed.
     pub(crate) async fn commit(
         &mut self,
-        kind: SegmentKind,
-        events: &[NewEvent],
+        payload: Payload<'_>,
         expected_seq: Option<u64>,
     ) -> Result<Committed, WriteError> {
+        let events = payload.events();
         if let Some(stopped) = &self.stopped {
             return Err(stopped.clone());
         }
@@ -207,7 +225,7 @@ impl Core {
                     }
                 }
             }
-            let (body, summary) = self.encode(kind, slot, write_id, events);
+            let (body, summary) = self.encode(payload, slot, write_id);
             let len = body.len() as u64;
             let (key, opts) = (self.keys.segment(slot), self.put_options(&summary));
             let put = self.store.put_if_absent(&key, body, &opts);
@@ -325,13 +343,12 @@ impl Core {
         }
     }
 
-    fn encode(
-        &self,
-        kind: SegmentKind,
-        slot: u64,
-        write_id: Uuid,
-        events: &[NewEvent],
-    ) -> (Bytes, SegmentSummary) {
+    fn encode(&self, payload: Payload<'_>, slot: u64, write_id: Uuid) -> (Bytes, SegmentSummary) {
+        let kind = match payload {
+            Payload::Events(_) => SegmentKind::Events,
+            Payload::EpochStart => SegmentKind::EpochStart,
+            Payload::Purge(_) => SegmentKind::Purge,
+        };
         let spec = SegmentSpec {
             stream: self.cfg.stream.clone(),
             slot,
@@ -342,7 +359,11 @@ impl Core {
             write_id,
             created_at: self.cfg.clock.now().to_rfc3339(),
         };
-        let (bytes, header) = encode_segment(&spec, events);
+        let (bytes, header) = match payload {
+            Payload::Purge(record) => encode_purge(&spec, record),
+            Payload::Events(events) => encode_segment(&spec, events),
+            Payload::EpochStart => encode_segment(&spec, &[]),
+        };
         (Bytes::from(bytes), SegmentSummary::of(&header))
     }
 

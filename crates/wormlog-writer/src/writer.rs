@@ -11,10 +11,10 @@ use parking_lot::Mutex;
 use tokio::sync::{mpsc, oneshot, watch};
 use uuid::Uuid;
 use wormlog_fencing::FencingToken;
-use wormlog_format::{NewEvent, SegmentKind};
+use wormlog_format::{NewEvent, PurgeRecord};
 use wormlog_store::{Clock, ObjectStore, SeededRng};
 
-use crate::commit::{Committed, Core};
+use crate::commit::{Committed, Core, Payload};
 use crate::stats::StatsCells;
 use crate::{WriteError, WriterConfig, WriterStats};
 
@@ -36,12 +36,20 @@ pub struct WriterPosition {
     pub next_seq: u64,
 }
 
-type Reply = oneshot::Sender<Result<Vec<Appended>, WriteError>>;
+/// What a committed request gets back: the slot its segment landed in, and its events.
+struct Ack {
+    slot: u64,
+    events: Vec<Appended>,
+}
 
-/// One queued request: plain events join a shared batch; a conditional one commits alone.
+type Reply = oneshot::Sender<Result<Ack, WriteError>>;
+
+/// One queued request: plain events join a shared batch; a conditional one, or a purge
+/// record, commits alone.
 struct Request {
     events: Vec<NewEvent>,
     expected_seq: Option<u64>,
+    purge: Option<PurgeRecord>,
     reply: Reply,
 }
 
@@ -52,7 +60,7 @@ pub struct AppendFuture {
 
 enum AppendState {
     Ready(Option<Result<Appended, WriteError>>),
-    Waiting(oneshot::Receiver<Result<Vec<Appended>, WriteError>>),
+    Waiting(oneshot::Receiver<Result<Ack, WriteError>>),
 }
 
 impl Future for AppendFuture {
@@ -64,7 +72,7 @@ impl Future for AppendFuture {
                 Poll::Ready(r.take().expect("AppendFuture polled after completion"))
             }
             AppendState::Waiting(rx) => Pin::new(rx).poll(cx).map(|r| match r {
-                Ok(Ok(mut v)) => Ok(v.pop().expect("one event, one ack")),
+                Ok(Ok(mut ack)) => Ok(ack.events.pop().expect("one event, one ack")),
                 Ok(Err(e)) => Err(e),
                 Err(_) => Err(WriteError::Closed),
             }),
@@ -143,7 +151,7 @@ impl LogWriter {
 
     /// Appends a prepared event.
     pub fn append_event(&self, event: NewEvent) -> AppendFuture {
-        match self.send(vec![event], None) {
+        match self.send(vec![event], None, None) {
             Ok(rx) => AppendFuture {
                 state: AppendState::Waiting(rx),
             },
@@ -164,20 +172,30 @@ impl LogWriter {
         if events.is_empty() {
             return Ok(Vec::new());
         }
-        let rx = self.send(events, Some(expected_seq))?;
-        rx.await.unwrap_or(Err(WriteError::Closed))
+        let rx = self.send(events, Some(expected_seq), None)?;
+        Ok(rx.await.unwrap_or(Err(WriteError::Closed))?.events)
+    }
+
+    /// Commits a purge record (a control record: who deleted which segments and why) at the
+    /// tail, after every append queued before it, and returns its slot. The caller deletes
+    /// the named segments only after this succeeds, so the trail is in the log first.
+    pub async fn append_purge(&self, record: PurgeRecord) -> Result<u64, WriteError> {
+        let rx = self.send(Vec::new(), None, Some(record))?;
+        Ok(rx.await.unwrap_or(Err(WriteError::Closed))?.slot)
     }
 
     fn send(
         &self,
         events: Vec<NewEvent>,
         expected_seq: Option<u64>,
-    ) -> Result<oneshot::Receiver<Result<Vec<Appended>, WriteError>>, WriteError> {
+        purge: Option<PurgeRecord>,
+    ) -> Result<oneshot::Receiver<Result<Ack, WriteError>>, WriteError> {
         let (reply, rx) = oneshot::channel();
         self.tx
             .send(Request {
                 events,
                 expected_seq,
+                purge,
                 reply,
             })
             .map_err(|_| WriteError::Closed)?;
@@ -238,9 +256,11 @@ async fn run(
             core.lose_leadership();
         }
         let batch = gather_batch(first, &mut rx, &mut held, core.config());
-        let result = core
-            .commit(SegmentKind::Events, &batch.events, batch.expected_seq)
-            .await;
+        let payload = match &batch.purge {
+            Some(record) => Payload::Purge(record),
+            None => Payload::Events(&batch.events),
+        };
+        let result = core.commit(payload, batch.expected_seq).await;
         *position.lock() = position_of(&core);
         reply_all(batch, result);
     }
@@ -280,6 +300,7 @@ struct Batch {
     events: Vec<NewEvent>,
     replies: Vec<(Reply, usize)>,
     expected_seq: Option<u64>,
+    purge: Option<PurgeRecord>,
 }
 
 impl Batch {
@@ -289,7 +310,13 @@ impl Batch {
             events: req.events,
             replies: vec![(req.reply, n)],
             expected_seq: req.expected_seq,
+            purge: req.purge,
         }
+    }
+
+    /// Conditional appends and purge records are committed alone.
+    fn alone(req: &Request) -> bool {
+        req.expected_seq.is_some() || req.purge.is_some()
     }
 
     fn bytes(events: &[NewEvent]) -> usize {
@@ -306,13 +333,14 @@ fn gather_batch(
     cfg: &WriterConfig,
 ) -> Batch {
     let mut bytes = Batch::bytes(&first.events);
+    let alone = Batch::alone(&first);
     let mut batch = Batch::of(first);
-    if batch.expected_seq.is_some() {
+    if alone {
         return batch;
     }
     while let Ok(next) = rx.try_recv() {
         let add_bytes = Batch::bytes(&next.events);
-        if next.expected_seq.is_some()
+        if Batch::alone(&next)
             || batch.events.len() + next.events.len() > cfg.max_batch_events
             || bytes + add_bytes > cfg.max_batch_bytes
         {
@@ -331,15 +359,18 @@ fn reply_all(batch: Batch, result: Result<Committed, WriteError>) {
     let mut events = batch.events.iter().enumerate();
     for (reply, n) in batch.replies {
         let answer = match &result {
-            Ok(c) => Ok(events
-                .by_ref()
-                .take(n)
-                .map(|(i, e)| Appended {
-                    seq: c.first_seq + i as u64,
-                    id: e.id,
-                    slot: c.slot,
-                })
-                .collect()),
+            Ok(c) => Ok(Ack {
+                slot: c.slot,
+                events: events
+                    .by_ref()
+                    .take(n)
+                    .map(|(i, e)| Appended {
+                        seq: c.first_seq + i as u64,
+                        id: e.id,
+                        slot: c.slot,
+                    })
+                    .collect(),
+            }),
             Err(e) => Err(e.clone()),
         };
         let _ = reply.send(answer);

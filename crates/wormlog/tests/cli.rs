@@ -473,6 +473,11 @@ fn hold_and_retention_commands_on_the_directory_store() {
 }
 
 #[test]
+fn governance_purge_is_audited_and_compliance_is_refused_on_the_directory_store() {
+    support::purge_scenario(&Env::new());
+}
+
+#[test]
 fn bench_reports_throughput_and_latency_as_json() {
     let env = Env::new();
     let o = std::process::Command::new(support::BIN)

@@ -78,3 +78,13 @@ fn hold_and_retention_commands_on_a_moto_object_lock_bucket() {
     );
     support::hold_and_retention_scenario(&env);
 }
+
+#[test]
+fn governance_purge_is_audited_and_compliance_is_refused_on_a_moto_object_lock_bucket() {
+    let env = support::Env::s3_bucket(
+        MOTO,
+        &wormlog_tests::servers::Server::fresh_bucket("wl-purge-cli"),
+        true,
+    );
+    support::purge_scenario(&env);
+}

@@ -7,39 +7,21 @@
 
 use std::collections::VecDeque;
 use std::io::Write;
-use std::sync::Arc;
-use std::time::Duration;
 
 use clap::Args;
 use serde_json::value::RawValue;
 use tokio::io::AsyncBufReadExt;
-use wormlog::{Appended, LogWriter, WriterConfig};
-use wormlog_fencing::{ElectorConfig, LeaderElector};
+use wormlog::{Appended, LogWriter};
 use wormlog_format::validate_id;
-use wormlog_store::RetentionMode;
-use wormlog_writer::{AppendFuture, LockPolicy};
+use wormlog_writer::AppendFuture;
 
-use super::lease::HolderArgs;
+use super::writer_args::{Opened, WriterArgs};
 use super::{CliError, CliResult, Context};
 
 #[derive(Args, Debug)]
-#[command(group = clap::ArgGroup::new("token").required(true).args(["epoch", "lease"]))]
 pub(crate) struct AppendArgs {
-    /// The fencing token: an epoch no lower than the log's current one, unique to this writer.
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
-    epoch: Option<u64>,
-
-    /// Take the stream's lease for the epoch (waiting while another holder is live), keep it
-    /// renewed while appending, and release it at the end.
-    #[arg(long, conflicts_with = "writer_id")]
-    lease: bool,
-
     #[command(flatten)]
-    holder: HolderArgs,
-
-    /// Names this writer in the segments it writes (default: wormlog-cli-<pid>).
-    #[arg(long, value_name = "ID")]
-    writer_id: Option<String>,
+    writer: WriterArgs,
 
     /// The event type recorded with every event.
     #[arg(long = "type", value_name = "T", default_value = "event")]
@@ -48,18 +30,6 @@ pub(crate) struct AppendArgs {
     /// Append only if the next seq is N (all events in one segment), else exit 2.
     #[arg(long, value_name = "N", conflicts_with = "streaming")]
     expected_seq: Option<u64>,
-
-    /// Object Lock retention mode for every segment written.
-    #[arg(long, value_name = "compliance|governance", requires = "retain_days")]
-    lock_mode: Option<RetentionMode>,
-
-    /// Retention in days from now (with --lock-mode).
-    #[arg(long, value_name = "N", requires = "lock_mode", value_parser = clap::value_parser!(u32).range(1..=36500))]
-    retain_days: Option<u32>,
-
-    /// Put a legal hold on every segment written.
-    #[arg(long)]
-    legal_hold: bool,
 
     /// Append stdin lines as they arrive instead of checking them all first.
     #[arg(long, conflicts_with = "data")]
@@ -71,92 +41,9 @@ pub(crate) struct AppendArgs {
     data: Vec<String>,
 }
 
-/// An open writer, and the elector keeping its lease when it has one.
-struct Opened {
-    writer: LogWriter,
-    elector: Option<LeaderElector>,
-}
-
-impl Opened {
-    /// Closes the writer; releases the lease, unless the log fenced us (then it is not ours
-    /// to touch).
-    async fn close(self, fenced: bool) {
-        self.writer.close().await;
-        if let Some(e) = self.elector {
-            if fenced {
-                e.abandon();
-            } else {
-                e.stop().await;
-            }
-        }
-    }
-}
-
-impl AppendArgs {
-    /// Opens the writer: under `--epoch`, or under the lease (`--lease`).
-    async fn open(&self, ctx: &Context) -> CliResult<Opened> {
-        let store = Arc::clone(&ctx.store.store);
-        let Some(epoch) = self.epoch else {
-            let lease = self.holder.lease_config(ctx);
-            let elector = LeaderElector::start(Arc::clone(&store), ElectorConfig { lease })?;
-            let leading =
-                tokio::time::timeout(Duration::from_millis(300), elector.leadership()).await;
-            if leading.is_err() {
-                eprintln!(
-                    "wormlog: waiting for the lease of stream {} (another holder is live)",
-                    ctx.stream
-                );
-            }
-            let token = elector.leadership().await;
-            eprintln!("wormlog: {token} for stream {}", ctx.stream);
-            let mut cfg = WriterConfig::from_leadership(ctx.stream.clone(), elector.watch())
-                .ok_or_else(|| {
-                    CliError::store("the lease was lost right after it was acquired; try again")
-                })?;
-            self.apply(ctx, &mut cfg);
-            let writer = LogWriter::open(store, cfg).await?;
-            return Ok(Opened {
-                writer,
-                elector: Some(elector),
-            });
-        };
-        let writer_id = self
-            .writer_id
-            .clone()
-            .unwrap_or_else(|| format!("wormlog-cli-{}", std::process::id()));
-        let mut cfg = WriterConfig::new(ctx.stream.clone(), epoch, writer_id);
-        self.apply(ctx, &mut cfg);
-        Ok(Opened {
-            writer: LogWriter::open(store, cfg).await?,
-            elector: None,
-        })
-    }
-
-    /// The store prefix and the Object Lock flags.
-    fn apply(&self, ctx: &Context, cfg: &mut WriterConfig) {
-        cfg.root_prefix = ctx.store.root_prefix.clone();
-        let legal_hold = self.legal_hold;
-        cfg.lock = match (self.lock_mode, self.retain_days) {
-            (Some(mode), Some(days)) => Some(LockPolicy {
-                mode,
-                retain_for: Duration::from_secs(u64::from(days) * 86_400),
-                legal_hold,
-            }),
-            _ if legal_hold => Some(LockPolicy {
-                mode: RetentionMode::Governance,
-                retain_for: Duration::ZERO,
-                legal_hold,
-            }),
-            _ => None,
-        };
-    }
-}
-
 pub(crate) async fn run(ctx: &Context, args: AppendArgs) -> CliResult<()> {
     validate_id("--type", &args.event_type).map_err(CliError::usage)?;
-    if let Some(id) = &args.writer_id {
-        validate_id("--writer-id", id).map_err(CliError::usage)?;
-    }
+    args.writer.validate()?;
     if args.streaming {
         return run_streaming(ctx, &args).await;
     }
@@ -166,7 +53,7 @@ pub(crate) async fn run(ctx: &Context, args: AppendArgs) -> CliResult<()> {
             "nothing to append: pass DATA arguments or JSON lines on stdin",
         ));
     }
-    let opened = args.open(ctx).await?;
+    let opened = args.writer.open(ctx).await?;
     let writer = &opened.writer;
     let result = match args.expected_seq {
         Some(expected) => append_expected(writer, &args.event_type, &inputs, expected).await,
@@ -285,7 +172,7 @@ async fn run_streaming(ctx: &Context, args: &AppendArgs) -> CliResult<()> {
             break;
         }
         if writer.is_none() {
-            writer = Some(args.open(ctx).await?);
+            writer = Some(args.writer.open(ctx).await?);
         }
         let w = &writer.as_ref().expect("opened above").writer;
         if tx.send(w.append(&args.event_type, &line)).is_err() {

@@ -59,11 +59,7 @@ pub(crate) async fn run(ctx: &Context, args: CatArgs) -> CliResult<()> {
                     return Ok(()); // the reader went away (`| head`)
                 }
             }
-            ScanItem::Zombie { slot, header, max_epoch } => eprintln!(
-                "wormlog: skipped zombie segment at slot {slot} (epoch {} by {:?}, below epoch {max_epoch}); its {} events are not part of the log",
-                header.epoch, header.writer, header.count
-            ),
-            ScanItem::Control { .. } => {}
+            other => note(&other),
         }
     }
     let _ = out.flush();
@@ -92,12 +88,28 @@ async fn follow(reader: &LogReader, args: &CatArgs) -> CliResult<()> {
                     break;
                 }
             }
-            ScanItem::Zombie { slot, header, max_epoch } => eprintln!(
-                "wormlog: skipped zombie segment at slot {slot} (epoch {} by {:?}, below epoch {max_epoch})",
-                header.epoch, header.writer
-            ),
-            ScanItem::Control { .. } => {}
+            other => note(&other),
         }
     }
     Ok(())
+}
+
+/// What a reader passes without printing it as an event: said on stderr, so stdout stays
+/// pure JSON lines.
+fn note(item: &ScanItem) {
+    match item {
+        ScanItem::Zombie { slot, header, max_epoch } => eprintln!(
+            "wormlog: skipped zombie segment at slot {slot} (epoch {} by {:?}, below epoch {max_epoch}); its {} events are not part of the log",
+            header.epoch, header.writer, header.count
+        ),
+        ScanItem::Purged { slot, purge } => eprintln!(
+            "wormlog: slot {slot} (seqs {}..{}) was purged by {:?}, documented at slot {}: {}",
+            purge.purged.first_seq,
+            purge.purged.first_seq + purge.purged.count,
+            purge.operator,
+            purge.record_slot,
+            purge.reason
+        ),
+        ScanItem::Event(_) | ScanItem::Control { .. } => {}
+    }
 }

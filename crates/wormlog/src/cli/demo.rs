@@ -168,6 +168,7 @@ pub(crate) async fn run(ctx: &Context, _args: DemoArgs) -> CliResult<()> {
                 seqs.push(e.seq);
             }
             ScanItem::Zombie { slot, .. } => println!("   slot {slot}  zombie segment skipped"),
+            ScanItem::Purged { slot, .. } => println!("   slot {slot}  purged (documented)"),
         }
     }
     let expected: Vec<u64> = (0..(A_EVENTS.len() + B_EVENTS.len()) as u64).collect();

@@ -10,7 +10,9 @@ mod init;
 mod lease;
 mod lock;
 mod policy;
+mod purge;
 mod verify;
+mod writer_args;
 
 use std::process::ExitCode;
 
@@ -61,6 +63,9 @@ enum Command {
     Hold(lock::HoldArgs),
     /// Extend segments' retention (never shortening it).
     Retention(lock::RetentionArgs),
+    /// Delete segments under GOVERNANCE retention (--bypass-governance), after recording who,
+    /// why and which slots in the log; verify reports such purges as documented.
+    Purge(purge::PurgeArgs),
     /// Print AWS policies for the stream prefix: the bucket policy, or --iam (writer), or
     /// --lifecycle (cleanup only after retention).
     Policy(policy::PolicyArgs),
@@ -128,6 +133,7 @@ async fn run(cli: Cli, stream_given: bool) -> CliResult<()> {
         Command::Bench(args) => bench::run(&ctx, args).await,
         Command::Hold(args) => lock::hold(&ctx, args).await,
         Command::Retention(args) => lock::retention(&ctx, args).await,
+        Command::Purge(args) => purge::run(&ctx, args).await,
         Command::Demo(args) => demo::run(&ctx, args).await,
     }
 }

@@ -48,6 +48,20 @@ pub(crate) async fn run(ctx: &Context, args: VerifyArgs) -> CliResult<()> {
                 t.slot, t.seq, t.epoch, t.writer
             );
         }
+        if !report.purges.is_empty() {
+            println!("documented purges (deleted under a purge record; not violations):");
+            for p in &report.purges {
+                println!(
+                    "  slot {:>6}  seqs {}..{}  purged by {:?} (record at slot {}): {}",
+                    p.slot,
+                    p.first_seq,
+                    p.first_seq + p.count,
+                    p.operator,
+                    p.record_slot,
+                    p.reason
+                );
+            }
+        }
         if args.require_lock {
             println!("object lock:");
             for l in &report.locks {

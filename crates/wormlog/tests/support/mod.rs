@@ -286,6 +286,7 @@ pub fn read_log(env: &Env) -> Vec<(u64, String, u64)> {
                 ScanItem::Zombie { slot, .. } => {
                     panic!("a zombie at slot {slot}: a stale write was committed")
                 }
+                ScanItem::Purged { slot, .. } => panic!("slot {slot} was purged in a race test"),
                 ScanItem::Control { .. } => {}
             }
         }
@@ -404,4 +405,129 @@ pub fn hold_and_retention_scenario(env: &Env) {
     );
     assert_exit(&env.run(&["verify", "--require-lock"]), 0);
     assert_exit(&env.run(&["hold", "set", "--slot", "99"]), 2);
+}
+
+/// `verify --json` as a JSON value (its exit code checked: 0 when `clean`, else 1).
+pub fn verify_json(env: &Env, clean: bool) -> serde_json::Value {
+    let o = env.run(&["verify", "--json"]);
+    assert_exit(&o, if clean { 0 } else { 1 });
+    serde_json::from_str(&stdout(&o)).unwrap()
+}
+
+/// The audited GOVERNANCE purge: refused without the flag, on COMPLIANCE retention, on a legal
+/// hold and on control records, changing nothing; allowed on GOVERNANCE retention, leaving a
+/// purge record that `verify` reports as documented while readers go on past the slot.
+pub fn purge_scenario(env: &Env) {
+    let append = |lock: &str, data: &[&str]| {
+        let mut args = vec![
+            "append",
+            "--epoch",
+            "1",
+            "--lock-mode",
+            lock,
+            "--retain-days",
+            "1",
+        ];
+        args.extend_from_slice(data);
+        assert_exit(&env.run(&args), 0);
+    };
+    // Slots: 0 epoch-start, 1 seqs 0-1 (GOVERNANCE), 2 epoch-start, 3 seq 2 (COMPLIANCE),
+    // 4 epoch-start, 5 seq 3 (GOVERNANCE).
+    append("governance", &["\"a\"", "\"b\""]);
+    append("compliance", &["\"c\""]);
+    append("governance", &["\"d\""]);
+    let before = verify_json(env, true);
+    let purge = |extra: &[&str]| {
+        let mut args = vec![
+            "purge",
+            "--epoch",
+            "1",
+            "--operator",
+            "auditor-a",
+            "--reason",
+            "erasure request 42",
+        ];
+        args.extend_from_slice(extra);
+        env.run(&args)
+    };
+    let refused = |o: &Output, why: &str| {
+        assert_exit(o, 2);
+        assert!(stderr(o).contains(why), "{}", stderr(o));
+        assert_eq!(
+            verify_json(env, true),
+            before,
+            "a refused purge changed the log"
+        );
+    };
+    refused(&purge(&["--slot", "1"]), "--bypass-governance");
+    refused(
+        &purge(&["--bypass-governance", "--slot", "3"]),
+        "COMPLIANCE retention",
+    );
+    refused(
+        &purge(&["--bypass-governance", "--slot", "1", "--slot", "3"]),
+        "COMPLIANCE retention",
+    );
+    refused(
+        &purge(&["--bypass-governance", "--slot", "2"]),
+        "control record",
+    );
+    refused(
+        &purge(&["--bypass-governance", "--slot", "9"]),
+        "no segment at slot 9",
+    );
+    assert_exit(&env.run(&["hold", "set", "--slot", "5"]), 0);
+    refused(
+        &purge(&["--bypass-governance", "--slot", "5"]),
+        "legal hold",
+    );
+    assert_exit(&env.run(&["hold", "clear", "--slot", "5"]), 0);
+
+    // Slot 6 is the purge writer's epoch-start, 7 its purge record.
+    let o = purge(&["--bypass-governance", "--slot", "1"]);
+    assert_exit(&o, 0);
+    assert!(
+        stdout(&o).contains("slot 1: purged (documented by the purge record at slot 7)"),
+        "{}",
+        stdout(&o)
+    );
+    let report = verify_json(env, true);
+    assert_eq!(report["findings"], serde_json::json!([]));
+    let purges = report["purges"].as_array().unwrap();
+    assert_eq!(purges.len(), 1, "{report}");
+    assert_eq!(purges[0]["slot"], 1);
+    assert_eq!(purges[0]["record_slot"], 7);
+    assert_eq!(purges[0]["operator"], "auditor-a");
+    assert_eq!(purges[0]["reason"], "erasure request 42");
+    assert_eq!(
+        (purges[0]["first_seq"].as_u64(), purges[0]["count"].as_u64()),
+        (Some(0), Some(2))
+    );
+    let text = env.run(&["verify"]);
+    assert_exit(&text, 0);
+    assert!(
+        stdout(&text).contains("purged by \"auditor-a\" (record at slot 7): erasure request 42")
+    );
+
+    // Readers pass the purged slot; the remaining events keep their seqs.
+    let o = env.run(&["cat"]);
+    assert_exit(&o, 0);
+    let seqs: Vec<u64> = stdout(&o)
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["seq"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(seqs, [2, 3]);
+    assert!(
+        stderr(&o).contains("slot 1 (seqs 0..2) was purged by \"auditor-a\""),
+        "{}",
+        stderr(&o)
+    );
+    // The next append continues the seqs.
+    let o = env.run(&["append", "--epoch", "1", "\"e\""]);
+    assert_exit(&o, 0);
+    assert!(stdout(&o).starts_with("4 "), "{}", stdout(&o));
 }

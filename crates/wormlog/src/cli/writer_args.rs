@@ -1,0 +1,138 @@
+//! The options of commands that write to the log (`append`, `purge`): the fencing token,
+//! from `--epoch` or from the stream's lease, and the Object Lock of every segment written.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Args;
+use wormlog::{LogWriter, WriterConfig};
+use wormlog_fencing::{ElectorConfig, LeaderElector};
+use wormlog_format::validate_id;
+use wormlog_store::RetentionMode;
+use wormlog_writer::LockPolicy;
+
+use super::lease::HolderArgs;
+use super::{CliError, CliResult, Context};
+
+/// How a command that writes to the log gets its fencing token, and the Object Lock it puts
+/// on what it writes.
+#[derive(Args, Debug)]
+#[command(group = clap::ArgGroup::new("token").required(true).args(["epoch", "lease"]))]
+pub(crate) struct WriterArgs {
+    /// The fencing token: an epoch no lower than the log's current one, unique to this writer.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    epoch: Option<u64>,
+
+    /// Take the stream's lease for the epoch (waiting while another holder is live), keep it
+    /// renewed while appending, and release it at the end.
+    #[arg(long, conflicts_with = "writer_id")]
+    lease: bool,
+
+    #[command(flatten)]
+    holder: HolderArgs,
+
+    /// Names this writer in the segments it writes (default: wormlog-cli-<pid>).
+    #[arg(long, value_name = "ID")]
+    writer_id: Option<String>,
+
+    /// Object Lock retention mode for every segment written.
+    #[arg(long, value_name = "compliance|governance", requires = "retain_days")]
+    lock_mode: Option<RetentionMode>,
+
+    /// Retention in days from now (with --lock-mode).
+    #[arg(long, value_name = "N", requires = "lock_mode", value_parser = clap::value_parser!(u32).range(1..=36500))]
+    retain_days: Option<u32>,
+
+    /// Put a legal hold on every segment written.
+    #[arg(long)]
+    legal_hold: bool,
+}
+
+/// An open writer, and the elector keeping its lease when it has one.
+pub(crate) struct Opened {
+    pub writer: LogWriter,
+    elector: Option<LeaderElector>,
+}
+
+impl Opened {
+    /// Closes the writer; releases the lease, unless the log fenced us (then it is not ours
+    /// to touch).
+    pub async fn close(self, fenced: bool) {
+        self.writer.close().await;
+        if let Some(e) = self.elector {
+            if fenced {
+                e.abandon();
+            } else {
+                e.stop().await;
+            }
+        }
+    }
+}
+
+impl WriterArgs {
+    /// Checks the ids given, before anything is written.
+    pub fn validate(&self) -> CliResult<()> {
+        if let Some(id) = &self.writer_id {
+            validate_id("--writer-id", id).map_err(CliError::usage)?;
+        }
+        Ok(())
+    }
+
+    /// Opens the writer: under `--epoch`, or under the lease (`--lease`).
+    pub async fn open(&self, ctx: &Context) -> CliResult<Opened> {
+        let store = Arc::clone(&ctx.store.store);
+        let Some(epoch) = self.epoch else {
+            let lease = self.holder.lease_config(ctx);
+            let elector = LeaderElector::start(Arc::clone(&store), ElectorConfig { lease })?;
+            let leading =
+                tokio::time::timeout(Duration::from_millis(300), elector.leadership()).await;
+            if leading.is_err() {
+                eprintln!(
+                    "wormlog: waiting for the lease of stream {} (another holder is live)",
+                    ctx.stream
+                );
+            }
+            let token = elector.leadership().await;
+            eprintln!("wormlog: {token} for stream {}", ctx.stream);
+            let mut cfg = WriterConfig::from_leadership(ctx.stream.clone(), elector.watch())
+                .ok_or_else(|| {
+                    CliError::store("the lease was lost right after it was acquired; try again")
+                })?;
+            self.apply(ctx, &mut cfg);
+            let writer = LogWriter::open(store, cfg).await?;
+            return Ok(Opened {
+                writer,
+                elector: Some(elector),
+            });
+        };
+        let writer_id = self
+            .writer_id
+            .clone()
+            .unwrap_or_else(|| format!("wormlog-cli-{}", std::process::id()));
+        let mut cfg = WriterConfig::new(ctx.stream.clone(), epoch, writer_id);
+        self.apply(ctx, &mut cfg);
+        Ok(Opened {
+            writer: LogWriter::open(store, cfg).await?,
+            elector: None,
+        })
+    }
+
+    /// The store prefix and the Object Lock flags.
+    fn apply(&self, ctx: &Context, cfg: &mut WriterConfig) {
+        cfg.root_prefix = ctx.store.root_prefix.clone();
+        let legal_hold = self.legal_hold;
+        cfg.lock = match (self.lock_mode, self.retain_days) {
+            (Some(mode), Some(days)) => Some(LockPolicy {
+                mode,
+                retain_for: Duration::from_secs(u64::from(days) * 86_400),
+                legal_hold,
+            }),
+            _ if legal_hold => Some(LockPolicy {
+                mode: RetentionMode::Governance,
+                retain_for: Duration::ZERO,
+                legal_hold,
+            }),
+            _ => None,
+        };
+    }
+}
