@@ -366,7 +366,7 @@ fn reply_all(batch: Batch, result: Result<Committed, WriteError>) {
                     .take(n)
                     .map(|(i, e)| Appended {
                         seq: c.first_seq + i as u64,
-                        id: e.id,
+                        id: e.id(),
                         slot: c.slot,
                     })
                     .collect(),
