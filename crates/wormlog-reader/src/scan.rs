@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::stream::{self, Stream, StreamExt};
-use wormlog_format::{decode_header, decode_segment, Event, SegmentHeader, StreamKeys};
+use wormlog_format::{
+    decode_header, decode_segment, Event, FormatError, Segment, SegmentHeader, StreamKeys,
+};
 use wormlog_store::{list_all, GetResult, ObjectStore, StoreError};
 
 use crate::purges::{DocumentedPurge, PurgeIndex};
@@ -39,7 +41,8 @@ pub enum ScanItem {
     Purged { slot: u64, purge: DocumentedPurge },
 }
 
-type Fetched = (u64, Result<GetResult, StoreError>);
+/// A slot's segment, fetched and decoded (decoding fails with the segment's own error).
+type Fetched = (u64, Result<Result<Segment, FormatError>, StoreError>);
 
 /// An ordered scan over the slots listed when it started.
 pub struct Scan {
@@ -102,10 +105,22 @@ impl LogReader {
         }
         let store = Arc::clone(&self.store);
         let keys = self.keys.clone();
+        // Each fetch runs as its own task, so the read-ahead GETs progress, and segments
+        // decode on other cores, while the caller works through the current one.
         let fetches = stream::iter(slots.clone())
             .map(move |slot| {
                 let (store, key) = (Arc::clone(&store), keys.segment(slot));
-                async move { (slot, get_with_retries(&*store, &key).await) }
+                let task = tokio::spawn(async move {
+                    get_with_retries(&*store, &key)
+                        .await
+                        .map(|got| decode_segment(&got.body))
+                });
+                async move {
+                    let fetched = task
+                        .await
+                        .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
+                    (slot, fetched)
+                }
             })
             .buffered(self.prefetch);
         Ok(Scan {
@@ -222,7 +237,7 @@ impl Scan {
     async fn take(
         &mut self,
         slot: u64,
-        fetched: Result<GetResult, StoreError>,
+        fetched: Result<Result<Segment, FormatError>, StoreError>,
     ) -> Result<(), ReadError> {
         let position = self.index as u64;
         if slot > position {
@@ -292,18 +307,18 @@ impl Scan {
     fn accept(
         &mut self,
         slot: u64,
-        fetched: Result<GetResult, StoreError>,
+        fetched: Result<Result<Segment, FormatError>, StoreError>,
     ) -> Result<(), ReadError> {
         debug_assert_eq!(slot, self.index as u64, "missing slots are passed first");
         self.index = slot as usize + 1;
-        let got = fetched.map_err(ReadError::Store)?;
+        let decoded = fetched.map_err(ReadError::Store)?;
         let corrupt = |source| ReadError::Corrupt {
             stream: self.stream.clone(),
             slot,
             key: self.keys.segment(slot),
             source,
         };
-        let segment = decode_segment(&got.body).map_err(corrupt)?;
+        let segment = decoded.map_err(corrupt)?;
         let header = segment.header;
         if header.slot != slot || header.stream != self.stream {
             return Err(corrupt(wormlog_format::FormatError::Header(format!(
@@ -436,7 +451,7 @@ impl Follow {
                     self.scan.slots.push(slot);
                     self.scan.finished = false;
                     self.scan
-                        .take(slot, Ok(got))
+                        .take(slot, Ok(decode_segment(&got.body)))
                         .await
                         .inspect_err(|_| self.scan.finished = true)?;
                     interval = self.policy.min_interval;
