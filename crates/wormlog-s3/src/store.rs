@@ -166,6 +166,22 @@ impl S3Store {
     }
 
     /// Object Lock, encryption, metadata and the CRC-32 of the body on a put.
+    /// A plain PutObject: no condition, no metadata, no checksum, no Object Lock. The raw
+    /// ceiling `wormlog bench --mode raw-put` measures the log against; the log never uses it.
+    pub async fn put_unconditional(&self, key: &str, body: Bytes) -> StoreResult<()> {
+        validate_key(key)?;
+        let req = self
+            .client
+            .put_object()
+            .bucket(&self.config.bucket)
+            .key(key)
+            .body(ByteStream::from(body));
+        req.send()
+            .await
+            .map(|_| ())
+            .map_err(|e| classify(Op::PutIfAbsent, key, e))
+    }
+
     fn put_request(
         &self,
         key: &str,

@@ -15,6 +15,8 @@ pub const DEFAULT_STORE: &str = "./wormlog-data";
 pub struct OpenedStore {
     pub store: Arc<dyn ObjectStore>,
     pub root_prefix: String,
+    /// The same store as an `S3Store`, for `s3://` URLs (benchmark baselines use it).
+    pub s3: Option<Arc<wormlog_s3::S3Store>>,
 }
 
 /// A store URL that cannot be used.
@@ -36,6 +38,7 @@ pub async fn open_store(url: &str) -> Result<OpenedStore, StoreUrlError> {
     let fs = |path: PathBuf| OpenedStore {
         store: Arc::new(FsStore::open(path)),
         root_prefix: String::new(),
+        s3: None,
     };
     if url.is_empty() {
         return Err(StoreUrlError::Empty);
@@ -44,6 +47,7 @@ pub async fn open_store(url: &str) -> Result<OpenedStore, StoreUrlError> {
         return Ok(OpenedStore {
             store: Arc::new(MemoryStore::new()),
             root_prefix: String::new(),
+            s3: None,
         });
     }
     if let Some(path) = url.strip_prefix("file://") {
@@ -55,10 +59,11 @@ pub async fn open_store(url: &str) -> Result<OpenedStore, StoreUrlError> {
     if url.starts_with("s3://") {
         let config = wormlog_s3::S3Config::from_url(url)?;
         let root_prefix = config.prefix.clone();
-        let store = wormlog_s3::S3Store::connect(config).await;
+        let store = Arc::new(wormlog_s3::S3Store::connect(config).await);
         return Ok(OpenedStore {
-            store: Arc::new(store),
+            store: Arc::clone(&store) as Arc<dyn ObjectStore>,
             root_prefix,
+            s3: Some(store),
         });
     }
     if url.contains("://") {

@@ -518,3 +518,61 @@ fn bench_reports_throughput_and_latency_as_json() {
         stdout(&o)
     );
 }
+
+/// The bench's baselines and replay report what scripts/bench.sh divides, and the baselines
+/// write what they say: raw-put the given bytes in objects of the given size, per-event one
+/// object per event.
+#[test]
+fn bench_baselines_and_replay_report_their_figures() {
+    let bench = |args: &[&str]| -> serde_json::Value {
+        let o = std::process::Command::new(support::BIN)
+            .args(["--store", "mem://", "bench", "--json"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert_exit(&o, 0);
+        serde_json::from_str(&stdout(&o)).unwrap()
+    };
+    let r = bench(&["--events", "2000", "--event-bytes", "100", "--replay"]);
+    let replay = &r["replay"];
+    for key in [
+        "replay_mb_per_sec",
+        "replay_events_per_sec",
+        "raw_get_mb_per_sec",
+    ] {
+        assert!(replay[key].as_f64().unwrap() > 0.0, "{key}: {r}");
+    }
+    assert_eq!(replay["segment_bytes"], r["object_bytes_total"]);
+
+    let r = bench(&[
+        "--mode",
+        "raw-put",
+        "--events",
+        "1000",
+        "--event-bytes",
+        "100",
+        "--object-bytes",
+        "30000",
+    ]);
+    assert_eq!(r["mode"], "raw-put");
+    assert_eq!(r["object_bytes_total"], 100_000);
+    assert_eq!(r["segments"], 4, "100,000 bytes in objects of 30,000");
+
+    let r = bench(&[
+        "--mode",
+        "per-event",
+        "--events",
+        "50",
+        "--event-bytes",
+        "100",
+    ]);
+    assert_eq!(
+        (r["mode"].as_str(), r["segments"].as_u64()),
+        (Some("per-event"), Some(50))
+    );
+
+    let env = Env::new();
+    let o = env.run(&["bench", "--mode", "raw-put", "--replay"]);
+    assert_exit(&o, 2);
+    assert!(stderr(&o).contains("--mode wormlog"), "{}", stderr(&o));
+}

@@ -1,24 +1,30 @@
-//! `wormlog bench`: append throughput and latency through real writers, on any store.
+//! `wormlog bench`: append throughput and latency through real writers, on any store, and
+//! the baselines it is judged against, measured the same way on the same store.
 //!
-//! Each of `--streams` writers appends its share of `--events` events of `--event-bytes`
-//! bytes, keeping up to 10,000 appends in flight (group commit batches them). Reported:
-//! events/s, MB/s of event data, segments/s, append latency (call to acknowledgement)
-//! p50/p99/p999, and how many events each segment carried.
+//! - `--mode wormlog` (default): each of `--streams` writers appends its share of `--events`
+//!   events of `--event-bytes` bytes, keeping two batches' worth of appends in flight (group commit
+//!   batches them). Reported: events/s, MB/s of event data, segments/s, append latency (call to
+//!   acknowledgement) p50/p99/p999, and how many events each segment carried. `--replay` then
+//!   reads the streams back with `LogReader` and, side by side, with raw parallel GETs of the
+//!   same segments.
+//! - `--mode raw-put`: the same bytes as plain PutObjects of `--object-bytes` each, one at a
+//!   time per stream (as the writer keeps one slot in flight), no log logic: the ceiling.
+//! - `--mode per-event`: one create-only PUT per event, one at a time: the naive log.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
-use clap::Args;
+use bytes::Bytes;
+use clap::{Args, ValueEnum};
+use futures::stream::{self, StreamExt};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
-use wormlog::{LogWriter, WriterConfig};
-use wormlog_store::{Clock, ObjectStore, SeededRng, SystemClock};
+use wormlog::{LogReader, LogWriter, ScanItem, StreamKeys, WriterConfig};
+use wormlog_format::{encode_segment, NewEvent, SegmentKind, SegmentSpec};
+use wormlog_store::{list_all, Clock, ObjectStore, PutOptions, SeededRng, SystemClock};
 
 use super::{CliError, CliResult, Context};
-
-/// Appends in flight per writer: enough for full batches, bounded memory.
-const WINDOW: usize = 10_000;
 
 #[derive(Args, Debug)]
 pub(crate) struct BenchArgs {
@@ -38,13 +44,39 @@ pub(crate) struct BenchArgs {
     #[arg(long, value_name = "W", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=64))]
     streams: u64,
 
+    /// What to measure: wormlog's append, or a baseline on the same store (raw-put: plain
+    /// PutObjects of --object-bytes, no log logic; per-event: one create-only PUT per event).
+    #[arg(long, value_enum, default_value_t = Mode::Wormlog)]
+    mode: Mode,
+
+    /// raw-put: bytes per object (default: --max-batch-bytes).
+    #[arg(long, value_name = "B", value_parser = clap::value_parser!(u64).range(1..=1 << 30))]
+    object_bytes: Option<u64>,
+
+    /// wormlog: afterwards, replay the streams and read the same segments with raw parallel
+    /// GETs (8 in flight, as the reader prefetches), side by side.
+    #[arg(long)]
+    replay: bool,
+
     /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
 }
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Serialize)]
+#[serde(rename_all = "kebab-case")]
+enum Mode {
+    Wormlog,
+    RawPut,
+    PerEvent,
+}
+
+/// Segments the reader and the raw GETs keep in flight.
+const READ_AHEAD: usize = 8;
+
 #[derive(Serialize)]
 struct Report {
+    mode: Mode,
     store: String,
     events: u64,
     event_bytes: u64,
@@ -57,6 +89,21 @@ struct Report {
     latency_ms: Percentiles,
     /// Events per segment: how many segments carried 1, 2-9, 10-99, ... events.
     batch_sizes: BTreeMap<String, u64>,
+    /// Bytes of all objects written (segments with headers, or baseline objects).
+    object_bytes_total: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    replay: Option<ReplayReport>,
+}
+
+/// Reading the benchmark's streams back, both ways, over the same segments.
+#[derive(Serialize)]
+struct ReplayReport {
+    segment_bytes: u64,
+    /// `LogReader` scans: decode, CRC, reader rules, events delivered.
+    replay_mb_per_sec: f64,
+    replay_events_per_sec: f64,
+    /// Plain GETs of the same keys, `READ_AHEAD` in flight per stream, bytes discarded.
+    raw_get_mb_per_sec: f64,
 }
 
 #[derive(Serialize)]
@@ -66,10 +113,14 @@ struct Percentiles {
     p999: f64,
 }
 
+/// What one stream (one writer, or one baseline loop) did.
 struct StreamRun {
+    stream: String,
+    /// Per append (wormlog) or per PUT (baselines).
     latencies: Vec<Duration>,
     per_slot: BTreeMap<u64, u64>,
     segments: u64,
+    bytes: u64,
 }
 
 pub(crate) async fn run(ctx: &Context, args: BenchArgs) -> CliResult<()> {
@@ -89,22 +140,40 @@ pub(crate) async fn run(ctx: &Context, args: BenchArgs) -> CliResult<()> {
     let mut tasks = Vec::new();
     for w in 0..args.streams {
         let share = args.events / args.streams + u64::from(w < args.events % args.streams);
-        let mut cfg = WriterConfig::new(
-            format!("bench-{}-{w}", &run_id[..8]),
-            1,
-            format!("bench-{w}"),
-        );
-        cfg.root_prefix = ctx.store.root_prefix.clone();
-        cfg.max_batch_bytes = args.max_batch_bytes as usize;
+        let stream = format!("bench-{}-{w}", &run_id[..8]);
+        let keys = StreamKeys::new(&ctx.store.root_prefix, &stream)
+            .map_err(|e| CliError::usage(e.to_string()))?;
         let (store, payload, clock, bar) = (
             Arc::clone(&ctx.store.store),
             payload.clone(),
             Arc::clone(&clock),
             bar.clone(),
         );
-        tasks.push(tokio::spawn(async move {
-            append_stream(store, cfg, share, &payload, &*clock, &bar).await
-        }));
+        match args.mode {
+            Mode::Wormlog => {
+                let mut cfg = WriterConfig::new(stream, 1, format!("bench-{w}"));
+                cfg.root_prefix = ctx.store.root_prefix.clone();
+                cfg.max_batch_bytes = args.max_batch_bytes as usize;
+                tasks.push(tokio::spawn(async move {
+                    append_stream(store, cfg, share, &payload, &*clock, &bar).await
+                }));
+            }
+            Mode::RawPut => {
+                let total = share * args.event_bytes;
+                let size = args.object_bytes.unwrap_or(args.max_batch_bytes);
+                let s3 = ctx.store.s3.clone();
+                tasks.push(tokio::spawn(async move {
+                    let put = RawPut { store, s3 };
+                    put.run(keys, total, size, args.event_bytes, &*clock, &bar)
+                        .await
+                }));
+            }
+            Mode::PerEvent => {
+                tasks.push(tokio::spawn(async move {
+                    per_event_stream(store, keys, share, &payload, &*clock, &bar).await
+                }));
+            }
+        }
     }
     let mut runs = Vec::new();
     for t in tasks {
@@ -115,9 +184,172 @@ pub(crate) async fn run(ctx: &Context, args: BenchArgs) -> CliResult<()> {
     }
     let elapsed = (clock.monotonic() - started).as_secs_f64().max(1e-9);
     bar.finish_and_clear();
-    let report = summarize(ctx, &args, runs, elapsed);
+    let replay = match (args.replay, args.mode) {
+        (true, Mode::Wormlog) => Some(replay(ctx, &runs, &*clock).await?),
+        (true, _) => {
+            return Err(CliError::usage(
+                "--replay reads back a wormlog log; use it with --mode wormlog",
+            ))
+        }
+        (false, _) => None,
+    };
+    let mut report = summarize(ctx, &args, runs, elapsed);
+    report.replay = replay;
     print_report(&report, args.json);
     Ok(())
+}
+
+/// The raw ceiling: plain PutObjects on S3 (`S3Store::put_unconditional`); stores without
+/// an unconditional put (memory, directory) use create-only puts of fresh keys.
+struct RawPut {
+    store: Arc<dyn ObjectStore>,
+    s3: Option<Arc<wormlog_s3::S3Store>>,
+}
+
+impl RawPut {
+    /// PUTs `total` bytes as objects of `size` bytes, one at a time.
+    async fn run(
+        &self,
+        keys: StreamKeys,
+        total: u64,
+        size: u64,
+        event_bytes: u64,
+        clock: &dyn Clock,
+        bar: &ProgressBar,
+    ) -> CliResult<StreamRun> {
+        let mut run = StreamRun::new(keys.stream());
+        let body = Bytes::from(vec![b'x'; size as usize]);
+        let mut sent = 0u64;
+        while sent < total {
+            let n = size.min(total - sent);
+            let key = keys.segment(run.segments);
+            let started = clock.monotonic();
+            let object = body.slice(..n as usize);
+            match &self.s3 {
+                Some(s3) => s3.put_unconditional(&key, object).await?,
+                None => {
+                    self.store
+                        .put_if_absent(&key, object, &PutOptions::default())
+                        .await?;
+                }
+            }
+            run.latencies
+                .push(clock.monotonic().saturating_sub(started));
+            run.segments += 1;
+            run.bytes += n;
+            sent += n;
+            bar.set_position(bar.position() + n / event_bytes.max(1));
+        }
+        Ok(run)
+    }
+}
+
+/// The naive log: each event its own one-event segment, created with a create-only PUT,
+/// one at a time.
+async fn per_event_stream(
+    store: Arc<dyn ObjectStore>,
+    keys: StreamKeys,
+    n: u64,
+    payload: &str,
+    clock: &dyn Clock,
+    bar: &ProgressBar,
+) -> CliResult<StreamRun> {
+    let mut run = StreamRun::new(keys.stream());
+    let mut ids = SeededRng::from_entropy();
+    for seq in 0..n {
+        let started = clock.monotonic();
+        let event = NewEvent::new(ids.uuid(), "bench", clock.now().to_rfc3339(), payload)
+            .map_err(|e| CliError::usage(e.to_string()))?;
+        let spec = SegmentSpec {
+            stream: keys.stream().to_owned(),
+            slot: seq,
+            kind: SegmentKind::Events,
+            first_seq: seq,
+            epoch: 1,
+            writer: "bench".into(),
+            write_id: ids.uuid(),
+            created_at: clock.now().to_rfc3339(),
+        };
+        let (body, _) = encode_segment(&spec, &[event]);
+        run.bytes += body.len() as u64;
+        store
+            .put_if_absent(
+                &keys.segment(seq),
+                Bytes::from(body),
+                &PutOptions::default(),
+            )
+            .await?;
+        run.latencies
+            .push(clock.monotonic().saturating_sub(started));
+        run.segments += 1;
+        *run.per_slot.entry(seq).or_default() += 1;
+        bar.inc(1);
+    }
+    Ok(run)
+}
+
+/// Reads every stream back twice, side by side: raw parallel GETs of its segments, then a
+/// `LogReader` scan; streams are read in parallel.
+async fn replay(ctx: &Context, runs: &[StreamRun], clock: &dyn Clock) -> CliResult<ReplayReport> {
+    let store = &ctx.store.store;
+    let mut keys = Vec::new();
+    let mut segment_bytes = 0u64;
+    for r in runs {
+        let k = StreamKeys::new(&ctx.store.root_prefix, &r.stream)
+            .map_err(|e| CliError::usage(e.to_string()))?;
+        let listed = list_all(&**store, &k.log_prefix(), None).await?;
+        segment_bytes += listed.iter().map(|e| e.size).sum::<u64>();
+        keys.push((k, listed.into_iter().map(|e| e.key).collect::<Vec<_>>()));
+    }
+    let started = clock.monotonic();
+    let raw = keys.iter().map(|(_, objects)| async move {
+        let mut gets = stream::iter(objects)
+            .map(|key| async move { store.get(key).await.map(|g| g.body.len()) })
+            .buffered(READ_AHEAD);
+        while let Some(got) = gets.next().await {
+            got?;
+        }
+        Ok::<(), wormlog_store::StoreError>(())
+    });
+    for r in futures::future::join_all(raw).await {
+        r?;
+    }
+    let raw_secs = (clock.monotonic() - started).as_secs_f64().max(1e-9);
+
+    let started = clock.monotonic();
+    let scans = keys.iter().map(|(k, _)| async move {
+        let reader = LogReader::new(Arc::clone(store), &ctx.store.root_prefix, k.stream())?
+            .with_prefetch(READ_AHEAD);
+        let mut scan = reader.scan(0).await?;
+        let mut events = 0u64;
+        while let Some(item) = scan.next().await? {
+            events += u64::from(matches!(item, ScanItem::Event(_)));
+        }
+        Ok::<u64, wormlog::ReadError>(events)
+    });
+    let mut events = 0;
+    for r in futures::future::join_all(scans).await {
+        events += r?;
+    }
+    let replay_secs = (clock.monotonic() - started).as_secs_f64().max(1e-9);
+    Ok(ReplayReport {
+        segment_bytes,
+        replay_mb_per_sec: segment_bytes as f64 / replay_secs / 1e6,
+        replay_events_per_sec: events as f64 / replay_secs,
+        raw_get_mb_per_sec: segment_bytes as f64 / raw_secs / 1e6,
+    })
+}
+
+impl StreamRun {
+    fn new(stream: &str) -> StreamRun {
+        StreamRun {
+            stream: stream.to_owned(),
+            latencies: Vec::new(),
+            per_slot: BTreeMap::new(),
+            segments: 0,
+            bytes: 0,
+        }
+    }
 }
 
 async fn append_stream(
@@ -128,13 +360,17 @@ async fn append_stream(
     clock: &dyn Clock,
     bar: &ProgressBar,
 ) -> CliResult<StreamRun> {
+    let mut run = StreamRun::new(&cfg.stream);
+    // Two batches' worth in flight: one being committed while the next fills, so every
+    // segment is full (one batch's worth would alternate full and near-empty segments), and
+    // an append waits for at most the batch ahead of its own.
+    let per_batch = cfg
+        .max_batch_events
+        .min(cfg.max_batch_bytes / (payload.len() + 150).max(1));
+    let window = 2 * per_batch.max(1);
     let w = LogWriter::open(store, cfg).await?;
-    let mut inflight = VecDeque::with_capacity(WINDOW);
-    let mut run = StreamRun {
-        latencies: Vec::with_capacity(n as usize),
-        per_slot: BTreeMap::new(),
-        segments: 0,
-    };
+    let mut inflight = VecDeque::with_capacity(window);
+    run.latencies.reserve(n as usize);
     let settle = |sent: Duration, ack: wormlog::Appended, run: &mut StreamRun| {
         run.latencies.push(clock.monotonic().saturating_sub(sent));
         *run.per_slot.entry(ack.slot).or_default() += 1;
@@ -142,7 +378,7 @@ async fn append_stream(
     };
     for _ in 0..n {
         inflight.push_back((clock.monotonic(), w.append("bench", payload)));
-        if inflight.len() >= WINDOW {
+        if inflight.len() >= window {
             let (sent, f) = inflight.pop_front().expect("window is full");
             settle(sent, f.await?, &mut run);
         }
@@ -150,7 +386,9 @@ async fn append_stream(
     while let Some((sent, f)) = inflight.pop_front() {
         settle(sent, f.await?, &mut run);
     }
-    run.segments = w.stats().segments;
+    let stats = w.stats();
+    run.segments = stats.segments;
+    run.bytes = stats.bytes;
     w.close().await;
     Ok(run)
 }
@@ -179,6 +417,7 @@ fn summarize(ctx: &Context, args: &BenchArgs, runs: Vec<StreamRun>, elapsed: f64
     }
     let segments: u64 = runs.iter().map(|r| r.segments).sum();
     Report {
+        mode: args.mode,
         store: ctx.store.store.describe(),
         events: args.events,
         event_bytes: args.event_bytes,
@@ -194,6 +433,8 @@ fn summarize(ctx: &Context, args: &BenchArgs, runs: Vec<StreamRun>, elapsed: f64
             p999: pct(0.999),
         },
         batch_sizes,
+        object_bytes_total: runs.iter().map(|r| r.bytes).sum(),
+        replay: None,
     }
 }
 
@@ -202,8 +443,13 @@ fn print_report(r: &Report, json: bool) {
         println!("{}", serde_json::to_string(r).expect("reports serialise"));
         return;
     }
+    let what = match r.mode {
+        Mode::Wormlog => "wormlog append",
+        Mode::RawPut => "raw PutObject baseline (latency per PUT)",
+        Mode::PerEvent => "per-event create-only PUT baseline (latency per PUT)",
+    };
     println!(
-        "wormlog bench: {} events of {} B, {} stream(s), on {}",
+        "wormlog bench: {what}: {} events of {} B, {} stream(s), on {}",
         r.events, r.event_bytes, r.streams, r.store
     );
     println!(
@@ -220,4 +466,14 @@ fn print_report(r: &Report, json: bool) {
         .map(|(k, v)| format!("{k}: {v}"))
         .collect();
     println!("  events per segment (segments): {}", sizes.join("   "));
+    if let Some(p) = &r.replay {
+        println!(
+            "  replay: {:.2} MB/s ({:.0} events/s); raw parallel GET of the same {} bytes: {:.2} MB/s ({:.0}%)",
+            p.replay_mb_per_sec,
+            p.replay_events_per_sec,
+            p.segment_bytes,
+            p.raw_get_mb_per_sec,
+            100.0 * p.replay_mb_per_sec / p.raw_get_mb_per_sec
+        );
+    }
 }

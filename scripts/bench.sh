@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Append and replay throughput against the store's own limits, side by side in one run, on a
+# local Ceph RGW (scripts/rgw.sh), and on MemoryStore pinned to one core (run first, while
+# the RGW daemons are idle). Writes
+# docs/benchmarks.md (the table, the targets met or missed) and docs/benchmarks.png (events/s
+# against event size).
+#
+#   scripts/bench.sh            the full run (a few minutes); RGW is restarted empty first
+#                               and stopped at the end (up to 4 GiB of memory)
+#   scripts/bench.sh --quick    fewer events, for a smoke test (docs written to $OUT_DIR)
+#
+# For each event size, in this order, on one fresh bucket:
+#   (c) wormlog bench --replay      append through a real writer, then replay vs raw GETs
+#   (a) wormlog bench --mode raw-put --object-bytes <wormlog's mean segment size>
+#                                   plain PutObjects of the same bytes: the ceiling
+#   (b) wormlog bench --mode per-event   one create-only PUT per event: the naive log
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+QUICK=0
+[[ "${1:-}" == "--quick" ]] && QUICK=1
+OUT_DIR=${OUT_DIR:-docs}
+SIZES=(64 256 1024 4096)
+RAW=target/bench-raw
+mkdir -p "$RAW" "$OUT_DIR"
+
+say() { printf '\n== %s\n' "$*" >&2; }
+
+say "release build"
+cargo build -q --release -p wormlog
+BIN=target/release/wormlog
+
+# First, before the RGW runs leave its daemons busy on the same cores.
+MEM_EVENTS=$(( QUICK ? 100000 : 1000000 ))
+say "MemoryStore, one core (taskset -c 0): $MEM_EVENTS events of 256 B"
+taskset -c 0 "$BIN" --store mem:// bench --events "$MEM_EVENTS" --event-bytes 256 --json >"$RAW/memory-256.json"
+
+say "Ceph RGW, restarted empty (its memstore OSD holds 4 GiB; a full one blocks writes)"
+scripts/rgw.sh stop >&2 || true
+scripts/rgw.sh start >&2
+trap 'scripts/rgw.sh stop >&2 || true' EXIT  # frees the memory; scripts/test.sh starts it again
+eval "$(scripts/rgw.sh env)"
+export AWS_ACCESS_KEY_ID="$WORMLOG_RGW_ACCESS_KEY" AWS_SECRET_ACCESS_KEY="$WORMLOG_RGW_SECRET_KEY"
+BUCKET="wl-bench-$(date +%s)"
+STORE="s3://${BUCKET}/bench?endpoint=${WORMLOG_RGW_ENDPOINT}&region=us-east-1&path_style=true"
+"$BIN" --store "$STORE" init >&2
+
+python3 -c 'import matplotlib' 2>/dev/null || {
+  say "installing matplotlib from PyPI (for the plot)"
+  python3 -m pip install -q --disable-pip-version-check matplotlib 2>&1 | grep -v 'as the .root. user' >&2 || true
+}
+
+events_for() { # enough events for a few seconds per run; fewer with --quick
+  local n=$(( 256000000 / $1 )); (( n > 400000 )) && n=400000
+  (( QUICK )) && n=$(( n / 20 ))
+  echo "$n"
+}
+PER_EVENT=$(( QUICK ? 100 : 1000 ))
+
+for size in "${SIZES[@]}"; do
+  n=$(events_for "$size")
+  say "event size $size B: wormlog ($n events, then replay)"
+  "$BIN" --store "$STORE" bench --events "$n" --event-bytes "$size" --replay --json >"$RAW/wormlog-$size.json"
+  # The same objects wormlog wrote: as many bytes, in objects of its mean segment size.
+  read -r mean raw_n < <(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); t=r["object_bytes_total"]; print(max(1, t // max(1, r["segments"])), max(1, t // int(sys.argv[2])))' "$RAW/wormlog-$size.json" "$size")
+  say "event size $size B: raw PutObject of $mean-byte objects, the same bytes"
+  "$BIN" --store "$STORE" bench --mode raw-put --events "$raw_n" --event-bytes "$size" --object-bytes "$mean" --json >"$RAW/raw-$size.json"
+  say "event size $size B: per-event conditional PUT loop ($PER_EVENT events)"
+  "$BIN" --store "$STORE" bench --mode per-event --events "$PER_EVENT" --event-bytes "$size" --json >"$RAW/per-event-$size.json"
+done
+
+
+say "writing $OUT_DIR/benchmarks.md and $OUT_DIR/benchmarks.png"
+python3 scripts/bench_report.py "$RAW" "$OUT_DIR" "${SIZES[@]}"
