@@ -44,6 +44,8 @@ export AWS_ACCESS_KEY_ID="$WORMLOG_RGW_ACCESS_KEY" AWS_SECRET_ACCESS_KEY="$WORML
 BUCKET="wl-bench-$(date +%s)"
 STORE="s3://${BUCKET}/bench?endpoint=${WORMLOG_RGW_ENDPOINT}&region=us-east-1&path_style=true"
 "$BIN" --store "$STORE" init >&2
+say "warm-up (not recorded): a fresh RGW is slow for its first writes"
+"$BIN" --store "$STORE" bench --events 100000 --event-bytes 256 --json >/dev/null
 
 python3 -c 'import matplotlib' 2>/dev/null || {
   say "installing matplotlib from PyPI (for the plot)"
