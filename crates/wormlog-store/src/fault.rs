@@ -8,6 +8,11 @@
 //! - [`FaultPoint::AfterCommit`]: the inner store commits the request, then the caller gets the
 //!   error anyway (a lost response: aws-sdk-java-v2#6580).
 //!
+//! For simulations, [`FaultStore::set_chaos`] adds random faults drawn from one seeded
+//! generator ([`ChaosRule`]: per operation and key substring, a latency, a rate of failures
+//! before the store (500, 503 SlowDown, timeouts, 409) and a rate of lost responses), so a
+//! seed replays the same faults in the same order.
+//!
 //! Every request is recorded ([`RecordedRequest`]), with the metadata of puts, so tests can
 //! assert what was sent: that retries carried the same write id, or that a fenced writer sent
 //! no further log PUT (I5). A hook may run before each request to let a test act between two
@@ -24,7 +29,7 @@ use parking_lot::Mutex;
 
 use crate::{
     DefaultRetention, DeleteOptions, GetResult, InitOptions, InitReport, ListPage, ObjectMeta,
-    ObjectStore, PutOptions, PutResult, Retention, StoreError, StoreResult,
+    ObjectStore, PutOptions, PutResult, Retention, SeededRng, StoreError, StoreResult,
 };
 
 /// The store operations a fault can target.
@@ -106,6 +111,67 @@ impl Op {
     }
 }
 
+/// Random faults for requests of `op` on keys containing `key_contains`.
+#[derive(Clone, Debug)]
+pub struct ChaosRule {
+    pub op: Op,
+    pub key_contains: String,
+    /// Chance (0 to 1) that a request fails before the store: 500, 503 SlowDown, a timeout,
+    /// or (puts only) a 409 ConditionalRequestConflict.
+    pub fail_before: f64,
+    /// Chance that the store applies the request and the caller gets a timeout anyway.
+    pub lose_response: f64,
+    /// Each request first waits a uniform 0..=max_latency (tokio time).
+    pub max_latency: std::time::Duration,
+}
+
+struct Chaos {
+    rng: SeededRng,
+    rules: Vec<ChaosRule>,
+}
+
+impl Chaos {
+    /// The latency and the fault (if any) for one request, drawn in a fixed order.
+    fn draw(
+        &mut self,
+        op: Op,
+        key: &str,
+    ) -> Option<(std::time::Duration, Option<(FaultPoint, StoreError)>)> {
+        let rule = self
+            .rules
+            .iter()
+            .find(|r| r.op == op && key.contains(&r.key_contains))?
+            .clone();
+        let latency_us = self.rng.below(rule.max_latency.as_micros() as u64 + 1);
+        let roll = self.rng.below(1_000_000) as f64 / 1_000_000.0;
+        let kind = self.rng.below(4);
+        let transient = |message: &str| StoreError::Transient {
+            op: op.name(),
+            key: key.to_owned(),
+            message: format!("{message} (injected)"),
+        };
+        let fault = if roll < rule.fail_before {
+            let e = match kind {
+                0 => transient("500 InternalError"),
+                1 => transient("503 SlowDown"),
+                2 if matches!(op, Op::PutIfAbsent | Op::PutIfMatch) => StoreError::Conflict {
+                    key: key.to_owned(),
+                },
+                _ => transient("request timed out"),
+            };
+            Some((FaultPoint::Before, e))
+        } else if roll < rule.fail_before + rule.lose_response {
+            Some((
+                FaultPoint::AfterCommit,
+                transient("response lost: request timed out"),
+            ))
+        } else {
+            None
+        };
+        Some((std::time::Duration::from_micros(latency_us), fault))
+    }
+}
+
 /// A request as the wrapper saw it.
 #[derive(Clone, Debug)]
 pub struct RecordedRequest {
@@ -128,6 +194,7 @@ pub struct FaultStore {
     faults: Arc<Mutex<Vec<Fault>>>,
     journal: Arc<Mutex<Vec<RecordedRequest>>>,
     hook: Arc<Mutex<Option<Arc<Hook>>>>,
+    chaos: Arc<Mutex<Option<Chaos>>>,
 }
 
 impl std::fmt::Debug for FaultStore {
@@ -146,7 +213,22 @@ impl FaultStore {
             faults: Arc::default(),
             journal: Arc::default(),
             hook: Arc::default(),
+            chaos: Arc::default(),
         }
+    }
+
+    /// Adds random faults from a generator seeded with `seed`; planned [`Fault`]s still come
+    /// first. The first rule matching a request decides it.
+    pub fn set_chaos(&self, seed: u64, rules: Vec<ChaosRule>) {
+        *self.chaos.lock() = Some(Chaos {
+            rng: SeededRng::new(seed),
+            rules,
+        });
+    }
+
+    /// Stops the random faults (say, to read the final state undisturbed).
+    pub fn calm(&self) {
+        *self.chaos.lock() = None;
     }
 
     /// The wrapped store, for setting up or inspecting state without faults.
@@ -206,7 +288,14 @@ impl FaultStore {
         if let Some(hook) = hook {
             hook(op, key).await;
         }
-        let fault = self.take_fault(op, key);
+        let mut fault = self.take_fault(op, key);
+        if fault.is_none() {
+            let drawn = self.chaos.lock().as_mut().and_then(|c| c.draw(op, key));
+            if let Some((latency, chaos_fault)) = drawn {
+                tokio::time::sleep(latency).await;
+                fault = chaos_fault;
+            }
+        }
         let (reached_store, result) = match fault {
             Some((FaultPoint::Before, e)) => (false, Err(e)),
             Some((FaultPoint::AfterCommit, e)) => (true, call.await.and(Err(e))),

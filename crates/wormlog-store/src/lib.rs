@@ -47,7 +47,7 @@ use bytes::Bytes;
 
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp, TokioClock};
 pub use error::{StoreError, StoreResult};
-pub use fault::{Fault, FaultPoint, FaultStore, Op, RecordedRequest};
+pub use fault::{ChaosRule, Fault, FaultPoint, FaultStore, Op, RecordedRequest};
 pub use fs::FsStore;
 pub use key::{strip_etag_quotes, validate_key};
 pub use lock_rules::check_retention_change;
