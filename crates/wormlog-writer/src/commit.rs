@@ -235,6 +235,11 @@ impl Core {
                     let committed = self.advance_past(slot, &summary);
                     return Ok(self.counted(committed, events, len));
                 }
+                Err(StoreError::AlreadyExists { .. })
+                    if self.cfg.planted_bug == Some(crate::PlantedBug::SkipReadAfter412) =>
+                {
+                    self.next_slot = slot + 1; // the planted bug: nothing is read
+                }
                 Err(StoreError::AlreadyExists { .. }) => {
                     self.stats.conflict();
                     let Some(found) = self.read_summary(slot).instrument(span.clone()).await?
@@ -279,6 +284,10 @@ impl Core {
         found: &SegmentSummary,
         expected_seq: Option<u64>,
     ) -> Result<Option<Committed>, WriteError> {
+        let write_id = match self.cfg.planted_bug {
+            Some(crate::PlantedBug::IgnoreOwnWriteId) => Uuid::nil(),
+            _ => write_id,
+        };
         let me = WriterView {
             epoch: self.cfg.epoch,
             writer_id: &self.cfg.writer_id,

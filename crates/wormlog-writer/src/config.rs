@@ -68,6 +68,22 @@ pub struct WriterConfig {
     /// (`LeaderElector::watch`). Once it stops showing this writer's epoch, pending and later
     /// appends fail with `LeadershipLost`.
     pub leadership: Option<watch::Receiver<Option<FencingToken>>>,
+    /// A protocol bug switched on, for tests that prove the simulation checker catches it.
+    /// Always `None` outside those tests.
+    #[doc(hidden)]
+    pub planted_bug: Option<PlantedBug>,
+}
+
+/// Bugs a test can plant in the writer (`WriterConfig::planted_bug`) to show that the
+/// simulation checker notices what they break.
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PlantedBug {
+    /// Writer step 2 without its first rule: a 412 on our own write id (a lost response) is
+    /// taken for another writer's segment.
+    IgnoreOwnWriteId,
+    /// After a 412, move on to the next slot without reading who wrote the occupied one.
+    SkipReadAfter412,
 }
 
 impl WriterConfig {
@@ -84,6 +100,7 @@ impl WriterConfig {
             clock: SystemClock::shared(),
             seed: None,
             leadership: None,
+            planted_bug: None,
         }
     }
 

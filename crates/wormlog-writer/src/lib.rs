@@ -38,7 +38,7 @@ mod resolve;
 mod stats;
 mod writer;
 
-pub use config::{LockPolicy, RetryPolicy, WriterConfig};
+pub use config::{LockPolicy, PlantedBug, RetryPolicy, WriterConfig};
 pub use error::WriteError;
 pub use resolve::{decide, Resolution, WriterView};
 pub use stats::WriterStats;
