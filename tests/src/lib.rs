@@ -3,6 +3,7 @@
 //! leader's write, a zombie, a forged twin).
 
 pub mod servers;
+pub mod sim;
 
 use std::sync::Arc;
 use std::time::Duration;
