@@ -15,8 +15,8 @@
 //!  end: calm the store, replay twice (prefetch 1 and 8) ─► check(history, replays)
 //! ```
 //!
-//! The [`History`] has every append's invocation and completion: acknowledged (with its
-//! seq), definitely failed, or unknown. [`check`] flags what protocol.md's invariants forbid.
+//! The [`History`] has every append's invocation and completion (simulated time): acknowledged
+//! (with its seq), definitely failed, or unknown. [`check`] flags what protocol.md's invariants forbid.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -66,12 +66,16 @@ pub enum Outcome {
     Unknown,
 }
 
-/// One append: who, which op, how it ended.
+/// One append: who, which op, when it was invoked and completed (simulated milliseconds
+/// since the start), and how it ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Entry {
     pub writer: String,
     pub epoch: u64,
     pub op: u64,
+    pub invoked_ms: u64,
+    /// `None` for an append abandoned by a crash.
+    pub completed_ms: Option<u64>,
     pub outcome: Outcome,
 }
 
@@ -150,9 +154,11 @@ async fn simulate(cfg: SimConfig) -> SimRun {
             chaos(Op::List, 0.05, 0.0),
         ],
     );
+    let started = tokio::time::Instant::now();
     let mut nodes = Vec::new();
     for n in 0..cfg.nodes {
         let node = Node {
+            started,
             name: format!("node-{n}"),
             store: Arc::clone(&store),
             faults: Arc::clone(&faults),
@@ -231,6 +237,7 @@ async fn replay(store: &Arc<dyn ObjectStore>, prefetch: usize) -> Result<Vec<See
 }
 
 struct Node {
+    started: tokio::time::Instant,
     name: String,
     store: Arc<dyn ObjectStore>,
     faults: Arc<FaultStore>,
@@ -329,16 +336,21 @@ impl Node {
                     *n += 1;
                     *n
                 };
-                pending.push((op, writer.append("sim", &format!("{{\"op\":{op}}}"))));
+                let invoked = self.now_ms();
+                pending.push((
+                    op,
+                    invoked,
+                    writer.append("sim", &format!("{{\"op\":{op}}}")),
+                ));
             }
             done += burst;
             if ending == Ending::Crash && done >= total {
-                for (op, _) in pending {
-                    self.record(holder, epoch, op, Outcome::Unknown);
+                for (op, invoked, _) in pending {
+                    self.record(holder, epoch, op, (invoked, None), Outcome::Unknown);
                 }
                 return;
             }
-            for (op, f) in pending {
+            for (op, invoked, f) in pending {
                 let outcome = match f.await {
                     Ok(a) => Outcome::Acked { seq: a.seq },
                     Err(e) => {
@@ -350,16 +362,30 @@ impl Node {
                         }
                     }
                 };
-                self.record(holder, epoch, op, outcome);
+                let completed = Some(self.now_ms());
+                self.record(holder, epoch, op, (invoked, completed), outcome);
             }
         }
     }
 
-    fn record(&self, writer: &str, epoch: u64, op: u64, outcome: Outcome) {
+    fn now_ms(&self) -> u64 {
+        self.started.elapsed().as_millis() as u64
+    }
+
+    fn record(
+        &self,
+        writer: &str,
+        epoch: u64,
+        op: u64,
+        (invoked_ms, completed_ms): (u64, Option<u64>),
+        outcome: Outcome,
+    ) {
         self.history.lock().entries.push(Entry {
             writer: writer.to_owned(),
             epoch,
             op,
+            invoked_ms,
+            completed_ms,
             outcome,
         });
     }

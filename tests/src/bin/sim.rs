@@ -29,9 +29,12 @@ fn main() -> ExitCode {
         let violations = check(&sim);
         if verbose {
             for e in &sim.history.entries {
+                let done = e
+                    .completed_ms
+                    .map_or("never".to_owned(), |t| format!("{t} ms"));
                 println!(
-                    "{} epoch {} op {} -> {:?}",
-                    e.writer, e.epoch, e.op, e.outcome
+                    "{} epoch {} op {}: invoked {} ms, completed {done}: {:?}",
+                    e.writer, e.epoch, e.op, e.invoked_ms, e.outcome
                 );
             }
             for (w, at) in &sim.history.fenced_at {

@@ -361,8 +361,12 @@ pub fn split_brain_race(env: &Env, a_acks_first: usize, b_lines: usize, a_pace: 
 
 /// Legal hold and retention on existing segments, read back through `verify --require-lock`.
 pub fn hold_and_retention_scenario(env: &Env) {
-    // Slots: 0 epoch-start, 1 seqs 0-1, 2 epoch-start, 3 seq 2.
-    assert_exit(&env.run(&["append", "--epoch", "1", "0", "1"]), 0);
+    // Slots: 0 epoch-start, 1 seqs 0-1, 2 epoch-start, 3 seq 2. (`--expected-seq` puts both
+    // events in one segment; plain appends may commit the first alone.)
+    assert_exit(
+        &env.run(&["append", "--epoch", "1", "--expected-seq", "0", "0", "1"]),
+        0,
+    );
     assert_exit(&env.run(&["append", "--epoch", "1", "2"]), 0);
     let locks = |env: &Env| -> serde_json::Value {
         let o = env.run(&["verify", "--require-lock", "--json"]);
@@ -418,7 +422,7 @@ pub fn verify_json(env: &Env, clean: bool) -> serde_json::Value {
 /// hold and on control records, changing nothing; allowed on GOVERNANCE retention, leaving a
 /// purge record that `verify` reports as documented while readers go on past the slot.
 pub fn purge_scenario(env: &Env) {
-    let append = |lock: &str, data: &[&str]| {
+    let append = |lock: &str, expected_seq: &str, data: &[&str]| {
         let mut args = vec![
             "append",
             "--epoch",
@@ -427,15 +431,17 @@ pub fn purge_scenario(env: &Env) {
             lock,
             "--retain-days",
             "1",
+            "--expected-seq",
+            expected_seq,
         ];
         args.extend_from_slice(data);
         assert_exit(&env.run(&args), 0);
     };
     // Slots: 0 epoch-start, 1 seqs 0-1 (GOVERNANCE), 2 epoch-start, 3 seq 2 (COMPLIANCE),
-    // 4 epoch-start, 5 seq 3 (GOVERNANCE).
-    append("governance", &["\"a\"", "\"b\""]);
-    append("compliance", &["\"c\""]);
-    append("governance", &["\"d\""]);
+    // 4 epoch-start, 5 seq 3 (GOVERNANCE). `--expected-seq` keeps each append in one segment.
+    append("governance", "0", &["\"a\"", "\"b\""]);
+    append("compliance", "2", &["\"c\""]);
+    append("governance", "3", &["\"d\""]);
     let before = verify_json(env, true);
     let purge = |extra: &[&str]| {
         let mut args = vec![
