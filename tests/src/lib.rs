@@ -28,6 +28,22 @@ pub async fn fs_subject() -> Subject {
     Subject::new(Arc::new(FsStore::open(dir.path())), dir)
 }
 
+/// `stream` with an epoch-start (slot 0) and `n` one-event segments (slots 1..=n, seqs 0..n)
+/// at epoch 2 by writer "leader", whose writer stays open.
+pub async fn one_event_segments(
+    store: &Arc<dyn ObjectStore>,
+    stream: &str,
+    n: u64,
+) -> wormlog_writer::LogWriter {
+    let w = wormlog_writer::LogWriter::open(Arc::clone(store), writer_config(stream, 2, "leader"))
+        .await
+        .unwrap();
+    for i in 0..n {
+        w.append("t", &i.to_string()).await.unwrap();
+    }
+    w
+}
+
 /// Writer settings for tests: fast retries and a seed of its own.
 pub fn writer_config(stream: &str, epoch: u64, writer: &str) -> WriterConfig {
     let mut cfg = WriterConfig::new(stream, epoch, writer);

@@ -9,7 +9,7 @@ use bytes::Bytes;
 use wormlog_format::{decode_segment, PurgeRecord, PurgedSlot, StreamKeys};
 use wormlog_reader::{verify, Finding, FollowPolicy, LogReader, ReadError, ScanItem};
 use wormlog_store::{DeleteOptions, ObjectStore, PutOptions};
-use wormlog_tests::{on_every_store, writer_config};
+use wormlog_tests::on_every_store;
 use wormlog_writer::LogWriter;
 
 const S: &str = "purged";
@@ -20,13 +20,7 @@ fn keys() -> StreamKeys {
 
 /// Slot 0 epoch-start, slots 1..=n one event each (seqs 0..n), at epoch 2.
 async fn log_of(store: &Arc<dyn ObjectStore>, n: u64) -> LogWriter {
-    let w = LogWriter::open(Arc::clone(store), writer_config(S, 2, "leader"))
-        .await
-        .unwrap();
-    for i in 0..n {
-        w.append("t", &i.to_string()).await.unwrap();
-    }
-    w
+    wormlog_tests::one_event_segments(store, S, n).await
 }
 
 async fn record_of(store: &Arc<dyn ObjectStore>, slots: &[u64]) -> PurgeRecord {

@@ -23,13 +23,7 @@ fn key(slot: u64) -> String {
 
 /// An epoch-start (slot 0) and `n` one-event segments (slots 1..=n) at epoch 2.
 async fn log_of(store: &Arc<dyn ObjectStore>, n: u64) -> LogWriter {
-    let w = LogWriter::open(Arc::clone(store), writer_config(S, 2, "leader"))
-        .await
-        .unwrap();
-    for i in 0..n {
-        w.append("t", &i.to_string()).await.unwrap();
-    }
-    w
+    wormlog_tests::one_event_segments(store, S, n).await
 }
 
 async fn findings(store: &Arc<dyn ObjectStore>) -> Vec<Finding> {

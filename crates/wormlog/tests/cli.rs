@@ -422,14 +422,7 @@ fn cat_follow_prints_events_appended_after_it_started_and_stops_at_to() {
     assert_exit(&env.run(&["append", "--epoch", "1", "1", "2", "3"]), 0);
     let o = child.wait_with_output().unwrap();
     assert_exit(&o, 0);
-    let seqs: Vec<u64> = stdout(&o)
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<serde_json::Value>(l).unwrap()["seq"]
-                .as_u64()
-                .unwrap()
-        })
-        .collect();
+    let seqs = support::cat_seqs(&o);
     assert_eq!(seqs, [0, 1, 2]);
 }
 

@@ -2,6 +2,7 @@
 //! `sim --seed N` replays seed N and prints its history. Used by scripts/sim.sh.
 //! Exit 0 when every seed passes; 1 naming the first failing seed; 2 on bad usage.
 
+use std::io::Write;
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -32,13 +33,13 @@ fn main() -> ExitCode {
                 let done = e
                     .completed_ms
                     .map_or("never".to_owned(), |t| format!("{t} ms"));
-                println!(
+                say(&format!(
                     "{} epoch {} op {}: invoked {} ms, completed {done}: {:?}",
                     e.writer, e.epoch, e.op, e.invoked_ms, e.outcome
-                );
+                ));
             }
             for (w, at) in &sim.history.fenced_at {
-                println!("{w} fenced at journal entry {at}");
+                say(&format!("{w} fenced at journal entry {at}"));
             }
         }
         if !violations.is_empty() {
@@ -51,12 +52,17 @@ fn main() -> ExitCode {
         }
         passed += 1;
     }
-    println!(
+    say(&format!(
         "sim: {passed} of {} seeds passed in {:.1} s",
         seeds.len(),
         started.elapsed().as_secs_f64()
-    );
+    ));
     ExitCode::SUCCESS
+}
+
+/// One line on stdout; a closed pipe (`| head`) is not an error.
+fn say(line: &str) {
+    let _ = writeln!(std::io::stdout().lock(), "{line}");
 }
 
 fn usage(why: &str) -> ExitCode {

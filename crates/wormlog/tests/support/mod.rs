@@ -165,6 +165,18 @@ pub fn assert_exit(o: &Output, code: i32) {
 }
 
 /// Parses "seq id" acknowledgement lines.
+/// The seqs of the events `cat` printed.
+pub fn cat_seqs(o: &Output) -> Vec<u64> {
+    stdout(o)
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["seq"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect()
+}
+
 pub fn acks(text: &str) -> Vec<(u64, String)> {
     text.lines()
         .filter(|l| !l.is_empty())
@@ -518,14 +530,7 @@ pub fn purge_scenario(env: &Env) {
     // Readers pass the purged slot; the remaining events keep their seqs.
     let o = env.run(&["cat"]);
     assert_exit(&o, 0);
-    let seqs: Vec<u64> = stdout(&o)
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<serde_json::Value>(l).unwrap()["seq"]
-                .as_u64()
-                .unwrap()
-        })
-        .collect();
+    let seqs = cat_seqs(&o);
     assert_eq!(seqs, [2, 3]);
     assert!(
         stderr(&o).contains("slot 1 (seqs 0..2) was purged by \"auditor-a\""),
