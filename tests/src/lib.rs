@@ -8,7 +8,6 @@ pub mod sim;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
 use uuid::Uuid;
 use wormlog_format::{
     encode_segment, NewEvent, SegmentKind, SegmentSpec, SegmentSummary, StreamKeys,
@@ -110,7 +109,7 @@ impl Plant {
             ..PutOptions::default()
         };
         store
-            .put_if_absent(&keys.segment(slot), Bytes::from(bytes), &opts)
+            .put_if_absent(&keys.segment(slot), bytes, &opts)
             .await
             .expect("planting a segment at a free slot");
         summary

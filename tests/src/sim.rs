@@ -207,7 +207,7 @@ async fn simulate(cfg: SimConfig) -> SimRun {
 }
 
 fn seen_of(e: &wormlog_format::Event) -> Seen {
-    let op = serde_json_op(e.data.get());
+    let op = op_of(e.data.get());
     Seen {
         seq: e.seq,
         op,
@@ -217,7 +217,7 @@ fn seen_of(e: &wormlog_format::Event) -> Seen {
 }
 
 /// The op number of `{"op":k}`.
-fn serde_json_op(data: &str) -> u64 {
+fn op_of(data: &str) -> u64 {
     data.trim_start_matches("{\"op\":")
         .trim_end_matches('}')
         .parse()

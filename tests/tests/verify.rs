@@ -134,10 +134,7 @@ async fn a_duplicated_event_id_is_found(store: Arc<dyn ObjectStore>) {
         metadata: SegmentSummary::of(&header).to_metadata(),
         ..Default::default()
     };
-    store
-        .put_if_absent(&key(3), Bytes::from(bytes), &opts)
-        .await
-        .unwrap();
+    store.put_if_absent(&key(3), bytes, &opts).await.unwrap();
     let f = findings(&store).await;
     assert_eq!(
         f,

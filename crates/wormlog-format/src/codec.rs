@@ -1,5 +1,6 @@
 //! Encoding and decoding of segments.
 
+use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use uuid::Uuid;
@@ -281,7 +282,7 @@ struct TokenRef<'a> {
 
 /// Encodes a segment: the events get seqs `spec.first_seq..` and the spec's fencing token.
 /// Returns the bytes and the header written.
-pub fn encode_segment(spec: &SegmentSpec, events: &[NewEvent]) -> (Vec<u8>, SegmentHeader) {
+pub fn encode_segment(spec: &SegmentSpec, events: &[NewEvent]) -> (Bytes, SegmentHeader) {
     // `,"meta":{"fencing_token":{"epoch":E,"writer":W}}}`: the same for every line.
     let meta = serde_json::to_string(&MetaRef {
         fencing_token: TokenRef {
@@ -295,7 +296,7 @@ pub fn encode_segment(spec: &SegmentSpec, events: &[NewEvent]) -> (Vec<u8>, Segm
         .iter()
         .map(|e| e.middle.len() + tail.len() + 30)
         .sum();
-    let mut body = Vec::with_capacity(len);
+    let mut body = body_buffer(len);
     let mut seq = itoa::Buffer::new();
     for (i, e) in events.iter().enumerate() {
         body.extend_from_slice(b"{\"seq\":");
@@ -307,19 +308,34 @@ pub fn encode_segment(spec: &SegmentSpec, events: &[NewEvent]) -> (Vec<u8>, Segm
 }
 
 /// Encodes a purge record at `spec.slot` (the spec's kind is ignored: the kind is `purge`).
-pub fn encode_purge(spec: &SegmentSpec, record: &PurgeRecord) -> (Vec<u8>, SegmentHeader) {
-    let mut body = serde_json::to_vec(record).expect("purge records serialise");
+pub fn encode_purge(spec: &SegmentSpec, record: &PurgeRecord) -> (Bytes, SegmentHeader) {
+    let mut body = body_buffer(256);
+    serde_json::to_writer(&mut body, record).expect("purge records serialise");
     body.push(b'\n');
     assemble(spec, SegmentKind::Purge, 0, body)
 }
 
-/// Puts the header line (with the CRC of `body`) in front of `body`.
+/// Bytes kept free in front of the body for the header line, so the header is written in
+/// place instead of copying a segment of up to megabytes behind it. Longer headers (long,
+/// heavily escaped writer ids) fall back to that copy.
+const HEADER_ROOM: usize = 512;
+
+/// A buffer for a body of about `len` bytes, starting after [`HEADER_ROOM`].
+fn body_buffer(len: usize) -> Vec<u8> {
+    let mut buf = Vec::with_capacity(HEADER_ROOM + len);
+    buf.resize(HEADER_ROOM, 0);
+    buf
+}
+
+/// Writes the header line (with the CRC of the body) in front of the body in `buf`, which
+/// starts after [`HEADER_ROOM`] bytes (see [`body_buffer`]).
 fn assemble(
     spec: &SegmentSpec,
     kind: SegmentKind,
     count: u64,
-    body: Vec<u8>,
-) -> (Vec<u8>, SegmentHeader) {
+    mut buf: Vec<u8>,
+) -> (Bytes, SegmentHeader) {
+    let body = &buf[HEADER_ROOM..];
     let header = SegmentHeader {
         wormlog: FORMAT_VERSION,
         stream: spec.stream.clone(),
@@ -331,12 +347,16 @@ fn assemble(
         writer: spec.writer.clone(),
         write_id: spec.write_id,
         created_at: spec.created_at.clone(),
-        crc32: crc32fast::hash(&body),
+        crc32: crc32fast::hash(body),
     };
-    let mut out = serde_json::to_vec(&header).expect("headers serialise");
-    out.push(b'\n');
-    out.extend_from_slice(&body);
-    (out, header)
+    let mut line = serde_json::to_vec(&header).expect("headers serialise");
+    line.push(b'\n');
+    let Some(start) = HEADER_ROOM.checked_sub(line.len()) else {
+        line.extend_from_slice(&buf[HEADER_ROOM..]);
+        return (Bytes::from(line), header);
+    };
+    buf[start..HEADER_ROOM].copy_from_slice(&line);
+    (Bytes::from(buf).slice(start..), header)
 }
 
 /// Splits off and parses the header line; returns the header and the bytes after it.
@@ -574,6 +594,19 @@ mod tests {
         );
     }
 
+    /// A header longer than the room kept for it (a long, escaped writer id) still lands in
+    /// front of its body.
+    #[test]
+    fn a_header_longer_than_its_room_still_encodes() {
+        let mut s = spec(SegmentKind::Events);
+        s.writer = "\"".repeat(128);
+        s.stream = "s".repeat(128);
+        let (bytes, header) = encode_segment(&s, &[event(1, "1")]);
+        assert!(bytes.iter().position(|&b| b == b'\n').unwrap() > HEADER_ROOM);
+        let seg = decode_segment(&bytes).unwrap();
+        assert_eq!((seg.header, seg.events.len()), (header, 1));
+    }
+
     #[test]
     fn multi_line_data_is_folded_onto_one_line() {
         let e = event(1, "{\n  \"a\": \"x\\ny\"\n}");
@@ -635,7 +668,9 @@ mod tests {
     #[test]
     fn a_purge_record_body_is_covered_by_the_crc() {
         let (bytes, _) = encode_purge(&spec(SegmentKind::Events), &purge(&[1]));
-        let text = String::from_utf8(bytes).unwrap().replace("alice", "mallo");
+        let text = String::from_utf8(bytes.to_vec())
+            .unwrap()
+            .replace("alice", "mallo");
         assert!(matches!(
             decode_segment(text.as_bytes()),
             Err(FormatError::CrcMismatch { .. })
@@ -644,7 +679,8 @@ mod tests {
 
     #[test]
     fn a_flipped_byte_is_a_crc_mismatch() {
-        let (mut bytes, _) = encode_segment(&spec(SegmentKind::Events), &[event(1, "1")]);
+        let (bytes, _) = encode_segment(&spec(SegmentKind::Events), &[event(1, "1")]);
+        let mut bytes = bytes.to_vec();
         let last = bytes.len() - 5;
         bytes[last] ^= 0x01;
         assert!(matches!(
@@ -678,7 +714,7 @@ mod tests {
     #[test]
     fn a_forged_token_or_seq_is_inconsistent() {
         let (bytes, _) = encode_segment(&spec(SegmentKind::Events), &[event(1, "1")]);
-        let text = String::from_utf8(bytes).unwrap();
+        let text = String::from_utf8(bytes.to_vec()).unwrap();
         let (head, body) = text.split_once('\n').unwrap();
         for forged in [
             body.replace("\"epoch\":2", "\"epoch\":3"),
@@ -712,7 +748,8 @@ mod tests {
 
         #[test]
         fn decoding_mutated_segments_never_panics(pos in 0usize..400, byte in proptest::num::u8::ANY) {
-            let (mut bytes, _) = encode_segment(&spec(SegmentKind::Events), &[event(1, "{\"k\":[1,2,3]}"), event(2, "null")]);
+            let (bytes, _) = encode_segment(&spec(SegmentKind::Events), &[event(1, "{\"k\":[1,2,3]}"), event(2, "null")]);
+            let mut bytes = bytes.to_vec();
             let pos = pos % bytes.len();
             bytes[pos] = byte;
             let _ = decode_segment(&bytes);

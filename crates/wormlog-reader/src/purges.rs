@@ -19,7 +19,7 @@
 
 use std::collections::BTreeMap;
 
-use wormlog_format::{decode_segment, PurgedSlot, SegmentKind, StreamKeys};
+use wormlog_format::{decode_segment, PurgedSlot, StreamKeys};
 use wormlog_store::{list_all, ObjectStore, StoreError};
 
 use crate::scan::get_with_retries;
@@ -91,13 +91,8 @@ async fn read_record(
     };
     let h = &segment.header;
     let record = match segment.purge {
-        Some(r)
-            if h.kind == SegmentKind::Purge
-                && h.slot == record_slot
-                && h.stream == keys.stream() =>
-        {
-            r
-        }
+        // The decoder gives a record only for a `purge` segment.
+        Some(r) if h.slot == record_slot && h.stream == keys.stream() => r,
         _ => {
             return Ok(Err(format!(
                 "slot {record_slot} is not a purge record of stream {}",

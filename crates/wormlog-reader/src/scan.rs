@@ -396,7 +396,6 @@ impl Default for FollowPolicy {
 /// cleanly (`Ok(None)`) once stopped.
 pub struct Follow {
     scan: Scan,
-    store: Arc<dyn ObjectStore>,
     policy: FollowPolicy,
     stop: tokio::sync::watch::Receiver<bool>,
 }
@@ -420,15 +419,7 @@ impl LogReader {
     ) -> Result<(Follow, FollowStop), ReadError> {
         let scan = self.scan(from_seq).await?;
         let (tx, stop) = tokio::sync::watch::channel(false);
-        Ok((
-            Follow {
-                scan,
-                store: Arc::clone(&self.store),
-                policy,
-                stop,
-            },
-            FollowStop(Arc::new(tx)),
-        ))
+        Ok((Follow { scan, policy, stop }, FollowStop(Arc::new(tx))))
     }
 }
 
@@ -446,7 +437,7 @@ impl Follow {
             }
             let slot = self.scan.index as u64;
             let key = self.scan.keys.segment(slot);
-            match get_with_retries(&*self.store, &key).await {
+            match get_with_retries(&*self.scan.store, &key).await {
                 Ok(got) => {
                     self.scan.slots.push(slot);
                     self.scan.finished = false;
@@ -480,6 +471,7 @@ impl Follow {
         let prefix = self.scan.keys.log_prefix();
         let after = self.scan.keys.segment(slot);
         let page = self
+            .scan
             .store
             .list_after(&prefix, Some(&after), 1)
             .await

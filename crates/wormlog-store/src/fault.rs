@@ -140,9 +140,10 @@ impl Chaos {
         let rule = self
             .rules
             .iter()
-            .find(|r| r.op == op && key.contains(&r.key_contains))?
-            .clone();
-        let latency_us = self.rng.below(rule.max_latency.as_micros() as u64 + 1);
+            .find(|r| r.op == op && key.contains(&r.key_contains))?;
+        let (max_latency, fail_before, lose_response) =
+            (rule.max_latency, rule.fail_before, rule.lose_response);
+        let latency_us = self.rng.below(max_latency.as_micros() as u64 + 1);
         let roll = self.rng.below(1_000_000) as f64 / 1_000_000.0;
         let kind = self.rng.below(4);
         let transient = |message: &str| StoreError::Transient {
@@ -150,7 +151,7 @@ impl Chaos {
             key: key.to_owned(),
             message: format!("{message} (injected)"),
         };
-        let fault = if roll < rule.fail_before {
+        let fault = if roll < fail_before {
             let e = match kind {
                 0 => transient("500 InternalError"),
                 1 => transient("503 SlowDown"),
@@ -160,7 +161,7 @@ impl Chaos {
                 _ => transient("request timed out"),
             };
             Some((FaultPoint::Before, e))
-        } else if roll < rule.fail_before + rule.lose_response {
+        } else if roll < fail_before + lose_response {
             Some((
                 FaultPoint::AfterCommit,
                 transient("response lost: request timed out"),

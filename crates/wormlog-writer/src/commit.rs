@@ -373,7 +373,7 @@ impl Core {
             Payload::Events(events) => encode_segment(&spec, events),
             Payload::EpochStart => encode_segment(&spec, &[]),
         };
-        (Bytes::from(bytes), SegmentSummary::of(&header))
+        (bytes, SegmentSummary::of(&header))
     }
 
     fn put_options(&self, summary: &SegmentSummary) -> PutOptions {

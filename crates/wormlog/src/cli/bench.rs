@@ -273,11 +273,7 @@ async fn per_event_stream(
         let (body, _) = encode_segment(&spec, &[event]);
         run.bytes += body.len() as u64;
         store
-            .put_if_absent(
-                &keys.segment(seq),
-                Bytes::from(body),
-                &PutOptions::default(),
-            )
+            .put_if_absent(&keys.segment(seq), body, &PutOptions::default())
             .await?;
         run.latencies
             .push(clock.monotonic().saturating_sub(started));

@@ -77,7 +77,8 @@ pub(crate) async fn run(ctx: &Context, args: PurgeArgs) -> CliResult<()> {
         reason: reason.to_owned(),
         purged,
     };
-    let committed = opened.writer.append_purge(record.clone()).await;
+    let events: u64 = record.purged.iter().map(|p| p.count).sum();
+    let committed = opened.writer.append_purge(record).await;
     let fenced = committed.as_ref().is_err_and(|e| e.is_fenced());
     opened.close(fenced).await;
     let record_slot = committed?;
@@ -102,7 +103,6 @@ pub(crate) async fn run(ctx: &Context, args: PurgeArgs) -> CliResult<()> {
         })?;
         println!("slot {slot}: purged (documented by the purge record at slot {record_slot})");
     }
-    let events: u64 = record.purged.iter().map(|p| p.count).sum();
     println!(
         "purged {} segments ({events} events) of stream {}; `wormlog verify` reports them as documented purges",
         slots.len(),
