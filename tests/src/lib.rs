@@ -4,6 +4,7 @@
 
 pub mod servers;
 pub mod sim;
+pub mod wire;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -101,6 +101,14 @@ impl Server {
         Arc::new(store)
     }
 
+    /// A store on `bucket` (which must exist) whose requests go through `endpoint`, such as
+    /// a [`crate::wire::WireFaults`] relay in front of this server.
+    pub async fn store_via(&self, bucket: &str, endpoint: String) -> Arc<S3Store> {
+        let mut config = self.config(bucket);
+        config.endpoint = Some(endpoint);
+        Arc::new(S3Store::connect(config).await)
+    }
+
     /// A fresh bucket name, for tests that change bucket settings.
     pub fn fresh_bucket(prefix: &str) -> String {
         format!(

@@ -24,22 +24,26 @@ where
             key,
             message,
         },
-        (SdkError::DispatchFailure(d), _, _) if d.is_io() || d.is_timeout() => {
-            StoreError::Transient {
+        // Not sent at all: no credentials, a bad endpoint or configuration. Retrying cannot
+        // help, and nothing can have landed.
+        (SdkError::DispatchFailure(d), _, _) if d.is_user() || never_sent(&message) => {
+            StoreError::Permanent {
                 op: op.name(),
                 key,
-                message,
+                message: if message.contains("credential") {
+                    format!("no AWS credentials were found; set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY or an AWS profile ({message})")
+                } else {
+                    message
+                },
             }
         }
-        // Not sent at all: no credentials, a bad endpoint. Retrying cannot help.
-        (SdkError::DispatchFailure(_), _, _) => StoreError::Permanent {
+        // Any other dispatch failure may have happened after the request was sent: hyper's
+        // "connection closed before message completed" is `other`, not `io`, yet the server
+        // may well have applied the PUT. Transient, so a writer settles the slot.
+        (SdkError::DispatchFailure(_), _, _) => StoreError::Transient {
             op: op.name(),
             key,
-            message: if message.contains("credential") {
-                format!("no AWS credentials were found; set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY or an AWS profile ({message})")
-            } else {
-                message
-            },
+            message,
         },
         // 412: on a create-only put the key exists; on If-Match the ETag moved on.
         // (Ceph RGW answers 412, not 404, to If-Match on a missing key.)
@@ -92,6 +96,15 @@ where
             message,
         },
     }
+}
+
+/// Dispatch failures that happen before any byte is sent: resolving credentials or an
+/// identity for signing.
+fn never_sent(message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    ["credential", "identity", "auth scheme", "no matching auth"]
+        .iter()
+        .any(|needle| m.contains(needle))
 }
 
 fn describe<E>(err: &SdkError<E, Response>, code: Option<&str>, status: Option<u16>) -> String

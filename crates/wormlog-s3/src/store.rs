@@ -323,7 +323,14 @@ impl ObjectStore for S3Store {
         opts: &PutOptions,
     ) -> StoreResult<PutResult> {
         validate_key(key)?;
-        let req = self.put_request(key, body, opts).if_none_match("*");
+        // Sent once, never retried inside the SDK: if an attempt landed and its answer was
+        // lost, an SDK retry would get 412 or a 403 (expired credentials) and hide that the
+        // first one landed. The caller retries, and only it can tell (protocol step 2).
+        let req = self
+            .put_request(key, body, opts)
+            .if_none_match("*")
+            .customize()
+            .config_override(aws_sdk_s3::Config::builder().retry_config(RetryConfig::disabled()));
         let out = self.call(Op::PutIfAbsent, key, req.send()).await?;
         Ok(PutResult {
             etag: etag(out.e_tag()),

@@ -12,6 +12,7 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// | `NotFound` | 404 | the object is absent |
 /// | `Conflict` | 409 ConditionalRequestConflict | retry the same request after backoff |
 /// | `Transient` | 5xx, SlowDown, timeouts, resets | retry the same request after backoff |
+/// | `Indeterminate` | a local store's write whose durability step failed after it became visible | the request may have taken effect; a writer treats the slot's fate as unknown |
 /// | `ObjectLocked` | 403 on a protected object | report; retention is doing its job |
 /// | `InvalidKey` | 400 | fix the key; nothing was sent |
 /// | `Permanent` | other 4xx (403, 400) | configuration problem; report the store's message |
@@ -32,6 +33,15 @@ pub enum StoreError {
 
     #[error("{op} on {key} failed transiently ({message}); retrying is safe")]
     Transient {
+        op: &'static str,
+        key: String,
+        message: String,
+    },
+
+    /// The request may have taken effect and retrying it cannot tell (FsStore: the object was
+    /// linked into place, then fsync of its folder failed, so it may not survive a crash).
+    #[error("{op} on {key} may or may not have taken effect ({message})")]
+    Indeterminate {
         op: &'static str,
         key: String,
         message: String,

@@ -15,6 +15,12 @@
 //!    exists (EEXIST -> [`StoreError::AlreadyExists`]), so two racing creators, in one process
 //!    or many, get exactly one success. fsync the folder, drop the temp name.
 //!
+//! Every folder created on the way (a stream's first segment creates `objects/<stream>/log/`
+//! and `meta/<stream>/log/`) has its entry fsynced in its parent before anything is put in
+//! it. If the fsync after the link fails, the object is visible but may not survive a crash:
+//! the put fails with [`StoreError::Indeterminate`], never a definite error, so a writer
+//! reports the slot's outcome as unknown instead of calling a landed segment failed.
+//!
 //! A crash before step 3 leaves only garbage under `tmp/` and `meta/` (an orphan sidecar names
 //! an inode that is no object); after step 3 the object is whole, with its sidecar already
 //! durable. No reader ever sees a partial object. Because the sidecar is named by inode, a
@@ -77,6 +83,28 @@ struct Inner {
     rng: Mutex<SeededRng>,
     /// The bucket settings, read once from `wormlog-store.json` (`None` until read).
     config: Mutex<Option<Option<DefaultRetention>>>,
+    /// Fault points and observations for tests (see [`FsStore::fail_folder_syncs`]).
+    faults: FsFaults,
+}
+
+/// Test hooks on the directory store's durability steps: folder fsyncs that fail, and a
+/// record of the folders fsynced.
+#[derive(Debug, Default)]
+struct FsFaults {
+    failing: Mutex<Vec<(FsStep, usize)>>,
+    synced_folders: Mutex<Option<Vec<PathBuf>>>,
+}
+
+/// The folder fsyncs of the directory store, as fault points for tests.
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FsStep {
+    /// The sidecar's folder, before the object is linked into place.
+    Sidecar,
+    /// The object's folder, after the object was linked, renamed or removed there.
+    Commit,
+    /// A parent folder, after a new folder was created in it.
+    NewFolder,
 }
 
 impl FsStore {
@@ -93,6 +121,7 @@ impl FsStore {
                 clock,
                 rng: Mutex::new(SeededRng::from_entropy()),
                 config: Mutex::new(None),
+                faults: FsFaults::default(),
             }),
         }
     }
@@ -106,6 +135,24 @@ impl FsStore {
     pub fn object_path(&self, key: &str) -> StoreResult<PathBuf> {
         validate_key(key)?;
         Ok(self.inner.object_path(key))
+    }
+
+    /// Makes the next `n` folder fsyncs at `step` fail (EIO), as a failing disk would: for
+    /// tests of what a writer concludes when a put became visible but may not be durable.
+    #[doc(hidden)]
+    pub fn fail_folder_syncs(&self, step: FsStep, n: usize) {
+        self.inner.faults.failing.lock().push((step, n));
+    }
+
+    /// Starts recording every folder this store fsyncs; returns those recorded so far.
+    #[doc(hidden)]
+    pub fn synced_folders(&self) -> Vec<PathBuf> {
+        self.inner
+            .faults
+            .synced_folders
+            .lock()
+            .get_or_insert_with(Vec::new)
+            .clone()
     }
 
     async fn blocking<T: Send + 'static>(
@@ -147,6 +194,51 @@ impl Drop for ExclusiveLock {
 }
 
 impl Inner {
+    /// fsyncs `dir`, so the entries just created or removed in it survive a crash.
+    fn sync_folder(&self, dir: &Path, step: FsStep) -> std::io::Result<()> {
+        if let Some((_, n)) = self
+            .faults
+            .failing
+            .lock()
+            .iter_mut()
+            .find(|(s, n)| *s == step && *n > 0)
+        {
+            *n -= 1;
+            return Err(std::io::Error::other("fsync failed: I/O error (injected)"));
+        }
+        File::open(dir)?.sync_all()?;
+        if let Some(synced) = self.faults.synced_folders.lock().as_mut() {
+            synced.push(dir.to_owned());
+        }
+        Ok(())
+    }
+
+    /// Creates `dir` and any missing parents, fsyncing each parent a new folder was created
+    /// in: a new folder's own entry must survive a crash as much as the files put in it.
+    fn create_folders(&self, dir: &Path) -> std::io::Result<()> {
+        let mut missing = Vec::new();
+        let mut at = dir;
+        while !at.exists() {
+            missing.push(at);
+            match at.parent() {
+                Some(p) => at = p,
+                None => break,
+            }
+        }
+        for folder in missing.into_iter().rev() {
+            match fs::create_dir(folder) {
+                Ok(()) => {}
+                // Another writer created it meanwhile; it fsyncs the parent itself.
+                Err(e) if e.kind() == ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(e),
+            }
+            if let Some(parent) = folder.parent() {
+                self.sync_folder(parent, FsStep::NewFolder)?;
+            }
+        }
+        Ok(())
+    }
+
     fn object_path(&self, key: &str) -> PathBuf {
         self.root.join(OBJECTS).join(key)
     }
@@ -196,7 +288,7 @@ impl Inner {
     /// Writes `body` to a fresh file under `tmp/`, fsynced; returns its path and inode.
     fn write_temp(&self, key: &str, body: &[u8], read_only: bool) -> StoreResult<(PathBuf, u64)> {
         let dir = self.root.join(TMP);
-        fs::create_dir_all(&dir).map_err(self.io("put", key))?;
+        self.create_folders(&dir).map_err(self.io("put", key))?;
         let name = self.rng.lock().uuid().simple().to_string();
         let path = dir.join(name);
         let write = || -> std::io::Result<u64> {
@@ -221,11 +313,12 @@ impl Inner {
     fn write_sidecar(&self, key: &str, ino: u64, sidecar: &Sidecar) -> StoreResult<()> {
         let path = self.sidecar_path(key, ino);
         let dir = path.parent().expect("sidecar has a parent");
-        fs::create_dir_all(dir).map_err(self.io("write metadata", key))?;
+        self.create_folders(dir)
+            .map_err(self.io("write metadata", key))?;
         let json = serde_json::to_vec(sidecar).expect("sidecar serialises");
         let (tmp, _) = self.write_temp(key, &json, false)?;
         fs::rename(&tmp, &path)
-            .and_then(|_| fsync_dir(dir))
+            .and_then(|_| self.sync_folder(dir, FsStep::Sidecar))
             .map_err(|e| {
                 let _ = fs::remove_file(&tmp);
                 StoreError::from_io("write metadata", key, e)
@@ -341,7 +434,7 @@ impl Inner {
         validate_key(key)?;
         let data = self.object_path(key);
         let dir = data.parent().expect("object has a parent");
-        fs::create_dir_all(dir).map_err(self.io("put", key))?;
+        self.create_folders(dir).map_err(self.io("put", key))?;
         if data.is_dir() {
             return Err(StoreError::InvalidKey {
                 key: key.to_owned(),
@@ -353,7 +446,8 @@ impl Inner {
         match fs::hard_link(&staged.tmp, &data) {
             Ok(()) => {
                 let _ = fs::remove_file(&staged.tmp);
-                fsync_dir(dir).map_err(self.io("put", key))?;
+                self.sync_folder(dir, FsStep::Commit)
+                    .map_err(|e| visible_not_durable("put", key, e))?;
                 Ok(PutResult { etag: staged.etag })
             }
             Err(e) => {
@@ -396,7 +490,8 @@ impl Inner {
         }
         // From here the new file is the object: keep its sidecar whatever happens next.
         let _ = fs::remove_file(self.sidecar_path(key, old_ino));
-        fsync_dir(data.parent().expect("object has a parent")).map_err(self.io("put", key))?;
+        self.sync_folder(data.parent().expect("object has a parent"), FsStep::Commit)
+            .map_err(|e| visible_not_durable("put", key, e))?;
         Ok(PutResult { etag: staged.etag })
     }
 
@@ -437,7 +532,9 @@ impl Inner {
         check_delete(key, &meta.lock, self.clock.now(), opts.bypass_governance)?;
         let data = self.object_path(key);
         fs::remove_file(&data)
-            .and_then(|_| fsync_dir(data.parent().expect("object has a parent")))
+            .and_then(|_| {
+                self.sync_folder(data.parent().expect("object has a parent"), FsStep::Commit)
+            })
             .map_err(self.io("delete", key))?;
         let _ = fs::remove_file(self.sidecar_path(key, ino));
         Ok(())
@@ -470,7 +567,8 @@ impl Inner {
     fn init(&self, opts: &InitOptions) -> StoreResult<InitReport> {
         let created = !self.root.join(OBJECTS).exists();
         for d in [OBJECTS, META, TMP] {
-            fs::create_dir_all(self.root.join(d)).map_err(self.io("init", d))?;
+            self.create_folders(&self.root.join(d))
+                .map_err(self.io("init", d))?;
         }
         let _guard = self.exclusive(CONFIG)?;
         *self.config.lock() = None;
@@ -482,7 +580,7 @@ impl Inner {
             .expect("config serialises");
             let (tmp, _) = self.write_temp(CONFIG, &body, false)?;
             fs::rename(&tmp, self.root.join(CONFIG))
-                .and_then(|_| fsync_dir(&self.root))
+                .and_then(|_| self.sync_folder(&self.root, FsStep::Commit))
                 .map_err(self.io("init", CONFIG))?;
             *self.config.lock() = Some(Some(wanted));
             current = Some(wanted);
@@ -491,6 +589,16 @@ impl Inner {
             created,
             default_retention: current,
         })
+    }
+}
+
+/// A write that readers can already see failed its last durability step (the folder fsync
+/// after the link or rename): it may or may not survive a crash. Not a definite failure.
+fn visible_not_durable(op: &'static str, key: &str, e: std::io::Error) -> StoreError {
+    StoreError::Indeterminate {
+        op,
+        key: key.to_owned(),
+        message: format!("the object is in place but syncing its folder failed ({e}), so it may not survive a crash"),
     }
 }
 
@@ -519,10 +627,6 @@ fn walk(objects: &Path, dir_part: &str, out: &mut Vec<(String, u64)>) -> std::io
         }
     }
     Ok(())
-}
-
-fn fsync_dir(dir: &Path) -> std::io::Result<()> {
-    File::open(dir)?.sync_all()
 }
 
 #[async_trait]

@@ -48,7 +48,7 @@ use bytes::Bytes;
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp, TokioClock};
 pub use error::{StoreError, StoreResult};
 pub use fault::{ChaosRule, Fault, FaultPoint, FaultStore, Op, RecordedRequest};
-pub use fs::FsStore;
+pub use fs::{FsStep, FsStore};
 pub use key::{strip_etag_quotes, validate_key};
 pub use lock_rules::check_retention_change;
 pub use memory::MemoryStore;
@@ -74,6 +74,10 @@ pub trait ObjectStore: Send + Sync + std::fmt::Debug + 'static {
 
     /// Creates `key` only if it does not exist (`If-None-Match: *`).
     /// An existing key gives [`StoreError::AlreadyExists`] and leaves it untouched.
+    ///
+    /// Sent once: implementations never retry it themselves, because a retry after a lost
+    /// response would hide whether the first attempt landed. Callers retry transient errors
+    /// and, having sent it more than once, treat a 412 as possibly their own.
     async fn put_if_absent(
         &self,
         key: &str,

@@ -18,6 +18,7 @@ use wormlog_store::{
 };
 
 use crate::resolve::{decide, Resolution, WriterView};
+use crate::settle::{Settled, SlotAttempts};
 use crate::stats::StatsCells;
 use crate::{WriteError, WriterConfig};
 
@@ -180,7 +181,9 @@ impl Core {
         }
     }
 
-    /// Commits one batch (protocol step 2). Returns where it landed.
+    /// Commits one batch (protocol step 2). Returns where it landed. Each slot it tries is
+    /// settled by the rules of [`crate::settle`]: once a send may have landed, a failure to
+    /// settle that slot is an unknown outcome that poisons the writer (I6).
     pub(crate) async fn commit(
         &mut self,
         payload: Payload<'_>,
@@ -191,13 +194,14 @@ impl Core {
             return Err(stopped.clone());
         }
         let write_id = self.rng.uuid();
-        let mut attempt: u32 = 0;
+        let mut tries = SlotAttempts::new(self.next_slot);
         // After moving past a foreign segment the tail may still be moving (a stale leader
         // still writing): read the next slot before writing it, so catching up costs one read
         // per slot instead of a doomed create-only PUT. Nothing is skipped unread.
         let mut read_ahead = false;
         loop {
             let slot = self.next_slot;
+            tries.at(slot);
             if let Some(expected) = expected_seq.filter(|&e| e != self.next_seq) {
                 return Err(WriteError::Conflict {
                     expected,
@@ -209,12 +213,13 @@ impl Core {
                 "append",
                 stream = self.keys.stream(),
                 slot,
-                attempt,
+                attempt = tries.failed,
                 epoch = self.cfg.epoch
             );
             if read_ahead {
                 read_ahead = false;
-                if let Some(found) = self.read_summary(slot).instrument(span.clone()).await? {
+                let found = self.read_summary(slot).instrument(span.clone()).await;
+                if let Some(found) = found.map_err(|e| self.unsettled(&tries, e))? {
                     self.stats.conflict();
                     match self.resolve_occupied(slot, write_id, &found, expected_seq)? {
                         Some(committed) => return Ok(self.counted(committed, events, 0)),
@@ -242,12 +247,12 @@ impl Core {
                 }
                 Err(StoreError::AlreadyExists { .. }) => {
                     self.stats.conflict();
-                    let Some(found) = self.read_summary(slot).instrument(span.clone()).await?
-                    else {
+                    let found = self.read_summary(slot).instrument(span.clone()).await;
+                    let Some(found) = found.map_err(|e| self.unsettled(&tries, e))? else {
                         // Gone between the 412 and our read: deleted behind us. Try again.
-                        attempt += 1;
+                        tries.vanished();
                         let gone = StoreError::NotFound { key };
-                        self.backoff_or_poison(slot, attempt, gone)
+                        self.backoff_or_poison(&tries, gone)
                             .instrument(span)
                             .await?;
                         continue;
@@ -259,12 +264,25 @@ impl Core {
                     }
                 }
                 Err(e) if e.is_transient() => {
-                    attempt += 1;
-                    self.backoff_or_poison(slot, attempt, e)
-                        .instrument(span)
-                        .await?;
+                    tries.send_failed(&e);
+                    self.backoff_or_poison(&tries, e).instrument(span).await?;
                 }
-                Err(e) => return Err(WriteError::Store(e)),
+                Err(e) => return Err(self.unsettled(&tries, WriteError::Store(e))),
+            }
+        }
+    }
+
+    /// A failure to settle the slot `tries` is at: returned as it is while no send there may
+    /// have landed; otherwise the outcome is unknown and the writer stops until reopened.
+    fn unsettled(&mut self, tries: &SlotAttempts, e: WriteError) -> WriteError {
+        if self.cfg.planted_bug == Some(crate::PlantedBug::DefiniteAfterMaybeLanded) {
+            return e; // the planted bug: a send that may have landed is called a definite failure
+        }
+        match tries.outcome_of(e) {
+            Settled::Definite(e) => e,
+            Settled::Unknown(e) => {
+                self.stopped = Some(WriteError::Poisoned { slot: tries.slot });
+                e
             }
         }
     }
@@ -458,25 +476,19 @@ impl Core {
         }
     }
 
-    /// After a transient failure of a log PUT: wait and retry, or, with the budget spent,
-    /// poison the writer, since the PUT may have landed (step 2, last rule).
+    /// After a transient failure at a slot: wait and send again, or, with the slot's budget
+    /// spent, give up on it (an unknown outcome if a send may have landed, step 2).
     async fn backoff_or_poison(
         &mut self,
-        slot: u64,
-        attempt: u32,
+        tries: &SlotAttempts,
         error: StoreError,
     ) -> Result<(), WriteError> {
-        if attempt >= self.cfg.retry.max_attempts {
-            self.stopped = Some(WriteError::Poisoned { slot });
-            return Err(WriteError::OutcomeUnknown {
-                slot,
-                attempts: attempt,
-                source: error,
-            });
+        if tries.failed >= self.cfg.retry.max_attempts {
+            return Err(self.unsettled(tries, WriteError::Store(error)));
         }
         debug!(error = %error, "transient failure; retrying the same slot with the same write id");
         self.stats.retry();
-        self.sleep_backoff(attempt).await;
+        self.sleep_backoff(tries.failed).await;
         Ok(())
     }
 

@@ -84,6 +84,9 @@ pub enum PlantedBug {
     IgnoreOwnWriteId,
     /// After a 412, move on to the next slot without reading who wrote the occupied one.
     SkipReadAfter412,
+    /// A failure to settle a slot after a send that may have landed is reported as a definite
+    /// failure (the I6 bug: a landed segment called failed, and the writer not poisoned).
+    DefiniteAfterMaybeLanded,
 }
 
 impl WriterConfig {

@@ -35,6 +35,7 @@ mod commit;
 mod config;
 mod error;
 mod resolve;
+mod settle;
 mod stats;
 mod writer;
 
