@@ -246,6 +246,13 @@ impl PurgeRecord {
         if self.reason.trim().is_empty() {
             return Err("it gives no reason".into());
         }
+        if self
+            .purged
+            .iter()
+            .any(|p| p.first_seq.checked_add(p.count).is_none())
+        {
+            return Err("a purged slot's first_seq plus count overflows".into());
+        }
         let slots: Vec<u64> = self.purged.iter().map(|p| p.slot).collect();
         if slots.windows(2).any(|w| w[0] >= w[1]) {
             return Err("its purged slots are not in increasing order".into());
@@ -381,6 +388,12 @@ fn split_header(bytes: &[u8]) -> Result<(SegmentHeader, &[u8]), FormatError> {
     }
     let header: SegmentHeader =
         serde_json::from_slice(line).map_err(|e| FormatError::Header(e.to_string()))?;
+    if header.first_seq.checked_add(header.count).is_none() {
+        return Err(FormatError::Header(format!(
+            "first_seq {} plus count {} overflows",
+            header.first_seq, header.count
+        )));
+    }
     if header.kind.is_control() && header.count != 0 {
         return Err(FormatError::Header(format!(
             "a {} record must hold no events, it says {}",

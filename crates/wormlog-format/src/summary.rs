@@ -51,20 +51,24 @@ impl SegmentSummary {
 
     /// Reads the summary back from object metadata; `None` when any field is missing or
     /// malformed (a store that drops metadata): then read the header with a GET instead.
+    /// Metadata whose seqs overflow (`first_seq + count`) is malformed too.
     pub fn from_metadata(meta: &BTreeMap<String, String>) -> Option<SegmentSummary> {
-        Some(SegmentSummary {
+        let s = SegmentSummary {
             kind: SegmentKind::parse(meta.get(KIND)?)?,
             epoch: meta.get(EPOCH)?.parse().ok()?,
             writer: meta.get(WRITER)?.clone(),
             write_id: meta.get(WRITE_ID)?.parse().ok()?,
             first_seq: meta.get(FIRST_SEQ)?.parse().ok()?,
             count: meta.get(COUNT)?.parse().ok()?,
-        })
+        };
+        s.first_seq.checked_add(s.count)?;
+        Some(s)
     }
 
-    /// The seq after this segment's events.
+    /// The seq after this segment's events. Never overflows for a summary from a decoded
+    /// header or from metadata, which both refuse seqs that would.
     pub fn next_seq(&self) -> u64 {
-        self.first_seq + self.count
+        self.first_seq.saturating_add(self.count)
     }
 }
 

@@ -20,9 +20,9 @@
 use std::collections::BTreeMap;
 
 use wormlog_format::{decode_segment, PurgedSlot, StreamKeys};
-use wormlog_store::{list_all, ObjectStore, StoreError};
+use wormlog_store::{ObjectStore, StoreError};
 
-use crate::scan::get_with_retries;
+use crate::fetch::{get_with_retries, list_all_with_retries};
 use crate::ReadError;
 
 /// A deleted slot, and the purge record that documents it.
@@ -47,7 +47,7 @@ pub struct PurgeIndex {
 impl PurgeIndex {
     /// Lists `P/purges/` and reads each record it points to.
     pub async fn load(store: &dyn ObjectStore, keys: &StreamKeys) -> Result<PurgeIndex, ReadError> {
-        let listed = list_all(store, &keys.purges_prefix(), None)
+        let listed = list_all_with_retries(store, &keys.purges_prefix(), None)
             .await
             .map_err(ReadError::Store)?;
         let mut index = PurgeIndex::default();

@@ -1,25 +1,28 @@
-//! The ordered scan.
+//! The ordered scan: LIST once, GET the listed slots in order (prefetched), apply the reader
+//! rules ([`crate::rules`]) to each. A slot that is missing, in the listing or when read, is
+//! read again before anything is concluded; a missing slot that stays missing is a documented
+//! purge or a gap.
 
 use std::collections::VecDeque;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Duration;
 
 use futures::stream::{self, Stream, StreamExt};
-use wormlog_format::{
-    decode_header, decode_segment, Event, FormatError, Segment, SegmentHeader, StreamKeys,
-};
-use wormlog_store::{list_all, GetResult, ObjectStore, StoreError};
+use wormlog_format::{decode_segment, Event, FormatError, Segment, SegmentHeader, StreamKeys};
+use wormlog_store::{ObjectStore, StoreError};
 
+use crate::fetch::{get_with_retries, list_all_with_retries};
 use crate::purges::{DocumentedPurge, PurgeIndex};
-use crate::ReadError;
+use crate::rules::{Position, Verdict};
+use crate::{ReadError, ReaderBug};
 
 /// Reads one stream.
 #[derive(Debug, Clone)]
 pub struct LogReader {
-    store: Arc<dyn ObjectStore>,
-    keys: StreamKeys,
+    pub(crate) store: Arc<dyn ObjectStore>,
+    pub(crate) keys: StreamKeys,
     prefetch: usize,
+    pub(crate) bug: Option<ReaderBug>,
 }
 
 /// What a scan yields besides events.
@@ -46,20 +49,18 @@ type Fetched = (u64, Result<Result<Segment, FormatError>, StoreError>);
 
 /// An ordered scan over the slots listed when it started.
 pub struct Scan {
-    stream: String,
-    keys: StreamKeys,
-    store: Arc<dyn ObjectStore>,
+    pub(crate) keys: StreamKeys,
+    pub(crate) store: Arc<dyn ObjectStore>,
     /// Loaded at the first gap (see [`crate::purges`]).
     purges: Option<PurgeIndex>,
     from_seq: u64,
-    slots: Vec<u64>,
-    /// Index into `slots` of the next fetched segment to check.
-    index: usize,
+    listed: usize,
     fetches: Pin<Box<dyn Stream<Item = Fetched> + Send>>,
-    pending: VecDeque<ScanItem>,
-    max_epoch: u64,
-    expected_seq: u64,
-    finished: bool,
+    /// Items judged but not yet returned, each with the position before its segment.
+    pending: VecDeque<(ScanItem, Position)>,
+    /// The next slot to judge, and the rules' state before it.
+    pub(crate) at: Position,
+    pub(crate) finished: bool,
 }
 
 impl LogReader {
@@ -74,6 +75,7 @@ impl LogReader {
             store,
             keys,
             prefetch: 8,
+            bug: None,
         })
     }
 
@@ -83,31 +85,58 @@ impl LogReader {
         self
     }
 
-    /// Starts a scan that delivers events with seq >= `from_seq`. For `from_seq` > 0 it does
-    /// not read the whole log: it binary-searches segment headers for the last segment that
-    /// starts at or before `from_seq` (see [`LogReader::seek`]).
+    /// Switches on a reader bug, for tests that prove the simulation checker catches it.
+    #[doc(hidden)]
+    pub fn with_planted_bug(mut self, bug: ReaderBug) -> LogReader {
+        self.bug = Some(bug);
+        self
+    }
+
+    /// Starts a scan that delivers events with seq >= `from_seq`. For `from_seq` > 0 it reads
+    /// no segment body before the one holding `from_seq`, but the summary (a HEAD) of every
+    /// slot below it, since a segment's validity depends on all of them (see
+    /// [`crate::seek`]).
     pub async fn scan(&self, from_seq: u64) -> Result<Scan, ReadError> {
-        let entries = list_all(&*self.store, &self.keys.log_prefix(), None)
-            .await
-            .map_err(ReadError::Store)?;
-        let mut slots: Vec<u64> = entries
-            .iter()
-            .filter_map(|e| self.keys.parse_slot(&e.key))
-            .collect();
-        let (mut index, mut max_epoch, mut expected_seq) = (0u64, 0u64, 0u64);
+        let mut slots = self.listed_slots(None).await?;
+        let mut at = Position::default();
         if from_seq > 0 {
-            if let Some((i, header)) = self.seek(&slots, from_seq).await? {
-                index = slots[i];
-                max_epoch = header.epoch;
-                expected_seq = header.first_seq;
-                slots.drain(..i);
+            let start =
+                crate::seek::start_point(&*self.store, &self.keys, &slots, from_seq, self.bug)
+                    .await?;
+            if let Some((index, position)) = start {
+                slots.drain(..index);
+                at = position;
             }
         }
+        Ok(self.scan_slots(slots, at, from_seq))
+    }
+
+    /// Starts a scan at `position`, a point a reader reached before ([`Scan::position`]),
+    /// delivering events with seq >= `from_seq`: no seek, no reads below it. The position is
+    /// trusted; give only one a reader produced.
+    pub async fn scan_from(&self, position: Position, from_seq: u64) -> Result<Scan, ReadError> {
+        let after = position.slot.checked_sub(1).map(|s| self.keys.segment(s));
+        let slots = self.listed_slots(after.as_deref()).await?;
+        Ok(self.scan_slots(slots, position, from_seq))
+    }
+
+    async fn listed_slots(&self, after: Option<&str>) -> Result<Vec<u64>, ReadError> {
+        let entries = list_all_with_retries(&*self.store, &self.keys.log_prefix(), after)
+            .await
+            .map_err(ReadError::Store)?;
+        Ok(entries
+            .iter()
+            .filter_map(|e| self.keys.parse_slot(&e.key))
+            .collect())
+    }
+
+    fn scan_slots(&self, slots: Vec<u64>, at: Position, from_seq: u64) -> Scan {
+        let listed = slots.len();
         let store = Arc::clone(&self.store);
         let keys = self.keys.clone();
         // Each fetch runs as its own task, so the read-ahead GETs progress, and segments
         // decode on other cores, while the caller works through the current one.
-        let fetches = stream::iter(slots.clone())
+        let fetches = stream::iter(slots)
             .map(move |slot| {
                 let (store, key) = (Arc::clone(&store), keys.segment(slot));
                 let task = tokio::spawn(async move {
@@ -123,57 +152,16 @@ impl LogReader {
                 }
             })
             .buffered(self.prefetch);
-        Ok(Scan {
-            stream: self.keys.stream().to_owned(),
+        Scan {
             keys: self.keys.clone(),
             store: Arc::clone(&self.store),
             purges: None,
             from_seq,
-            slots,
-            index: index as usize,
+            listed,
             fetches: Box::pin(fetches),
             pending: VecDeque::new(),
-            max_epoch,
-            expected_seq,
+            at,
             finished: false,
-        })
-    }
-
-    /// The position of the last segment (among `slots`, the log in slot order) whose first seq
-    /// is at or before `seq`, found with O(log n) header reads. The candidate is then read
-    /// whole and checked (CRC, placement); on any doubt (`None`) the scan starts at slot 0.
-    async fn seek(
-        &self,
-        slots: &[u64],
-        seq: u64,
-    ) -> Result<Option<(usize, SegmentHeader)>, ReadError> {
-        let (mut lo, mut hi) = (0usize, slots.len());
-        let mut best: Option<usize> = None;
-        while lo < hi {
-            let mid = lo + (hi - lo) / 2;
-            let got = match get_with_retries(&*self.store, &self.keys.segment(slots[mid])).await {
-                Ok(g) => g,
-                Err(StoreError::NotFound { .. }) => return Ok(None),
-                Err(e) => return Err(ReadError::Store(e)),
-            };
-            match decode_header(&got.body) {
-                Ok(h) if h.first_seq <= seq => {
-                    best = Some(mid);
-                    lo = mid + 1;
-                }
-                Ok(_) => hi = mid,
-                Err(_) => return Ok(None),
-            }
-        }
-        let Some(i) = best else { return Ok(None) };
-        let got = get_with_retries(&*self.store, &self.keys.segment(slots[i]))
-            .await
-            .map_err(ReadError::Store)?;
-        match decode_segment(&got.body) {
-            Ok(seg) if seg.header.slot == slots[i] && seg.header.stream == self.keys.stream() => {
-                Ok(Some((i, seg.header)))
-            }
-            _ => Ok(None),
         }
     }
 
@@ -193,28 +181,11 @@ impl LogReader {
     }
 }
 
-/// Reads are idempotent: transient failures are retried a few times with a growing pause.
-pub(crate) async fn get_with_retries(
-    store: &dyn ObjectStore,
-    key: &str,
-) -> Result<GetResult, StoreError> {
-    let mut attempt = 0u32;
-    loop {
-        match store.get(key).await {
-            Err(e) if e.is_transient() && attempt < 5 => {
-                attempt += 1;
-                tokio::time::sleep(Duration::from_millis(25 << attempt)).await;
-            }
-            other => return other,
-        }
-    }
-}
-
 impl Scan {
     /// The next item, `None` at the end of the listed log. An error ends the scan.
     pub async fn next(&mut self) -> Result<Option<ScanItem>, ReadError> {
         loop {
-            if let Some(item) = self.pending.pop_front() {
+            if let Some((item, _)) = self.pending.pop_front() {
                 return Ok(Some(item));
             }
             if self.finished {
@@ -232,28 +203,55 @@ impl Scan {
         }
     }
 
-    /// Passes any missing slots before `slot` (documented purges, else a gap), then applies
-    /// the reader rules to what was fetched at `slot`.
-    async fn take(
+    /// Settles any slots missing before `slot`, then applies the reader rules to what was
+    /// fetched at `slot`.
+    pub(crate) async fn take(
         &mut self,
         slot: u64,
         fetched: Result<Result<Segment, FormatError>, StoreError>,
     ) -> Result<(), ReadError> {
-        let position = self.index as u64;
-        if slot > position {
-            self.pass_missing(position, slot - 1).await?;
+        if slot > self.at.slot {
+            self.settle_missing(self.at.slot, slot - 1).await?;
         }
         match fetched {
-            // Listed but gone by the time we read it: deleted under our feet.
-            Err(StoreError::NotFound { .. }) => self.pass_missing(slot, slot).await,
+            // Listed but gone by the time we read it: deleted under our feet, or a listing
+            // that was older than the read.
+            Err(StoreError::NotFound { .. }) => self.settle_missing(slot, slot).await,
             fetched => self.accept(slot, fetched),
+        }
+    }
+
+    /// Slots `first..=last` were absent (from the listing, or when read). Each is read again
+    /// before anything is concluded: a listing or a GET is older than the moment after it,
+    /// and a writer may have committed the slot since (a follower that saw slot k absent and
+    /// then listed k+1). Present now: judged as usual. Still absent: a documented purge, or
+    /// a gap.
+    pub(crate) async fn settle_missing(&mut self, first: u64, last: u64) -> Result<(), ReadError> {
+        let mut absent_from: Option<u64> = None;
+        for slot in first..=last {
+            match get_with_retries(&*self.store, &self.keys.segment(slot)).await {
+                Ok(got) => {
+                    if let Some(from) = absent_from.take() {
+                        self.pass_missing(from, slot - 1).await?;
+                    }
+                    self.accept(slot, Ok(decode_segment(&got.body)))?;
+                }
+                Err(StoreError::NotFound { .. }) => {
+                    absent_from.get_or_insert(slot);
+                }
+                Err(e) => return Err(ReadError::Store(e)),
+            }
+        }
+        match absent_from {
+            Some(from) => self.pass_missing(from, last).await,
+            None => Ok(()),
         }
     }
 
     /// Slots `first..=last` are missing. Each must be named by a purge record (the index is
     /// read again if it does not cover them: a purge may have happened since); then the scan
     /// accounts for their seqs and goes on. Otherwise this is a gap: deletion or tampering.
-    pub(crate) async fn pass_missing(&mut self, first: u64, last: u64) -> Result<(), ReadError> {
+    async fn pass_missing(&mut self, first: u64, last: u64) -> Result<(), ReadError> {
         if !self.purges.as_ref().is_some_and(|p| p.covers(first, last)) {
             self.purges = Some(PurgeIndex::load(&*self.store, &self.keys).await?);
         }
@@ -265,7 +263,7 @@ impl Scan {
                 .last()
                 .unwrap_or(gap);
             return Err(ReadError::Gap {
-                stream: self.stream.clone(),
+                stream: self.keys.stream().to_owned(),
                 first: gap,
                 last: gap_end,
                 next: gap_end + 1,
@@ -274,33 +272,43 @@ impl Scan {
         for slot in first..=last {
             let purge = index.by_slot[&slot].clone();
             let p = &purge.purged;
-            // A purged zombie was never counted by readers; it stays uncounted.
-            if p.epoch >= self.max_epoch {
-                if p.first_seq != self.expected_seq {
-                    return Err(ReadError::Discontinuity {
-                        stream: self.stream.clone(),
-                        slot,
-                        expected: self.expected_seq,
-                        found: p.first_seq,
-                    });
-                }
-                self.max_epoch = p.epoch;
-                self.expected_seq = p.first_seq + p.count;
+            let before = self.at;
+            match self.at.judge(p.epoch, p.first_seq) {
+                // A purged zombie was never counted by readers; it stays uncounted.
+                Verdict::Zombie => self.at.skip(),
+                Verdict::Discontinuity => return Err(self.discontinuity(slot, p.first_seq)),
+                Verdict::Valid => self.at.accept(p.epoch, p.first_seq, p.count),
             }
-            self.pending.push_back(ScanItem::Purged { slot, purge });
+            self.pending
+                .push_back((ScanItem::Purged { slot, purge }, before));
         }
-        self.index = last as usize + 1;
         Ok(())
+    }
+
+    fn discontinuity(&self, slot: u64, found: u64) -> ReadError {
+        ReadError::Discontinuity {
+            stream: self.keys.stream().to_owned(),
+            slot,
+            expected: self.at.expected_seq,
+            found,
+        }
     }
 
     /// The highest epoch of a valid segment so far.
     pub fn max_epoch(&self) -> u64 {
-        self.max_epoch
+        self.at.max_epoch
     }
 
     /// The seq the next valid event will have.
     pub fn expected_seq(&self) -> u64 {
-        self.expected_seq
+        self.at.expected_seq
+    }
+
+    /// A known-valid point at or before the next item this scan returns, to resume from with
+    /// [`LogReader::scan_from`] (passing the first seq not yet handled, since the point may be
+    /// the start of a segment whose first events were returned already).
+    pub fn position(&self) -> Position {
+        self.pending.front().map_or(self.at, |(_, before)| *before)
     }
 
     /// Applies the reader rules to the segment at `slot`.
@@ -309,43 +317,43 @@ impl Scan {
         slot: u64,
         fetched: Result<Result<Segment, FormatError>, StoreError>,
     ) -> Result<(), ReadError> {
-        debug_assert_eq!(slot, self.index as u64, "missing slots are passed first");
-        self.index = slot as usize + 1;
+        debug_assert_eq!(slot, self.at.slot, "missing slots are settled first");
         let decoded = fetched.map_err(ReadError::Store)?;
         let corrupt = |source| ReadError::Corrupt {
-            stream: self.stream.clone(),
+            stream: self.keys.stream().to_owned(),
             slot,
             key: self.keys.segment(slot),
             source,
         };
         let segment = decoded.map_err(corrupt)?;
         let header = segment.header;
-        if header.slot != slot || header.stream != self.stream {
-            return Err(corrupt(wormlog_format::FormatError::Header(format!(
+        if header.slot != slot || header.stream != self.keys.stream() {
+            return Err(corrupt(FormatError::Header(format!(
                 "it says stream {:?} slot {}, but is stored as stream {:?} slot {slot}",
-                header.stream, header.slot, self.stream
+                header.stream,
+                header.slot,
+                self.keys.stream()
             ))));
         }
-        if header.epoch < self.max_epoch {
-            self.pending.push_back(ScanItem::Zombie {
-                slot,
-                header,
-                max_epoch: self.max_epoch,
-            });
-            return Ok(());
+        let before = self.at;
+        match self.at.judge(header.epoch, header.first_seq) {
+            Verdict::Zombie => {
+                self.at.skip();
+                let max_epoch = before.max_epoch;
+                let zombie = ScanItem::Zombie {
+                    slot,
+                    header,
+                    max_epoch,
+                };
+                self.pending.push_back((zombie, before));
+                return Ok(());
+            }
+            Verdict::Discontinuity => return Err(self.discontinuity(slot, header.first_seq)),
+            Verdict::Valid => self.at.accept(header.epoch, header.first_seq, header.count),
         }
-        if header.first_seq != self.expected_seq {
-            return Err(ReadError::Discontinuity {
-                stream: self.stream.clone(),
-                slot,
-                expected: self.expected_seq,
-                found: header.first_seq,
-            });
-        }
-        self.max_epoch = header.epoch;
-        self.expected_seq = header.first_seq + header.count;
         if header.kind.is_control() {
-            self.pending.push_back(ScanItem::Control { slot, header });
+            self.pending
+                .push_back((ScanItem::Control { slot, header }, before));
         } else {
             let from = self.from_seq;
             self.pending.extend(
@@ -353,7 +361,7 @@ impl Scan {
                     .events
                     .into_iter()
                     .filter(|e| e.seq >= from)
-                    .map(ScanItem::Event),
+                    .map(|e| (ScanItem::Event(e), before)),
             );
         }
         Ok(())
@@ -361,131 +369,11 @@ impl Scan {
 
     /// The slot of the segment the last returned item came from.
     pub fn current_slot(&self) -> u64 {
-        self.index.saturating_sub(1) as u64
+        self.at.slot.saturating_sub(1)
     }
 
     /// How many slots the scan covers (those listed when it started).
     pub fn listed_slots(&self) -> usize {
-        self.slots.len()
-    }
-}
-
-/// How a [`Follow`] polls for new segments.
-#[derive(Clone, Copy, Debug)]
-pub struct FollowPolicy {
-    /// The first pause after finding no new segment.
-    pub min_interval: Duration,
-    /// The longest pause while idle (a new segment is delivered within about this long).
-    pub max_interval: Duration,
-    /// Every this many idle polls, one LIST checks for segments beyond a missing slot (a gap).
-    pub gap_check_every: u32,
-}
-
-impl Default for FollowPolicy {
-    fn default() -> Self {
-        FollowPolicy {
-            min_interval: Duration::from_millis(50),
-            max_interval: Duration::from_millis(200),
-            gap_check_every: 10,
-        }
-    }
-}
-
-/// A scan that, at the end of the log, keeps delivering new segments as they are committed.
-/// It polls the next slot with a GET (no LIST per poll), backing off while idle, and ends
-/// cleanly (`Ok(None)`) once stopped.
-pub struct Follow {
-    scan: Scan,
-    policy: FollowPolicy,
-    stop: tokio::sync::watch::Receiver<bool>,
-}
-
-/// Stops a [`Follow`] (from any task).
-#[derive(Clone, Debug)]
-pub struct FollowStop(Arc<tokio::sync::watch::Sender<bool>>);
-
-impl FollowStop {
-    pub fn stop(&self) {
-        let _ = self.0.send(true);
-    }
-}
-
-impl LogReader {
-    /// Follows the stream from `from_seq`: the existing events, then new ones as they come.
-    pub async fn follow(
-        &self,
-        from_seq: u64,
-        policy: FollowPolicy,
-    ) -> Result<(Follow, FollowStop), ReadError> {
-        let scan = self.scan(from_seq).await?;
-        let (tx, stop) = tokio::sync::watch::channel(false);
-        Ok((Follow { scan, policy, stop }, FollowStop(Arc::new(tx))))
-    }
-}
-
-impl Follow {
-    /// The next item; waits for new segments at the end of the log. `None` once stopped.
-    pub async fn next(&mut self) -> Result<Option<ScanItem>, ReadError> {
-        let mut interval = self.policy.min_interval;
-        let mut idle_polls = 0u32;
-        loop {
-            if *self.stop.borrow() {
-                return Ok(None);
-            }
-            if let Some(item) = self.scan.next().await? {
-                return Ok(Some(item));
-            }
-            let slot = self.scan.index as u64;
-            let key = self.scan.keys.segment(slot);
-            match get_with_retries(&*self.scan.store, &key).await {
-                Ok(got) => {
-                    self.scan.slots.push(slot);
-                    self.scan.finished = false;
-                    self.scan
-                        .take(slot, Ok(decode_segment(&got.body)))
-                        .await
-                        .inspect_err(|_| self.scan.finished = true)?;
-                    interval = self.policy.min_interval;
-                    idle_polls = 0;
-                    continue;
-                }
-                Err(StoreError::NotFound { .. }) => {}
-                Err(e) => return Err(ReadError::Store(e)),
-            }
-            idle_polls += 1;
-            if idle_polls.is_multiple_of(self.policy.gap_check_every.max(1)) {
-                self.check_gap(slot).await?;
-            }
-            let mut stop = self.stop.clone();
-            tokio::select! {
-                _ = tokio::time::sleep(interval) => {}
-                _ = stop.changed() => {}
-            }
-            interval = (interval * 3 / 2).min(self.policy.max_interval);
-        }
-    }
-
-    /// A missing `slot` with segments beyond it is not the end of the log: a documented
-    /// purge (passed) or a gap (an error).
-    async fn check_gap(&mut self, slot: u64) -> Result<(), ReadError> {
-        let prefix = self.scan.keys.log_prefix();
-        let after = self.scan.keys.segment(slot);
-        let page = self
-            .scan
-            .store
-            .list_after(&prefix, Some(&after), 1)
-            .await
-            .map_err(ReadError::Store)?;
-        if let Some(next) = page
-            .entries
-            .first()
-            .and_then(|e| self.scan.keys.parse_slot(&e.key))
-        {
-            self.scan
-                .pass_missing(slot, next - 1)
-                .await
-                .inspect_err(|_| self.scan.finished = true)?;
-        }
-        Ok(())
+        self.listed
     }
 }
