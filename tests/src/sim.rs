@@ -266,6 +266,7 @@ impl Node {
                 stream: STREAM.into(),
                 holder: holder.clone(),
                 duration: Duration::from_secs(2),
+                drift_margin: LeaseConfig::default_drift_margin(Duration::from_secs(2)),
                 clock: Arc::clone(&clock),
             };
             let Ok(elector) =

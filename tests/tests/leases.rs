@@ -14,6 +14,8 @@ use wormlog_writer::{LogWriter, WriteError, WriterConfig};
 
 const S: &str = "controller";
 const D: Duration = Duration::from_secs(10);
+/// What a candidate waits out: the holder's duration plus the drift margin (5% of it).
+const W: Duration = Duration::from_millis(10_500);
 
 fn lease(store: &Arc<dyn ObjectStore>, holder: &str, clock: &ManualClock) -> Lease {
     let cfg = LeaseConfig {
@@ -21,6 +23,7 @@ fn lease(store: &Arc<dyn ObjectStore>, holder: &str, clock: &ManualClock) -> Lea
         stream: S.into(),
         holder: holder.into(),
         duration: D,
+        drift_margin: LeaseConfig::default_drift_margin(D),
         clock: Arc::new(clock.clone()),
     };
     Lease::new(Arc::clone(store), cfg).unwrap()
@@ -41,7 +44,7 @@ fn waiting(step: &Acquire) -> Duration {
 }
 
 /// A candidate takes over only after the holder's record stayed unchanged for a full duration
-/// on the candidate's own clock; a renewal restarts the wait.
+/// plus the drift margin on the candidate's own clock; a renewal restarts the wait.
 async fn acquisition_waits_a_full_duration_of_an_unchanged_record(store: Arc<dyn ObjectStore>) {
     let clock = ManualClock::new(Timestamp(1_800_000_000_000));
     let mut a = lease(&store, "a", &clock);
@@ -53,22 +56,23 @@ async fn acquisition_waits_a_full_duration_of_an_unchanged_record(store: Arc<dyn
     );
     assert_eq!(
         waiting(&b.try_acquire().await.unwrap()),
-        D,
+        W,
         "first sight starts the wait"
     );
     clock.advance(D - Duration::from_millis(1));
     assert_eq!(
         waiting(&b.try_acquire().await.unwrap()),
-        Duration::from_millis(1)
+        W - D + Duration::from_millis(1),
+        "the margin is waited out beyond the holder's duration"
     );
     a.renew().await.unwrap();
     clock.advance(Duration::from_millis(5));
     assert_eq!(
         waiting(&b.try_acquire().await.unwrap()),
-        D,
+        W,
         "a renewal restarts the wait"
     );
-    clock.advance(D);
+    clock.advance(W);
     assert_eq!(
         acquired(b.try_acquire().await.unwrap()),
         2,
@@ -87,7 +91,7 @@ async fn two_candidates_never_lead_at_one_epoch(store: Arc<dyn ObjectStore>) {
     let (mut b, mut c) = (lease(&store, "b", &clock), lease(&store, "c", &clock));
     b.try_acquire().await.unwrap();
     c.try_acquire().await.unwrap();
-    clock.advance(D);
+    clock.advance(W);
     let (rb, rc) = tokio::join!(b.try_acquire(), c.try_acquire());
     let winners: Vec<u64> = [rb.unwrap(), rc.unwrap()]
         .into_iter()
@@ -115,7 +119,7 @@ async fn a_paused_leader_is_fenced_at_its_next_slot(store: Arc<dyn ObjectStore>)
     // A stalls: no renewals. B waits out a full duration, then leads with epoch 2.
     let mut b = lease(&store, "b", &clock);
     waiting(&b.try_acquire().await.unwrap());
-    clock.advance(D);
+    clock.advance(W);
     let epoch_b = acquired(b.try_acquire().await.unwrap());
     let wb = LogWriter::open(Arc::clone(&store), writer_config(S, epoch_b, "b"))
         .await
@@ -174,6 +178,7 @@ fn elector(store: &Arc<dyn ObjectStore>, holder: &str) -> LeaderElector {
         stream: S.into(),
         holder: holder.into(),
         duration: Duration::from_millis(900),
+        drift_margin: LeaseConfig::default_drift_margin(Duration::from_millis(900)),
         clock: Arc::new(TokioClock::new()),
     };
     LeaderElector::start(Arc::clone(store), ElectorConfig { lease }).unwrap()
@@ -251,6 +256,7 @@ async fn writers_take_tokens_from_any_epoch_source() {
         stream: S.into(),
         holder: "a".into(),
         duration: Duration::from_millis(300),
+        drift_margin: LeaseConfig::default_drift_margin(Duration::from_millis(300)),
         clock: Arc::new(TokioClock::new()),
     };
     let mut sources: Vec<Box<dyn EpochSource>> = vec![

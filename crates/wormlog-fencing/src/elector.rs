@@ -23,10 +23,12 @@ enum Command {
     Abandon,
 }
 
-/// Runs the lease in the background. Dropping it stops the task without releasing.
+/// Runs the lease in the background. Dropping it stops the task without releasing; either
+/// way, the channel shows `None` ("not leading") once the task is gone.
 pub struct LeaderElector {
     token: watch::Receiver<Option<FencingToken>>,
     commands: mpsc::UnboundedSender<Command>,
+    task: tokio::task::JoinHandle<()>,
 }
 
 impl LeaderElector {
@@ -38,8 +40,12 @@ impl LeaderElector {
         let lease = Lease::new(store, cfg.lease)?;
         let (tx, token) = watch::channel(None);
         let (commands, rx) = mpsc::unbounded_channel();
-        tokio::spawn(run(lease, tx, rx));
-        Ok(LeaderElector { token, commands })
+        let task = tokio::spawn(run(lease, Publisher(tx), rx));
+        Ok(LeaderElector {
+            token,
+            commands,
+            task,
+        })
     }
 
     /// The token while leading.
@@ -71,6 +77,12 @@ impl LeaderElector {
         let _ = self.commands.send(Command::Abandon);
     }
 
+    /// Stops the elector at once, as a crash would: whatever request is in flight is
+    /// abandoned, nothing is released, and the channel shows "not leading".
+    pub fn abort(&self) {
+        self.task.abort();
+    }
+
     /// Stops campaigning and releases the lease if held, so a successor need not wait.
     pub async fn stop(self) {
         let (done, wait) = oneshot::channel();
@@ -91,33 +103,63 @@ fn pause(lease: &Lease, step: &Result<Acquire, LeaseError>) -> Duration {
     }
 }
 
-async fn run(
-    mut lease: Lease,
-    token: watch::Sender<Option<FencingToken>>,
-    mut commands: mpsc::UnboundedReceiver<Command>,
-) {
+/// Publishes the token; shows "not leading" when dropped, so every way the task ends (a
+/// stop, a dropped elector, an abort, a panic) leaves no stale token behind.
+struct Publisher(watch::Sender<Option<FencingToken>>);
+
+impl Publisher {
+    fn publish(&self, now_leading: Option<FencingToken>) {
+        self.0.send_if_modified(|t| {
+            let changed = *t != now_leading;
+            *t = now_leading;
+            changed
+        });
+    }
+}
+
+impl Drop for Publisher {
+    fn drop(&mut self) {
+        self.0.send_replace(None);
+    }
+}
+
+/// One step while leading: renew, but never past the deadline. If the renewal has not
+/// succeeded by then, step down at the deadline without waiting for it (a renewal that
+/// succeeds later counts as lost, [`Lease::renew`]).
+async fn renew_or_step_down(lease: &mut Lease) -> Result<Acquire, LeaseError> {
+    let left = lease
+        .deadline()
+        .map(|d| d.saturating_sub(lease.config().clock.monotonic()))
+        .unwrap_or_default();
+    let renewed = tokio::select! {
+        r = lease.renew() => Some(r),
+        _ = tokio::time::sleep(left) => None,
+    };
+    match renewed {
+        Some(Ok(())) => {
+            if let Some(t) = lease.token().cloned() {
+                return Ok(Acquire::Acquired(t));
+            }
+        }
+        Some(Err(LeaseError::Lost { .. })) => {}
+        // Transient: still leader until the deadline; try again sooner.
+        Some(Err(e)) => return Err(e),
+        None => lease.abandon(),
+    }
+    tracing::warn!(key = lease.key(), "leadership lost: stepping down");
+    lease.try_acquire().await
+}
+
+async fn run(mut lease: Lease, token: Publisher, mut commands: mpsc::UnboundedReceiver<Command>) {
     loop {
         let step = match lease.token() {
-            Some(_) => match lease.renew().await {
-                Ok(()) => Ok(Acquire::Acquired(lease.token().cloned().expect("renewed"))),
-                Err(LeaseError::Lost { .. }) => {
-                    tracing::warn!(key = lease.key(), "leadership lost: stepping down");
-                    lease.try_acquire().await
-                }
-                // Transient: still leader until the deadline; try again sooner.
-                Err(e) => Err(e),
-            },
+            Some(_) => renew_or_step_down(&mut lease).await,
             None => lease.try_acquire().await,
         };
         if let Err(e) = &step {
             tracing::warn!(key = lease.key(), error = %e, "lease step failed");
         }
-        let now_leading = lease.token().cloned();
-        token.send_if_modified(|t| {
-            let changed = *t != now_leading;
-            *t = now_leading.clone();
-            changed
-        });
+        token.publish(lease.token().cloned());
         let mut wait = pause(&lease, &step);
         if let Some(deadline) = lease.deadline() {
             // Wake before the deadline to step down on time even if renewals keep failing.
@@ -129,11 +171,11 @@ async fn run(
             cmd = commands.recv() => match cmd {
                 Some(Command::Abandon) => {
                     lease.abandon();
-                    token.send_replace(None);
+                    token.publish(None);
                 }
                 Some(Command::Stop(done)) => {
                     let _ = lease.release().await;
-                    token.send_replace(None);
+                    token.publish(None);
                     let _ = done.send(());
                     return;
                 }

@@ -8,6 +8,7 @@ use std::time::Duration;
 use wormlog_format::StreamKeys;
 use wormlog_store::{Clock, ObjectStore, PutOptions, StoreError};
 
+use crate::tail::{LogReads, ReadRetry, TailError};
 use crate::{FencingToken, LeaseError, LeaseRecord};
 
 /// Which lease, for whom, for how long.
@@ -19,7 +20,36 @@ pub struct LeaseConfig {
     pub holder: String,
     /// How long a lease stays valid without renewal.
     pub duration: Duration,
+    /// Extra time a candidate waits beyond a holder's duration before taking over, for the
+    /// two machines' clocks running at slightly different rates.
+    pub drift_margin: Duration,
     pub clock: Arc<dyn Clock>,
+}
+
+impl LeaseConfig {
+    /// The lease of `stream` (no root prefix) for `holder`, with the default drift margin
+    /// ([`LeaseConfig::default_drift_margin`]).
+    pub fn new(
+        stream: impl Into<String>,
+        holder: impl Into<String>,
+        duration: Duration,
+        clock: Arc<dyn Clock>,
+    ) -> LeaseConfig {
+        LeaseConfig {
+            root_prefix: String::new(),
+            stream: stream.into(),
+            holder: holder.into(),
+            duration,
+            drift_margin: LeaseConfig::default_drift_margin(duration),
+            clock,
+        }
+    }
+
+    /// 5% of the duration: monotonic clocks on two healthy machines drift by parts per
+    /// million, so this covers them with room to spare.
+    pub fn default_drift_margin(duration: Duration) -> Duration {
+        duration / 20
+    }
 }
 
 /// The outcome of one acquisition step.
@@ -50,8 +80,13 @@ pub struct Lease {
     store: Arc<dyn ObjectStore>,
     key: String,
     cfg: LeaseConfig,
-    /// Another holder's record as first seen unchanged: (ETag, monotonic time seen).
+    /// The log the lease is for: an epoch is issued only above the log's own.
+    log: LogReads,
+    /// Another holder's record as first seen unchanged: (ETag, monotonic time its read
+    /// returned).
     observed: Option<(String, Duration)>,
+    /// The highest epoch of any lease record this candidate has read.
+    highest_seen: u64,
     held: Option<Held>,
 }
 
@@ -63,14 +98,22 @@ impl Lease {
                 "the lease duration must be at least 10 ms".into(),
             ));
         }
-        let key = StreamKeys::new(&cfg.root_prefix, &cfg.stream)
-            .map_err(|e| LeaseError::Config(e.to_string()))?
-            .lease();
+        if cfg.drift_margin >= cfg.duration {
+            return Err(LeaseError::Config(
+                "the drift margin must be shorter than the lease duration".into(),
+            ));
+        }
+        let keys = StreamKeys::new(&cfg.root_prefix, &cfg.stream)
+            .map_err(|e| LeaseError::Config(e.to_string()))?;
+        let key = keys.lease();
+        let log = LogReads::new(Arc::clone(&store), keys, ReadRetry::default());
         Ok(Lease {
             store,
             key,
             cfg,
+            log,
             observed: None,
+            highest_seen: 0,
             held: None,
         })
     }
@@ -86,14 +129,38 @@ impl Lease {
 
     /// The record and its ETag, or `None` if no lease was ever taken.
     pub async fn read(&self) -> Result<Option<(LeaseRecord, String)>, LeaseError> {
+        match self.read_raw().await? {
+            Some((record, etag)) => Ok(Some((record?, etag))),
+            None => Ok(None),
+        }
+    }
+
+    /// The record (or why it does not parse) and its ETag.
+    async fn read_raw(
+        &self,
+    ) -> Result<Option<(Result<LeaseRecord, LeaseError>, String)>, LeaseError> {
         match self.store.get(&self.key).await {
             Ok(got) => Ok(Some((
-                LeaseRecord::from_bytes(&self.key, &got.body)?,
+                LeaseRecord::from_bytes(&self.key, &got.body),
                 got.meta.etag,
             ))),
             Err(StoreError::NotFound { .. }) => Ok(None),
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// The epoch to issue next: above the lease record's, above any record this candidate
+    /// has read, and above the epoch holding the log (a lease created fresh on an existing
+    /// log, or after its object was deleted, must not start again at 1).
+    async fn next_epoch(&mut self, record_epoch: u64) -> Result<u64, LeaseError> {
+        let log_epoch = match self.log.find_tail().await {
+            Ok(tail) => tail.epoch(),
+            Err(TailError::Store(e)) => return Err(e.into()),
+            // A corrupt tail is the log's problem, reported by its readers; the lease can
+            // still go above every record it knows.
+            Err(TailError::Corrupt { .. }) => 0,
+        };
+        Ok(record_epoch.max(self.highest_seen).max(log_epoch) + 1)
     }
 
     /// The token while this candidate believes it leads: its last renewal was sent less than
@@ -122,17 +189,22 @@ impl Lease {
 
     /// One step of acquisition (protocol.md, Lease): create the lease if absent, take a
     /// released one at once, and take over a held one only after its record stayed unchanged
-    /// for a full duration on this candidate's monotonic clock.
+    /// for a full duration plus the drift margin on this candidate's monotonic clock, counted
+    /// from when the read that first saw it *returned*. An epoch is always issued above the
+    /// record's and above the log's ([`Lease::next_epoch`]).
     pub async fn try_acquire(&mut self) -> Result<Acquire, LeaseError> {
         if let Some(t) = self.token() {
             return Ok(Acquire::Acquired(t.clone()));
         }
         self.held = None;
+        let current = self.read_raw().await?;
+        // After the read: a renewal that landed while the read was on its way is in what it
+        // returned, so the wait must not start before the read came back.
         let now = self.cfg.clock.monotonic();
-        let current = self.read().await?;
         match current {
             None => {
-                let rec = self.record(1, 0);
+                let epoch = self.next_epoch(0).await?;
+                let rec = self.record(epoch, 0);
                 match self
                     .store
                     .put_if_absent(&self.key, rec.to_bytes(), &PutOptions::default())
@@ -144,46 +216,73 @@ impl Lease {
                     Err(e) => Err(e.into()),
                 }
             }
-            Some((rec, etag)) if rec.holder.is_none() => self.take_over(&rec, &etag, now).await,
-            Some((rec, etag)) => {
-                let holder = rec.holder.clone().unwrap_or_default();
-                let their_duration = Duration::from_millis(rec.duration_ms);
-                match &self.observed {
-                    Some((seen, since)) if *seen == etag => {
-                        let waited = now.saturating_sub(*since);
-                        if waited >= their_duration {
-                            self.take_over(&rec, &etag, now).await
-                        } else {
-                            Ok(Acquire::Waiting {
-                                holder,
-                                epoch: rec.epoch,
-                                remaining: their_duration - waited,
-                            })
-                        }
-                    }
-                    // First sight of this record (or it changed: the holder renewed).
-                    _ => {
-                        self.observed = Some((etag, now));
-                        Ok(Acquire::Waiting {
-                            holder,
-                            epoch: rec.epoch,
-                            remaining: their_duration,
-                        })
-                    }
+            Some((Ok(rec), etag)) => {
+                self.highest_seen = self.highest_seen.max(rec.epoch);
+                if rec.holder.is_none() {
+                    return self.take_over(rec.epoch, &etag, now).await;
                 }
+                let holder = rec.holder.clone().unwrap_or_default();
+                let wait = Duration::from_millis(rec.duration_ms);
+                self.observe_then_take(&etag, wait, now, rec.epoch, holder)
+                    .await
+            }
+            // Unreadable (overwritten by hand, truncated): held by nobody we know. Wait as for
+            // a holder with our own duration, then replace it.
+            Some((Err(e), etag)) => {
+                tracing::warn!(key = %self.key, error = %e, "the lease record is unreadable; taking it over once it stays unchanged for a lease duration");
+                let wait = self.cfg.duration;
+                self.observe_then_take(&etag, wait, now, 0, "(unreadable lease)".into())
+                    .await
             }
         }
     }
 
-    /// Compare-and-swap the record to `{me, epoch + 1}`. A 412 means another candidate moved
-    /// first: start observing again.
+    /// Takes over the record with `etag` once it has stayed unchanged for `their_duration`
+    /// plus the drift margin since this candidate first saw it.
+    async fn observe_then_take(
+        &mut self,
+        etag: &str,
+        their_duration: Duration,
+        now: Duration,
+        epoch: u64,
+        holder: String,
+    ) -> Result<Acquire, LeaseError> {
+        let wait = their_duration + self.cfg.drift_margin;
+        match &self.observed {
+            Some((seen, since)) if seen == etag => {
+                let waited = now.saturating_sub(*since);
+                if waited >= wait {
+                    self.take_over(epoch, etag, now).await
+                } else {
+                    Ok(Acquire::Waiting {
+                        holder,
+                        epoch,
+                        remaining: wait - waited,
+                    })
+                }
+            }
+            // First sight of this record (or it changed: the holder renewed).
+            _ => {
+                self.observed = Some((etag.to_owned(), now));
+                Ok(Acquire::Waiting {
+                    holder,
+                    epoch,
+                    remaining: wait,
+                })
+            }
+        }
+    }
+
+    /// Compare-and-swap the record (epoch `record_epoch`) to `{me, next epoch}`. A 412 means
+    /// another candidate moved first: start observing again.
     async fn take_over(
         &mut self,
-        rec: &LeaseRecord,
+        record_epoch: u64,
         etag: &str,
         now: Duration,
     ) -> Result<Acquire, LeaseError> {
-        let new = self.record(rec.epoch + 1, 0);
+        let epoch = self.next_epoch(record_epoch).await?;
+        let new = self.record(epoch, 0);
         match self
             .store
             .put_if_match(&self.key, new.to_bytes(), etag, &PutOptions::default())
@@ -206,6 +305,7 @@ impl Lease {
         };
         tracing::info!(key = %self.key, epoch, holder = %self.cfg.holder, "lease acquired");
         self.observed = None;
+        self.highest_seen = self.highest_seen.max(epoch);
         self.held = Some(Held {
             token: token.clone(),
             etag,
@@ -243,6 +343,12 @@ impl Lease {
             .put_if_match(&self.key, rec.to_bytes(), &h.etag, &PutOptions::default())
             .await
         {
+            // A renewal that took a whole duration came too late: this candidate stopped
+            // believing it leads at its deadline, so the late success counts as lost.
+            Ok(_) if self.cfg.clock.monotonic().saturating_sub(h.sent_at) >= self.cfg.duration => {
+                self.held = None;
+                Err(lost())
+            }
             Ok(put) => {
                 self.held = Some(Held {
                     etag: put.etag,

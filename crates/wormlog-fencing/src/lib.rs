@@ -27,6 +27,7 @@ mod error;
 mod lease;
 mod record;
 mod source;
+pub mod tail;
 mod token;
 
 pub use elector::{ElectorConfig, LeaderElector};

@@ -3,19 +3,17 @@
 //! [`Core`] owns the writer's protocol state (epoch, next slot, next seq, highest epoch seen)
 //! and is used by one task only, so "one unconfirmed slot at a time" holds by construction.
 
-use std::future::Future;
 use std::sync::Arc;
 
 use bytes::Bytes;
 use tracing::{debug, info_span, warn, Instrument};
 use uuid::Uuid;
+use wormlog_fencing::tail::{LogReads, ReadRetry, TailError};
 use wormlog_format::{
-    decode_segment, encode_purge, encode_segment, NewEvent, PurgeRecord, SegmentKind, SegmentSpec,
-    SegmentSummary, StreamKeys,
+    encode_purge, encode_segment, NewEvent, PurgeRecord, SegmentKind, SegmentSpec, SegmentSummary,
+    StreamKeys,
 };
-use wormlog_store::{
-    list_all, LockRequest, ObjectStore, PutOptions, Retention, SeededRng, StoreError,
-};
+use wormlog_store::{LockRequest, ObjectStore, PutOptions, Retention, SeededRng, StoreError};
 
 use crate::resolve::{decide, Resolution, WriterView};
 use crate::settle::{Settled, SlotAttempts};
@@ -50,6 +48,7 @@ impl<'a> Payload<'a> {
 pub(crate) struct Core {
     store: Arc<dyn ObjectStore>,
     keys: StreamKeys,
+    reads: LogReads,
     cfg: WriterConfig,
     rng: SeededRng,
     pub(crate) next_slot: u64,
@@ -58,12 +57,6 @@ pub(crate) struct Core {
     /// Set once the writer must refuse every further append (fenced, conflicted, poisoned).
     pub(crate) stopped: Option<WriteError>,
     pub(crate) stats: Arc<StatsCells>,
-}
-
-/// The log's tail as found at open.
-struct Tail {
-    next_slot: u64,
-    last: Option<SegmentSummary>,
 }
 
 impl Core {
@@ -90,9 +83,19 @@ impl Core {
                     detail: failed.detail.clone(),
                 }
             })?;
+        let reads = LogReads::new(
+            Arc::clone(&store),
+            keys.clone(),
+            ReadRetry {
+                attempts: cfg.retry.max_attempts,
+                base_delay: cfg.retry.base_delay,
+                max_delay: cfg.retry.max_delay,
+            },
+        );
         let mut core = Core {
             store,
             keys,
+            reads,
             cfg,
             rng,
             next_slot: 0,
@@ -101,7 +104,11 @@ impl Core {
             stopped: None,
             stats,
         };
-        let tail = core.find_tail().await?;
+        let tail = core
+            .reads
+            .find_tail()
+            .await
+            .map_err(|e| core.read_failed(e))?;
         core.next_slot = tail.next_slot;
         if let Some(last) = tail.last {
             core.next_seq = last.next_seq();
@@ -112,73 +119,6 @@ impl Core {
         }
         core.commit(Payload::EpochStart, None).await?;
         Ok(core)
-    }
-
-    /// Finds the tail without listing the whole log: HEAD probes gallop (0, 1, 2, 4, ...) to
-    /// the first absent slot and bisect back to the last present one, O(log n) requests; then
-    /// one LIST after that slot catches anything beyond it (a writer appending meanwhile, or a
-    /// hole at the frontier). The tail is one past the highest slot: the writer never fills a
-    /// gap below it. The last segment's header gives `next_seq` and the epoch to compare.
-    async fn find_tail(&mut self) -> Result<Tail, WriteError> {
-        let mut last: Option<u64> = None;
-        let mut probe = 0u64;
-        while self.slot_exists(probe).await? {
-            last = Some(probe);
-            probe = probe.saturating_mul(2).max(1);
-        }
-        if let Some(mut lo) = last {
-            let mut hi = probe;
-            while hi - lo > 1 {
-                let mid = lo + (hi - lo) / 2;
-                if self.slot_exists(mid).await? {
-                    lo = mid;
-                } else {
-                    hi = mid;
-                }
-            }
-            last = Some(lo);
-        }
-        let prefix = self.keys.log_prefix();
-        let after = last.map(|s| self.keys.segment(s));
-        let store = Arc::clone(&self.store);
-        let beyond = self
-            .retrying(probe, || list_all(&*store, &prefix, after.as_deref()))
-            .await?;
-        if let Some(max) = beyond
-            .iter()
-            .filter_map(|e| self.keys.parse_slot(&e.key))
-            .max()
-        {
-            if max > last.map_or(0, |l| l + 1) {
-                warn!(stream = self.keys.stream(), slot = max, "the log has missing slots below its tail: documented purges, or deleted segments that readers report (run `wormlog verify`)");
-            }
-            last = Some(max);
-        }
-        let Some(last) = last else {
-            return Ok(Tail {
-                next_slot: 0,
-                last: None,
-            });
-        };
-        let summary = self.read_summary(last).await?.ok_or_else(|| {
-            WriteError::Store(StoreError::NotFound {
-                key: self.keys.segment(last),
-            })
-        })?;
-        Ok(Tail {
-            next_slot: last + 1,
-            last: Some(summary),
-        })
-    }
-
-    async fn slot_exists(&mut self, slot: u64) -> Result<bool, WriteError> {
-        let key = self.keys.segment(slot);
-        let store = Arc::clone(&self.store);
-        match self.retrying(slot, || store.head(&key)).await {
-            Ok(_) => Ok(true),
-            Err(WriteError::Store(StoreError::NotFound { .. })) => Ok(false),
-            Err(e) => Err(e),
-        }
     }
 
     /// Commits one batch (protocol step 2). Returns where it landed. Each slot it tries is
@@ -422,57 +362,20 @@ impl Core {
         }
     }
 
-    /// Who wrote `slot` (`None` if it is free): HEAD metadata when the store keeps it, else
-    /// the header from a GET (checked whole, CRC included: a corrupt segment stops the writer).
+    /// Who wrote `slot` (`None` if it is free), read with retries ([`LogReads::summary`]).
     async fn read_summary(&mut self, slot: u64) -> Result<Option<SegmentSummary>, WriteError> {
-        let key = self.keys.segment(slot);
-        let store = Arc::clone(&self.store);
-        let head = match self.retrying(slot, || store.head(&key)).await {
-            Ok(head) => head,
-            Err(WriteError::Store(StoreError::NotFound { .. })) => return Ok(None),
-            Err(e) => return Err(e),
-        };
-        if let Some(s) = SegmentSummary::from_metadata(&head.metadata) {
-            return Ok(Some(s));
-        }
-        let got = match self.retrying(slot, || store.get(&key)).await {
-            Ok(got) => got,
-            Err(WriteError::Store(StoreError::NotFound { .. })) => return Ok(None),
-            Err(e) => return Err(e),
-        };
-        let corrupt = |source| WriteError::Corrupt {
-            stream: self.cfg.stream.clone(),
-            slot,
-            source,
-        };
-        let segment = decode_segment(&got.body).map_err(corrupt)?;
-        if segment.header.slot != slot || segment.header.stream != self.cfg.stream {
-            return Err(corrupt(wormlog_format::FormatError::Header(format!(
-                "it says stream {:?} slot {}, but it is stored at stream {:?} slot {slot}",
-                segment.header.stream, segment.header.slot, self.cfg.stream
-            ))));
-        }
-        Ok(Some(SegmentSummary::of(&segment.header)))
+        let read = self.reads.summary(slot).await;
+        read.map_err(|e| self.read_failed(e))
     }
 
-    /// Runs a read with the retry policy for transient errors. Reads change nothing, so
-    /// running out of attempts is a plain store error, not an unknown outcome.
-    async fn retrying<T, F, Fut>(&mut self, slot: u64, mut op: F) -> Result<T, WriteError>
-    where
-        F: FnMut() -> Fut,
-        Fut: Future<Output = Result<T, StoreError>>,
-    {
-        let mut attempt = 0;
-        loop {
-            match op().await {
-                Ok(v) => return Ok(v),
-                Err(e) if e.is_transient() && attempt + 1 < self.cfg.retry.max_attempts => {
-                    attempt += 1;
-                    self.sleep_backoff(attempt).await;
-                    debug!(slot, attempt, error = %e, "retrying a read");
-                }
-                Err(e) => return Err(WriteError::Store(e)),
-            }
+    fn read_failed(&self, e: TailError) -> WriteError {
+        match e {
+            TailError::Store(e) => WriteError::Store(e),
+            TailError::Corrupt { slot, source } => WriteError::Corrupt {
+                stream: self.cfg.stream.clone(),
+                slot,
+                source,
+            },
         }
     }
 

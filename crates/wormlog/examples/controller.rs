@@ -70,6 +70,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         stream: STREAM.into(),
         holder: args.holder.clone(),
         duration: Duration::from_millis(1500),
+        drift_margin: LeaseConfig::default_drift_margin(Duration::from_millis(1500)),
         clock: Arc::new(TokioClock::new()),
     };
     let elector = LeaderElector::start(Arc::clone(&opened.store), ElectorConfig { lease })?;

@@ -61,6 +61,7 @@ pub(crate) async fn run(ctx: &Context, _args: DemoArgs) -> CliResult<()> {
             stream: stream.clone(),
             holder: holder.to_owned(),
             duration: LEASE,
+            drift_margin: LeaseConfig::default_drift_margin(LEASE),
             clock: SystemClock::shared(),
         };
         Lease::new(Arc::clone(store), cfg)

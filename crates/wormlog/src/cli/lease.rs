@@ -47,6 +47,9 @@ impl HolderArgs {
                 .clone()
                 .unwrap_or_else(|| format!("wormlog-cli-{}", std::process::id())),
             duration: Duration::from_millis(self.duration_ms),
+            drift_margin: LeaseConfig::default_drift_margin(Duration::from_millis(
+                self.duration_ms,
+            )),
             clock: SystemClock::shared(),
         }
     }

@@ -1,0 +1,193 @@
+//! Where a stream's log ends and which epoch holds it: what a writer must know before it
+//! commits anything (protocol step 1), and what a lease must know before it issues an epoch
+//! (an epoch at or below the log's would be fenced the moment it is used).
+//!
+//! ```text
+//!  HEAD slot 0, 1, 2, 4, 8, ...  gallop to the first absent slot, bisect back: O(log n)
+//!  LIST after the last present one   a writer appending meanwhile, or a hole at the frontier
+//!  summary of the highest slot       HEAD metadata, or its header by GET (CRC-checked)
+//!        └─► Tail { next_slot, last: {epoch, first_seq, count, write id, ...} }
+//! ```
+//!
+//! Reads change nothing, so transient failures are retried with capped exponential backoff;
+//! what remains after the retries goes to the caller.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use wormlog_format::{decode_segment, FormatError, SegmentSummary, StreamKeys};
+use wormlog_store::{list_all, ObjectStore, StoreError};
+
+/// How reads of the log are retried.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReadRetry {
+    /// Attempts per read, at least 1.
+    pub attempts: u32,
+    pub base_delay: Duration,
+    pub max_delay: Duration,
+}
+
+impl Default for ReadRetry {
+    fn default() -> Self {
+        ReadRetry {
+            attempts: 6,
+            base_delay: Duration::from_millis(20),
+            max_delay: Duration::from_secs(1),
+        }
+    }
+}
+
+/// The log's tail: the first free slot, and the summary of the segment before it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tail {
+    pub next_slot: u64,
+    pub last: Option<SegmentSummary>,
+}
+
+impl Tail {
+    /// The epoch of the log's last segment (0 for an empty log).
+    pub fn epoch(&self) -> u64 {
+        self.last.as_ref().map_or(0, |s| s.epoch)
+    }
+}
+
+/// Why the log could not be read.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TailError {
+    #[error("reading the log failed: {0}")]
+    Store(StoreError),
+    #[error("the segment at slot {slot} is corrupt ({source})")]
+    Corrupt { slot: u64, source: FormatError },
+}
+
+/// Reads of one stream's log, with retries.
+#[derive(Clone, Debug)]
+pub struct LogReads {
+    store: Arc<dyn ObjectStore>,
+    keys: StreamKeys,
+    retry: ReadRetry,
+}
+
+impl LogReads {
+    pub fn new(store: Arc<dyn ObjectStore>, keys: StreamKeys, retry: ReadRetry) -> LogReads {
+        LogReads { store, keys, retry }
+    }
+
+    pub fn keys(&self) -> &StreamKeys {
+        &self.keys
+    }
+
+    /// Finds the tail without listing the whole log. The tail is one past the highest slot:
+    /// a writer never fills a hole below it (readers report holes).
+    pub async fn find_tail(&self) -> Result<Tail, TailError> {
+        let mut last: Option<u64> = None;
+        let mut probe = 0u64;
+        while self.exists(probe).await? {
+            last = Some(probe);
+            probe = probe.saturating_mul(2).max(1);
+        }
+        if let Some(mut lo) = last {
+            let mut hi = probe;
+            while hi - lo > 1 {
+                let mid = lo + (hi - lo) / 2;
+                if self.exists(mid).await? {
+                    lo = mid;
+                } else {
+                    hi = mid;
+                }
+            }
+            last = Some(lo);
+        }
+        let prefix = self.keys.log_prefix();
+        let after = last.map(|s| self.keys.segment(s));
+        let beyond = self
+            .retrying(|| list_all(&*self.store, &prefix, after.as_deref()))
+            .await
+            .map_err(TailError::Store)?;
+        if let Some(max) = beyond
+            .iter()
+            .filter_map(|e| self.keys.parse_slot(&e.key))
+            .max()
+        {
+            last = Some(max);
+        }
+        let Some(last) = last else {
+            return Ok(Tail {
+                next_slot: 0,
+                last: None,
+            });
+        };
+        let summary = self.summary(last).await?.ok_or_else(|| {
+            TailError::Store(StoreError::NotFound {
+                key: self.keys.segment(last),
+            })
+        })?;
+        Ok(Tail {
+            next_slot: last + 1,
+            last: Some(summary),
+        })
+    }
+
+    /// Who wrote `slot` (`None` if it is free): HEAD metadata when the store keeps it, else the
+    /// header from a GET, checked whole (CRC included) and against the slot it is stored at.
+    pub async fn summary(&self, slot: u64) -> Result<Option<SegmentSummary>, TailError> {
+        let key = self.keys.segment(slot);
+        let head = match self.retrying(|| self.store.head(&key)).await {
+            Ok(head) => head,
+            Err(StoreError::NotFound { .. }) => return Ok(None),
+            Err(e) => return Err(TailError::Store(e)),
+        };
+        if let Some(s) = SegmentSummary::from_metadata(&head.metadata) {
+            return Ok(Some(s));
+        }
+        let got = match self.retrying(|| self.store.get(&key)).await {
+            Ok(got) => got,
+            Err(StoreError::NotFound { .. }) => return Ok(None),
+            Err(e) => return Err(TailError::Store(e)),
+        };
+        let corrupt = |source| TailError::Corrupt { slot, source };
+        let segment = decode_segment(&got.body).map_err(corrupt)?;
+        if segment.header.slot != slot || segment.header.stream != self.keys.stream() {
+            return Err(corrupt(FormatError::Header(format!(
+                "it says stream {:?} slot {}, but it is stored at stream {:?} slot {slot}",
+                segment.header.stream,
+                segment.header.slot,
+                self.keys.stream()
+            ))));
+        }
+        Ok(Some(SegmentSummary::of(&segment.header)))
+    }
+
+    async fn exists(&self, slot: u64) -> Result<bool, TailError> {
+        let key = self.keys.segment(slot);
+        match self.retrying(|| self.store.head(&key)).await {
+            Ok(_) => Ok(true),
+            Err(StoreError::NotFound { .. }) => Ok(false),
+            Err(e) => Err(TailError::Store(e)),
+        }
+    }
+
+    async fn retrying<T, F, Fut>(&self, mut read: F) -> Result<T, StoreError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, StoreError>>,
+    {
+        let mut attempt = 0u32;
+        loop {
+            match read().await {
+                Err(e) if e.is_transient() && attempt + 1 < self.retry.attempts.max(1) => {
+                    attempt += 1;
+                    let factor = 1u32.checked_shl(attempt.min(20)).unwrap_or(u32::MAX);
+                    let wait = self
+                        .retry
+                        .base_delay
+                        .saturating_mul(factor)
+                        .min(self.retry.max_delay);
+                    tracing::debug!(attempt, error = %e, "retrying a read of the log");
+                    tokio::time::sleep(wait).await;
+                }
+                other => return other,
+            }
+        }
+    }
+}
