@@ -196,6 +196,9 @@ pub struct FaultStore {
     journal: Arc<Mutex<Vec<RecordedRequest>>>,
     hook: Arc<Mutex<Option<Arc<Hook>>>>,
     chaos: Arc<Mutex<Option<Chaos>>>,
+    /// Report that conditional writes are not this project's own (as on S3), so writers
+    /// probe the store first.
+    remote: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl std::fmt::Debug for FaultStore {
@@ -215,7 +218,14 @@ impl FaultStore {
             journal: Arc::default(),
             hook: Arc::default(),
             chaos: Arc::default(),
+            remote: Arc::default(),
         }
+    }
+
+    /// Makes writers treat this store like a remote one and run the capability probe on it.
+    pub fn probe_like_a_remote_store(&self) {
+        self.remote
+            .store(true, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Adds random faults from a generator seeded with `seed`; planned [`Fault`]s still come
@@ -316,7 +326,8 @@ impl FaultStore {
 #[async_trait]
 impl ObjectStore for FaultStore {
     fn enforces_conditions_itself(&self) -> bool {
-        self.inner.enforces_conditions_itself()
+        !self.remote.load(std::sync::atomic::Ordering::Relaxed)
+            && self.inner.enforces_conditions_itself()
     }
 
     fn request_stats(&self) -> Vec<crate::RequestStats> {

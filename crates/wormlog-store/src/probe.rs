@@ -13,17 +13,18 @@
 //!  bucket default retention   ─► reported               (Object Lock, for WORM)
 //! ```
 //!
-//! [`ensure_safe`] runs it once per process per store and prefix, for writers; `wormlog doctor`
-//! runs it on demand and prints [`ProbeReport`] as a table.
+//! Each request is retried after a transient failure, so one 503 does not make a safe store
+//! look unsafe. [`ensure_safe`] runs it for writers, again once its verdict is older than
+//! [`VERDICT_TTL`]; `wormlog doctor` runs it on demand and prints [`ProbeReport`] as a table.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use bytes::Bytes;
 use parking_lot::Mutex;
 
 use crate::{
-    list_all, DeleteOptions, ObjectStore, PutOptions, Retention, RetentionMode, SeededRng,
+    list_all, Clock, DeleteOptions, ObjectStore, PutOptions, Retention, RetentionMode, SeededRng,
     StoreError, SystemClock,
 };
 
@@ -122,14 +123,13 @@ pub async fn probe(store: &dyn ObjectStore, prefix: &str) -> ProbeReport {
     let key = format!("{dir}create-only");
     let mut p = Probe { checks: Vec::new() };
 
-    let default = store.default_retention().await;
+    let default = with_retries(|| store.default_retention()).await.0;
     let mut opts = PutOptions {
         metadata: BTreeMap::from([("wormlog-probe".to_owned(), "1".to_owned())]),
         ..PutOptions::default()
     };
     if let Ok(Some(_)) = default {
         // Override the bucket default with one day of GOVERNANCE, so probe objects expire.
-        use crate::Clock;
         opts.lock.retention = Some(Retention {
             mode: RetentionMode::Governance,
             retain_until: SystemClock::new().now().plus(Duration::from_secs(86_400)),
@@ -137,7 +137,14 @@ pub async fn probe(store: &dyn ObjectStore, prefix: &str) -> ProbeReport {
     }
     let body = Bytes::from_static(b"{\"wormlog\":\"probe\"}\n");
 
-    let first = store.put_if_absent(&key, body.clone(), &opts).await;
+    let first = match with_retries(|| store.put_if_absent(&key, body.clone(), &opts)).await {
+        // An earlier attempt landed and its answer was lost: the object is ours.
+        (Err(StoreError::AlreadyExists { .. }), true) => with_retries(|| store.head(&key))
+            .await
+            .0
+            .map(|m| crate::PutResult { etag: m.etag }),
+        (result, _) => result,
+    };
     p.record(
         "segment upload",
         first.is_ok(),
@@ -152,7 +159,9 @@ pub async fn probe(store: &dyn ObjectStore, prefix: &str) -> ProbeReport {
         return finish(p, store, prefix, &dir, default).await;
     };
 
-    let second = store.put_if_absent(&key, body.clone(), &opts).await;
+    let second = with_retries(|| store.put_if_absent(&key, body.clone(), &opts))
+        .await
+        .0;
     p.record(
         "create-only (If-None-Match: *)",
         matches!(second, Err(StoreError::AlreadyExists { .. })),
@@ -165,9 +174,9 @@ pub async fn probe(store: &dyn ObjectStore, prefix: &str) -> ProbeReport {
         true,
     );
 
-    let stale = store
-        .put_if_match(&key, body.clone(), "0123456789abcdef", &opts)
-        .await;
+    let stale = with_retries(|| store.put_if_match(&key, body.clone(), "0123456789abcdef", &opts))
+        .await
+        .0;
     p.record(
         "compare-and-swap refuses (If-Match)",
         matches!(stale, Err(StoreError::PreconditionFailed { .. })),
@@ -182,13 +191,16 @@ pub async fn probe(store: &dyn ObjectStore, prefix: &str) -> ProbeReport {
         true,
     );
 
-    let current = match store.head(&key).await {
+    let current = match with_retries(|| store.head(&key)).await.0 {
         Ok(m) => m.etag,
         Err(_) => first.etag.clone(),
     };
-    let swap = store
-        .put_if_match(&key, body.clone(), &current, &opts)
-        .await;
+    let swap = match with_retries(|| store.put_if_match(&key, body.clone(), &current, &opts)).await
+    {
+        // An earlier attempt landed (the ETag moved on because of it): the swap worked.
+        (Err(StoreError::PreconditionFailed { .. }), true) => Ok(()),
+        (result, _) => result.map(|_| ()),
+    };
     p.record(
         "compare-and-swap accepts (If-Match)",
         swap.is_ok(),
@@ -200,7 +212,7 @@ pub async fn probe(store: &dyn ObjectStore, prefix: &str) -> ProbeReport {
         true,
     );
 
-    let head = store.head(&key).await;
+    let head = with_retries(|| store.head(&key)).await.0;
     let meta_ok =
         matches!(&head, Ok(m) if m.metadata.get("wormlog-probe").map(String::as_str) == Some("1"));
     p.record(
@@ -215,7 +227,7 @@ pub async fn probe(store: &dyn ObjectStore, prefix: &str) -> ProbeReport {
         false,
     );
 
-    let listed = list_all(store, &dir, None).await;
+    let listed = with_retries(|| list_all(store, &dir, None)).await.0;
     p.record(
         "ordered list",
         matches!(&listed, Ok(l) if l.iter().any(|e| e.key == key)),
@@ -269,22 +281,63 @@ async fn finish(
     }
 }
 
-static VERIFIED: Mutex<Option<HashSet<String>>> = Mutex::new(None);
+/// How long a verdict of [`ensure_safe`] holds before a writer probes again: a bucket's
+/// settings can change under a long-running process (versioning turned on, a gateway put in
+/// front of it).
+pub const VERDICT_TTL: Duration = Duration::from_secs(600);
 
-/// Proves a store safe for writers, once per process per store and prefix. Stores whose
-/// conditional writes this project implements itself (memory, directory) are not probed.
-pub async fn ensure_safe(store: &dyn ObjectStore, prefix: &str) -> Result<(), ProbeReport> {
+/// Verdicts by store and prefix: the monotonic time each was reached.
+static VERIFIED: Mutex<Option<HashMap<String, Duration>>> = Mutex::new(None);
+
+/// Proves a store safe for writers, at most once per [`VERDICT_TTL`] per store and prefix in
+/// this process. Stores whose conditional writes this project implements itself (memory,
+/// directory) are not probed.
+pub async fn ensure_safe(
+    store: &dyn ObjectStore,
+    prefix: &str,
+    clock: &dyn Clock,
+) -> Result<(), ProbeReport> {
     if store.enforces_conditions_itself() {
         return Ok(());
     }
     let id = format!("{}\u{0}{prefix}", store.describe());
-    if VERIFIED.lock().as_ref().is_some_and(|v| v.contains(&id)) {
+    let now = clock.monotonic();
+    let fresh = |at: &Duration| now.saturating_sub(*at) < VERDICT_TTL;
+    if VERIFIED
+        .lock()
+        .as_ref()
+        .and_then(|v| v.get(&id))
+        .is_some_and(fresh)
+    {
         return Ok(());
     }
     let report = probe(store, prefix).await;
     if !report.is_safe() {
         return Err(report);
     }
-    VERIFIED.lock().get_or_insert_with(HashSet::new).insert(id);
+    VERIFIED
+        .lock()
+        .get_or_insert_with(HashMap::new)
+        .insert(id, now);
     Ok(())
+}
+
+/// Runs one probe request, again after a transient failure (up to 4 attempts): a single 503
+/// must not make a safe store look unsafe. `retried` tells the caller whether an earlier
+/// attempt may have landed, so it can read a 412 on its own probe key as its own.
+async fn with_retries<T, F, Fut>(mut call: F) -> (Result<T, StoreError>, bool)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, StoreError>>,
+{
+    let mut attempt = 0u32;
+    loop {
+        match call().await {
+            Err(e) if e.is_transient() && attempt < 3 => {
+                attempt += 1;
+                tokio::time::sleep(Duration::from_millis(50 << attempt)).await;
+            }
+            other => return (other, attempt > 0),
+        }
+    }
 }

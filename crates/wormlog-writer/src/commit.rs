@@ -71,7 +71,7 @@ impl Core {
         cfg.validate().map_err(WriteError::Config)?;
         let keys = StreamKeys::new(&cfg.root_prefix, &cfg.stream)
             .map_err(|e| WriteError::Config(e.to_string()))?;
-        wormlog_store::probe::ensure_safe(&*store, &cfg.root_prefix)
+        wormlog_store::probe::ensure_safe(&*store, &cfg.root_prefix, &*cfg.clock)
             .await
             .map_err(|report| {
                 let failed = report

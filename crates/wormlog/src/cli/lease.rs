@@ -21,14 +21,23 @@ enum LeaseAction {
     Status,
     /// Take the lease (waiting while another holder is live) and print the epoch.
     Acquire(HolderArgs),
-    /// Hand the lease back so a successor need not wait.
-    Release(HolderArgs),
+    /// Hand the lease back so a successor need not wait (only its holder may).
+    Release(ReleaseArgs),
+}
+
+/// Who gives the lease back.
+#[derive(Args, Debug, Clone)]
+pub(crate) struct ReleaseArgs {
+    /// The holder id the lease was acquired with (`lease acquire` prints it).
+    #[arg(long, value_name = "ID")]
+    holder: String,
 }
 
 /// Who the lease is for.
 #[derive(Args, Debug, Clone)]
 pub(crate) struct HolderArgs {
-    /// The holder id (default: wormlog-cli-<pid>); unique per process.
+    /// The holder id (default: wormlog-cli-<host>-<pid>-<random>, unique per process even in
+    /// containers where every process is pid 1).
     #[arg(long, value_name = "ID")]
     pub holder: Option<String>,
 
@@ -42,10 +51,7 @@ impl HolderArgs {
         LeaseConfig {
             root_prefix: ctx.store.root_prefix.clone(),
             stream: ctx.stream.clone(),
-            holder: self
-                .holder
-                .clone()
-                .unwrap_or_else(|| format!("wormlog-cli-{}", std::process::id())),
+            holder: self.holder.clone().unwrap_or_else(default_process_id),
             duration: Duration::from_millis(self.duration_ms),
             drift_margin: LeaseConfig::default_drift_margin(Duration::from_millis(
                 self.duration_ms,
@@ -53,6 +59,27 @@ impl HolderArgs {
             clock: SystemClock::shared(),
         }
     }
+}
+
+/// The default id of this process as a lease holder or writer:
+/// `wormlog-cli-<host>-<pid>-<random>`. The pid alone collides across containers (each
+/// process there is pid 1), and the host alone across processes; the random part keeps two
+/// runs of one container apart.
+pub(crate) fn default_process_id() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| {
+            h.trim()
+                .chars()
+                .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+                .take(40)
+                .collect::<String>()
+        })
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "host".to_owned());
+    let random = wormlog_store::SeededRng::from_entropy().next_u64() as u32;
+    format!("wormlog-cli-{host}-{}-{random:08x}", std::process::id())
 }
 
 impl From<LeaseError> for CliError {
@@ -82,7 +109,11 @@ pub(crate) async fn run(ctx: &Context, args: LeaseArgs) -> CliResult<()> {
             println!("{}", token.epoch);
             Ok(())
         }
-        LeaseAction::Release(h) => {
+        LeaseAction::Release(r) => {
+            let h = HolderArgs {
+                holder: Some(r.holder),
+                duration_ms: 10_000,
+            };
             let mut lease = Lease::new(Arc::clone(&ctx.store.store), h.lease_config(ctx))?;
             match lease.release_by_holder().await? {
                 Some(epoch) => println!(
@@ -101,6 +132,7 @@ async fn status(ctx: &Context) -> CliResult<()> {
         holder: Some("status".into()),
         duration_ms: 10_000,
     };
+
     let lease = Lease::new(Arc::clone(&ctx.store.store), probe.lease_config(ctx))?;
     match lease.read().await? {
         None => println!("stream {}: no lease yet", ctx.stream),

@@ -31,7 +31,7 @@ pub(crate) struct WriterArgs {
     #[command(flatten)]
     holder: HolderArgs,
 
-    /// Names this writer in the segments it writes (default: wormlog-cli-<pid>).
+    /// Names this writer in the segments it writes (default: wormlog-cli-<host>-<pid>-<random>).
     #[arg(long, value_name = "ID")]
     writer_id: Option<String>,
 
@@ -99,7 +99,15 @@ impl WriterArgs {
                     CliError::store("the lease was lost right after it was acquired; try again")
                 })?;
             self.apply(ctx, &mut cfg);
-            let writer = LogWriter::open(store, cfg).await?;
+            let writer = match LogWriter::open(store, cfg).await {
+                Ok(w) => w,
+                Err(e) => {
+                    // The lease is ours and nothing will use it: hand it back at once, so
+                    // the next holder need not wait it out.
+                    elector.stop().await;
+                    return Err(e.into());
+                }
+            };
             return Ok(Opened {
                 writer,
                 elector: Some(elector),
@@ -108,7 +116,7 @@ impl WriterArgs {
         let writer_id = self
             .writer_id
             .clone()
-            .unwrap_or_else(|| format!("wormlog-cli-{}", std::process::id()));
+            .unwrap_or_else(super::lease::default_process_id);
         let mut cfg = WriterConfig::new(ctx.stream.clone(), epoch, writer_id);
         self.apply(ctx, &mut cfg);
         Ok(Opened {
