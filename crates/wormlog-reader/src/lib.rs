@@ -39,7 +39,7 @@ mod verify;
 pub use error::ReadError;
 pub use follow::{Follow, FollowPolicy, FollowStop};
 pub use purges::{DocumentedPurge, PurgeIndex};
-pub use replay::{Replayed, Replayer, State, Target};
+pub use replay::{DiscardedSnapshot, Replayed, Replayer, State, Target};
 pub use rules::Position;
 pub use scan::{LogReader, Scan, ScanItem};
 pub use verify::{verify, Finding, PurgeNote, SegmentLock, Transition, VerifyReport};

@@ -2,25 +2,37 @@
 //! starting from the newest usable snapshot.
 //!
 //! ```text
-//!  P/snapshots/<seq, 20 digits>  {seq, next_seq, max_epoch, last_time, state}   (create-only)
-//!        │ newest one not beyond the target
+//!  P/snapshots/<seq>[-<purge record slot>]   create-only, JSON:
+//!     {seq, next_seq, max_epoch, last_time, max_time, position, purged_slots, state}
+//!        │ the newest usable one (below)
 //!        ▼
-//!  state ──► scan from next_seq (binary search to the segment) ──► apply events ──► target
+//!  state ──► scan from its position (no reads below it) ──► apply events ──► target
 //! ```
 //!
 //! I8 (replay is deterministic) makes snapshots safe: the state after seq N is the same for
-//! every reader, so a snapshot is only a shortcut, and the result with or without it is the
-//! same. An unreadable snapshot is skipped, never trusted.
+//! every reader, so a snapshot is only a shortcut, and the result with or without it must be
+//! the same. A snapshot is usable for a target only when starting from it cannot change that:
+//!
+//! - it does not go beyond the target: for `Seq(t)`, its seq <= t; for `Time(t)`, every event
+//!   it covers was written at or before t (`max_time`, not the last event's time: writer
+//!   clocks need not be monotone across leaders, and a replay from slot 0 stops at the first
+//!   event after t);
+//! - it knows every purge of the events it covers: a purge after a snapshot leaves the erased
+//!   events in that snapshot. Each snapshot lists the purged slots its replay passed; one
+//!   that misses a documented purge of a seq it covers is never used (and `wormlog purge`
+//!   deletes such snapshots where retention allows, [`Replayer::discard_snapshots_covering`]);
+//! - it is readable and names this stream and seq. An unreadable snapshot is skipped.
 
 use std::sync::Arc;
 
 use bytes::Bytes;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use wormlog_format::{Event, StreamKeys};
-use wormlog_store::{list_all, ObjectStore, PutOptions, StoreError, Timestamp};
+use wormlog_format::{Event, PurgeRecord, StreamKeys, SLOT_DIGITS};
+use wormlog_store::{DeleteOptions, ObjectStore, PutOptions, StoreError, Timestamp};
 
-use crate::{LogReader, ReadError, ScanItem};
+use crate::fetch::{get_with_retries, list_all_with_retries};
+use crate::{LogReader, Position, PurgeIndex, ReadError, ScanItem};
 
 /// Application state rebuilt from events.
 pub trait State: Default + Serialize + DeserializeOwned + Send {
@@ -34,7 +46,7 @@ pub enum Target {
     End,
     /// Events up to and including this seq.
     Seq(u64),
-    /// Events whose writer time is at or before this instant.
+    /// Events up to the first whose writer time is after this instant.
     Time(Timestamp),
 }
 
@@ -48,9 +60,34 @@ pub struct Replayed<S> {
     pub max_epoch: u64,
     /// The time of the last event applied.
     pub last_time: Option<String>,
+    /// The latest writer time among the events applied (clocks need not be monotone).
+    pub max_time: Option<String>,
+    /// A known-valid point to continue from (`None` before any event).
+    pub position: Option<Position>,
+    /// Slots the replay passed as documented purges.
+    pub purged_slots: Vec<u64>,
     /// The snapshot the replay started from, by its seq.
     pub from_snapshot: Option<u64>,
 }
+
+impl<S: Default> Replayed<S> {
+    fn empty() -> Replayed<S> {
+        Replayed {
+            state: S::default(),
+            next_seq: 0,
+            max_epoch: 0,
+            last_time: None,
+            max_time: None,
+            position: None,
+            purged_slots: Vec::new(),
+            from_snapshot: None,
+        }
+    }
+}
+
+/// The snapshot format written now; version 1 (no `max_time`, `position` or
+/// `purged_slots`) is still read: usable for seq targets on logs without purges.
+const SNAPSHOT_VERSION: u32 = 2;
 
 #[derive(Serialize, Deserialize)]
 struct SnapshotFile<S> {
@@ -61,7 +98,21 @@ struct SnapshotFile<S> {
     next_seq: u64,
     max_epoch: u64,
     last_time: Option<String>,
+    #[serde(default)]
+    max_time: Option<String>,
+    #[serde(default)]
+    position: Option<Position>,
+    #[serde(default)]
+    purged_slots: Vec<u64>,
     state: S,
+}
+
+/// What a purge did to the snapshots that held its events.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DiscardedSnapshot {
+    pub key: String,
+    /// `None` when deleted; otherwise why it stays (retention): readers never use it.
+    pub kept: Option<String>,
 }
 
 /// Replays one stream.
@@ -94,34 +145,44 @@ impl Replayer {
         target: Target,
         use_snapshots: bool,
     ) -> Result<Replayed<S>, ReadError> {
-        let start = if use_snapshots {
-            self.newest_snapshot::<S>(target).await?
-        } else {
-            None
+        let start = match use_snapshots {
+            true => self.newest_usable::<S>(target).await?,
+            false => None,
         };
-        let mut r = match start {
-            Some(snap) => Replayed {
-                state: snap.state,
-                next_seq: snap.next_seq,
-                max_epoch: snap.max_epoch,
-                last_time: snap.last_time,
-                from_snapshot: Some(snap.seq),
-            },
-            None => Replayed {
-                state: S::default(),
-                next_seq: 0,
-                max_epoch: 0,
-                last_time: None,
-                from_snapshot: None,
-            },
+        let (mut r, mut scan) = match start {
+            Some((seq, snap)) => {
+                let scan = match snap.position {
+                    Some(p) => self.reader.scan_from(p, snap.next_seq).await?,
+                    None => self.reader.scan(snap.next_seq).await?,
+                };
+                let r = Replayed {
+                    state: snap.state,
+                    next_seq: snap.next_seq,
+                    max_epoch: snap.max_epoch,
+                    last_time: snap.last_time,
+                    max_time: snap.max_time,
+                    position: snap.position,
+                    purged_slots: snap.purged_slots,
+                    from_snapshot: Some(seq),
+                };
+                (r, scan)
+            }
+            None => (Replayed::empty(), self.reader.scan(0).await?),
         };
-        let mut scan = self.reader.scan(r.next_seq).await?;
         while let Some(item) = scan.next().await? {
-            let ScanItem::Event(e) = item else { continue };
+            let e = match item {
+                ScanItem::Event(e) => e,
+                ScanItem::Purged { slot, .. } => {
+                    r.purged_slots.push(slot);
+                    continue;
+                }
+                ScanItem::Control { .. } | ScanItem::Zombie { .. } => continue,
+            };
+            let time = Timestamp::parse_rfc3339(&e.time);
             let reached = match target {
                 Target::End => false,
                 Target::Seq(t) => e.seq > t,
-                Target::Time(t) => Timestamp::parse_rfc3339(&e.time).is_some_and(|et| et > t),
+                Target::Time(t) => time.is_some_and(|et| et > t),
             };
             if reached {
                 break;
@@ -129,13 +190,21 @@ impl Replayer {
             r.state.apply(&e);
             r.next_seq = e.seq + 1;
             r.max_epoch = r.max_epoch.max(e.meta.fencing_token.epoch);
-            r.last_time = Some(e.time.clone());
+            if let Some(et) = time {
+                let newest = r.max_time.as_deref().and_then(Timestamp::parse_rfc3339);
+                if newest.is_none_or(|m| et > m) {
+                    r.max_time = Some(e.time.clone());
+                }
+            }
+            r.last_time = Some(e.time);
+            r.position = Some(scan.position());
         }
         Ok(r)
     }
 
     /// Stores `r` as a snapshot (create-only). `Ok(None)` when there is nothing to cover or a
-    /// snapshot of that seq already exists (by I8 it holds the same state).
+    /// snapshot of that seq, after the same purges, already exists (by I8 it holds the same
+    /// state).
     pub async fn save_snapshot<S: State>(
         &self,
         r: &Replayed<S>,
@@ -144,15 +213,18 @@ impl Replayer {
             return Ok(None);
         };
         let file = SnapshotFile {
-            wormlog_snapshot: 1,
+            wormlog_snapshot: SNAPSHOT_VERSION,
             stream: self.keys.stream().to_owned(),
             seq,
             next_seq: r.next_seq,
             max_epoch: r.max_epoch,
             last_time: r.last_time.clone(),
+            max_time: r.max_time.clone(),
+            position: r.position,
+            purged_slots: r.purged_slots.clone(),
             state: &r.state,
         };
-        let key = self.snapshot_key(seq);
+        let key = self.snapshot_key(seq, r.purged_slots.iter().max().copied());
         let body = Bytes::from(serde_json::to_vec(&file).expect("snapshots serialise"));
         match self
             .store
@@ -165,53 +237,118 @@ impl Replayer {
         }
     }
 
-    fn snapshot_key(&self, seq: u64) -> String {
-        format!("{}{seq:020}", self.keys.snapshots_prefix())
+    /// `P/snapshots/<seq>`, or `P/snapshots/<seq>-<highest purged slot passed>` for a replay
+    /// that passed purges: a snapshot of the same seq taken before a purge holds other state.
+    fn snapshot_key(&self, seq: u64, purged: Option<u64>) -> String {
+        let prefix = self.keys.snapshots_prefix();
+        match purged {
+            None => format!("{prefix}{seq:0w$}", w = SLOT_DIGITS),
+            Some(p) => format!("{prefix}{seq:0w$}-{p:0w$}", w = SLOT_DIGITS),
+        }
     }
 
-    /// The newest readable snapshot that does not go beyond `target`.
-    async fn newest_snapshot<S: State>(
-        &self,
-        target: Target,
-    ) -> Result<Option<SnapshotFile<S>>, ReadError> {
+    /// Every snapshot key with the seq it covers, newest first.
+    async fn snapshot_keys(&self) -> Result<Vec<(u64, String)>, ReadError> {
         let prefix = self.keys.snapshots_prefix();
-        let listed = list_all(&*self.store, &prefix, None)
+        let listed = list_all_with_retries(&*self.store, &prefix, None)
             .await
             .map_err(ReadError::Store)?;
-        let mut seqs: Vec<u64> = listed
-            .iter()
-            .filter_map(|e| e.key.strip_prefix(&prefix)?.parse().ok())
-            .filter(|seq| match target {
-                Target::Seq(t) => *seq <= t,
-                _ => true,
+        let mut keys: Vec<(u64, String)> = listed
+            .into_iter()
+            .filter_map(|e| {
+                let name = e.key.strip_prefix(&prefix)?;
+                let seq = name.split('-').next()?.parse().ok()?;
+                Some((seq, e.key))
             })
             .collect();
-        seqs.sort_unstable_by(|a, b| b.cmp(a));
-        for seq in seqs {
-            let got = match self.store.get(&self.snapshot_key(seq)).await {
+        keys.sort_unstable_by(|a, b| b.cmp(a));
+        Ok(keys)
+    }
+
+    /// The newest snapshot usable for `target` (see the module docs), with its seq.
+    async fn newest_usable<S: State>(
+        &self,
+        target: Target,
+    ) -> Result<Option<(u64, SnapshotFile<S>)>, ReadError> {
+        let candidates = self.snapshot_keys().await?;
+        if candidates.is_empty() {
+            return Ok(None);
+        }
+        let purges = PurgeIndex::load(&*self.store, &self.keys).await?;
+        for (seq, key) in candidates {
+            if matches!(target, Target::Seq(t) if seq > t) {
+                continue;
+            }
+            let got = match get_with_retries(&*self.store, &key).await {
                 Ok(g) => g,
                 Err(StoreError::NotFound { .. }) => continue,
                 Err(e) => return Err(ReadError::Store(e)),
             };
             let Ok(snap) = serde_json::from_slice::<SnapshotFile<S>>(&got.body) else {
-                tracing::warn!(seq, "skipping an unreadable snapshot");
+                tracing::warn!(key, "skipping an unreadable snapshot");
                 continue;
             };
             if snap.seq != seq || snap.stream != self.keys.stream() {
                 continue;
             }
-            let fits = match target {
-                Target::Time(t) => snap
-                    .last_time
-                    .as_deref()
-                    .and_then(Timestamp::parse_rfc3339)
-                    .is_some_and(|lt| lt <= t),
-                _ => true,
-            };
-            if fits {
-                return Ok(Some(snap));
+            if !knows_every_purge(&snap, &purges) {
+                tracing::debug!(
+                    key,
+                    "skipping a snapshot taken before a purge of its events"
+                );
+                continue;
             }
+            if let Target::Time(t) = target {
+                let newest = snap.max_time.as_deref().and_then(Timestamp::parse_rfc3339);
+                if newest.is_none_or(|m| m > t) {
+                    continue; // version 1 has no max_time: not usable for a time target
+                }
+            }
+            return Ok(Some((seq, snap)));
         }
         Ok(None)
     }
+
+    /// After a purge: deletes every snapshot that covers a purged event (all of them were
+    /// taken before the purge, so they still hold the erased events), with the governance
+    /// bypass the purge itself used. One that retention keeps is reported; readers never
+    /// use it.
+    pub async fn discard_snapshots_covering(
+        &self,
+        record: &PurgeRecord,
+    ) -> Result<Vec<DiscardedSnapshot>, ReadError> {
+        let Some(first) = record
+            .purged
+            .iter()
+            .filter(|p| p.count > 0)
+            .map(|p| p.first_seq)
+            .min()
+        else {
+            return Ok(Vec::new());
+        };
+        let bypass = DeleteOptions {
+            bypass_governance: true,
+        };
+        let mut out = Vec::new();
+        for (seq, key) in self.snapshot_keys().await? {
+            if seq < first {
+                continue;
+            }
+            let kept = match self.store.delete(&key, &bypass).await {
+                Ok(()) => None,
+                Err(e @ StoreError::ObjectLocked { .. }) => Some(e.to_string()),
+                Err(e) => return Err(ReadError::Store(e)),
+            };
+            out.push(DiscardedSnapshot { key, kept });
+        }
+        Ok(out)
+    }
+}
+
+/// True when the snapshot's replay passed every documented purge of a seq it covers.
+fn knows_every_purge<S>(snap: &SnapshotFile<S>, purges: &PurgeIndex) -> bool {
+    purges.by_slot.values().all(|d| {
+        let p = &d.purged;
+        p.count == 0 || p.first_seq > snap.seq || snap.purged_slots.contains(&p.slot)
+    })
 }

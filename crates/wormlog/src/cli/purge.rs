@@ -27,6 +27,8 @@ use wormlog_store::{
     Clock, DeleteOptions, GetResult, PutOptions, RetentionMode, StoreError, SystemClock,
 };
 
+use wormlog::reader::Replayer;
+
 use super::writer_args::WriterArgs;
 use super::{CliError, CliResult, Context};
 
@@ -78,7 +80,7 @@ pub(crate) async fn run(ctx: &Context, args: PurgeArgs) -> CliResult<()> {
         purged,
     };
     let events: u64 = record.purged.iter().map(|p| p.count).sum();
-    let committed = opened.writer.append_purge(record).await;
+    let committed = opened.writer.append_purge(record.clone()).await;
     let fenced = committed.as_ref().is_err_and(|e| e.is_fenced());
     opened.close(fenced).await;
     let record_slot = committed?;
@@ -103,11 +105,32 @@ pub(crate) async fn run(ctx: &Context, args: PurgeArgs) -> CliResult<()> {
         })?;
         println!("slot {slot}: purged (documented by the purge record at slot {record_slot})");
     }
+    discard_snapshots(ctx, &record).await?;
     println!(
         "purged {} segments ({events} events) of stream {}; `wormlog verify` reports them as documented purges",
         slots.len(),
         ctx.stream
     );
+    Ok(())
+}
+
+/// Snapshots taken before the purge still hold the erased events: delete them where
+/// retention allows. Replays never use one that retention keeps.
+async fn discard_snapshots(ctx: &Context, record: &PurgeRecord) -> CliResult<()> {
+    let replayer = Replayer::new(
+        std::sync::Arc::clone(&ctx.store.store),
+        &ctx.store.root_prefix,
+        &ctx.stream,
+    )?;
+    for s in replayer.discard_snapshots_covering(record).await? {
+        match s.kept {
+            None => println!("snapshot {}: deleted (it held purged events)", s.key),
+            Some(why) => eprintln!(
+                "wormlog: snapshot {} holds purged events but cannot be deleted ({why}); replays never use it",
+                s.key
+            ),
+        }
+    }
     Ok(())
 }
 
