@@ -47,8 +47,8 @@ grep -q "leading with epoch" "$ctl/a.log" && grep -q "leading with epoch" "$ctl/
 cargo run -q -p wormlog -- --store "$ctl" --stream controller cat >/dev/null   # the log reads back whole
 rm -rf "$ctl"
 
-say "deterministic simulation: 300 seeds, each checked against the invariants"
-scripts/sim.sh 300
+say "deterministic simulation: 300 seeds of every fault profile, each checked against the invariants"
+scripts/sim.sh 300 --profile all
 
 say "tests: conformance, writer protocol and reader rules on memory, directory, Ceph RGW and moto; CLI; processes"
 cargo nextest run --workspace --all-features

@@ -3,7 +3,6 @@
 //! leader's write, a zombie, a forged twin).
 
 pub mod servers;
-pub mod sim;
 pub mod wire;
 
 use std::sync::Arc;

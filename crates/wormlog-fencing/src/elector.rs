@@ -84,7 +84,7 @@ impl LeaderElector {
     }
 
     /// Stops campaigning and releases the lease if held, so a successor need not wait.
-    pub async fn stop(self) {
+    pub async fn stop(&self) {
         let (done, wait) = oneshot::channel();
         if self.commands.send(Command::Stop(done)).is_ok() {
             let _ = wait.await;

@@ -53,4 +53,6 @@ pub enum ReaderBug {
     SeekOntoZombie,
     /// A follow ends at the end of the log instead of waiting for new segments.
     FollowerStopsEarly,
+    /// A replay starts from a snapshot without checking it knows every purge it covers.
+    SnapshotIgnoresPurges,
 }

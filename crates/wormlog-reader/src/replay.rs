@@ -32,7 +32,7 @@ use wormlog_format::{Event, PurgeRecord, StreamKeys, SLOT_DIGITS};
 use wormlog_store::{DeleteOptions, ObjectStore, PutOptions, StoreError, Timestamp};
 
 use crate::fetch::{get_with_retries, list_all_with_retries};
-use crate::{LogReader, Position, PurgeIndex, ReadError, ScanItem};
+use crate::{LogReader, Position, PurgeIndex, ReadError, ReaderBug, ScanItem};
 
 /// Application state rebuilt from events.
 pub trait State: Default + Serialize + DeserializeOwned + Send {
@@ -137,6 +137,13 @@ impl Replayer {
             keys,
             reader,
         })
+    }
+
+    /// Switches on a replay bug, for tests that prove the simulation checker catches it.
+    #[doc(hidden)]
+    pub fn with_planted_bug(mut self, bug: ReaderBug) -> Replayer {
+        self.reader = self.reader.with_planted_bug(bug);
+        self
     }
 
     /// Replays to `target`, from the newest usable snapshot unless `use_snapshots` is false.
@@ -291,7 +298,8 @@ impl Replayer {
             if snap.seq != seq || snap.stream != self.keys.stream() {
                 continue;
             }
-            if !knows_every_purge(&snap, &purges) {
+            let ignores_purges = self.reader.bug == Some(ReaderBug::SnapshotIgnoresPurges);
+            if !ignores_purges && !knows_every_purge(&snap, &purges) {
                 tracing::debug!(
                     key,
                     "skipping a snapshot taken before a purge of its events"

@@ -95,8 +95,11 @@ fn step(
     bug: Option<ReaderBug>,
 ) -> Step {
     let verdict = match at.judge(epoch, first_seq) {
-        // The planted bug: a zombie's seqs are taken at face value.
-        Verdict::Zombie if bug == Some(ReaderBug::SeekOntoZombie) => Verdict::Valid,
+        // The planted bug: a zombie's header is trusted as if it were valid.
+        Verdict::Zombie if bug == Some(ReaderBug::SeekOntoZombie) => {
+            (at.max_epoch, at.expected_seq) = (epoch, first_seq);
+            Verdict::Valid
+        }
         v => v,
     };
     match verdict {

@@ -272,6 +272,11 @@ impl FaultStore {
         self.journal.lock().clone()
     }
 
+    /// How many requests the journal holds.
+    pub fn journal_len(&self) -> usize {
+        self.journal.lock().len()
+    }
+
     fn take_fault(&self, op: Op, key: &str) -> Option<(FaultPoint, StoreError)> {
         let mut faults = self.faults.lock();
         let i = faults
@@ -300,10 +305,14 @@ impl FaultStore {
             hook(op, key).await;
         }
         let mut fault = self.take_fault(op, key);
+        let mut answer_latency = std::time::Duration::ZERO;
         if fault.is_none() {
             let drawn = self.chaos.lock().as_mut().and_then(|c| c.draw(op, key));
             if let Some((latency, chaos_fault)) = drawn {
-                tokio::time::sleep(latency).await;
+                // Half the latency on the way to the store, half on the way back: a caller
+                // that stops (a crash) during the second half never learns what landed.
+                answer_latency = latency / 2;
+                tokio::time::sleep(latency - answer_latency).await;
                 fault = chaos_fault;
             }
         }
@@ -312,6 +321,7 @@ impl FaultStore {
             Some((FaultPoint::AfterCommit, e)) => (true, call.await.and(Err(e))),
             None => (true, call.await),
         };
+        // Recorded when the store has acted, before the answer travels back.
         self.journal.lock().push(RecordedRequest {
             op,
             key: key.to_owned(),
@@ -319,6 +329,9 @@ impl FaultStore {
             reached_store,
             error: result.as_ref().err().cloned(),
         });
+        if reached_store && !answer_latency.is_zero() {
+            tokio::time::sleep(answer_latency).await;
+        }
         result
     }
 }

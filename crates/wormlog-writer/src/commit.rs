@@ -113,7 +113,8 @@ impl Core {
         if let Some(last) = tail.last {
             core.next_seq = last.next_seq();
             core.max_epoch_seen = last.epoch;
-            if last.epoch > core.cfg.epoch {
+            let unchecked = core.cfg.planted_bug == Some(crate::PlantedBug::OpenWithoutEpochCheck);
+            if last.epoch > core.cfg.epoch && !unchecked {
                 return Err(core.fenced(last.epoch, tail.next_slot - 1, false));
             }
         }
@@ -221,7 +222,7 @@ impl Core {
         match tries.outcome_of(e) {
             Settled::Definite(e) => e,
             Settled::Unknown(e) => {
-                self.stopped = Some(WriteError::Poisoned { slot: tries.slot });
+                self.stop(WriteError::Poisoned { slot: tries.slot });
                 e
             }
         }
@@ -252,7 +253,16 @@ impl Core {
             write_id,
             max_epoch_seen: self.max_epoch_seen,
         };
-        match decide(found, &me) {
+        let decided = match decide(found, &me) {
+            // The planted bug: a higher epoch is counted and passed, as if it were older.
+            Resolution::Fenced { .. }
+                if self.cfg.planted_bug == Some(crate::PlantedBug::CountHigherEpoch) =>
+            {
+                Resolution::CountAndAdvance
+            }
+            d => d,
+        };
+        match decided {
             // A lost response: our segment is there, with the seqs we sent.
             Resolution::OurOwnWrite => Ok(Some(self.advance_past(slot, found))),
             Resolution::Fenced { epoch } => Err(self.stop(self.fenced(epoch, slot, true))),
@@ -411,9 +421,15 @@ impl Core {
         }
     }
 
-    /// Remembers `e` so every later append fails with it and no further PUT is sent (I5).
+    /// Remembers `e` so every later append fails with it and no further PUT is sent (I5),
+    /// and tells the `on_stop` hook, once.
     fn stop(&mut self, e: WriteError) -> WriteError {
-        self.stopped = Some(e.clone());
+        if self.stopped.is_none() {
+            if let Some(hook) = &self.cfg.on_stop {
+                (hook.0)(&e);
+            }
+            self.stopped = Some(e.clone());
+        }
         e
     }
 
@@ -425,7 +441,7 @@ impl Core {
                 epoch = self.cfg.epoch,
                 "leadership lost: the writer stops"
             );
-            self.stopped = Some(WriteError::LeadershipLost {
+            self.stop(WriteError::LeadershipLost {
                 stream: self.cfg.stream.clone(),
                 epoch: self.cfg.epoch,
             });

@@ -68,10 +68,24 @@ pub struct WriterConfig {
     /// (`LeaderElector::watch`). Once it stops showing this writer's epoch, pending and later
     /// appends fail with `LeadershipLost`.
     pub leadership: Option<watch::Receiver<Option<FencingToken>>>,
+    /// Called once when the writer stops for good (fenced, two writers on one epoch,
+    /// poisoned, leadership lost), at the moment it decides to, before it returns the error
+    /// to any append: for metrics, alerts, or a controller that must step down at once.
+    pub on_stop: Option<StopHook>,
     /// A protocol bug switched on, for tests that prove the simulation checker catches it.
     /// Always `None` outside those tests.
     #[doc(hidden)]
     pub planted_bug: Option<PlantedBug>,
+}
+
+/// A callback for [`WriterConfig::on_stop`].
+#[derive(Clone)]
+pub struct StopHook(pub Arc<dyn Fn(&crate::WriteError) + Send + Sync>);
+
+impl std::fmt::Debug for StopHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StopHook")
+    }
 }
 
 /// Bugs a test can plant in the writer (`WriterConfig::planted_bug`) to show that the
@@ -87,6 +101,10 @@ pub enum PlantedBug {
     /// A failure to settle a slot after a send that may have landed is reported as a definite
     /// failure (the I6 bug: a landed segment called failed, and the writer not poisoned).
     DefiniteAfterMaybeLanded,
+    /// Open goes on even when the log's last segment has a higher epoch than the writer's.
+    OpenWithoutEpochCheck,
+    /// A 412 on a higher epoch is counted and passed like an older writer's segment.
+    CountHigherEpoch,
 }
 
 impl WriterConfig {
@@ -103,6 +121,7 @@ impl WriterConfig {
             clock: SystemClock::shared(),
             seed: None,
             leadership: None,
+            on_stop: None,
             planted_bug: None,
         }
     }

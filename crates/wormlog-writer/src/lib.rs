@@ -39,7 +39,7 @@ mod settle;
 mod stats;
 mod writer;
 
-pub use config::{LockPolicy, PlantedBug, RetryPolicy, WriterConfig};
+pub use config::{LockPolicy, PlantedBug, RetryPolicy, StopHook, WriterConfig};
 pub use error::WriteError;
 pub use resolve::{decide, Resolution, WriterView};
 pub use stats::WriterStats;

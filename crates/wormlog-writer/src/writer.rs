@@ -213,6 +213,13 @@ impl LogWriter {
         *self.position.lock()
     }
 
+    /// Stops the writer at once, as a crash would: the request in flight is abandoned where
+    /// it is (it may or may not land), queued appends are never sent, and every pending
+    /// append fails with `Closed` (an unknown outcome).
+    pub fn abort(&self) {
+        self.task.abort();
+    }
+
     /// Waits for every queued append to settle, then stops the writer.
     pub async fn close(self) {
         drop(self.tx);

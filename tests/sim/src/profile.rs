@@ -1,0 +1,141 @@
+//! Fault profiles: named mixes of store faults, term endings and actors, one per kind of
+//! trouble the protocol must survive. `scripts/sim.sh --profile NAME` runs one.
+
+use std::time::Duration;
+
+use wormlog_store::{ChaosRule, Op};
+
+/// A named mix of faults.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Profile {
+    /// No store faults: only the protocol's own races (pauses, stale and reused epochs).
+    Calm,
+    /// A little of everything.
+    Default,
+    /// PUTs fail or lose their answer a quarter of the time: retries, lost responses,
+    /// unknown outcomes.
+    HeavyPut,
+    /// Half of all reads fail: the writer's read after a 412, its tail search, followers.
+    ReadFaults,
+    /// Short leases, failing renewals, the lease object deleted or overwritten mid-run.
+    LeaseChaos,
+    /// Most terms end in a crash at a random point, mid-request included.
+    CrashHeavy,
+}
+
+/// What a profile sets.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Log PUTs: chance of a failure before the store, of a lost answer after it.
+    pub put: (f64, f64),
+    /// Lease compare-and-swap: the same two chances.
+    pub cas: (f64, f64),
+    /// GET, HEAD and LIST: chance of a failure.
+    pub read: f64,
+    /// Every request waits up to this long (half on the way, half back).
+    pub latency: Duration,
+    /// Out of 10 leader terms: how many end in a crash, how many in a pause past the lease.
+    pub crashes: u64,
+    pub pauses: u64,
+    pub lease: Duration,
+    /// Delete or overwrite the lease object this many times during the run.
+    pub lease_vandalism: usize,
+    /// Command-line style writers (`--epoch N`, `lease acquire` then `--epoch`).
+    pub cli_runs: usize,
+    pub purges: usize,
+    pub snapshots: usize,
+}
+
+impl Profile {
+    pub const ALL: [Profile; 6] = [
+        Profile::Calm,
+        Profile::Default,
+        Profile::HeavyPut,
+        Profile::ReadFaults,
+        Profile::LeaseChaos,
+        Profile::CrashHeavy,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Profile::Calm => "calm",
+            Profile::Default => "default",
+            Profile::HeavyPut => "heavy-put",
+            Profile::ReadFaults => "read-faults",
+            Profile::LeaseChaos => "lease-chaos",
+            Profile::CrashHeavy => "crash-heavy",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Profile> {
+        Profile::ALL.into_iter().find(|p| p.name() == name)
+    }
+
+    pub fn settings(self) -> Settings {
+        let base = Settings {
+            put: (0.08, 0.06),
+            cas: (0.05, 0.03),
+            read: 0.05,
+            latency: Duration::from_millis(15),
+            crashes: 2,
+            pauses: 2,
+            lease: Duration::from_secs(2),
+            lease_vandalism: 0,
+            cli_runs: 4,
+            purges: 2,
+            snapshots: 3,
+        };
+        match self {
+            Profile::Calm => Settings {
+                put: (0.0, 0.0),
+                cas: (0.0, 0.0),
+                read: 0.0,
+                crashes: 0,
+                ..base
+            },
+            Profile::Default => base,
+            Profile::HeavyPut => Settings {
+                put: (0.25, 0.2),
+                cas: (0.1, 0.05),
+                ..base
+            },
+            Profile::ReadFaults => Settings {
+                put: (0.05, 0.15),
+                read: 0.5,
+                ..base
+            },
+            Profile::LeaseChaos => Settings {
+                cas: (0.3, 0.1),
+                lease: Duration::from_millis(600),
+                lease_vandalism: 3,
+                ..base
+            },
+            Profile::CrashHeavy => Settings {
+                crashes: 7,
+                pauses: 1,
+                ..base
+            },
+        }
+    }
+}
+
+impl Settings {
+    /// The store's chaos rules.
+    pub fn chaos(&self) -> Vec<ChaosRule> {
+        let rule = |op, key: &str, (fail, lost): (f64, f64)| ChaosRule {
+            op,
+            key_contains: key.to_owned(),
+            fail_before: fail,
+            lose_response: lost,
+            max_latency: self.latency,
+        };
+        vec![
+            rule(Op::PutIfAbsent, "", self.put),
+            rule(Op::PutIfMatch, "", self.cas),
+            rule(Op::Get, "", (self.read, 0.0)),
+            rule(Op::Head, "", (self.read, 0.0)),
+            rule(Op::List, "", (self.read, 0.0)),
+            rule(Op::Delete, "", (self.read / 2.0, 0.0)),
+        ]
+    }
+}
