@@ -18,8 +18,9 @@ use std::sync::Arc;
 use futures::stream::{self, StreamExt};
 use serde::Serialize;
 use wormlog_format::{decode_segment, StreamKeys};
-use wormlog_store::{list_all, ObjectStore, RetentionMode, Timestamp};
+use wormlog_store::{ObjectStore, RetentionMode, Timestamp};
 
+use crate::fetch::{get_with_retries, list_all_with_retries};
 use crate::purges::{DocumentedPurge, PurgeIndex};
 use crate::ReadError;
 
@@ -182,7 +183,7 @@ pub async fn verify(
 ) -> Result<VerifyReport, ReadError> {
     let keys =
         StreamKeys::new(root_prefix, stream).map_err(|e| ReadError::Config(e.to_string()))?;
-    let listed = list_all(&*store, &keys.log_prefix(), None)
+    let listed = list_all_with_retries(&*store, &keys.log_prefix(), None)
         .await
         .map_err(ReadError::Store)?;
     let slots: Vec<u64> = listed
@@ -209,31 +210,52 @@ pub async fn verify(
     let fetches = stream::iter(slots.clone())
         .map(|slot| {
             let (store, key) = (Arc::clone(&store), keys.segment(slot));
-            async move { (slot, store.get(&key).await) }
+            async move { (slot, get_with_retries(&*store, &key).await) }
         })
         .buffered(8);
     futures::pin_mut!(fetches);
     let mut audit = Audit::default();
     let mut next_slot = 0u64;
     while let Some((slot, got)) = fetches.next().await {
-        if slot > next_slot {
-            audit.missing(&mut report, &index, next_slot, slot - 1);
-        }
+        // Slots absent from the listing, or gone when read, are read once more: a writer may
+        // have committed them after the listing. Only what stays absent is missing.
+        let mut absent: Vec<u64> = (next_slot..slot).collect();
         next_slot = slot + 1;
-        let got = match got {
-            Ok(g) => g,
-            Err(wormlog_store::StoreError::NotFound { .. }) => {
-                audit.missing(&mut report, &index, slot, slot);
-                continue;
-            }
+        let mut found = Vec::new();
+        match got {
+            Ok(g) => found.push((slot, g)),
+            Err(wormlog_store::StoreError::NotFound { .. }) => absent.push(slot),
             Err(e) => return Err(ReadError::Store(e)),
-        };
-        report.segments += 1;
-        if require_lock {
-            report.locks.push(lock_of(slot, &got.meta.lock));
-            check_retention(&mut report, slot, &got, default);
         }
-        audit.segment(&mut report, stream, slot, &got.body);
+        let mut reread = Vec::new();
+        for s in absent {
+            match get_with_retries(&*store, &keys.segment(s)).await {
+                Ok(g) => reread.push((s, Some(g))),
+                Err(wormlog_store::StoreError::NotFound { .. }) => reread.push((s, None)),
+                Err(e) => return Err(ReadError::Store(e)),
+            }
+        }
+        reread.extend(found.into_iter().map(|(s, g)| (s, Some(g))));
+        reread.sort_by_key(|(s, _)| *s);
+        let mut missing_from: Option<u64> = None;
+        for (s, got) in reread {
+            let Some(got) = got else {
+                missing_from.get_or_insert(s);
+                continue;
+            };
+            if let Some(from) = missing_from.take() {
+                audit.missing(&mut report, &index, from, s - 1);
+            }
+            report.segments += 1;
+            if require_lock {
+                report.locks.push(lock_of(s, &got.meta.lock));
+                check_retention(&mut report, s, &got, default);
+            }
+            audit.segment(&mut report, stream, s, &got.body);
+        }
+        if let Some(from) = missing_from {
+            audit.missing(&mut report, &index, from, slot);
+        }
     }
     for record_slot in audit.purge_records {
         if !index.by_slot.values().any(|d| d.record_slot == record_slot) {
