@@ -123,10 +123,17 @@ impl Drop for Publisher {
     }
 }
 
+/// What one step while leading came to.
+enum Renewal {
+    Renewed(FencingToken),
+    /// Refused (412), too late, or not back by the deadline: the lease is no longer ours.
+    Lost,
+}
+
 /// One step while leading: renew, but never past the deadline. If the renewal has not
 /// succeeded by then, step down at the deadline without waiting for it (a renewal that
 /// succeeds later counts as lost, [`Lease::renew`]).
-async fn renew_or_step_down(lease: &mut Lease) -> Result<Acquire, LeaseError> {
+async fn renew_or_step_down(lease: &mut Lease) -> Result<Renewal, LeaseError> {
     let left = lease
         .deadline()
         .map(|d| d.saturating_sub(lease.config().clock.monotonic()))
@@ -136,24 +143,33 @@ async fn renew_or_step_down(lease: &mut Lease) -> Result<Acquire, LeaseError> {
         _ = tokio::time::sleep(left) => None,
     };
     match renewed {
-        Some(Ok(())) => {
-            if let Some(t) = lease.token().cloned() {
-                return Ok(Acquire::Acquired(t));
-            }
-        }
-        Some(Err(LeaseError::Lost { .. })) => {}
+        Some(Ok(())) => match lease.token().cloned() {
+            Some(t) => Ok(Renewal::Renewed(t)),
+            None => Ok(Renewal::Lost),
+        },
+        Some(Err(LeaseError::Lost { .. })) => Ok(Renewal::Lost),
         // Transient: still leader until the deadline; try again sooner.
-        Some(Err(e)) => return Err(e),
-        None => lease.abandon(),
+        Some(Err(e)) => Err(e),
+        None => {
+            lease.abandon();
+            Ok(Renewal::Lost)
+        }
     }
-    tracing::warn!(key = lease.key(), "leadership lost: stepping down");
-    lease.try_acquire().await
 }
 
 async fn run(mut lease: Lease, token: Publisher, mut commands: mpsc::UnboundedReceiver<Command>) {
     loop {
         let step = match lease.token() {
-            Some(_) => renew_or_step_down(&mut lease).await,
+            Some(_) => match renew_or_step_down(&mut lease).await {
+                Ok(Renewal::Renewed(t)) => Ok(Acquire::Acquired(t)),
+                Ok(Renewal::Lost) => {
+                    // Say so before anything else: campaigning again can take a while.
+                    tracing::warn!(key = lease.key(), "leadership lost: stepping down");
+                    token.publish(None);
+                    lease.try_acquire().await
+                }
+                Err(e) => Err(e),
+            },
             None => lease.try_acquire().await,
         };
         if let Err(e) = &step {

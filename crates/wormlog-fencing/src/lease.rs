@@ -85,8 +85,10 @@ pub struct Lease {
     /// Another holder's record as first seen unchanged: (ETag, monotonic time its read
     /// returned).
     observed: Option<(String, Duration)>,
-    /// The highest epoch of any lease record this candidate has read.
+    /// The highest epoch, and the longest duration, of any lease record this candidate has
+    /// read.
     highest_seen: u64,
+    longest_seen: Duration,
     held: Option<Held>,
 }
 
@@ -114,6 +116,7 @@ impl Lease {
             log,
             observed: None,
             highest_seen: 0,
+            longest_seen: Duration::ZERO,
             held: None,
         })
     }
@@ -160,7 +163,12 @@ impl Lease {
             // still go above every record it knows.
             Err(TailError::Corrupt { .. }) => 0,
         };
-        Ok(record_epoch.max(self.highest_seen).max(log_epoch) + 1)
+        let highest = record_epoch.max(self.highest_seen).max(log_epoch);
+        highest.checked_add(1).ok_or_else(|| {
+            LeaseError::Config(format!(
+                "no epoch can be issued above {highest}, the largest there is (set by hand with --epoch, or in the lease object); the stream cannot take a new leader"
+            ))
+        })
     }
 
     /// The token while this candidate believes it leads: its last renewal was sent less than
@@ -218,6 +226,9 @@ impl Lease {
             }
             Some((Ok(rec), etag)) => {
                 self.highest_seen = self.highest_seen.max(rec.epoch);
+                self.longest_seen = self
+                    .longest_seen
+                    .max(Duration::from_millis(rec.duration_ms));
                 if rec.holder.is_none() {
                     return self.take_over(rec.epoch, &etag, now).await;
                 }
@@ -227,10 +238,10 @@ impl Lease {
                     .await
             }
             // Unreadable (overwritten by hand, truncated): held by nobody we know. Wait as for
-            // a holder with our own duration, then replace it.
+            // a holder with the longest duration we have seen (or our own), then replace it.
             Some((Err(e), etag)) => {
                 tracing::warn!(key = %self.key, error = %e, "the lease record is unreadable; taking it over once it stays unchanged for a lease duration");
-                let wait = self.cfg.duration;
+                let wait = self.cfg.duration.max(self.longest_seen);
                 self.observe_then_take(&etag, wait, now, 0, "(unreadable lease)".into())
                     .await
             }

@@ -3,8 +3,9 @@
 use serde::{Deserialize, Serialize};
 
 /// `P/lease`: who holds the stream, at which epoch, for how long, and how often renewed.
+/// Fields a newer wormlog adds are ignored when read, so a candidate never mistakes a newer
+/// holder's record for an unreadable one.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct LeaseRecord {
     /// `None` once released: a successor may take it at once.
     pub holder: Option<String>,

@@ -12,6 +12,7 @@
 //! Reads change nothing, so transient failures are retried with capped exponential backoff;
 //! what remains after the retries goes to the caller.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -156,6 +157,33 @@ impl LogReads {
             ))));
         }
         Ok(Some(SegmentSummary::of(&segment.header)))
+    }
+
+    /// The slots the log's purge records name (their index keys, `P/purges/`, point to
+    /// them): slots deleted below the tail that a writer must never fill again. A record that
+    /// cannot be read names nothing.
+    pub async fn purged_slots(&self) -> Result<BTreeSet<u64>, TailError> {
+        let prefix = self.keys.purges_prefix();
+        let listed = self
+            .retrying(|| list_all(&*self.store, &prefix, None))
+            .await
+            .map_err(TailError::Store)?;
+        let mut slots = BTreeSet::new();
+        for record_slot in listed
+            .iter()
+            .filter_map(|e| self.keys.parse_purge_index(&e.key))
+        {
+            let key = self.keys.segment(record_slot);
+            let got = match self.retrying(|| self.store.get(&key)).await {
+                Ok(got) => got,
+                Err(StoreError::NotFound { .. }) => continue,
+                Err(e) => return Err(TailError::Store(e)),
+            };
+            if let Ok(Some(record)) = decode_segment(&got.body).map(|s| s.purge) {
+                slots.extend(record.purged.iter().map(|p| p.slot));
+            }
+        }
+        Ok(slots)
     }
 
     async fn exists(&self, slot: u64) -> Result<bool, TailError> {

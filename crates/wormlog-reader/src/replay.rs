@@ -2,7 +2,7 @@
 //! starting from the newest usable snapshot.
 //!
 //! ```text
-//!  P/snapshots/<seq>[-<purge record slot>]   create-only, JSON:
+//!  P/snapshots/<seq>[-<digest of purged slots>]   create-only, JSON:
 //!     {seq, next_seq, max_epoch, last_time, max_time, position, purged_slots, state}
 //!        │ the newest usable one (below)
 //!        ▼
@@ -231,7 +231,7 @@ impl Replayer {
             purged_slots: r.purged_slots.clone(),
             state: &r.state,
         };
-        let key = self.snapshot_key(seq, r.purged_slots.iter().max().copied());
+        let key = self.snapshot_key(seq, &r.purged_slots);
         let body = Bytes::from(serde_json::to_vec(&file).expect("snapshots serialise"));
         match self
             .store
@@ -244,14 +244,25 @@ impl Replayer {
         }
     }
 
-    /// `P/snapshots/<seq>`, or `P/snapshots/<seq>-<highest purged slot passed>` for a replay
-    /// that passed purges: a snapshot of the same seq taken before a purge holds other state.
-    fn snapshot_key(&self, seq: u64, purged: Option<u64>) -> String {
+    /// `P/snapshots/<seq>`, or `P/snapshots/<seq>-<digest of the purged slots passed>` for a
+    /// replay that passed purges: snapshots of the same seq after different purges hold
+    /// different state, so they get different keys.
+    fn snapshot_key(&self, seq: u64, purged: &[u64]) -> String {
         let prefix = self.keys.snapshots_prefix();
-        match purged {
-            None => format!("{prefix}{seq:0w$}", w = SLOT_DIGITS),
-            Some(p) => format!("{prefix}{seq:0w$}-{p:0w$}", w = SLOT_DIGITS),
+        if purged.is_empty() {
+            return format!("{prefix}{seq:0w$}", w = SLOT_DIGITS);
         }
+        let mut slots = purged.to_vec();
+        slots.sort_unstable();
+        slots.dedup();
+        // FNV-1a over the slots: a name, not a security property (the file lists the slots).
+        let digest = slots
+            .iter()
+            .flat_map(|s| s.to_le_bytes())
+            .fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+                (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+            });
+        format!("{prefix}{seq:0w$}-{digest:016x}", w = SLOT_DIGITS)
     }
 
     /// Every snapshot key with the seq it covers, newest first.

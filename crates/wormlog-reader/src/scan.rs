@@ -51,7 +51,8 @@ type Fetched = (u64, Result<Result<Segment, FormatError>, StoreError>);
 pub struct Scan {
     pub(crate) keys: StreamKeys,
     pub(crate) store: Arc<dyn ObjectStore>,
-    /// Loaded at the first gap (see [`crate::purges`]).
+    /// The documented purges, loaded when the scan starts and again at a gap it does not
+    /// cover (see [`crate::purges`]).
     purges: Option<PurgeIndex>,
     from_seq: u64,
     listed: usize,
@@ -98,17 +99,24 @@ impl LogReader {
     /// [`crate::seek`]).
     pub async fn scan(&self, from_seq: u64) -> Result<Scan, ReadError> {
         let mut slots = self.listed_slots(None).await?;
+        let purges = PurgeIndex::load(&*self.store, &self.keys).await?;
         let mut at = Position::default();
         if from_seq > 0 {
-            let start =
-                crate::seek::start_point(&*self.store, &self.keys, &slots, from_seq, self.bug)
-                    .await?;
+            let start = crate::seek::start_point(
+                &*self.store,
+                &self.keys,
+                &slots,
+                &purges,
+                from_seq,
+                self.bug,
+            )
+            .await?;
             if let Some((index, position)) = start {
                 slots.drain(..index);
                 at = position;
             }
         }
-        Ok(self.scan_slots(slots, at, from_seq))
+        Ok(self.scan_slots(slots, at, from_seq, purges))
     }
 
     /// Starts a scan at `position`, a point a reader reached before ([`Scan::position`]),
@@ -117,7 +125,8 @@ impl LogReader {
     pub async fn scan_from(&self, position: Position, from_seq: u64) -> Result<Scan, ReadError> {
         let after = position.slot.checked_sub(1).map(|s| self.keys.segment(s));
         let slots = self.listed_slots(after.as_deref()).await?;
-        Ok(self.scan_slots(slots, position, from_seq))
+        let purges = PurgeIndex::load(&*self.store, &self.keys).await?;
+        Ok(self.scan_slots(slots, position, from_seq, purges))
     }
 
     async fn listed_slots(&self, after: Option<&str>) -> Result<Vec<u64>, ReadError> {
@@ -130,7 +139,7 @@ impl LogReader {
             .collect())
     }
 
-    fn scan_slots(&self, slots: Vec<u64>, at: Position, from_seq: u64) -> Scan {
+    fn scan_slots(&self, slots: Vec<u64>, at: Position, from_seq: u64, purges: PurgeIndex) -> Scan {
         let listed = slots.len();
         let store = Arc::clone(&self.store);
         let keys = self.keys.clone();
@@ -155,7 +164,7 @@ impl LogReader {
         Scan {
             keys: self.keys.clone(),
             store: Arc::clone(&self.store),
-            purges: None,
+            purges: Some(purges),
             from_seq,
             listed,
             fetches: Box::pin(fetches),
@@ -269,19 +278,28 @@ impl Scan {
                 next: gap_end + 1,
             });
         }
-        for slot in first..=last {
-            let purge = index.by_slot[&slot].clone();
-            let p = &purge.purged;
-            let before = self.at;
-            match self.at.judge(p.epoch, p.first_seq) {
-                // A purged zombie was never counted by readers; it stays uncounted.
-                Verdict::Zombie => self.at.skip(),
-                Verdict::Discontinuity => return Err(self.discontinuity(slot, p.first_seq)),
-                Verdict::Valid => self.at.accept(p.epoch, p.first_seq, p.count),
-            }
-            self.pending
-                .push_back((ScanItem::Purged { slot, purge }, before));
+        let named: Vec<DocumentedPurge> = (first..=last)
+            .map(|slot| index.by_slot[&slot].clone())
+            .collect();
+        for (slot, purge) in (first..=last).zip(named) {
+            self.account_purged(slot, purge)?;
         }
+        Ok(())
+    }
+
+    /// Passes a slot a purge record names: its seqs and epoch are accounted for from the
+    /// record, exactly as the deleted segment's would have been.
+    fn account_purged(&mut self, slot: u64, purge: DocumentedPurge) -> Result<(), ReadError> {
+        let p = &purge.purged;
+        let before = self.at;
+        match self.at.judge(p.epoch, p.first_seq) {
+            // A purged zombie was never counted by readers; it stays uncounted.
+            Verdict::Zombie => self.at.skip(),
+            Verdict::Discontinuity => return Err(self.discontinuity(slot, p.first_seq)),
+            Verdict::Valid => self.at.accept(p.epoch, p.first_seq, p.count),
+        }
+        self.pending
+            .push_back((ScanItem::Purged { slot, purge }, before));
         Ok(())
     }
 
@@ -318,6 +336,12 @@ impl Scan {
         fetched: Result<Result<Segment, FormatError>, StoreError>,
     ) -> Result<(), ReadError> {
         debug_assert_eq!(slot, self.at.slot, "missing slots are settled first");
+        // A slot a purge record names is purged, whatever it holds now: a writer whose retry
+        // landed after the purge must not bring the erased events back (verify reports it).
+        let named = self.purges.as_ref().and_then(|p| p.by_slot.get(&slot));
+        if let Some(purge) = named.cloned() {
+            return self.account_purged(slot, purge);
+        }
         let decoded = fetched.map_err(ReadError::Store)?;
         let corrupt = |source| ReadError::Corrupt {
             stream: self.keys.stream().to_owned(),

@@ -12,14 +12,15 @@
 //!         position (max epoch, expected seq) in force before it
 //! ```
 //!
-//! A seek reads one HEAD per slot below its start and no segment body. A missing slot (a
-//! purge, a gap), a summary that does not decode, or a discontinuity ends the seek with no
-//! start point: the scan then reads from slot 0, where those are handled and reported. To
-//! resume without any of this, start from a [`Position`] a reader reached
-//! ([`crate::LogReader::scan_from`]).
+//! A seek reads one HEAD per slot below its start and no segment body, so it does not see a
+//! corrupt body below its start (`verify` reads every body). A documented purge is passed as
+//! its record says; an undocumented missing slot, a summary that does not decode, or a
+//! discontinuity ends the seek with no start point: the scan then reads from slot 0, where
+//! those are handled and reported. To resume without any of this, start from a [`Position`]
+//! a reader reached ([`crate::LogReader::scan_from`]).
 
 use futures::stream::{self, StreamExt};
-use wormlog_format::{decode_header, SegmentKind, SegmentSummary, StreamKeys};
+use wormlog_format::{decode_segment, SegmentKind, SegmentSummary, StreamKeys};
 use wormlog_store::{ObjectStore, StoreError};
 
 use crate::fetch::{get_with_retries, head_with_retries};
@@ -37,6 +38,7 @@ pub(crate) async fn start_point(
     store: &dyn ObjectStore,
     keys: &StreamKeys,
     slots: &[u64],
+    purges: &PurgeIndex,
     seq: u64,
     bug: Option<ReaderBug>,
 ) -> Result<Option<(usize, Position)>, ReadError> {
@@ -44,29 +46,34 @@ pub(crate) async fn start_point(
         .map(|slot| async move { (slot, summary_of(store, keys, slot).await) })
         .buffered(IN_FLIGHT);
     let mut at = Position::default();
-    let mut purges: Option<PurgeIndex> = None;
     let mut index = 0usize;
+    let purged = |slot: u64| {
+        purges.by_slot.get(&slot).map(|d| {
+            let p = &d.purged;
+            (SegmentKind::Events, p.epoch, p.first_seq, p.count)
+        })
+    };
     while let Some((slot, summary)) = summaries.next().await {
         // Slots missing below this one: documented purges count as their records say.
         while at.slot < slot {
-            if purges.is_none() {
-                purges = Some(PurgeIndex::load(store, keys).await?);
-            }
-            let Some(d) = purges.as_ref().and_then(|p| p.by_slot.get(&at.slot)) else {
+            let Some(facts) = purged(at.slot) else {
                 return Ok(None); // a gap: the scan from slot 0 reports it
             };
-            let p = &d.purged;
-            let facts = (SegmentKind::Events, p.epoch, p.first_seq, p.count);
             match step(&mut at, facts, seq, bug) {
                 Step::Past => {}
                 Step::StartHere => return Ok(Some((index, at))),
                 Step::Undecided => return Ok(None),
             }
         }
-        let Some(s) = summary.map_err(ReadError::Store)? else {
-            return Ok(None);
+        // A slot a purge record names counts as purged, whatever it holds now.
+        let facts = match purged(slot) {
+            Some(facts) => facts,
+            None => match summary.map_err(ReadError::Store)? {
+                Some(s) => (s.kind, s.epoch, s.first_seq, s.count),
+                None => return Ok(None),
+            },
         };
-        match step(&mut at, (s.kind, s.epoch, s.first_seq, s.count), seq, bug) {
+        match step(&mut at, facts, seq, bug) {
             Step::Past => {}
             Step::StartHere => return Ok(Some((index, at))),
             Step::Undecided => return Ok(None),
@@ -130,10 +137,10 @@ async fn summary_of(
         return Ok(Some(s));
     }
     match get_with_retries(store, &key).await {
-        Ok(got) => Ok(decode_header(&got.body)
+        Ok(got) => Ok(decode_segment(&got.body)
             .ok()
-            .filter(|h| h.slot == slot && h.stream == keys.stream())
-            .map(|h| SegmentSummary::of(&h))),
+            .filter(|s| s.header.slot == slot && s.header.stream == keys.stream())
+            .map(|s| SegmentSummary::of(&s.header))),
         Err(StoreError::NotFound { .. }) => Ok(None),
         Err(e) => Err(e),
     }

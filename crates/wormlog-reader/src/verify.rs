@@ -68,6 +68,9 @@ pub enum Finding {
     BadPurgeIndex { record_slot: u64, error: String },
     /// A purge record the index does not list: readers cannot pass the slots it names.
     PurgeUnindexed { record_slot: u64 },
+    /// A slot a purge record names holds a segment again: written after the purge (a
+    /// writer's late retry) or restored by hand. Readers pass it as purged.
+    PurgedSlotPresent { slot: u64, record_slot: u64 },
 }
 
 impl Finding {
@@ -100,6 +103,9 @@ impl Finding {
             Finding::BadPurgeIndex { record_slot, error } => {
                 format!("the purge index entry for slot {record_slot} documents nothing: {error}")
             }
+            Finding::PurgedSlotPresent { slot, record_slot } => format!(
+                "slot {slot} holds a segment, but the purge record at slot {record_slot} says it was deleted: it was written again after the purge; readers pass it as purged"
+            ),
             Finding::PurgeUnindexed { record_slot } => format!(
                 "the purge record at slot {record_slot} is missing from the purge index, so readers stop at the slots it names; rerun the purge or restore the index key"
             ),
@@ -245,6 +251,14 @@ pub async fn verify(
             };
             if let Some(from) = missing_from.take() {
                 audit.missing(&mut report, &index, from, s - 1);
+            }
+            if let Some(d) = index.by_slot.get(&s) {
+                report.findings.push(Finding::PurgedSlotPresent {
+                    slot: s,
+                    record_slot: d.record_slot,
+                });
+                audit.missing(&mut report, &index, s, s);
+                continue;
             }
             report.segments += 1;
             if require_lock {

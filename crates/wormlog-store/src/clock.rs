@@ -102,12 +102,15 @@ impl Clock for SystemClock {
     }
 }
 
-/// Wall time from the system, monotonic time from tokio's clock, so `tokio::time::pause()` in
-/// tests moves it together with tokio's timers (lease electors sleep on tokio timers).
+/// Monotonic time from tokio's clock, so `tokio::time::pause()` in tests moves it together
+/// with tokio's timers (lease electors sleep on tokio timers). Wall time from the system, or,
+/// for a simulation ([`TokioClock::simulated`]), from tokio's clock too.
 #[derive(Debug)]
 pub struct TokioClock {
     start: tokio::time::Instant,
     wall: SystemClock,
+    /// Wall time at `start`, for a clock whose wall time follows tokio's clock.
+    simulated: Option<Timestamp>,
 }
 
 impl TokioClock {
@@ -115,6 +118,17 @@ impl TokioClock {
         TokioClock {
             start: tokio::time::Instant::now(),
             wall: SystemClock::new(),
+            simulated: None,
+        }
+    }
+
+    /// A clock whose wall time is `wall_at_start` at the tokio instant `start` and moves with
+    /// tokio's clock: every clock made from the same pair agrees, and a seed replays exactly.
+    pub fn simulated(wall_at_start: Timestamp, start: tokio::time::Instant) -> TokioClock {
+        TokioClock {
+            start,
+            wall: SystemClock::new(),
+            simulated: Some(wall_at_start),
         }
     }
 }
@@ -127,7 +141,10 @@ impl Default for TokioClock {
 
 impl Clock for TokioClock {
     fn now(&self) -> Timestamp {
-        self.wall.now()
+        match self.simulated {
+            Some(at_start) => at_start.plus(self.start.elapsed()),
+            None => self.wall.now(),
+        }
     }
 
     fn monotonic(&self) -> Duration {

@@ -83,6 +83,8 @@ struct Inner {
     rng: Mutex<SeededRng>,
     /// The bucket settings, read once from `wormlog-store.json` (`None` until read).
     config: Mutex<Option<Option<DefaultRetention>>>,
+    /// Folders known to exist durably (see [`Inner::create_folders`]).
+    durable_folders: Mutex<std::collections::HashSet<PathBuf>>,
     /// Fault points and observations for tests (see [`FsStore::fail_folder_syncs`]).
     faults: FsFaults,
 }
@@ -121,6 +123,7 @@ impl FsStore {
                 clock,
                 rng: Mutex::new(SeededRng::from_entropy()),
                 config: Mutex::new(None),
+                durable_folders: Mutex::default(),
                 faults: FsFaults::default(),
             }),
         }
@@ -213,28 +216,40 @@ impl Inner {
         Ok(())
     }
 
-    /// Creates `dir` and any missing parents, fsyncing each parent a new folder was created
-    /// in: a new folder's own entry must survive a crash as much as the files put in it.
+    /// Makes `dir` and every folder between it and the store root exist durably: each is
+    /// created if missing, and its entry is fsynced in its parent, once per folder and store
+    /// instance. A folder found existing is fsynced in its parent too: the process that
+    /// created it may have died before doing so, and a crash would then take the folder, and
+    /// every segment put in it since, with it.
     fn create_folders(&self, dir: &Path) -> std::io::Result<()> {
-        let mut missing = Vec::new();
+        if self.durable_folders.lock().contains(dir) {
+            return Ok(());
+        }
+        let mut chain = Vec::new();
         let mut at = dir;
-        while !at.exists() {
-            missing.push(at);
+        loop {
+            chain.push(at);
             match at.parent() {
-                Some(p) => at = p,
-                None => break,
+                Some(p) if at != self.root && at.starts_with(&self.root) => at = p,
+                _ => break,
             }
         }
-        for folder in missing.into_iter().rev() {
+        if let Some(above) = self.root.parent() {
+            fs::create_dir_all(above)?;
+        }
+        for folder in chain.into_iter().rev() {
+            if self.durable_folders.lock().contains(folder) {
+                continue;
+            }
             match fs::create_dir(folder) {
                 Ok(()) => {}
-                // Another writer created it meanwhile; it fsyncs the parent itself.
-                Err(e) if e.kind() == ErrorKind::AlreadyExists => continue,
+                Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
                 Err(e) => return Err(e),
             }
             if let Some(parent) = folder.parent() {
                 self.sync_folder(parent, FsStep::NewFolder)?;
             }
+            self.durable_folders.lock().insert(folder.to_owned());
         }
         Ok(())
     }
@@ -488,10 +503,12 @@ impl Inner {
             self.discard(key, &staged);
             return Err(StoreError::from_io("put", key, e));
         }
-        // From here the new file is the object: keep its sidecar whatever happens next.
-        let _ = fs::remove_file(self.sidecar_path(key, old_ino));
+        // From here the new file is the object: keep its sidecar whatever happens next. The
+        // old file's sidecar goes only once the rename is durable: a crash before that may
+        // bring the old file back, and it must still find its metadata.
         self.sync_folder(data.parent().expect("object has a parent"), FsStep::Commit)
             .map_err(|e| visible_not_durable("put", key, e))?;
+        let _ = fs::remove_file(self.sidecar_path(key, old_ino));
         Ok(PutResult { etag: staged.etag })
     }
 

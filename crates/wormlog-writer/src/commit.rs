@@ -140,6 +140,7 @@ impl Core {
         // still writing): read the next slot before writing it, so catching up costs one read
         // per slot instead of a doomed create-only PUT. Nothing is skipped unread.
         let mut read_ahead = false;
+        let mut purged = None;
         loop {
             let slot = self.next_slot;
             tries.at(slot);
@@ -170,6 +171,10 @@ impl Core {
                         }
                     }
                 }
+                // Free after a chase: the tail, unless a purge emptied it below the tail.
+                self.refuse_a_hole(slot, &mut purged)
+                    .instrument(span.clone())
+                    .await?;
             }
             let (body, summary) = self.encode(payload, slot, write_id);
             let len = body.len() as u64;
@@ -190,13 +195,10 @@ impl Core {
                     self.stats.conflict();
                     let found = self.read_summary(slot).instrument(span.clone()).await;
                     let Some(found) = found.map_err(|e| self.unsettled(&tries, e))? else {
-                        // Gone between the 412 and our read: deleted behind us. Try again.
-                        tries.vanished();
-                        let gone = StoreError::NotFound { key };
-                        self.backoff_or_poison(&tries, gone)
-                            .instrument(span)
-                            .await?;
-                        continue;
+                        // Occupied, then gone before our read: deleted behind us (a purge, or
+                        // tampering). Never write into it: stop until reopened.
+                        let gone = self.vanished(slot);
+                        return Err(self.unsettled(&tries, gone));
                     };
                     span.in_scope(|| debug!(epoch = found.epoch, writer = %found.writer, "slot occupied (412)"));
                     match self.resolve_occupied(slot, write_id, &found, expected_seq)? {
@@ -210,6 +212,33 @@ impl Core {
                 }
                 Err(e) => return Err(self.unsettled(&tries, WriteError::Store(e))),
             }
+        }
+    }
+
+    /// A slot that held a segment and is empty now: the writer stops (every later append
+    /// fails with the same error), so that it never refills a deleted slot below the tail.
+    fn vanished(&mut self, slot: u64) -> WriteError {
+        self.stop(WriteError::Vanished {
+            stream: self.cfg.stream.clone(),
+            slot,
+        })
+    }
+
+    /// Before writing `slot`, found free after passing foreign segments: if a purge record
+    /// names it, it is a hole below the tail, and the writer stops instead of filling it. The
+    /// records are read once per commit, and only when a chase meets a free slot.
+    async fn refuse_a_hole(
+        &mut self,
+        slot: u64,
+        purged: &mut Option<std::collections::BTreeSet<u64>>,
+    ) -> Result<(), WriteError> {
+        if purged.is_none() {
+            let read = self.reads.purged_slots().await;
+            *purged = Some(read.map_err(|e| self.read_failed(e))?);
+        }
+        match purged.as_ref().is_some_and(|p| p.contains(&slot)) {
+            true => Err(self.vanished(slot)),
+            false => Ok(()),
         }
     }
 

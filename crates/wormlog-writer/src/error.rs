@@ -45,6 +45,9 @@ pub enum WriteError {
     #[error("the writer stopped after an append's outcome became unknown at slot {slot}; reopen it to re-read the tail")]
     Poisoned { slot: u64 },
 
+    #[error("slot {slot} of stream {stream} held a segment that was then deleted (a purge, or tampering), or is a hole below the tail; the writer stopped rather than fill it; reopen it, and run `wormlog verify` if no purge explains it")]
+    Vanished { stream: String, slot: u64 },
+
     #[error("the store refused the append: {0}")]
     Store(StoreError),
 

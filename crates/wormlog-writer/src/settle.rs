@@ -7,7 +7,9 @@
 //!                       ├─► 412 ─► read s ──────► ours | foreign: move on, fresh budget
 //!                       ├─► 409 ───────────────► refused, not landed; send again
 //!                       ├─► 5xx, timeout ──────► MAY HAVE LANDED; send again, same write id
-//!                       └─► other failure ─────► definite, unless an earlier send may have landed
+//!                       ├─► other failure ─────► definite, unless an earlier send may have landed
+//!                       └─► 412, then the slot is empty when read: deleted behind us; the
+//!                           writer stops (never refills a slot below the tail)
 //!
 //!  once a send may have landed, any failure to settle s (a read that keeps failing, a
 //!  refused retry, the budget spent) is OutcomeUnknown and poisons the writer (I6)
@@ -54,12 +56,6 @@ impl SlotAttempts {
         if !matches!(e, StoreError::Conflict { .. }) {
             self.may_have_landed = true;
         }
-    }
-
-    /// Records a 412 followed by an empty slot (the object was deleted behind us): another
-    /// try of the same slot, counted against the same budget.
-    pub fn vanished(&mut self) {
-        self.failed += 1;
     }
 
     /// What a failure to settle the slot means: definite while no send may have landed,

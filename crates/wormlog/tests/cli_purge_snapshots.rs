@@ -43,6 +43,8 @@ fn a_purge_deletes_the_snapshots_that_hold_the_purged_events() {
         "1",
         "--epoch",
         "1",
+        "--min-age",
+        "0s",
     ]);
     assert_exit(&o, 0);
     assert!(

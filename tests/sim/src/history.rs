@@ -38,6 +38,8 @@ pub enum StopKind {
     EpochConflict,
     Poisoned,
     LeadershipLost,
+    /// A slot it met was deleted behind it (a purge); it stopped rather than refill it.
+    Vanished,
 }
 
 /// A writer that stopped, and the journal length at that moment: from there on it must send
@@ -57,6 +59,7 @@ impl StopKind {
             WriteError::EpochConflict { .. } => StopKind::EpochConflict,
             WriteError::Poisoned { .. } | WriteError::OutcomeUnknown { .. } => StopKind::Poisoned,
             WriteError::LeadershipLost { .. } => StopKind::LeadershipLost,
+            WriteError::Vanished { .. } => StopKind::Vanished,
             _ => return None,
         })
     }

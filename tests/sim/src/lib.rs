@@ -186,6 +186,7 @@ pub struct Tally {
     pub epoch_conflicts: u64,
     pub poisoned: u64,
     pub leadership_lost: u64,
+    pub vanished: u64,
     pub purges: u64,
     pub writers: u64,
     /// Requests the store failed or whose answer it lost (injected faults).
@@ -209,6 +210,7 @@ impl Tally {
                 StopKind::EpochConflict => self.epoch_conflicts += 1,
                 StopKind::Poisoned => self.poisoned += 1,
                 StopKind::LeadershipLost => self.leadership_lost += 1,
+                StopKind::Vanished => self.vanished += 1,
             }
         }
         self.purges += run.finale.purged_slots as u64;
@@ -222,7 +224,7 @@ impl std::fmt::Display for Tally {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{} requests, {} faults; {} writers; appends: {} acked, {} failed, {} unknown; stops: {} fenced, {} epoch conflicts, {} poisoned, {} leadership lost; {} purges",
+            "{} requests, {} faults; {} writers; appends: {} acked, {} failed, {} unknown; stops: {} fenced, {} epoch conflicts, {} poisoned, {} leadership lost, {} vanished slots; {} purges",
             self.requests,
             self.faults,
             self.writers,
@@ -233,6 +235,7 @@ impl std::fmt::Display for Tally {
             self.epoch_conflicts,
             self.poisoned,
             self.leadership_lost,
+            self.vanished,
             self.purges
         )
     }

@@ -8,7 +8,7 @@ use bytes::Bytes;
 use wormlog_fencing::{ElectorConfig, LeaderElector, LeaseConfig};
 use wormlog_format::{decode_segment, PurgeRecord, PurgedSlot, StreamKeys};
 use wormlog_reader::{Replayed, ScanItem, State};
-use wormlog_store::{DeleteOptions, ObjectStore, PutOptions, SeededRng};
+use wormlog_store::{DeleteOptions, ObjectStore, PutOptions, SeededRng, Timestamp};
 use wormlog_writer::WriterConfig;
 
 use crate::history::PurgeAttempt;
@@ -20,6 +20,7 @@ use crate::STREAM;
 /// step left out now and then is what an interrupted purge, or an older wormlog, leaves.
 pub(crate) async fn purges(world: Arc<World>, mut rng: SeededRng) {
     for n in 0..world.settings.purges {
+        tokio::time::sleep(MIN_AGE).await;
         World::pause(&mut rng, Duration::from_secs(20)).await;
         let Some(victim) = pick_segment(&world, &mut rng).await else {
             continue;
@@ -94,13 +95,17 @@ async fn purge(world: &World, cfg: WriterConfig, victim: PurgedSlot, discard: bo
     }
 }
 
-/// A valid events segment of the log, at random, with its header facts.
+/// A valid events segment of the log old enough to purge, at random, with its header facts.
 async fn pick_segment(world: &World, rng: &mut SeededRng) -> Option<PurgedSlot> {
     let mut scan = world.reader().scan(0).await.ok()?;
+    let now = world.clock().now();
     let mut slots = Vec::new();
     while let Ok(Some(item)) = scan.next().await {
-        if let ScanItem::Event(_) = item {
-            if slots.last() != Some(&scan.current_slot()) {
+        if let ScanItem::Event(e) = item {
+            // As `wormlog purge --min-age` does: a young segment's writer may still be
+            // retrying it, and a retry landing after the purge would write it again.
+            let old = Timestamp::parse_rfc3339(&e.time).is_some_and(|t| t.plus(MIN_AGE) <= now);
+            if old && slots.last() != Some(&scan.current_slot()) {
                 slots.push(scan.current_slot());
             }
         }
@@ -110,6 +115,9 @@ async fn pick_segment(world: &World, rng: &mut SeededRng) -> Option<PurgedSlot> 
     let got = world.store.get(&keys.segment(slot)).await.ok()?;
     Some(PurgedSlot::of(&decode_segment(&got.body).ok()?.header))
 }
+
+/// The purge grace period in the simulation: longer than any writer's retries of one slot.
+const MIN_AGE: Duration = Duration::from_secs(15);
 
 /// The state the checker compares: every (seq, op) applied, in order.
 #[derive(Default, Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 use wormlog_reader::{LogReader, ReaderBug, Replayer};
-use wormlog_store::{Clock, FaultStore, ObjectStore, SeededRng, TokioClock};
+use wormlog_store::{Clock, FaultStore, ObjectStore, SeededRng, Timestamp, TokioClock};
 use wormlog_writer::{LogWriter, RetryPolicy, StopHook, WriteError, WriterConfig};
 
 use crate::history::{Entry, History, InFlight, Outcome, Stop, StopKind};
@@ -42,8 +42,12 @@ impl World {
         self.started.elapsed().as_millis() as u64
     }
 
+    /// Wall and monotonic time both follow the simulated clock from the run's start.
     pub fn clock(&self) -> Arc<dyn Clock> {
-        Arc::new(TokioClock::new())
+        Arc::new(TokioClock::simulated(
+            Timestamp(1_800_000_000_000),
+            self.started,
+        ))
     }
 
     /// A reader, with the planted reader bug if there is one.

@@ -61,7 +61,7 @@ impl From<WriteError> for CliError {
             WriteError::Conflict { .. } | WriteError::InvalidEvent(_) | WriteError::Config(_) => {
                 USAGE
             }
-            WriteError::Corrupt { .. } => VIOLATION,
+            WriteError::Corrupt { .. } | WriteError::Vanished { .. } => VIOLATION,
             WriteError::Store(StoreError::InvalidKey { .. }) => USAGE,
             WriteError::OutcomeUnknown { .. }
             | WriteError::UnsafeStore { .. }

@@ -52,6 +52,12 @@ pub(crate) struct PurgeArgs {
     #[arg(long, value_name = "WHO")]
     operator: Option<String>,
 
+    /// Refuse segments written less than this long ago (by their header's created_at): a
+    /// writer may still be retrying a young segment, and a retry landing after the purge
+    /// would write it again. `0s` if you know no writer can still be retrying it.
+    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = humantime::parse_duration)]
+    min_age: std::time::Duration,
+
     #[command(flatten)]
     writer: WriterArgs,
 }
@@ -70,7 +76,7 @@ pub(crate) async fn run(ctx: &Context, args: PurgeArgs) -> CliResult<()> {
     let slots: BTreeSet<u64> = args.slots.iter().copied().collect();
     let mut purged = Vec::with_capacity(slots.len());
     for &slot in &slots {
-        purged.push(check_slot(ctx, &keys, slot).await?);
+        purged.push(check_slot(ctx, &keys, slot, args.min_age).await?);
     }
 
     let opened = args.writer.open(ctx).await?;
@@ -148,7 +154,12 @@ fn operator(args: &PurgeArgs) -> CliResult<String> {
 
 /// Reads the segment at `slot` and refuses, before anything is written, what a purge must
 /// not or cannot delete. Returns the facts the purge record keeps.
-async fn check_slot(ctx: &Context, keys: &StreamKeys, slot: u64) -> CliResult<PurgedSlot> {
+async fn check_slot(
+    ctx: &Context,
+    keys: &StreamKeys,
+    slot: u64,
+    min_age: std::time::Duration,
+) -> CliResult<PurgedSlot> {
     let got: GetResult = match ctx.store.store.get(&keys.segment(slot)).await {
         Ok(g) => g,
         Err(StoreError::NotFound { .. }) => {
@@ -177,13 +188,22 @@ async fn check_slot(ctx: &Context, keys: &StreamKeys, slot: u64) -> CliResult<Pu
             header.kind.as_str()
         )));
     }
+    let now = SystemClock::new().now();
+    let written = wormlog_store::Timestamp::parse_rfc3339(&header.created_at);
+    if let Some(written) = written.filter(|w| w.plus(min_age) > now) {
+        return Err(CliError::usage(format!(
+            "slot {slot} was written at {} (by its writer's clock), less than --min-age {} ago: a writer may still be retrying it, and a retry landing after the purge would write it again; purge it after {}, or pass --min-age 0s if no writer can be retrying it; nothing was purged",
+            written.to_rfc3339(),
+            humantime::format_duration(min_age),
+            written.plus(min_age).to_rfc3339()
+        )));
+    }
     let lock = got.meta.lock;
     if lock.legal_hold {
         return Err(CliError::usage(format!(
             "slot {slot} is under a legal hold, which a purge never bypasses; clear it first (`wormlog hold clear --slot {slot}`) if you are allowed to; nothing was purged"
         )));
     }
-    let now = SystemClock::new().now();
     if let Some(r) = lock.retention.filter(|r| r.retain_until > now) {
         if r.mode == RetentionMode::Compliance {
             return Err(CliError::usage(format!(

@@ -466,6 +466,10 @@ pub fn purge_scenario(env: &Env) {
             "erasure request 42",
         ];
         args.extend_from_slice(extra);
+        // The segments were just written; the scenario is not about the grace period.
+        if !extra.contains(&"--min-age") {
+            args.extend_from_slice(&["--min-age", "0s"]);
+        }
         env.run(&args)
     };
     let refused = |o: &Output, why: &str| {
@@ -493,6 +497,10 @@ pub fn purge_scenario(env: &Env) {
     refused(
         &purge(&["--bypass-governance", "--slot", "9"]),
         "no segment at slot 9",
+    );
+    refused(
+        &purge(&["--bypass-governance", "--slot", "1", "--min-age", "1h"]),
+        "a writer may still be retrying it",
     );
     assert_exit(&env.run(&["hold", "set", "--slot", "5"]), 0);
     refused(
