@@ -13,6 +13,8 @@ fn spec() -> SegmentSpec {
         epoch: 1,
         writer: "w".into(),
         write_id: Uuid::nil(),
+        prev: None,
+        window: 1,
         created_at: "2026-11-22T00:00:00.000Z".into(),
     }
 }

@@ -100,6 +100,8 @@ impl Plant {
             epoch: self.epoch,
             writer: self.writer.clone(),
             write_id: Uuid::from_u128(rng.next_u64() as u128),
+            prev: None,
+            window: 1,
             created_at: "2026-01-01T00:00:00Z".to_owned(),
         };
         let (bytes, header) = encode_segment(&spec, &events);

@@ -69,6 +69,7 @@ async fn run_history(steps: Vec<Step>) {
             ScanItem::Control { header, .. } => last_epoch = last_epoch.max(header.epoch),
             ScanItem::Zombie { .. } => panic!("correct writers never leave a zombie"),
             ScanItem::Purged { .. } => panic!("nothing was purged"),
+            ScanItem::Void { .. } => panic!("correct writers with a window of 1 leave no void"),
         }
     }
     for a in &acked {

@@ -33,6 +33,7 @@ async fn purge(store: &Arc<dyn ObjectStore>, o: &LogWriter, slot: u64) -> u64 {
         operator: "ops".into(),
         reason: "erasure".into(),
         purged: vec![PurgedSlot::of(&decode_segment(&got.body).unwrap().header)],
+        attachments: Vec::new(),
     };
     let record_slot = o.append_purge(record).await.unwrap();
     store

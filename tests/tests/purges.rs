@@ -33,6 +33,7 @@ async fn record_of(store: &Arc<dyn ObjectStore>, slots: &[u64]) -> PurgeRecord {
         operator: "ops".into(),
         reason: "erasure".into(),
         purged,
+        attachments: Vec::new(),
     }
 }
 
@@ -71,6 +72,7 @@ async fn scan_all(store: &Arc<dyn ObjectStore>, from: u64) -> Result<Vec<String>
             ScanItem::Purged { slot, purge } => format!("purged@{slot}by{}", purge.record_slot),
             ScanItem::Control { slot, .. } => format!("control@{slot}"),
             ScanItem::Zombie { slot, .. } => format!("zombie@{slot}"),
+            ScanItem::Void { slot, .. } => format!("void@{slot}"),
         });
     }
     Ok(out)

@@ -155,6 +155,8 @@ async fn a_crafted_seq_overflow_is_corrupt_not_a_panic(store: Arc<dyn ObjectStor
         epoch: 1,
         writer: "w".into(),
         write_id: uuid::Uuid::from_u128(7),
+        prev: None,
+        window: 1,
         created_at: "2026-01-01T00:00:00Z".into(),
     };
     let e = NewEvent::new(uuid::Uuid::from_u128(8), "t", "2026-01-01T00:00:00Z", "1").unwrap();

@@ -171,7 +171,7 @@ async fn zombies_are_reported_and_never_delivered(store: Arc<dyn ObjectStore>) {
                 );
                 seqs.push(e.seq);
             }
-            ScanItem::Control { .. } | ScanItem::Purged { .. } => {}
+            ScanItem::Control { .. } | ScanItem::Purged { .. } | ScanItem::Void { .. } => {}
         }
     }
     assert_eq!(zombies, [(2, 2, 3)]);

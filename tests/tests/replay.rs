@@ -24,7 +24,7 @@ struct Totals {
 
 impl State for Totals {
     fn apply(&mut self, e: &Event) {
-        let n: i64 = serde_json::from_str(e.data.get()).unwrap_or(0);
+        let n: i64 = serde_json::from_str(e.json().unwrap_or_default()).unwrap_or(0);
         self.count += 1;
         self.sum += n;
         self.fingerprint = self

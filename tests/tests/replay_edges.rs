@@ -23,7 +23,7 @@ struct Seen(Vec<String>);
 
 impl State for Seen {
     fn apply(&mut self, e: &Event) {
-        self.0.push(e.data.get().to_owned());
+        self.0.push(e.json().unwrap_or_default().to_owned());
     }
 }
 
@@ -73,6 +73,7 @@ async fn purge(store: &Arc<dyn ObjectStore>, w: &LogWriter, slots: &[u64]) {
         operator: "ops".into(),
         reason: "erasure".into(),
         purged,
+        attachments: Vec::new(),
     };
     let record_slot = w.append_purge(record).await.unwrap();
     store
@@ -134,6 +135,7 @@ async fn a_purge_discards_the_snapshots_that_hold_its_events() {
         operator: "ops".into(),
         reason: "erasure".into(),
         purged: vec![PurgedSlot::of(&decode_segment(&got.body).unwrap().header)],
+        attachments: Vec::new(),
     };
     purge(&store, &w, &[2]).await;
     let discarded = r.discard_snapshots_covering(&record).await.unwrap();

@@ -126,6 +126,8 @@ async fn a_duplicated_event_id_is_found(store: Arc<dyn ObjectStore>) {
         epoch: 2,
         writer: "leader".into(),
         write_id: uuid::Uuid::from_u128(99),
+        prev: None,
+        window: 1,
         created_at: "2026-01-01T00:00:00Z".into(),
     };
     let dup = NewEvent::new(original.id, "t", "2026-01-01T00:00:00Z", "\"dup\"").unwrap();

@@ -222,6 +222,7 @@ async fn zombie_segment_is_skipped_uncounted(store: Arc<dyn ObjectStore>) {
     while let Some(item) = scan.next().await.unwrap() {
         saw.push(match item {
             ScanItem::Zombie { slot, .. } => format!("zombie@{slot}"),
+            ScanItem::Void { slot, .. } => format!("void@{slot}"),
             ScanItem::Event(e) => format!("seq{}", e.seq),
             ScanItem::Control { slot, .. } => format!("control@{slot}"),
             ScanItem::Purged { slot, .. } => format!("purged@{slot}"),

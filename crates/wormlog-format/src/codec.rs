@@ -1,271 +1,14 @@
-//! Encoding and decoding of segments.
+//! Encoding (always the current version) and decoding (every version in
+//! [`crate::READ_VERSIONS`]) of whole segments.
 
 use bytes::Bytes;
-use serde::{Deserialize, Serialize};
-use serde_json::value::RawValue;
-use uuid::Uuid;
+use serde::Serialize;
 
-use crate::FormatError;
-
-/// The segment format version written in every header (`"wormlog": 1`).
-pub const FORMAT_VERSION: u32 = 1;
-
-/// What a segment holds.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum SegmentKind {
-    /// A batch of events.
-    Events,
-    /// A control record: a writer with a new epoch starts here (protocol step 1).
-    /// Holds no events; not delivered to readers, visible to audit tools.
-    EpochStart,
-    /// A control record: an operator deleted the segments it names under a GOVERNANCE bypass.
-    /// Its one body line is a [`PurgeRecord`] (covered by the CRC); readers pass the named
-    /// slots as documented instead of stopping at a gap.
-    Purge,
-}
-
-impl SegmentKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SegmentKind::Events => "events",
-            SegmentKind::EpochStart => "epoch-start",
-            SegmentKind::Purge => "purge",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<SegmentKind> {
-        match s {
-            "events" => Some(SegmentKind::Events),
-            "epoch-start" => Some(SegmentKind::EpochStart),
-            "purge" => Some(SegmentKind::Purge),
-            _ => None,
-        }
-    }
-
-    /// True for control records, which are never delivered as events.
-    pub fn is_control(self) -> bool {
-        !matches!(self, SegmentKind::Events)
-    }
-}
-
-/// Line 1 of a segment.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SegmentHeader {
-    /// Format version ([`FORMAT_VERSION`]).
-    pub wormlog: u32,
-    pub stream: String,
-    pub slot: u64,
-    pub kind: SegmentKind,
-    /// Seq of the first event; for a control record, the seq the next event will get.
-    pub first_seq: u64,
-    pub count: u64,
-    /// The writer's fencing token.
-    pub epoch: u64,
-    pub writer: String,
-    /// Fresh per commit attempt series; a 412 on our own write id means our write landed.
-    pub write_id: Uuid,
-    /// Writer's wall clock, RFC 3339; informational only.
-    pub created_at: String,
-    /// CRC-32 (IEEE) of every byte after the header line.
-    pub crc32: u32,
-}
-
-/// The fencing token stamped on every event (`meta.fencing_token`), so a plain S3 client can
-/// see epoch transitions without wormlog.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FencingToken {
-    pub epoch: u64,
-    pub writer: String,
-}
-
-/// The `meta` object of an event line.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct EventMeta {
-    pub fencing_token: FencingToken,
-}
-
-/// A decoded event.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Event {
-    pub seq: u64,
-    pub id: Uuid,
-    #[serde(rename = "type")]
-    pub event_type: String,
-    /// Writer's wall clock when the event was appended, RFC 3339.
-    pub time: String,
-    /// The caller's JSON, as given.
-    pub data: Box<RawValue>,
-    pub meta: EventMeta,
-}
-
-impl PartialEq for Event {
-    fn eq(&self, other: &Self) -> bool {
-        self.seq == other.seq
-            && self.id == other.id
-            && self.event_type == other.event_type
-            && self.time == other.time
-            && self.data.get() == other.data.get()
-            && self.meta == other.meta
-    }
-}
-
-/// An event to append: everything but its seq and fencing token, which the commit assigns.
-///
-/// Its line is serialised once, here, by whoever creates it (`,"id":..,"type":..,"time":..,
-/// "data":..`), so committing a batch only joins bytes: the writer's one task, which also
-/// waits on every PUT, stays off the JSON work.
-#[derive(Clone, Debug)]
-pub struct NewEvent {
-    id: Uuid,
-    /// The line between `{"seq":N` and `,"meta":..`: `,"id":..,"type":..,"time":..,"data":..`
-    middle: Box<str>,
-}
-
-impl NewEvent {
-    /// Validates `data_json` as one JSON value. Whitespace newlines are removed so the event
-    /// stays on one line; everything else is kept as given.
-    pub fn new(
-        id: Uuid,
-        event_type: impl Into<String>,
-        time: impl Into<String>,
-        data_json: &str,
-    ) -> Result<NewEvent, FormatError> {
-        let raw: Box<RawValue> =
-            serde_json::from_str(data_json).map_err(|e| FormatError::EventData(e.to_string()))?;
-        // JSON strings cannot hold raw newlines, so any is whitespace to fold. A SIMD scan:
-        // `str::contains` with a char set decoded UTF-8 char by char, 11% of an append.
-        let data = if memchr::memchr2(b'\n', b'\r', raw.get().as_bytes()).is_some() {
-            let value: serde_json::Value = serde_json::from_str(raw.get())
-                .map_err(|e| FormatError::EventData(e.to_string()))?;
-            serde_json::value::to_raw_value(&value).expect("a Value serialises")
-        } else {
-            raw
-        };
-        let (event_type, time) = (event_type.into(), time.into());
-        let fields = MiddleRef {
-            id: &id,
-            event_type: &event_type,
-            time: &time,
-            data: &data,
-        };
-        let mut middle = Vec::with_capacity(data.get().len() + event_type.len() + time.len() + 64);
-        serde_json::to_writer(&mut middle, &fields).expect("event fields serialise");
-        // `{"id":..,"data":..}` -> `,"id":..,"data":..` in place.
-        middle[0] = b',';
-        middle.pop();
-        let middle = String::from_utf8(middle).expect("serde_json writes UTF-8");
-        Ok(NewEvent {
-            id,
-            middle: middle.into_boxed_str(),
-        })
-    }
-
-    pub fn id(&self) -> Uuid {
-        self.id
-    }
-
-    /// Bytes this event adds to a segment, roughly (for batch sizing).
-    pub fn approx_len(&self) -> usize {
-        self.middle.len() + 90
-    }
-}
-
-/// The fields of an event line that do not depend on the segment, in line order.
-#[derive(Serialize)]
-struct MiddleRef<'a> {
-    id: &'a Uuid,
-    #[serde(rename = "type")]
-    event_type: &'a str,
-    time: &'a str,
-    data: &'a RawValue,
-}
-
-/// Everything about a segment except its events and CRC.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SegmentSpec {
-    pub stream: String,
-    pub slot: u64,
-    pub kind: SegmentKind,
-    pub first_seq: u64,
-    pub epoch: u64,
-    pub writer: String,
-    pub write_id: Uuid,
-    pub created_at: String,
-}
-
-/// What a purge record says: who deleted which segments, and why. Each purged segment's
-/// header facts are kept, so readers can account for its seqs and epoch without it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PurgeRecord {
-    /// The person or system that ran the purge.
-    pub operator: String,
-    pub reason: String,
-    /// In slot order, each below the record's own slot.
-    pub purged: Vec<PurgedSlot>,
-}
-
-/// One purged segment, as its header described it before the deletion.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PurgedSlot {
-    pub slot: u64,
-    pub first_seq: u64,
-    pub count: u64,
-    pub epoch: u64,
-    pub writer: String,
-    pub write_id: Uuid,
-}
-
-impl PurgedSlot {
-    pub fn of(header: &SegmentHeader) -> PurgedSlot {
-        PurgedSlot {
-            slot: header.slot,
-            first_seq: header.first_seq,
-            count: header.count,
-            epoch: header.epoch,
-            writer: header.writer.clone(),
-            write_id: header.write_id,
-        }
-    }
-}
-
-impl PurgeRecord {
-    /// Checks the record against the slot it is stored at: at least one purged slot, in
-    /// increasing order, all below `record_slot`; an operator and a reason.
-    pub fn check(&self, record_slot: u64) -> Result<(), String> {
-        if self.purged.is_empty() {
-            return Err("it names no purged slot".into());
-        }
-        crate::validate_id("its operator", &self.operator)?;
-        if self.reason.trim().is_empty() {
-            return Err("it gives no reason".into());
-        }
-        if self
-            .purged
-            .iter()
-            .any(|p| p.first_seq.checked_add(p.count).is_none())
-        {
-            return Err("a purged slot's first_seq plus count overflows".into());
-        }
-        let slots: Vec<u64> = self.purged.iter().map(|p| p.slot).collect();
-        if slots.windows(2).any(|w| w[0] >= w[1]) {
-            return Err("its purged slots are not in increasing order".into());
-        }
-        if slots.last().is_some_and(|&s| s >= record_slot) {
-            return Err(format!(
-                "it names slot {}, which is not below its own slot {record_slot}",
-                slots[slots.len() - 1]
-            ));
-        }
-        Ok(())
-    }
-}
+use crate::header::split_header;
+use crate::{
+    Event, FormatError, NewEvent, PurgeRecord, SegmentHeader, SegmentKind, SegmentSpec,
+    FORMAT_VERSION,
+};
 
 /// A decoded, checked segment.
 #[derive(Clone, Debug, PartialEq)]
@@ -301,14 +44,14 @@ pub fn encode_segment(spec: &SegmentSpec, events: &[NewEvent]) -> (Bytes, Segmen
     let tail = format!(",\"meta\":{meta}}}\n");
     let len: usize = events
         .iter()
-        .map(|e| e.middle.len() + tail.len() + 30)
+        .map(|e| e.middle().len() + tail.len() + 30)
         .sum();
     let mut body = body_buffer(len);
     let mut seq = itoa::Buffer::new();
     for (i, e) in events.iter().enumerate() {
         body.extend_from_slice(b"{\"seq\":");
         body.extend_from_slice(seq.format(spec.first_seq + i as u64).as_bytes());
-        body.extend_from_slice(e.middle.as_bytes());
+        body.extend_from_slice(e.middle().as_bytes());
         body.extend_from_slice(tail.as_bytes());
     }
     assemble(spec, spec.kind, events.len() as u64, body)
@@ -325,7 +68,7 @@ pub fn encode_purge(spec: &SegmentSpec, record: &PurgeRecord) -> (Bytes, Segment
 /// Bytes kept free in front of the body for the header line, so the header is written in
 /// place instead of copying a segment of up to megabytes behind it. Longer headers (long,
 /// heavily escaped writer ids) fall back to that copy.
-const HEADER_ROOM: usize = 512;
+const HEADER_ROOM: usize = 600;
 
 /// A buffer for a body of about `len` bytes, starting after [`HEADER_ROOM`].
 fn body_buffer(len: usize) -> Vec<u8> {
@@ -353,6 +96,8 @@ fn assemble(
         epoch: spec.epoch,
         writer: spec.writer.clone(),
         write_id: spec.write_id,
+        prev: spec.prev,
+        window: Some(spec.window.max(1)),
         created_at: spec.created_at.clone(),
         crc32: crc32fast::hash(body),
     };
@@ -366,50 +111,7 @@ fn assemble(
     (Bytes::from(buf).slice(start..), header)
 }
 
-/// Splits off and parses the header line; returns the header and the bytes after it.
-fn split_header(bytes: &[u8]) -> Result<(SegmentHeader, &[u8]), FormatError> {
-    if bytes.is_empty() {
-        return Err(FormatError::Empty);
-    }
-    let nl = bytes
-        .iter()
-        .position(|&b| b == b'\n')
-        .ok_or(FormatError::NoHeaderLine)?;
-    let (line, rest) = (&bytes[..nl], &bytes[nl + 1..]);
-    // Read the version first, so a newer format is reported as such, not as a bad header.
-    #[derive(Deserialize)]
-    struct Version {
-        wormlog: u32,
-    }
-    let version: Version =
-        serde_json::from_slice(line).map_err(|e| FormatError::Header(e.to_string()))?;
-    if version.wormlog != FORMAT_VERSION {
-        return Err(FormatError::UnsupportedVersion(version.wormlog));
-    }
-    let header: SegmentHeader =
-        serde_json::from_slice(line).map_err(|e| FormatError::Header(e.to_string()))?;
-    if header.first_seq.checked_add(header.count).is_none() {
-        return Err(FormatError::Header(format!(
-            "first_seq {} plus count {} overflows",
-            header.first_seq, header.count
-        )));
-    }
-    if header.kind.is_control() && header.count != 0 {
-        return Err(FormatError::Header(format!(
-            "a {} record must hold no events, it says {}",
-            header.kind.as_str(),
-            header.count
-        )));
-    }
-    Ok((header, rest))
-}
-
-/// Decodes only the header line (no CRC check of the body): for quick scans of many segments.
-pub fn decode_header(bytes: &[u8]) -> Result<SegmentHeader, FormatError> {
-    split_header(bytes).map(|(h, _)| h)
-}
-
-/// Decodes and checks a whole segment.
+/// Decodes and checks a whole segment of any version readers accept.
 pub fn decode_segment(bytes: &[u8]) -> Result<Segment, FormatError> {
     let (header, body) = split_header(bytes)?;
     let computed = crc32fast::hash(body);
@@ -419,13 +121,21 @@ pub fn decode_segment(bytes: &[u8]) -> Result<Segment, FormatError> {
             computed,
         });
     }
-    if header.kind == SegmentKind::Purge {
-        let purge = decode_purge_body(&header, body)?;
-        return Ok(Segment {
-            header,
-            events: Vec::new(),
-            purge: Some(purge),
-        });
+    match header.kind {
+        SegmentKind::Purge => {
+            let purge = decode_purge_body(&header, body)?;
+            return Ok(Segment {
+                header,
+                events: Vec::new(),
+                purge: Some(purge),
+            });
+        }
+        SegmentKind::Void if !body.is_empty() => {
+            return Err(FormatError::Control {
+                reason: "a void record has no body".into(),
+            })
+        }
+        _ => {}
     }
     let lines: Vec<&[u8]> = match body.strip_suffix(b"\n") {
         Some(b) => b.split(|&c| c == b'\n').collect(),
@@ -469,41 +179,55 @@ fn decode_purge_body(header: &SegmentHeader, body: &[u8]) -> Result<PurgeRecord,
         .ok_or_else(|| bad("a purge record must have exactly one body line".into()))?;
     let record: PurgeRecord =
         serde_json::from_slice(line).map_err(|e| bad(format!("its body line: {e}")))?;
+    if header.wormlog < 2 && !record.attachments.is_empty() {
+        return Err(bad("a version 1 purge record names no attachments".into()));
+    }
     record.check(header.slot).map_err(bad)?;
     Ok(record)
 }
 
+/// An event line against its header: its seq, its fencing token, and its content (JSON
+/// `data`, or from version 2 on exactly one of `data` and a well-formed `payload`).
 fn check_event(header: &SegmentHeader, index: u64, event: &Event) -> Result<(), FormatError> {
     let line = index + 1;
+    let inconsistent = |reason: String| FormatError::Inconsistent { line, reason };
     let want_seq = header
         .first_seq
         .checked_add(index)
-        .ok_or(FormatError::Inconsistent {
-            line,
-            reason: "seq overflows".into(),
-        })?;
+        .ok_or_else(|| inconsistent("seq overflows".into()))?;
     if event.seq != want_seq {
-        return Err(FormatError::Inconsistent {
-            line,
-            reason: format!("seq is {}, expected {want_seq}", event.seq),
-        });
+        return Err(inconsistent(format!(
+            "seq is {}, expected {want_seq}",
+            event.seq
+        )));
     }
     let token = &event.meta.fencing_token;
     if token.epoch != header.epoch || token.writer != header.writer {
-        return Err(FormatError::Inconsistent {
-            line,
-            reason: format!(
-                "fencing token is epoch {} writer {:?}, header says epoch {} writer {:?}",
-                token.epoch, token.writer, header.epoch, header.writer
-            ),
-        });
+        return Err(inconsistent(format!(
+            "fencing token is epoch {} writer {:?}, header says epoch {} writer {:?}",
+            token.epoch, token.writer, header.epoch, header.writer
+        )));
     }
-    Ok(())
+    let bad_line = |reason: String| FormatError::EventLine { line, reason };
+    match (&event.data, &event.payload, header.wormlog) {
+        (Some(_), None, _) => Ok(()),
+        (None, Some(_), 1) => Err(bad_line("a version 1 event has no payload".into())),
+        (None, Some(p), _) => p
+            .check()
+            .map_err(|why| bad_line(format!("its payload: {why}"))),
+        _ => Err(bad_line(
+            "an event holds exactly one of data and payload".into(),
+        )),
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    use serde_json::value::RawValue;
+    use uuid::Uuid;
+
     use super::*;
+    use crate::PurgedSlot;
 
     fn spec(kind: SegmentKind) -> SegmentSpec {
         SegmentSpec {
@@ -514,6 +238,8 @@ mod tests {
             epoch: 2,
             writer: "w-a".into(),
             write_id: Uuid::from_u128(7),
+            prev: Some(Uuid::from_u128(6)),
+            window: 1,
             created_at: "2026-11-22T05:00:00.000Z".into(),
         }
     }
@@ -534,13 +260,43 @@ mod tests {
         let (bytes, header) = encode_segment(&spec(SegmentKind::Events), &events);
         let seg = decode_segment(&bytes).unwrap();
         assert_eq!(seg.header, header);
+        assert_eq!((header.wormlog, header.window), (2, Some(1)));
+        assert_eq!(header.prev, Some(Uuid::from_u128(6)));
         assert_eq!(seg.header.count, 2);
         assert_eq!(seg.events[0].seq, 10);
         assert_eq!(seg.events[1].seq, 11);
-        assert_eq!(seg.events[0].data.get(), r#"{"b": 2, "a": [1,2]}"#);
+        assert_eq!(seg.events[0].json(), Some(r#"{"b": 2, "a": [1,2]}"#));
         assert_eq!(seg.events[1].meta.fencing_token.epoch, 2);
-        assert_eq!(decode_header(&bytes).unwrap(), header);
+        assert_eq!(crate::decode_header(&bytes).unwrap(), header);
         assert_eq!(bytes.iter().filter(|&&b| b == b'\n').count(), 3);
+    }
+
+    #[test]
+    fn a_raw_payload_round_trips_inline_and_attached() {
+        let inline =
+            NewEvent::inline(Uuid::from_u128(1), "doc", "now", "text/xml", b"<i/>").unwrap();
+        let digest: [u8; 32] =
+            sha2::Digest::finalize(<sha2::Sha256 as sha2::Digest>::new_with_prefix(b"big")).into();
+        let attached = NewEvent::attached(
+            Uuid::from_u128(2),
+            "doc",
+            "now",
+            "application/pdf",
+            3,
+            &digest,
+        )
+        .unwrap();
+        let (bytes, _) = encode_segment(&spec(SegmentKind::Events), &[inline, attached]);
+        let seg = decode_segment(&bytes).unwrap();
+        let p = seg.events[0].payload.as_ref().unwrap();
+        assert_eq!(p.inline_bytes().unwrap(), b"<i/>");
+        assert!(seg.events[0].data.is_none());
+        let a = seg.events[1].payload.as_ref().unwrap();
+        assert_eq!(
+            a.attachment.as_deref(),
+            Some(&*crate::attachment_key(&a.sha256))
+        );
+        assert_eq!(a.bytes, 3);
     }
 
     /// The line-joining encoder writes exactly what serialising each whole line would.
@@ -613,7 +369,7 @@ mod tests {
     fn a_header_longer_than_its_room_still_encodes() {
         let mut s = spec(SegmentKind::Events);
         s.writer = "\"".repeat(128);
-        s.stream = "s".repeat(128);
+        s.stream = "s".repeat(255);
         let (bytes, header) = encode_segment(&s, &[event(1, "1")]);
         assert!(bytes.iter().position(|&b| b == b'\n').unwrap() > HEADER_ROOM);
         let seg = decode_segment(&bytes).unwrap();
@@ -621,19 +377,27 @@ mod tests {
     }
 
     #[test]
-    fn multi_line_data_is_folded_onto_one_line() {
-        let e = event(1, "{\n  \"a\": \"x\\ny\"\n}");
+    fn multi_line_data_is_folded_onto_one_line_token_for_token() {
+        let e = event(
+            1,
+            "{\n  \"a\": \"x\\ny\",\n  \"n\": 12345678901234567890123\n}",
+        );
         let (bytes, _) = encode_segment(&spec(SegmentKind::Events), &[e]);
         let seg = decode_segment(&bytes).unwrap();
-        assert_eq!(seg.events[0].data.get(), r#"{"a":"x\ny"}"#);
+        assert_eq!(
+            seg.events[0].json(),
+            Some(r#"{"a":"x\ny","n":12345678901234567890123}"#)
+        );
     }
 
     #[test]
-    fn control_record_has_no_events() {
-        let (bytes, h) = encode_segment(&spec(SegmentKind::EpochStart), &[]);
-        assert_eq!(h.count, 0);
-        assert!(decode_segment(&bytes).unwrap().events.is_empty());
-        assert!(bytes.ends_with(b"\n"));
+    fn control_records_have_no_events() {
+        for kind in [SegmentKind::EpochStart, SegmentKind::Void] {
+            let (bytes, h) = encode_segment(&spec(kind), &[]);
+            assert_eq!(h.count, 0);
+            assert!(decode_segment(&bytes).unwrap().events.is_empty());
+            assert!(bytes.ends_with(b"\n"));
+        }
     }
 
     fn purge(slots: &[u64]) -> PurgeRecord {
@@ -651,12 +415,16 @@ mod tests {
                     write_id: Uuid::from_u128(slot.into()),
                 })
                 .collect(),
+            attachments: Vec::new(),
         }
     }
 
     #[test]
     fn a_purge_record_round_trips_and_is_checked_against_its_slot() {
-        let record = purge(&[0, 2]);
+        let record = PurgeRecord {
+            attachments: vec![crate::attachment_key(&"a".repeat(64))],
+            ..purge(&[0, 2])
+        };
         let (bytes, h) = encode_purge(&spec(SegmentKind::Events), &record);
         assert_eq!((h.kind, h.count), (SegmentKind::Purge, 0));
         let seg = decode_segment(&bytes).unwrap();
@@ -667,6 +435,10 @@ mod tests {
         let mut bad = vec![purge(&[3]), purge(&[2, 1]), purge(&[])];
         bad.push(PurgeRecord {
             reason: " ".into(),
+            ..purge(&[1])
+        });
+        bad.push(PurgeRecord {
+            attachments: vec!["segments/x".into()],
             ..purge(&[1])
         });
         for record in bad {
@@ -724,6 +496,27 @@ mod tests {
         );
     }
 
+    /// Fields of one version are refused in another: a header or line either is exactly a
+    /// version's or it is reported.
+    #[test]
+    fn each_version_has_exactly_its_fields() {
+        let (bytes, _) = encode_segment(&spec(SegmentKind::Events), &[event(1, "1")]);
+        let text = String::from_utf8(bytes.to_vec()).unwrap();
+        let as_v1 = text.replacen("\"wormlog\":2", "\"wormlog\":1", 1);
+        assert!(
+            matches!(
+                decode_segment(as_v1.as_bytes()),
+                Err(FormatError::Header(_))
+            ),
+            "a version 1 header with a window"
+        );
+        let no_window = text.replacen(",\"window\":1", "", 1);
+        assert!(matches!(
+            decode_header(no_window.as_bytes()),
+            Err(FormatError::Header(_))
+        ));
+    }
+
     #[test]
     fn a_forged_token_or_seq_is_inconsistent() {
         let (bytes, _) = encode_segment(&spec(SegmentKind::Events), &[event(1, "1")]);
@@ -753,6 +546,8 @@ mod tests {
         }
     }
 
+    use crate::decode_header;
+
     proptest::proptest! {
         #[test]
         fn decoding_arbitrary_bytes_never_panics(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..512)) {
@@ -760,8 +555,9 @@ mod tests {
         }
 
         #[test]
-        fn decoding_mutated_segments_never_panics(pos in 0usize..400, byte in proptest::num::u8::ANY) {
-            let (bytes, _) = encode_segment(&spec(SegmentKind::Events), &[event(1, "{\"k\":[1,2,3]}"), event(2, "null")]);
+        fn decoding_mutated_segments_never_panics(pos in 0usize..600, byte in proptest::num::u8::ANY) {
+            let raw = NewEvent::inline(Uuid::from_u128(3), "d", "n", "text/plain", b"hi").unwrap();
+            let (bytes, _) = encode_segment(&spec(SegmentKind::Events), &[event(1, "{\"k\":[1,2,3]}"), event(2, "null"), raw]);
             let mut bytes = bytes.to_vec();
             let pos = pos % bytes.len();
             bytes[pos] = byte;

@@ -5,25 +5,54 @@ use crate::FormatError;
 /// Slots are zero-padded to this many digits so LIST order is slot order.
 pub const SLOT_DIGITS: usize = 20;
 
-/// Stream names: 1 to 128 of `A-Z a-z 0-9 . _ -`, not starting with `.` or `-`.
+/// Names a stream's own objects use under its prefix: no part of a stream name after the
+/// first may be one of them, or one stream's keys would fall inside another's (`a/log` and
+/// stream `a`'s log). A first part may (a stream named `log` collides with nothing).
+pub const RESERVED_PARTS: [&str; 8] = [
+    "log",
+    "lease",
+    "snapshots",
+    "purges",
+    "attachments",
+    "checkpoints",
+    "tiles",
+    "hints",
+];
+
+/// Stream names: one or more parts separated by `/` (`evidence/acme/2026/11`), 255 bytes at
+/// most; each part 1 to 128 of `A-Z a-z 0-9 . _ -`, not starting with `.` or `-`, and none
+/// after the first one of [`RESERVED_PARTS`].
 pub fn validate_stream_name(name: &str) -> Result<(), FormatError> {
-    let refuse = |reason: &str| {
+    let refuse = |reason: String| {
         Err(FormatError::StreamName {
             name: name.to_owned(),
-            reason: reason.to_owned(),
+            reason,
         })
     };
-    if name.is_empty() || name.len() > 128 {
-        return refuse("it must be 1 to 128 characters long");
+    if name.is_empty() || name.len() > 255 {
+        return refuse("it must be 1 to 255 characters long".into());
     }
-    if name.starts_with('.') || name.starts_with('-') {
-        return refuse("it must not start with `.` or `-`");
-    }
-    if !name
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
-    {
-        return refuse("use only letters, digits, `.`, `_` and `-`");
+    for (i, part) in name.split('/').enumerate() {
+        if part.is_empty() || part.len() > 128 {
+            return refuse(
+                "each `/`-separated part must be 1 to 128 characters long (no leading, trailing or double `/`)"
+                    .into(),
+            );
+        }
+        if part.starts_with('.') || part.starts_with('-') {
+            return refuse("no part may start with `.` or `-`".into());
+        }
+        if !part
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+        {
+            return refuse("use only letters, digits, `.`, `_`, `-` and `/` between parts".into());
+        }
+        if i > 0 && RESERVED_PARTS.contains(&part) {
+            return refuse(format!(
+                "{part:?} names a stream's own objects and cannot follow another part of a stream name"
+            ));
+        }
     }
     Ok(())
 }
@@ -98,6 +127,16 @@ impl StreamKeys {
         format!("{}snapshots/", self.prefix)
     }
 
+    /// `P/attachments/`: the raw payloads too large to go inline, one object per SHA-256.
+    pub fn attachments_prefix(&self) -> String {
+        format!("{}attachments/", self.prefix)
+    }
+
+    /// The key of the object an event's `payload.attachment` (`attachments/<sha256>`) names.
+    pub fn attachment(&self, relative: &str) -> String {
+        format!("{}{relative}", self.prefix)
+    }
+
     /// `P/purges/`: the index of purge records, so readers learn of a purge before they
     /// reach the slots it deleted (which lie below the record).
     pub fn purges_prefix(&self) -> String {
@@ -145,9 +184,39 @@ mod tests {
 
     #[test]
     fn bad_stream_names_are_refused() {
-        for bad in ["", "a/b", "..", ".hidden", "-x", "a b", "é"] {
+        for bad in [
+            "",
+            "a//b",
+            "/a",
+            "a/",
+            "..",
+            ".hidden",
+            "a/.x",
+            "-x",
+            "a b",
+            "é",
+            "a/log",
+            "x/lease",
+            "x/attachments/y",
+        ] {
             assert!(validate_stream_name(bad).is_err(), "{bad:?}");
         }
         validate_stream_name("orders-2026.v1_a").unwrap();
+        validate_stream_name("evidence/acme/2026/11").unwrap();
+        validate_stream_name("lease").unwrap(); // version 1 allowed it; it collides with nothing
+        assert!(validate_stream_name(&"a/".repeat(128)).is_err(), "too long");
+    }
+
+    #[test]
+    fn a_hierarchical_stream_lives_under_its_parts() {
+        let k = StreamKeys::new("root", "evidence/acme/2026/11").unwrap();
+        assert_eq!(
+            k.segment(1),
+            "root/evidence/acme/2026/11/log/00000000000000000001"
+        );
+        assert_eq!(
+            k.attachment("attachments/ab"),
+            "root/evidence/acme/2026/11/attachments/ab"
+        );
     }
 }

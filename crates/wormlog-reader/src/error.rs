@@ -30,6 +30,15 @@ pub enum ReadError {
         found: u64,
     },
 
+    #[error("the attachment of seq {seq} ({key}) is missing: it was deleted, or never written; run `wormlog verify`")]
+    AttachmentMissing { seq: u64, key: String },
+
+    #[error("the document of seq {seq} does not match its event: {what}; its bytes were changed, do not trust them; run `wormlog verify`")]
+    PayloadMismatch { seq: u64, what: String },
+
+    #[error("writing the document failed: {0}")]
+    Output(String),
+
     #[error("reading the log failed: {0}")]
     Store(StoreError),
 

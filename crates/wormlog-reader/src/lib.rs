@@ -26,6 +26,8 @@
 //! whatever seq or position they start from), I9 (a malformed segment is an error naming its
 //! slot, never a panic or a silent skip).
 
+mod attachments;
+mod documents;
 mod error;
 mod fetch;
 mod follow;
@@ -36,6 +38,7 @@ mod scan;
 mod seek;
 mod verify;
 
+pub use documents::EventKey;
 pub use error::ReadError;
 pub use follow::{Follow, FollowPolicy, FollowStop};
 pub use purges::{DocumentedPurge, PurgeIndex};

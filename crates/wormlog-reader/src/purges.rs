@@ -41,6 +41,8 @@ pub struct DocumentedPurge {
 #[derive(Clone, Debug, Default)]
 pub struct PurgeIndex {
     pub by_slot: BTreeMap<u64, DocumentedPurge>,
+    /// Attachments (`attachments/<sha256>`) the records say were deleted with their events.
+    pub attachments: std::collections::BTreeSet<String>,
     pub invalid: Vec<(u64, String)>,
 }
 
@@ -53,10 +55,11 @@ impl PurgeIndex {
         let mut index = PurgeIndex::default();
         for record_slot in listed.iter().filter_map(|e| keys.parse_purge_index(&e.key)) {
             match read_record(store, keys, record_slot).await? {
-                Ok(found) => {
+                Ok((found, attachments)) => {
                     for d in found {
                         index.by_slot.entry(d.purged.slot).or_insert(d);
                     }
+                    index.attachments.extend(attachments);
                 }
                 Err(why) => index.invalid.push((record_slot, why)),
             }
@@ -75,7 +78,7 @@ async fn read_record(
     store: &dyn ObjectStore,
     keys: &StreamKeys,
     record_slot: u64,
-) -> Result<Result<Vec<DocumentedPurge>, String>, ReadError> {
+) -> Result<Result<(Vec<DocumentedPurge>, Vec<String>), String>, ReadError> {
     let got = match get_with_retries(store, &keys.segment(record_slot)).await {
         Ok(g) => g,
         Err(StoreError::NotFound { .. }) => {
@@ -100,7 +103,7 @@ async fn read_record(
             )))
         }
     };
-    Ok(Ok(record
+    let purged = record
         .purged
         .iter()
         .map(|p| DocumentedPurge {
@@ -109,5 +112,6 @@ async fn read_record(
             reason: record.reason.clone(),
             purged: p.clone(),
         })
-        .collect()))
+        .collect();
+    Ok(Ok((purged, record.attachments.clone())))
 }

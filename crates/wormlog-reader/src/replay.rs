@@ -183,7 +183,9 @@ impl Replayer {
                     r.purged_slots.push(slot);
                     continue;
                 }
-                ScanItem::Control { .. } | ScanItem::Zombie { .. } => continue,
+                ScanItem::Control { .. } | ScanItem::Zombie { .. } | ScanItem::Void { .. } => {
+                    continue
+                }
             };
             let time = Timestamp::parse_rfc3339(&e.time);
             let reached = match target {

@@ -8,7 +8,9 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use futures::stream::{self, Stream, StreamExt};
-use wormlog_format::{decode_segment, Event, FormatError, Segment, SegmentHeader, StreamKeys};
+use wormlog_format::{
+    decode_segment, Event, FormatError, Segment, SegmentHeader, SegmentKind, StreamKeys,
+};
 use wormlog_store::{ObjectStore, StoreError};
 
 use crate::fetch::{get_with_retries, list_all_with_retries};
@@ -42,6 +44,8 @@ pub enum ScanItem {
     /// A slot whose segment an operator deleted, documented by a purge record later in the
     /// log: its events are gone, its seqs are accounted for, and the scan goes on.
     Purged { slot: u64, purge: DocumentedPurge },
+    /// A void record: a slot its writer never filled. Never valid, never an error.
+    Void { slot: u64, header: SegmentHeader },
 }
 
 /// A slot's segment, fetched and decoded (decoding fails with the segment's own error).
@@ -360,6 +364,13 @@ impl Scan {
             ))));
         }
         let before = self.at;
+        if header.kind == SegmentKind::Void {
+            // A slot its writer never filled: never valid, never an error.
+            self.at.skip();
+            self.pending
+                .push_back((ScanItem::Void { slot, header }, before));
+            return Ok(());
+        }
         match self.at.judge(header.epoch, header.first_seq) {
             Verdict::Zombie => {
                 self.at.skip();

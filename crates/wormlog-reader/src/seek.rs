@@ -101,6 +101,10 @@ fn step(
     seq: u64,
     bug: Option<ReaderBug>,
 ) -> Step {
+    if kind == SegmentKind::Void {
+        at.skip(); // never valid, never an error
+        return Step::Past;
+    }
     let verdict = match at.judge(epoch, first_seq) {
         // The planted bug: a zombie's header is trusted as if it were valid.
         Verdict::Zombie if bug == Some(ReaderBug::SeekOntoZombie) => {

@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use futures::stream::{self, StreamExt};
 use serde::Serialize;
-use wormlog_format::{decode_segment, StreamKeys};
+use wormlog_format::{decode_segment, SegmentKind, StreamKeys};
 use wormlog_store::{ObjectStore, RetentionMode, Timestamp};
 
 use crate::fetch::{get_with_retries, list_all_with_retries};
@@ -71,6 +71,22 @@ pub enum Finding {
     /// A slot a purge record names holds a segment again: written after the purge (a
     /// writer's late retry) or restored by hand. Readers pass it as purged.
     PurgedSlotPresent { slot: u64, record_slot: u64 },
+    /// The attachment a valid event refers to is not in the store.
+    AttachmentMissing { seq: u64, key: String },
+    /// The attachment's size or SHA-256 is not what its event records.
+    AttachmentChanged {
+        seq: u64,
+        key: String,
+        error: String,
+    },
+    /// (`--require-lock`) The attachment's lock is weaker than its segment's.
+    AttachmentUnlocked {
+        seq: u64,
+        key: String,
+        error: String,
+    },
+    /// An attachment a purge record says was deleted is still there.
+    PurgedAttachmentPresent { key: String },
 }
 
 impl Finding {
@@ -105,6 +121,18 @@ impl Finding {
             }
             Finding::PurgedSlotPresent { slot, record_slot } => format!(
                 "slot {slot} holds a segment, but the purge record at slot {record_slot} says it was deleted: it was written again after the purge; readers pass it as purged"
+            ),
+            Finding::AttachmentMissing { seq, key } => {
+                format!("the attachment of seq {seq} ({key}) is missing")
+            }
+            Finding::AttachmentChanged { seq, key, error } => {
+                format!("the attachment of seq {seq} ({key}) was changed: {error}")
+            }
+            Finding::AttachmentUnlocked { seq, key, error } => {
+                format!("the attachment of seq {seq} ({key}) is less protected than its segment: {error}")
+            }
+            Finding::PurgedAttachmentPresent { key } => format!(
+                "{key} is still stored, but a purge record says it was deleted with its events"
             ),
             Finding::PurgeUnindexed { record_slot } => format!(
                 "the purge record at slot {record_slot} is missing from the purge index, so readers stop at the slots it names; rerun the purge or restore the index key"
@@ -171,6 +199,11 @@ pub struct VerifyReport {
     pub locks: Vec<SegmentLock>,
     /// Segments deleted under a purge record: documented, so not violations.
     pub purges: Vec<PurgeNote>,
+    /// Attachments valid events refer to (each counted once).
+    pub attachments: u64,
+    /// Attachments no event refers to: uploads whose segment never committed. Not
+    /// violations, and safe to delete where retention allows.
+    pub unreferenced_attachments: Vec<String>,
     pub findings: Vec<Finding>,
 }
 
@@ -278,6 +311,15 @@ pub async fn verify(
                 .push(Finding::PurgeUnindexed { record_slot });
         }
     }
+    crate::attachments::audit(
+        &*store,
+        &keys,
+        &audit.attachments,
+        &index.attachments,
+        require_lock,
+        &mut report,
+    )
+    .await?;
     audit_versions(&*store, &keys, &mut report).await?;
     Ok(report)
 }
@@ -292,6 +334,8 @@ struct Audit {
     started: bool,
     /// Slots of the purge records met.
     purge_records: Vec<u64>,
+    /// The attachments valid events refer to.
+    attachments: Vec<crate::attachments::Reference>,
 }
 
 impl Audit {
@@ -364,6 +408,11 @@ impl Audit {
             });
             return;
         }
+        if h.kind == SegmentKind::Void {
+            // A slot its writer never filled: never valid, never an error.
+            report.control_records += 1;
+            return;
+        }
         if h.epoch < self.max_epoch {
             report.findings.push(Finding::Zombie {
                 slot,
@@ -404,6 +453,13 @@ impl Audit {
         }
         for e in &segment.events {
             report.events += 1;
+            if let Some(p) = e.payload.as_ref().filter(|p| p.attachment.is_some()) {
+                self.attachments.push(crate::attachments::Reference {
+                    seq: e.seq,
+                    slot,
+                    payload: p.clone(),
+                });
+            }
             if let Some(first) = self.ids.insert(e.id, e.seq) {
                 report.findings.push(Finding::DuplicateEventId {
                     id: e.id.to_string(),

@@ -23,6 +23,7 @@
 
 mod classify;
 mod config;
+mod multipart;
 mod stats;
 mod store;
 

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use wormlog_store::{Op, RequestStats};
 
-const OPS: [Op; 8] = [
+const OPS: [Op; 9] = [
     Op::PutIfAbsent,
     Op::PutIfMatch,
     Op::Get,
@@ -14,6 +14,7 @@ const OPS: [Op; 8] = [
     Op::Delete,
     Op::SetRetention,
     Op::SetLegalHold,
+    Op::Upload,
 ];
 
 #[derive(Debug, Default)]
@@ -26,7 +27,7 @@ struct Cells {
 /// All counters of a store.
 #[derive(Debug, Default)]
 pub struct S3Stats {
-    cells: [Cells; 8],
+    cells: [Cells; OPS.len()],
 }
 
 impl S3Stats {

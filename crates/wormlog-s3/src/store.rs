@@ -18,7 +18,7 @@ use aws_sdk_s3::config::{
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::{ByteStream, DateTime};
 use aws_sdk_s3::types::{
-    BucketLocationConstraint, ChecksumAlgorithm, CreateBucketConfiguration,
+    BucketLocationConstraint, ChecksumAlgorithm, ChecksumMode, CreateBucketConfiguration,
     ObjectLockConfiguration, ObjectLockEnabled, ObjectLockLegalHold, ObjectLockLegalHoldStatus,
     ObjectLockMode, ObjectLockRetention, ObjectLockRetentionMode, ObjectLockRule,
     ServerSideEncryption,
@@ -30,11 +30,38 @@ use wormlog_store::{
     check_retention_change, strip_etag_quotes, validate_key, Clock, DefaultRetention,
     DeleteOptions, GetResult, InitOptions, InitReport, ListEntry, ListPage, LockState, ObjectMeta,
     ObjectStore, Op, PutOptions, PutResult, Retention, RetentionMode, StoreError, StoreResult,
-    SystemClock, Timestamp, VersionEntry, MAX_LIST_PAGE,
+    SystemClock, Timestamp, UploadId, UploadedPart, VersionEntry, MAX_LIST_PAGE,
 };
 
 use crate::classify::classify;
 use crate::{S3Config, S3Stats, Sse};
+
+/// Adds an object's Object Lock (retention, legal hold) and server-side encryption to a
+/// PutObject or CreateMultipartUpload request (the two builders have the same setters).
+macro_rules! with_lock_and_sse {
+    ($req:expr, $opts:expr, $config:expr) => {{
+        let mut req = $req;
+        if let Some(r) = $opts.lock.retention {
+            req = req
+                .object_lock_mode(match r.mode {
+                    RetentionMode::Compliance => ObjectLockMode::Compliance,
+                    RetentionMode::Governance => ObjectLockMode::Governance,
+                })
+                .object_lock_retain_until_date(to_datetime(r.retain_until));
+        }
+        if $opts.lock.legal_hold {
+            req = req.object_lock_legal_hold_status(ObjectLockLegalHoldStatus::On);
+        }
+        match &$config.sse {
+            Some(Sse::S3) => req.server_side_encryption(ServerSideEncryption::Aes256),
+            Some(Sse::Kms { key_id }) => req
+                .server_side_encryption(ServerSideEncryption::AwsKms)
+                .ssekms_key_id(key_id),
+            None => req,
+        }
+    }};
+}
+pub(crate) use with_lock_and_sse;
 
 /// A bucket on S3 or an S3-compatible server.
 #[derive(Clone)]
@@ -145,7 +172,7 @@ impl S3Store {
     }
 
     /// Runs one request, counting it and classifying its failure.
-    async fn call<T, E, F>(&self, op: Op, key: &str, request: F) -> StoreResult<T>
+    pub(crate) async fn call<T, E, F>(&self, op: Op, key: &str, request: F) -> StoreResult<T>
     where
         F: Future<Output = Result<T, SdkError<E, Response>>>,
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
@@ -192,36 +219,28 @@ impl S3Store {
         // put that carries Object Lock headers or lands in a bucket with default retention,
         // and moto 5.2.5 (like AWS) wants the algorithm named (x-amz-sdk-checksum-algorithm).
         // The value is given, so the SDK sends it as a header, not as an aws-chunked trailer.
-        let crc = aws_smithy_types::base64::encode(crc32fast::hash(&body).to_be_bytes());
-        let mut req = self
+        let req = self
             .client
             .put_object()
             .bucket(&self.config.bucket)
             .key(key)
-            .checksum_algorithm(ChecksumAlgorithm::Crc32)
-            .checksum_crc32(crc)
             .set_metadata(Some(
                 opts.metadata.clone().into_iter().collect::<HashMap<_, _>>(),
-            ))
-            .body(ByteStream::from(body));
-        if let Some(r) = opts.lock.retention {
-            req = req
-                .object_lock_mode(match r.mode {
-                    RetentionMode::Compliance => ObjectLockMode::Compliance,
-                    RetentionMode::Governance => ObjectLockMode::Governance,
-                })
-                .object_lock_retain_until_date(to_datetime(r.retain_until));
+            ));
+        // A caller's SHA-256 (attachments) replaces the CRC-32: one checksum per request
+        // (Cloudflare R2 refuses two), and the server keeps it for audits.
+        let req = match opts.sha256 {
+            Some(digest) => req
+                .checksum_algorithm(ChecksumAlgorithm::Sha256)
+                .checksum_sha256(aws_smithy_types::base64::encode(digest)),
+            None => req
+                .checksum_algorithm(ChecksumAlgorithm::Crc32)
+                .checksum_crc32(aws_smithy_types::base64::encode(
+                    crc32fast::hash(&body).to_be_bytes(),
+                )),
         }
-        if opts.lock.legal_hold {
-            req = req.object_lock_legal_hold_status(ObjectLockLegalHoldStatus::On);
-        }
-        match &self.config.sse {
-            Some(Sse::S3) => req.server_side_encryption(ServerSideEncryption::Aes256),
-            Some(Sse::Kms { key_id }) => req
-                .server_side_encryption(ServerSideEncryption::AwsKms)
-                .ssekms_key_id(key_id),
-            None => req,
-        }
+        .body(ByteStream::from(body));
+        with_lock_and_sse!(req, opts, self.config)
     }
 
     /// The current version id of `key` (`None` on an unversioned bucket), or NotFound.
@@ -257,11 +276,23 @@ macro_rules! object_meta {
                 $out.object_lock_retain_until_date(),
                 $out.object_lock_legal_hold_status(),
             ),
+            sha256: whole_sha256($out.checksum_sha256(), $out.e_tag()),
         }
     };
 }
 
-fn to_datetime(t: Timestamp) -> DateTime {
+/// The whole object's SHA-256 from `x-amz-checksum-sha256` (base64), as hex. A multipart
+/// object's checksum covers its parts, not the object: `None`. AWS marks it (`<base64>-N`);
+/// moto 5.2.5 does not, so a multipart ETag (`<md5>-N`, every server) is the sign.
+fn whole_sha256(b64: Option<&str>, etag: Option<&str>) -> Option<String> {
+    if etag.is_some_and(|e| e.contains('-')) {
+        return None;
+    }
+    let bytes = aws_smithy_types::base64::decode(b64.filter(|v| !v.contains('-'))?).ok()?;
+    (bytes.len() == 32).then(|| bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+pub(crate) fn to_datetime(t: Timestamp) -> DateTime {
     DateTime::from_millis(t.as_millis() as i64)
 }
 
@@ -385,14 +416,79 @@ impl ObjectStore for S3Store {
     // which every server fills in.
     async fn head(&self, key: &str) -> StoreResult<ObjectMeta> {
         validate_key(key)?;
+        // Ask for the checksum the server kept (x-amz-checksum-mode: ENABLED); servers that
+        // keep none (Ceph RGW 16.2) ignore it.
         let req = self
             .client
             .head_object()
             .bucket(&self.config.bucket)
             .key(key)
+            .checksum_mode(ChecksumMode::Enabled)
             .send();
         let out = self.call(Op::Head, key, req).await?;
         Ok(object_meta!(key, out))
+    }
+
+    async fn get_range(&self, key: &str, offset: u64, len: u64) -> StoreResult<Bytes> {
+        validate_key(key)?;
+        if len == 0 {
+            return Ok(Bytes::new());
+        }
+        let range = format!("bytes={offset}-{}", offset.saturating_add(len - 1));
+        let req = self
+            .client
+            .get_object()
+            .bucket(&self.config.bucket)
+            .key(key)
+            .range(range)
+            .send();
+        let out = match self.call(Op::Get, key, req).await {
+            Ok(out) => out,
+            // 416: the range starts past the end of the object.
+            Err(StoreError::Permanent { message, .. }) if message.contains("416") => {
+                return Ok(Bytes::new())
+            }
+            Err(e) => return Err(e),
+        };
+        let body = out
+            .body
+            .collect()
+            .await
+            .map_err(|e| StoreError::Transient {
+                op: Op::Get.name(),
+                key: key.to_owned(),
+                message: format!("reading the body failed: {e}"),
+            })?;
+        Ok(body.into_bytes())
+    }
+
+    async fn start_upload(&self, key: &str, opts: &PutOptions) -> StoreResult<UploadId> {
+        crate::multipart::start(self, key, opts).await
+    }
+
+    async fn upload_part(
+        &self,
+        key: &str,
+        upload: &UploadId,
+        number: u32,
+        body: Bytes,
+        sha256: [u8; 32],
+    ) -> StoreResult<UploadedPart> {
+        crate::multipart::part(self, key, upload, number, body, sha256).await
+    }
+
+    async fn complete_upload(
+        &self,
+        key: &str,
+        upload: &UploadId,
+        parts: &[UploadedPart],
+        _sha256: [u8; 32],
+    ) -> StoreResult<PutResult> {
+        crate::multipart::complete(self, key, upload, parts).await
+    }
+
+    async fn abort_upload(&self, key: &str, upload: &UploadId) -> StoreResult<()> {
+        crate::multipart::abort(self, key, upload).await
     }
 
     async fn list_after(
@@ -425,6 +521,31 @@ impl ObjectStore for S3Store {
             truncated: out.is_truncated().unwrap_or(false) && !entries.is_empty(),
             entries,
         })
+    }
+
+    async fn list_folders(&self, prefix: &str) -> StoreResult<Vec<String>> {
+        let mut folders = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let req = self
+                .client
+                .list_objects_v2()
+                .bucket(&self.config.bucket)
+                .prefix(prefix)
+                .delimiter("/")
+                .set_continuation_token(token.take())
+                .send();
+            let out = self.call(Op::List, prefix, req).await?;
+            folders.extend(
+                out.common_prefixes()
+                    .iter()
+                    .filter_map(|p| p.prefix().map(str::to_owned)),
+            );
+            match out.next_continuation_token() {
+                Some(t) if out.is_truncated().unwrap_or(false) => token = Some(t.to_owned()),
+                _ => return Ok(folders),
+            }
+        }
     }
 
     /// Deletes the object's current version by id, so Object Lock applies on versioned

@@ -29,7 +29,8 @@ use parking_lot::Mutex;
 
 use crate::{
     DefaultRetention, DeleteOptions, GetResult, InitOptions, InitReport, ListPage, ObjectMeta,
-    ObjectStore, PutOptions, PutResult, Retention, SeededRng, StoreError, StoreResult,
+    ObjectStore, PutOptions, PutResult, Retention, SeededRng, StoreError, StoreResult, UploadId,
+    UploadedPart,
 };
 
 /// The store operations a fault can target.
@@ -43,6 +44,8 @@ pub enum Op {
     Delete,
     SetRetention,
     SetLegalHold,
+    /// Every step of a multipart upload (start, part, complete, abort).
+    Upload,
 }
 
 /// Where a fault strikes.
@@ -107,6 +110,7 @@ impl Op {
             Op::Delete => "delete",
             Op::SetRetention => "set_retention",
             Op::SetLegalHold => "set_legal_hold",
+            Op::Upload => "upload",
         }
     }
 }
@@ -382,6 +386,44 @@ impl ObjectStore for FaultStore {
         self.run(Op::Head, key, None, self.inner.head(key)).await
     }
 
+    async fn get_range(&self, key: &str, offset: u64, len: u64) -> StoreResult<Bytes> {
+        let call = self.inner.get_range(key, offset, len);
+        self.run(Op::Get, key, None, call).await
+    }
+
+    async fn start_upload(&self, key: &str, opts: &PutOptions) -> StoreResult<UploadId> {
+        let call = self.inner.start_upload(key, opts);
+        self.run(Op::Upload, key, Some(&opts.metadata), call).await
+    }
+
+    async fn upload_part(
+        &self,
+        key: &str,
+        upload: &UploadId,
+        number: u32,
+        body: Bytes,
+        sha256: [u8; 32],
+    ) -> StoreResult<UploadedPart> {
+        let call = self.inner.upload_part(key, upload, number, body, sha256);
+        self.run(Op::Upload, key, None, call).await
+    }
+
+    async fn complete_upload(
+        &self,
+        key: &str,
+        upload: &UploadId,
+        parts: &[UploadedPart],
+        sha256: [u8; 32],
+    ) -> StoreResult<PutResult> {
+        let call = self.inner.complete_upload(key, upload, parts, sha256);
+        self.run(Op::Upload, key, None, call).await
+    }
+
+    async fn abort_upload(&self, key: &str, upload: &UploadId) -> StoreResult<()> {
+        let call = self.inner.abort_upload(key, upload);
+        self.run(Op::Upload, key, None, call).await
+    }
+
     async fn list_after(
         &self,
         prefix: &str,
@@ -418,6 +460,11 @@ impl ObjectStore for FaultStore {
 
     async fn list_versions(&self, prefix: &str) -> StoreResult<Vec<crate::VersionEntry>> {
         self.inner.list_versions(prefix).await
+    }
+
+    async fn list_folders(&self, prefix: &str) -> StoreResult<Vec<String>> {
+        let call = self.inner.list_folders(prefix);
+        self.run(Op::List, prefix, None, call).await
     }
 
     async fn init(&self, opts: &InitOptions) -> StoreResult<InitReport> {

@@ -29,6 +29,7 @@
 //! - An object under retention or legal hold cannot be deleted or overwritten, and its retention
 //!   cannot be shortened (COMPLIANCE) or shortened without bypass (GOVERNANCE).
 
+mod checksum;
 mod clock;
 #[cfg(feature = "conformance")]
 pub mod conformance;
@@ -56,7 +57,7 @@ pub use rng::SeededRng;
 pub use types::{
     DefaultRetention, DeleteOptions, GetResult, InitOptions, InitReport, ListEntry, ListPage,
     LockRequest, LockState, ObjectMeta, PutOptions, PutResult, RequestStats, Retention,
-    RetentionMode, VersionEntry,
+    RetentionMode, UploadId, UploadedPart, VersionEntry,
 };
 
 /// The largest page [`ObjectStore::list_after`] returns, as on S3.
@@ -99,8 +100,40 @@ pub trait ObjectStore: Send + Sync + std::fmt::Debug + 'static {
     /// Reads the whole object with its metadata.
     async fn get(&self, key: &str) -> StoreResult<GetResult>;
 
-    /// Reads only the metadata: size, ETag, user metadata and lock state.
+    /// Reads only the metadata: size, ETag, user metadata, lock state and kept SHA-256.
     async fn head(&self, key: &str) -> StoreResult<ObjectMeta>;
+
+    /// Reads `len` bytes of `key` from `offset` (fewer at the end of the object): large
+    /// objects are read in pieces, so memory stays bounded.
+    async fn get_range(&self, key: &str, offset: u64, len: u64) -> StoreResult<Bytes>;
+
+    /// Starts a multipart upload of `key` (for objects larger than one PUT should carry),
+    /// with the options of the object it will become.
+    async fn start_upload(&self, key: &str, opts: &PutOptions) -> StoreResult<UploadId>;
+
+    /// Uploads part `number` (1-based, in any order). The store verifies `sha256`.
+    async fn upload_part(
+        &self,
+        key: &str,
+        upload: &UploadId,
+        number: u32,
+        body: Bytes,
+        sha256: [u8; 32],
+    ) -> StoreResult<UploadedPart>;
+
+    /// Completes the upload from `parts`, in part order, create-only (`If-None-Match: *`)
+    /// where the store supports it: an existing key gives [`StoreError::AlreadyExists`].
+    /// `sha256` is the whole object's; stores that can check it do.
+    async fn complete_upload(
+        &self,
+        key: &str,
+        upload: &UploadId,
+        parts: &[UploadedPart],
+        sha256: [u8; 32],
+    ) -> StoreResult<PutResult>;
+
+    /// Abandons an upload and frees its parts.
+    async fn abort_upload(&self, key: &str, upload: &UploadId) -> StoreResult<()>;
 
     /// Lists keys that start with `prefix` and sort after `start_after`, in byte order, at most
     /// `limit` (capped at [`MAX_LIST_PAGE`]) per call.
@@ -126,6 +159,19 @@ pub trait ObjectStore: Send + Sync + std::fmt::Debug + 'static {
 
     /// Turns the legal hold of `key` on or off.
     async fn set_legal_hold(&self, key: &str, on: bool) -> StoreResult<()>;
+
+    /// The folders directly under `prefix` (which ends in `/` or is empty): the distinct
+    /// next path components of its keys, each as `prefix + name + "/"`, in byte order (a LIST
+    /// with delimiter `/` on S3).
+    async fn list_folders(&self, prefix: &str) -> StoreResult<Vec<String>> {
+        let mut folders = std::collections::BTreeSet::new();
+        for e in list_all(self, prefix, None).await? {
+            if let Some((name, _)) = e.key[prefix.len()..].split_once('/') {
+                folders.insert(format!("{prefix}{name}/"));
+            }
+        }
+        Ok(folders.into_iter().collect())
+    }
 
     /// Every version and delete marker of the keys under `prefix`, in key order (newest
     /// version first within a key). Unversioned stores list each object as its one version.

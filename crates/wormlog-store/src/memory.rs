@@ -9,11 +9,13 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use parking_lot::Mutex;
 
+use crate::checksum;
 use crate::lock_rules::{check_delete, check_overwrite, check_retention_change, initial_lock};
 use crate::{
     strip_etag_quotes, validate_key, Clock, DefaultRetention, DeleteOptions, GetResult,
     InitOptions, InitReport, ListEntry, ListPage, LockState, ObjectMeta, ObjectStore, PutOptions,
-    PutResult, Retention, StoreError, StoreResult, SystemClock, MAX_LIST_PAGE,
+    PutResult, Retention, StoreError, StoreResult, SystemClock, UploadId, UploadedPart,
+    MAX_LIST_PAGE,
 };
 
 #[derive(Debug, Clone)]
@@ -22,11 +24,21 @@ struct Object {
     etag: String,
     metadata: BTreeMap<String, String>,
     lock: LockState,
+    sha256: Option<String>,
+}
+
+/// A multipart upload: the object's options, and its parts so far.
+#[derive(Debug)]
+struct Upload {
+    key: String,
+    opts: PutOptions,
+    parts: BTreeMap<u32, Bytes>,
 }
 
 #[derive(Debug, Default)]
 struct Bucket {
     objects: BTreeMap<String, Object>,
+    uploads: BTreeMap<String, Upload>,
     default_retention: Option<DefaultRetention>,
 }
 
@@ -70,7 +82,52 @@ impl MemoryStore {
             etag: o.etag.clone(),
             metadata: o.metadata.clone(),
             lock: o.lock,
+            sha256: o.sha256.clone(),
         }
+    }
+
+    /// Creates `key` if absent: the create-only commit point, under the bucket's lock.
+    fn create(
+        &self,
+        key: &str,
+        body: Bytes,
+        opts: &PutOptions,
+        sha256: Option<String>,
+    ) -> StoreResult<PutResult> {
+        let now = self.clock.now();
+        let etag = self.fresh_etag();
+        let mut bucket = self.bucket.lock();
+        if bucket.objects.contains_key(key) {
+            return Err(StoreError::AlreadyExists {
+                key: key.to_owned(),
+            });
+        }
+        let lock = initial_lock(&opts.lock, bucket.default_retention, now);
+        bucket.objects.insert(
+            key.to_owned(),
+            Object {
+                body,
+                etag: etag.clone(),
+                metadata: opts.metadata.clone(),
+                lock,
+                sha256,
+            },
+        );
+        Ok(PutResult { etag })
+    }
+
+    fn upload_of<'a>(
+        bucket: &'a mut Bucket,
+        key: &str,
+        upload: &UploadId,
+    ) -> StoreResult<&'a mut Upload> {
+        bucket
+            .uploads
+            .get_mut(&upload.0)
+            .filter(|u| u.key == key)
+            .ok_or_else(|| StoreError::NotFound {
+                key: format!("{key} (upload {})", upload.0),
+            })
     }
 
     fn with_object<T>(
@@ -106,25 +163,8 @@ impl ObjectStore for MemoryStore {
         opts: &PutOptions,
     ) -> StoreResult<PutResult> {
         validate_key(key)?;
-        let now = self.clock.now();
-        let etag = self.fresh_etag();
-        let mut bucket = self.bucket.lock();
-        if bucket.objects.contains_key(key) {
-            return Err(StoreError::AlreadyExists {
-                key: key.to_owned(),
-            });
-        }
-        let lock = initial_lock(&opts.lock, bucket.default_retention, now);
-        bucket.objects.insert(
-            key.to_owned(),
-            Object {
-                body,
-                etag: etag.clone(),
-                metadata: opts.metadata.clone(),
-                lock,
-            },
-        );
-        Ok(PutResult { etag })
+        let sha256 = checksum::verified(key, &body, opts.sha256)?;
+        self.create(key, body, opts, sha256)
     }
 
     async fn put_if_match(
@@ -137,6 +177,7 @@ impl ObjectStore for MemoryStore {
         let now = self.clock.now();
         let new_etag = self.fresh_etag();
         let default = self.bucket.lock().default_retention;
+        let sha256 = checksum::verified(key, &body, opts.sha256)?;
         self.with_object(key, |o| {
             if o.etag != strip_etag_quotes(etag) {
                 return Err(StoreError::PreconditionFailed {
@@ -149,6 +190,7 @@ impl ObjectStore for MemoryStore {
                 etag: new_etag.clone(),
                 metadata: opts.metadata.clone(),
                 lock: initial_lock(&opts.lock, default, now),
+                sha256,
             };
             Ok(PutResult { etag: new_etag })
         })
@@ -165,6 +207,86 @@ impl ObjectStore for MemoryStore {
 
     async fn head(&self, key: &str) -> StoreResult<ObjectMeta> {
         self.with_object(key, |o| Ok(Self::meta(key, o)))
+    }
+
+    async fn get_range(&self, key: &str, offset: u64, len: u64) -> StoreResult<Bytes> {
+        self.with_object(key, |o| {
+            let start = (offset as usize).min(o.body.len());
+            let end = start.saturating_add(len as usize).min(o.body.len());
+            Ok(o.body.slice(start..end))
+        })
+    }
+
+    async fn start_upload(&self, key: &str, opts: &PutOptions) -> StoreResult<UploadId> {
+        validate_key(key)?;
+        let id = UploadId(self.fresh_etag());
+        self.bucket.lock().uploads.insert(
+            id.0.clone(),
+            Upload {
+                key: key.to_owned(),
+                opts: opts.clone(),
+                parts: BTreeMap::new(),
+            },
+        );
+        Ok(id)
+    }
+
+    async fn upload_part(
+        &self,
+        key: &str,
+        upload: &UploadId,
+        number: u32,
+        body: Bytes,
+        sha256: [u8; 32],
+    ) -> StoreResult<UploadedPart> {
+        checksum::verified(key, &body, Some(sha256))?;
+        let mut bucket = self.bucket.lock();
+        Self::upload_of(&mut bucket, key, upload)?
+            .parts
+            .insert(number, body);
+        Ok(UploadedPart {
+            number,
+            etag: format!("part-{number}"),
+            sha256,
+        })
+    }
+
+    async fn complete_upload(
+        &self,
+        key: &str,
+        upload: &UploadId,
+        parts: &[UploadedPart],
+        sha256: [u8; 32],
+    ) -> StoreResult<PutResult> {
+        let (body, opts) = {
+            let mut bucket = self.bucket.lock();
+            let u = Self::upload_of(&mut bucket, key, upload)?;
+            let mut body = Vec::new();
+            for p in parts {
+                let part = u
+                    .parts
+                    .get(&p.number)
+                    .ok_or_else(|| StoreError::Permanent {
+                        op: "complete upload",
+                        key: key.to_owned(),
+                        message: format!("part {} was never uploaded", p.number),
+                    })?;
+                body.extend_from_slice(part);
+            }
+            let opts = u.opts.clone();
+            bucket.uploads.remove(&upload.0);
+            (Bytes::from(body), opts)
+        };
+        let kept = checksum::verified(key, &body, Some(sha256))?;
+        self.create(key, body, &opts, kept)
+    }
+
+    async fn abort_upload(&self, key: &str, upload: &UploadId) -> StoreResult<()> {
+        let mut bucket = self.bucket.lock();
+        if bucket.uploads.get(&upload.0).is_some_and(|u| u.key == key) {
+            bucket.uploads.remove(&upload.0);
+        }
+        Ok(())
     }
 
     async fn list_after(

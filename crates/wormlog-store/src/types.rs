@@ -106,6 +106,10 @@ pub struct PutOptions {
     /// User metadata (`x-amz-meta-<name>` on S3). Names are lower-case ASCII.
     pub metadata: BTreeMap<String, String>,
     pub lock: LockRequest,
+    /// The SHA-256 of the body. The store checks the bytes against it before it stores them
+    /// (S3: `x-amz-checksum-sha256`, in place of the CRC-32 sent otherwise) and keeps it, so
+    /// an audit can compare without downloading ([`ObjectMeta::sha256`]).
+    pub sha256: Option<[u8; 32]>,
 }
 
 /// What a successful put returns.
@@ -124,6 +128,23 @@ pub struct ObjectMeta {
     pub etag: String,
     pub metadata: BTreeMap<String, String>,
     pub lock: LockState,
+    /// The SHA-256 of the whole object the store verified when it was written (64 hex
+    /// digits), where it keeps one; `None` otherwise (no checksum was sent, or a multipart
+    /// upload, whose checksum on S3 covers its parts).
+    pub sha256: Option<String>,
+}
+
+/// A multipart upload in progress.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UploadId(pub String);
+
+/// One uploaded part of a multipart upload.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UploadedPart {
+    /// 1-based.
+    pub number: u32,
+    pub etag: String,
+    pub sha256: [u8; 32],
 }
 
 /// An object's bytes and metadata.

@@ -54,6 +54,8 @@ pub(crate) struct Core {
     pub(crate) next_slot: u64,
     pub(crate) next_seq: u64,
     max_epoch_seen: u64,
+    /// The write id of the last segment the writer counted as valid: the `prev` of its next.
+    prev: Option<Uuid>,
     /// Set once the writer must refuse every further append (fenced, conflicted, poisoned).
     pub(crate) stopped: Option<WriteError>,
     pub(crate) stats: Arc<StatsCells>,
@@ -101,6 +103,7 @@ impl Core {
             next_slot: 0,
             next_seq: 0,
             max_epoch_seen: 0,
+            prev: None,
             stopped: None,
             stats,
         };
@@ -113,6 +116,7 @@ impl Core {
         if let Some(last) = tail.last {
             core.next_seq = last.next_seq();
             core.max_epoch_seen = last.epoch;
+            core.prev = Some(last.write_id);
             let unchecked = core.cfg.planted_bug == Some(crate::PlantedBug::OpenWithoutEpochCheck);
             if last.epoch > core.cfg.epoch && !unchecked {
                 return Err(core.fenced(last.epoch, tail.next_slot - 1, false));
@@ -363,6 +367,8 @@ impl Core {
             epoch: self.cfg.epoch,
             writer: self.cfg.writer_id.clone(),
             write_id,
+            prev: self.prev,
+            window: 1,
             created_at: self.cfg.clock.now().to_rfc3339(),
         };
         let (bytes, header) = match payload {
@@ -387,6 +393,7 @@ impl Core {
         PutOptions {
             metadata: summary.to_metadata(),
             lock,
+            sha256: None,
         }
     }
 
@@ -395,6 +402,7 @@ impl Core {
         self.next_slot = slot + 1;
         self.next_seq = summary.next_seq();
         self.max_epoch_seen = self.max_epoch_seen.max(summary.epoch);
+        self.prev = Some(summary.write_id);
         Committed {
             slot,
             first_seq: summary.first_seq,
@@ -479,5 +487,9 @@ impl Core {
 
     pub(crate) fn config(&self) -> &WriterConfig {
         &self.cfg
+    }
+
+    pub(crate) fn keys(&self) -> &StreamKeys {
+        &self.keys
     }
 }

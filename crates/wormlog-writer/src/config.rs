@@ -43,6 +43,9 @@ pub struct LockPolicy {
     pub legal_hold: bool,
 }
 
+/// Raw payloads above 256 KiB are stored as attachments by default.
+pub const DEFAULT_ATTACH_ABOVE: u64 = 256 << 10;
+
 /// Everything a [`crate::LogWriter`] needs besides the store.
 #[derive(Clone, Debug)]
 pub struct WriterConfig {
@@ -60,6 +63,11 @@ pub struct WriterConfig {
     pub retry: RetryPolicy,
     /// Object Lock for every segment; `None` leaves the bucket default in force.
     pub lock: Option<LockPolicy>,
+    /// Raw payloads larger than this many bytes are stored as attachments of their own
+    /// (`P/attachments/<sha256>`); smaller ones go inline, as base64 in the event line.
+    pub attach_above: u64,
+    /// Give every event its own segment (no group commit), for one lock per document.
+    pub one_per_segment: bool,
     pub clock: Arc<dyn Clock>,
     /// Seed for event ids, write ids and jitter; `None` draws one from the OS. Writers that
     /// share a seed draw the same ids: give each its own.
@@ -118,6 +126,8 @@ impl WriterConfig {
             max_batch_bytes: 4 << 20,
             retry: RetryPolicy::default(),
             lock: None,
+            attach_above: DEFAULT_ATTACH_ABOVE,
+            one_per_segment: false,
             clock: SystemClock::shared(),
             seed: None,
             leadership: None,

@@ -68,6 +68,9 @@ pub enum WriteError {
     #[error("invalid event: {0}")]
     InvalidEvent(FormatError),
 
+    #[error("could not read {path} ({reason}); nothing was appended for it")]
+    File { path: String, reason: String },
+
     #[error("invalid writer configuration: {0}")]
     Config(String),
 

@@ -31,6 +31,7 @@
 //! PUT), I6 (a definite failure never lands: only transient errors are retried, under one
 //! write id, so an unknown outcome lands at most once), I7 (event ids are fresh UUIDs).
 
+mod attach;
 mod commit;
 mod config;
 mod error;
@@ -39,7 +40,10 @@ mod settle;
 mod stats;
 mod writer;
 
-pub use config::{LockPolicy, PlantedBug, RetryPolicy, StopHook, WriterConfig};
+pub use attach::{PART_SIZE, SINGLE_PUT_MAX};
+pub use config::{
+    LockPolicy, PlantedBug, RetryPolicy, StopHook, WriterConfig, DEFAULT_ATTACH_ABOVE,
+};
 pub use error::WriteError;
 pub use resolve::{decide, Resolution, WriterView};
 pub use stats::WriterStats;

@@ -11,7 +11,7 @@ use parking_lot::Mutex;
 use tokio::sync::{mpsc, oneshot, watch};
 use uuid::Uuid;
 use wormlog_fencing::FencingToken;
-use wormlog_format::{NewEvent, PurgeRecord};
+use wormlog_format::{NewEvent, PurgeRecord, StreamKeys};
 use wormlog_store::{Clock, ObjectStore, SeededRng};
 
 use crate::commit::{Committed, Core, Payload};
@@ -84,9 +84,13 @@ impl Future for AppendFuture {
 /// appends go through one background task, in call order.
 pub struct LogWriter {
     tx: mpsc::UnboundedSender<Request>,
-    store: Arc<dyn ObjectStore>,
-    ids: Mutex<SeededRng>,
-    clock: Arc<dyn Clock>,
+    pub(crate) store: Arc<dyn ObjectStore>,
+    pub(crate) keys: StreamKeys,
+    pub(crate) ids: Mutex<SeededRng>,
+    pub(crate) clock: Arc<dyn Clock>,
+    /// The Object Lock of every segment; attachments get it too (attach.rs).
+    pub(crate) lock: Option<crate::LockPolicy>,
+    pub(crate) attach_above: u64,
     stats: Arc<StatsCells>,
     position: Arc<Mutex<WriterPosition>>,
     task: tokio::task::JoinHandle<()>,
@@ -115,7 +119,9 @@ impl LogWriter {
         let ids = SeededRng::new(rng.next_u64());
         let stats = Arc::new(StatsCells::default());
         let clock = Arc::clone(&cfg.clock);
+        let (lock, attach_above) = (cfg.lock, cfg.attach_above);
         let core = Core::open(Arc::clone(&store), cfg, rng, Arc::clone(&stats)).await?;
+        let keys = core.keys().clone();
         let position = Arc::new(Mutex::new(position_of(&core)));
         let (tx, rx) = mpsc::unbounded_channel();
         let leadership = core.config().leadership.clone();
@@ -123,8 +129,11 @@ impl LogWriter {
         Ok(LogWriter {
             tx,
             store,
+            keys,
             ids: Mutex::new(ids),
             clock,
+            lock,
+            attach_above,
             stats,
             position,
             task,
@@ -340,7 +349,7 @@ fn gather_batch(
     cfg: &WriterConfig,
 ) -> Batch {
     let mut bytes = Batch::bytes(&first.events);
-    let alone = Batch::alone(&first);
+    let alone = Batch::alone(&first) || cfg.one_per_segment;
     let mut batch = Batch::of(first);
     if alone {
         return batch;

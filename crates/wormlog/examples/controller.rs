@@ -89,7 +89,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let reader = LogReader::new(Arc::clone(&opened.store), &opened.root_prefix, STREAM)?;
         let mut state = Desired::default();
         for e in reader.read_events(0, None).await? {
-            state.apply(e.data.get());
+            state.apply(e.json().unwrap_or_default());
         }
         println!("[{}] replayed state: {:?}", args.holder, state.0);
 

@@ -124,6 +124,8 @@ async fn rogue_zombie_at_the_tail(world: &World, keys: &StreamKeys) -> Vec<Zombi
         epoch: 1,
         writer: "rogue".into(),
         write_id: uuid::Uuid::from_u128(0x0bad),
+        prev: None,
+        window: 1,
         created_at: "2026-01-01T00:00:00Z".into(),
     };
     let event = NewEvent::new(

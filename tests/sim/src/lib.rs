@@ -147,7 +147,7 @@ impl Seen {
     pub(crate) fn of(e: &wormlog_format::Event) -> Seen {
         Seen {
             seq: e.seq,
-            op: op_of(e.data.get()),
+            op: op_of(e.json().unwrap_or_default()),
             epoch: e.meta.fencing_token.epoch,
             writer: e.meta.fencing_token.writer.clone(),
         }

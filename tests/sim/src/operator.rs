@@ -53,6 +53,7 @@ async fn purge(world: &World, cfg: WriterConfig, victim: PurgedSlot, discard: bo
         operator: "sim-operator".into(),
         reason: "erasure".into(),
         purged: vec![victim.clone()],
+        attachments: Vec::new(),
     };
     let committed = w.append_purge(record.clone()).await;
     if let Ok(w) = Arc::try_unwrap(w) {
@@ -125,7 +126,8 @@ pub(crate) struct Applied(pub Vec<(u64, u64)>);
 
 impl State for Applied {
     fn apply(&mut self, e: &wormlog_format::Event) {
-        self.0.push((e.seq, crate::op_of(e.data.get())));
+        self.0
+            .push((e.seq, crate::op_of(e.json().unwrap_or_default())));
     }
 }
 

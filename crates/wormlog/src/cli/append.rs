@@ -5,16 +5,14 @@
 //! and long-running producers); a malformed line stops the command with exit 2 and the lines
 //! before it stay appended.
 
-use std::collections::VecDeque;
-use std::io::Write;
-
 use clap::Args;
 use serde_json::value::RawValue;
 use tokio::io::AsyncBufReadExt;
-use wormlog::{Appended, LogWriter};
+use wormlog::{LogWriter, NewEvent};
 use wormlog_format::validate_id;
 use wormlog_writer::AppendFuture;
 
+use super::documents::{self, Acks, DocumentArgs, Input};
 use super::writer_args::{Opened, WriterArgs};
 use super::{CliError, CliResult, Context};
 
@@ -35,8 +33,11 @@ pub(crate) struct AppendArgs {
     #[arg(long, conflicts_with = "data")]
     streaming: bool,
 
+    #[command(flatten)]
+    docs: DocumentArgs,
+
     /// Event data, one JSON value per argument (such as '{"k":1}' or '"text"'); without
-    /// arguments, one JSON value per stdin line.
+    /// arguments (and without --file or --raw), one JSON value per stdin line.
     #[arg(value_name = "DATA")]
     data: Vec<String>,
 }
@@ -44,27 +45,31 @@ pub(crate) struct AppendArgs {
 pub(crate) async fn run(ctx: &Context, args: AppendArgs) -> CliResult<()> {
     validate_id("--type", &args.event_type).map_err(CliError::usage)?;
     args.writer.validate()?;
+    if let Some(t) = &args.docs.content_type {
+        wormlog_format::validate_content_type(t)
+            .map_err(|e| CliError::usage(format!("--content-type: {e}")))?;
+    }
     if args.streaming {
         return run_streaming(ctx, &args).await;
     }
-    let inputs = collect_inputs(&args.data).await?;
+    let inputs = if !args.docs.files.is_empty() {
+        args.docs.files().await?
+    } else if args.docs.raw {
+        args.docs.stdin().await?
+    } else {
+        collect_inputs(&args.data).await?
+    };
     if inputs.is_empty() {
         return Err(CliError::usage(
-            "nothing to append: pass DATA arguments or JSON lines on stdin",
+            "nothing to append: pass DATA arguments, --file, --raw, or JSON lines on stdin",
         ));
     }
-    let opened = args.writer.open(ctx).await?;
+    let opened = args
+        .writer
+        .open_tuned(ctx, &|cfg| tune(cfg, &args.docs))
+        .await?;
     let writer = &opened.writer;
-    let result = match args.expected_seq {
-        Some(expected) => append_expected(writer, &args.event_type, &inputs, expected).await,
-        None => {
-            let pending: VecDeque<_> = inputs
-                .iter()
-                .map(|d| writer.append(&args.event_type, d))
-                .collect();
-            print_acks(pending).await
-        }
-    };
+    let result = append_all(ctx, writer, &args, &inputs).await;
     let fenced = result
         .as_ref()
         .is_err_and(|e| e.code == super::exit::FENCED);
@@ -72,36 +77,46 @@ pub(crate) async fn run(ctx: &Context, args: AppendArgs) -> CliResult<()> {
     result
 }
 
-async fn append_expected(
+/// The writer settings documents ask for.
+fn tune(cfg: &mut wormlog::WriterConfig, docs: &DocumentArgs) {
+    cfg.attach_above = docs.attach_above;
+    cfg.one_per_segment = docs.one_per_segment;
+}
+
+/// Builds every event first (storing attachments), then appends them all in order and
+/// prints each acknowledgement as it comes back.
+async fn append_all(
+    ctx: &Context,
     writer: &LogWriter,
-    event_type: &str,
-    inputs: &[String],
-    expected: u64,
+    args: &AppendArgs,
+    inputs: &[Input],
 ) -> CliResult<()> {
-    let events = inputs
+    let mut events = Vec::with_capacity(inputs.len());
+    for input in inputs {
+        events.push(documents::event_of(writer, &args.event_type, input).await?);
+    }
+    let keys = wormlog::StreamKeys::new(&ctx.store.root_prefix, &ctx.stream)
+        .map_err(|e| CliError::usage(e.to_string()))?;
+    let mut acks = Acks::new(
+        args.docs.json,
+        std::sync::Arc::clone(&ctx.store.store),
+        keys,
+    );
+    if let Some(expected) = args.expected_seq {
+        let appended = writer.append_expected(events.clone(), expected).await?;
+        for (a, e) in appended.iter().zip(&events) {
+            acks.print(a, Some(e)).await;
+        }
+        return Ok(());
+    }
+    let pending: Vec<(AppendFuture, &NewEvent)> = events
         .iter()
-        .map(|d| writer.event(event_type, d))
-        .collect::<Result<Vec<_>, _>>()?;
-    let acks = writer.append_expected(events, expected).await?;
-    let mut out = std::io::stdout().lock();
-    for a in acks {
-        let _ = writeln!(out, "{} {}", a.seq, a.id);
+        .map(|e| (writer.append_event(e.clone()), e))
+        .collect();
+    for (f, e) in pending {
+        acks.print(&f.await?, Some(e)).await;
     }
     Ok(())
-}
-
-/// Prints "seq id" for each append as it is acknowledged, in order; stops at the first error.
-async fn print_acks(mut pending: VecDeque<AppendFuture>) -> CliResult<()> {
-    while let Some(f) = pending.pop_front() {
-        print_ack(f.await?);
-    }
-    Ok(())
-}
-
-fn print_ack(a: Appended) {
-    let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "{} {}", a.seq, a.id);
-    let _ = out.flush();
 }
 
 /// What a malformed input means for the store, in the error sentence.
@@ -118,12 +133,12 @@ fn check_json(text: &str, what: &str, outcome: &str) -> CliResult<()> {
 }
 
 /// DATA arguments, or else every non-blank stdin line; all checked before anything is written.
-async fn collect_inputs(data: &[String]) -> CliResult<Vec<String>> {
+async fn collect_inputs(data: &[String]) -> CliResult<Vec<Input>> {
     if !data.is_empty() {
         for (i, d) in data.iter().enumerate() {
             check_json(d, &format!("DATA argument {}", i + 1), NOTHING_APPENDED)?;
         }
-        return Ok(data.to_vec());
+        return Ok(data.iter().cloned().map(Input::Json).collect());
     }
     let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
     let mut out = Vec::new();
@@ -134,7 +149,7 @@ async fn collect_inputs(data: &[String]) -> CliResult<Vec<String>> {
             continue;
         }
         check_json(&line, &format!("stdin line {n}"), NOTHING_APPENDED)?;
-        out.push(line);
+        out.push(Input::Json(line));
     }
     Ok(out)
 }
@@ -152,10 +167,17 @@ async fn next_line(
 /// they come back. The writer opens at the first valid line, so a bad first line writes nothing.
 async fn run_streaming(ctx: &Context, args: &AppendArgs) -> CliResult<()> {
     let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<AppendFuture>();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(AppendFuture, NewEvent)>();
+    let keys = wormlog::StreamKeys::new(&ctx.store.root_prefix, &ctx.stream)
+        .map_err(|e| CliError::usage(e.to_string()))?;
+    let mut acks = Acks::new(
+        args.docs.json,
+        std::sync::Arc::clone(&ctx.store.store),
+        keys,
+    );
     let printer = tokio::spawn(async move {
-        while let Some(f) = rx.recv().await {
-            print_ack(f.await?);
+        while let Some((f, e)) = rx.recv().await {
+            acks.print(&f.await?, Some(&e)).await;
         }
         Ok::<(), wormlog::WriteError>(())
     });
@@ -172,10 +194,12 @@ async fn run_streaming(ctx: &Context, args: &AppendArgs) -> CliResult<()> {
             break;
         }
         if writer.is_none() {
-            writer = Some(args.writer.open(ctx).await?);
+            let tuning = |cfg: &mut wormlog::WriterConfig| tune(cfg, &args.docs);
+            writer = Some(args.writer.open_tuned(ctx, &tuning).await?);
         }
         let w = &writer.as_ref().expect("opened above").writer;
-        if tx.send(w.append(&args.event_type, &line)).is_err() {
+        let event = w.event(&args.event_type, &line)?;
+        if tx.send((w.append_event(event.clone()), event)).is_err() {
             break; // the printer stopped at an error; it is reported below
         }
     }

@@ -268,6 +268,8 @@ async fn per_event_stream(
             epoch: 1,
             writer: "bench".into(),
             write_id: ids.uuid(),
+            prev: None,
+            window: 1,
             created_at: clock.now().to_rfc3339(),
         };
         let (body, _) = encode_segment(&spec, &[event]);

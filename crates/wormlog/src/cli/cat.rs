@@ -54,8 +54,7 @@ pub(crate) async fn run(ctx: &Context, args: CatArgs) -> CliResult<()> {
                 if args.to.is_some_and(|t| e.seq > t) {
                     break;
                 }
-                let line = serde_json::to_string(&e).expect("events serialise");
-                if writeln!(out, "{line}").is_err() {
+                if writeln!(out, "{}", printable(e)).is_err() {
                     return Ok(()); // the reader went away (`| head`)
                 }
             }
@@ -80,8 +79,10 @@ async fn follow(reader: &LogReader, args: &CatArgs) -> CliResult<()> {
                     break;
                 }
                 let mut out = std::io::stdout().lock();
-                let line = serde_json::to_string(&e).expect("events serialise");
-                if writeln!(out, "{line}").and_then(|_| out.flush()).is_err() {
+                if writeln!(out, "{}", printable(e.clone()))
+                    .and_then(|_| out.flush())
+                    .is_err()
+                {
                     return Ok(());
                 }
                 if args.to == Some(e.seq) {
@@ -92,6 +93,15 @@ async fn follow(reader: &LogReader, args: &CatArgs) -> CliResult<()> {
         }
     }
     Ok(())
+}
+
+/// An event as one JSON line; a document shows its metadata (content type, size, SHA-256,
+/// attachment), never its bytes (`wormlog get` writes those).
+fn printable(mut e: wormlog::Event) -> String {
+    if let Some(p) = e.payload.as_mut() {
+        p.base64 = None;
+    }
+    serde_json::to_string(&e).expect("events serialise")
 }
 
 /// What a reader passes without printing it as an event: said on stderr, so stdout stays
@@ -109,6 +119,9 @@ fn note(item: &ScanItem) {
             purge.operator,
             purge.record_slot,
             purge.reason
+        ),
+        ScanItem::Void { slot, .. } => eprintln!(
+            "wormlog: slot {slot} holds a void record: a slot its writer never filled"
         ),
         ScanItem::Event(_) | ScanItem::Control { .. } => {}
     }

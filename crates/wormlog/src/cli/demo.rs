@@ -163,13 +163,17 @@ pub(crate) async fn run(ctx: &Context, _args: DemoArgs) -> CliResult<()> {
             ScanItem::Event(e) => {
                 println!(
                     "   seq {}  epoch {} by {}  {}",
-                    e.seq, e.meta.fencing_token.epoch, e.meta.fencing_token.writer, e.data
+                    e.seq,
+                    e.meta.fencing_token.epoch,
+                    e.meta.fencing_token.writer,
+                    e.json().unwrap_or_default()
                 );
-                apply(&mut state, e.data.get());
+                apply(&mut state, e.json().unwrap_or_default());
                 seqs.push(e.seq);
             }
             ScanItem::Zombie { slot, .. } => println!("   slot {slot}  zombie segment skipped"),
             ScanItem::Purged { slot, .. } => println!("   slot {slot}  purged (documented)"),
+            ScanItem::Void { slot, .. } => println!("   slot {slot}  void record skipped"),
         }
     }
     let expected: Vec<u64> = (0..(A_EVENTS.len() + B_EVENTS.len()) as u64).collect();

@@ -58,9 +58,10 @@ impl From<WriteError> for CliError {
             WriteError::Fenced { .. }
             | WriteError::EpochConflict { .. }
             | WriteError::LeadershipLost { .. } => FENCED,
-            WriteError::Conflict { .. } | WriteError::InvalidEvent(_) | WriteError::Config(_) => {
-                USAGE
-            }
+            WriteError::Conflict { .. }
+            | WriteError::InvalidEvent(_)
+            | WriteError::Config(_)
+            | WriteError::File { .. } => USAGE,
             WriteError::Corrupt { .. } | WriteError::Vanished { .. } => VIOLATION,
             WriteError::Store(StoreError::InvalidKey { .. }) => USAGE,
             WriteError::OutcomeUnknown { .. }
@@ -79,11 +80,13 @@ impl From<WriteError> for CliError {
 impl From<ReadError> for CliError {
     fn from(e: ReadError) -> CliError {
         let code = match &e {
-            ReadError::Corrupt { .. } | ReadError::Gap { .. } | ReadError::Discontinuity { .. } => {
-                VIOLATION
-            }
+            ReadError::Corrupt { .. }
+            | ReadError::Gap { .. }
+            | ReadError::Discontinuity { .. }
+            | ReadError::AttachmentMissing { .. }
+            | ReadError::PayloadMismatch { .. } => VIOLATION,
             ReadError::Config(_) => USAGE,
-            ReadError::Store(_) => STORE,
+            ReadError::Store(_) | ReadError::Output(_) => STORE,
         };
         CliError {
             code,

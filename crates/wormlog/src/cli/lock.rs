@@ -2,7 +2,10 @@
 //!
 //! Retention is only ever extended: a segment already retained longer is left as it is, and
 //! the command says so (COMPLIANCE retention cannot be shortened at all; GOVERNANCE would need
-//! the bypass, which these commands never send).
+//! the bypass, which these commands never send). A document's attachment gets the same hold or
+//! retention as its segment, and when the segment holds other events too, the command names
+//! them: Object Lock applies to whole segments (`append --one-per-segment` gives each document
+//! its own).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -119,17 +122,71 @@ pub(crate) async fn hold(ctx: &Context, args: HoldArgs) -> CliResult<()> {
     };
     let keys = StreamKeys::new(&ctx.store.root_prefix, &ctx.stream)
         .map_err(|e| CliError::usage(e.to_string()))?;
+    let what = if on { "set" } else { "cleared" };
     for slot in slots(ctx, &which).await? {
         ctx.store
             .store
             .set_legal_hold(&keys.segment(slot), on)
             .await?;
-        println!(
-            "slot {slot}: legal hold {}",
-            if on { "set" } else { "cleared" }
-        );
+        println!("slot {slot}: legal hold {what}");
+        let contents = contents(ctx, &keys, slot, &which).await?;
+        for key in &contents.attachments {
+            ctx.store.store.set_legal_hold(key, on).await?;
+            println!("  attachment {key}: legal hold {what}");
+        }
+        contents.say_shared(slot);
     }
     Ok(())
+}
+
+/// What a segment holds beyond the slot itself: its attachments, and its events outside the
+/// seq range the command was given (which share its lock).
+struct Contents {
+    attachments: Vec<String>,
+    others: Vec<u64>,
+}
+
+impl Contents {
+    fn say_shared(&self, slot: u64) {
+        if !self.others.is_empty() {
+            println!(
+                "  slot {slot} also holds seqs {:?}, outside the range given: they share its lock (append --one-per-segment keeps documents apart)",
+                self.others
+            );
+        }
+    }
+}
+
+async fn contents(
+    ctx: &Context,
+    keys: &StreamKeys,
+    slot: u64,
+    which: &Segments,
+) -> CliResult<Contents> {
+    let got = ctx.store.store.get(&keys.segment(slot)).await?;
+    let segment = wormlog_format::decode_segment(&got.body).map_err(|e| {
+        CliError::violation(format!(
+            "slot {slot} is corrupt ({e}); run `wormlog verify`"
+        ))
+    })?;
+    let in_range = |seq: u64| match (which.from_seq, which.to_seq) {
+        (Some(from), Some(to)) => (from..=to).contains(&seq),
+        _ => true,
+    };
+    Ok(Contents {
+        attachments: segment
+            .events
+            .iter()
+            .filter_map(|e| e.payload.as_ref()?.attachment.as_deref())
+            .map(|a| keys.attachment(a))
+            .collect(),
+        others: segment
+            .events
+            .iter()
+            .map(|e| e.seq)
+            .filter(|&s| !in_range(s))
+            .collect(),
+    })
 }
 
 pub(crate) async fn retention(ctx: &Context, args: RetentionArgs) -> CliResult<()> {
@@ -144,28 +201,54 @@ pub(crate) async fn retention(ctx: &Context, args: RetentionArgs) -> CliResult<(
         .now()
         .plus(Duration::from_secs(u64::from(days) * 86_400));
     for slot in slots(ctx, &segments).await? {
-        let key = keys.segment(slot);
-        let current = ctx.store.store.head(&key).await?.lock.retention;
+        extend(
+            ctx,
+            &format!("slot {slot}"),
+            &keys.segment(slot),
+            until,
+            mode,
+        )
+        .await?;
+        let contents = contents(ctx, &keys, slot, &segments).await?;
+        for key in &contents.attachments {
+            extend(ctx, &format!("  attachment {key}"), key, until, mode).await?;
+        }
+        contents.say_shared(slot);
+    }
+    Ok(())
+}
+
+/// Extends the retention of `key` (named `what` in messages) to `until`, never shortening it.
+async fn extend(
+    ctx: &Context,
+    what: &str,
+    key: &str,
+    until: wormlog_store::Timestamp,
+    mode: Option<RetentionMode>,
+) -> CliResult<()> {
+    {
+        let current = ctx.store.store.head(key).await?.lock.retention;
         let new_mode = match (current, mode) {
             (Some(r), _) => r.mode,
             (None, Some(m)) => m,
             (None, None) => {
                 return Err(CliError::usage(format!(
-                    "slot {slot} has no retention yet: pass --mode compliance or --mode governance"
+                    "{} has no retention yet: pass --mode compliance or --mode governance",
+                    what.trim()
                 )))
             }
         };
         if let Some(r) = current.filter(|r| r.retain_until >= until) {
             println!(
-                "slot {slot}: {} retention until {} already lasts longer; retention is never shortened",
+                "{what}: {} retention until {} already lasts longer; retention is never shortened",
                 r.mode, r.retain_until
             );
-            continue;
+            return Ok(());
         }
         ctx.store
             .store
             .set_retention(
-                &key,
+                key,
                 Retention {
                     mode: new_mode,
                     retain_until: until,
@@ -173,7 +256,7 @@ pub(crate) async fn retention(ctx: &Context, args: RetentionArgs) -> CliResult<(
                 false,
             )
             .await?;
-        println!("slot {slot}: {new_mode} retention until {until}");
+        println!("{what}: {new_mode} retention until {until}");
     }
     Ok(())
 }

@@ -5,12 +5,15 @@ mod bench;
 mod cat;
 mod demo;
 mod doctor;
+mod documents;
 mod exit;
+mod get;
 mod init;
 mod lease;
 mod lock;
 mod policy;
 mod purge;
+mod streams;
 mod verify;
 mod writer_args;
 
@@ -36,7 +39,8 @@ pub(crate) struct Cli {
     #[arg(long, global = true, env = "WORMLOG_STORE", default_value = DEFAULT_STORE)]
     store: String,
 
-    /// The stream (1-128 of A-Z a-z 0-9 . _ -).
+    /// The stream: parts of 1-128 of A-Z a-z 0-9 . _ - separated by /, such as orders or
+    /// evidence/acme/2026/11.
     #[arg(long, global = true, env = "WORMLOG_STREAM", default_value = "default")]
     stream: String,
 
@@ -54,8 +58,13 @@ enum Command {
     Append(append::AppendArgs),
     /// The stream's leader lease: status, acquire (prints the epoch), release.
     Lease(lease::LeaseArgs),
-    /// Print events as JSON lines, in seq order.
+    /// Print events as JSON lines, in seq order (documents as their metadata, never bytes).
     Cat(cat::CatArgs),
+    /// Write one event's content exactly as appended (a document's original bytes, checked
+    /// against its SHA-256), to stdout or -o FILE.
+    Get(get::GetArgs),
+    /// List the streams in the store (or under --prefix).
+    Streams(streams::StreamsArgs),
     /// Audit the whole stream: gaps, corruption, zombies, duplicates, the epoch timeline, and
     /// with --require-lock every segment's Object Lock; exit 1 on any violation.
     Verify(verify::VerifyArgs),
@@ -127,6 +136,8 @@ async fn run(cli: Cli, stream_given: bool) -> CliResult<()> {
         Command::Doctor(args) => doctor::run(&ctx, args).await,
         Command::Append(args) => append::run(&ctx, args).await,
         Command::Cat(args) => cat::run(&ctx, args).await,
+        Command::Get(args) => get::run(&ctx, args).await,
+        Command::Streams(args) => streams::run(&ctx, args).await,
         Command::Lease(args) => lease::run(&ctx, args).await,
         Command::Verify(args) => verify::run(&ctx, args).await,
         Command::Policy(args) => policy::run(&ctx, args).await,

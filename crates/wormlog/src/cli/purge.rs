@@ -75,15 +75,20 @@ pub(crate) async fn run(ctx: &Context, args: PurgeArgs) -> CliResult<()> {
         .map_err(|e| CliError::usage(e.to_string()))?;
     let slots: BTreeSet<u64> = args.slots.iter().copied().collect();
     let mut purged = Vec::with_capacity(slots.len());
+    let mut attached = BTreeSet::new();
     for &slot in &slots {
-        purged.push(check_slot(ctx, &keys, slot, args.min_age).await?);
+        let (p, attachments) = check_slot(ctx, &keys, slot, args.min_age).await?;
+        purged.push(p);
+        attached.extend(attachments);
     }
+    let attachments = attachments_to_delete(ctx, &keys, &slots, attached).await?;
 
     let opened = args.writer.open(ctx).await?;
     let record = PurgeRecord {
         operator,
         reason: reason.to_owned(),
         purged,
+        attachments: attachments.iter().cloned().collect(),
     };
     let events: u64 = record.purged.iter().map(|p| p.count).sum();
     let committed = opened.writer.append_purge(record.clone()).await;
@@ -110,6 +115,25 @@ pub(crate) async fn run(ctx: &Context, args: PurgeArgs) -> CliResult<()> {
             ))
         })?;
         println!("slot {slot}: purged (documented by the purge record at slot {record_slot})");
+    }
+    for name in &attachments {
+        let key = keys.attachment(name);
+        let deleted = ctx
+            .store
+            .store
+            .delete(
+                &key,
+                &DeleteOptions {
+                    bypass_governance: true,
+                },
+            )
+            .await;
+        deleted.map_err(|e| {
+            CliError::store(format!(
+                "the purge record at slot {record_slot} is committed and its segments deleted, but deleting {key} failed ({e}); delete it by hand"
+            ))
+        })?;
+        println!("{key}: purged (documented by the purge record at slot {record_slot})");
     }
     discard_snapshots(ctx, &record).await?;
     println!(
@@ -159,7 +183,7 @@ async fn check_slot(
     keys: &StreamKeys,
     slot: u64,
     min_age: std::time::Duration,
-) -> CliResult<PurgedSlot> {
+) -> CliResult<(PurgedSlot, Vec<String>)> {
     let got: GetResult = match ctx.store.store.get(&keys.segment(slot)).await {
         Ok(g) => g,
         Err(StoreError::NotFound { .. }) => {
@@ -212,7 +236,64 @@ async fn check_slot(
             )));
         }
     }
-    Ok(PurgedSlot::of(header))
+    let attachments = segment
+        .events
+        .iter()
+        .filter_map(|e| e.payload.as_ref()?.attachment.clone())
+        .collect();
+    Ok((PurgedSlot::of(header), attachments))
+}
+
+/// The attachments of the purged events that no other event refers to (the same document
+/// appended twice is stored once), each checked deletable: refused, before anything is
+/// written, under a legal hold or COMPLIANCE retention in force.
+async fn attachments_to_delete(
+    ctx: &Context,
+    keys: &StreamKeys,
+    purged: &BTreeSet<u64>,
+    mut candidates: BTreeSet<String>,
+) -> CliResult<BTreeSet<String>> {
+    if candidates.is_empty() {
+        return Ok(candidates);
+    }
+    let reader = wormlog::LogReader::new(
+        std::sync::Arc::clone(&ctx.store.store),
+        &ctx.store.root_prefix,
+        &ctx.stream,
+    )?;
+    let mut scan = reader.scan(0).await?;
+    while let Some(item) = scan.next().await? {
+        if let wormlog::ScanItem::Event(e) = item {
+            let shared = e.payload.as_ref().and_then(|p| p.attachment.as_ref());
+            if let Some(name) = shared.filter(|_| !purged.contains(&scan.current_slot())) {
+                candidates.remove(name);
+            }
+        }
+    }
+    let now = SystemClock::new().now();
+    for name in &candidates {
+        let key = keys.attachment(name);
+        let lock = match ctx.store.store.head(&key).await {
+            Ok(m) => m.lock,
+            Err(StoreError::NotFound { .. }) => continue,
+            Err(e) => return Err(e.into()),
+        };
+        if lock.legal_hold {
+            return Err(CliError::usage(format!(
+                "{key}, the attachment of a purged event, is under a legal hold, which a purge never bypasses; nothing was purged"
+            )));
+        }
+        if let Some(r) = lock
+            .retention
+            .filter(|r| r.retain_until > now && r.mode == RetentionMode::Compliance)
+        {
+            return Err(CliError::usage(format!(
+                "{key}, the attachment of a purged event, is under COMPLIANCE retention until {}: no one can delete it before then; nothing was purged",
+                r.retain_until
+            )));
+        }
+    }
+    Ok(candidates)
 }
 
 /// The index key that lets readers find the record before they reach the deleted slots.

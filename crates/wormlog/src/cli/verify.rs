@@ -38,8 +38,8 @@ pub(crate) async fn run(ctx: &Context, args: VerifyArgs) -> CliResult<()> {
             report.stream, report.store
         );
         println!(
-            "{} segments, {} events, {} control records",
-            report.segments, report.events, report.control_records
+            "{} segments, {} events, {} control records, {} attachments",
+            report.segments, report.events, report.control_records, report.attachments
         );
         println!("epoch timeline:");
         for t in &report.timeline {
@@ -72,6 +72,14 @@ pub(crate) async fn run(ctx: &Context, args: VerifyArgs) -> CliResult<()> {
                     l.slot,
                     if l.legal_hold { "on" } else { "off" }
                 );
+            }
+        }
+        if !report.unreferenced_attachments.is_empty() {
+            println!(
+                "attachments no event refers to (uploads whose segment never committed; not violations):"
+            );
+            for key in &report.unreferenced_attachments {
+                println!("  {key}");
             }
         }
         if report.is_clean() {

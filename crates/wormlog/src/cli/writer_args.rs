@@ -80,6 +80,15 @@ impl WriterArgs {
 
     /// Opens the writer: under `--epoch`, or under the lease (`--lease`).
     pub async fn open(&self, ctx: &Context) -> CliResult<Opened> {
+        self.open_tuned(ctx, &|_| {}).await
+    }
+
+    /// Opens the writer, with `tune` applied to its configuration first.
+    pub async fn open_tuned(
+        &self,
+        ctx: &Context,
+        tune: &(dyn Fn(&mut WriterConfig) + Sync),
+    ) -> CliResult<Opened> {
         let store = Arc::clone(&ctx.store.store);
         let Some(epoch) = self.epoch else {
             let lease = self.holder.lease_config(ctx);
@@ -99,6 +108,7 @@ impl WriterArgs {
                     CliError::store("the lease was lost right after it was acquired; try again")
                 })?;
             self.apply(ctx, &mut cfg);
+            tune(&mut cfg);
             let writer = match LogWriter::open(store, cfg).await {
                 Ok(w) => w,
                 Err(e) => {
@@ -119,6 +129,7 @@ impl WriterArgs {
             .unwrap_or_else(super::lease::default_process_id);
         let mut cfg = WriterConfig::new(ctx.stream.clone(), epoch, writer_id);
         self.apply(ctx, &mut cfg);
+        tune(&mut cfg);
         Ok(Opened {
             writer: LogWriter::open(store, cfg).await?,
             elector: None,

@@ -44,12 +44,16 @@ use bytes::Bytes;
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 
+use crate::checksum;
 use crate::lock_rules::{check_delete, check_overwrite, check_retention_change, initial_lock};
 use crate::{
     strip_etag_quotes, validate_key, Clock, DefaultRetention, DeleteOptions, GetResult,
     InitOptions, InitReport, ListEntry, ListPage, LockState, ObjectMeta, ObjectStore, PutOptions,
-    PutResult, Retention, SeededRng, StoreError, StoreResult, SystemClock, MAX_LIST_PAGE,
+    PutResult, Retention, SeededRng, StoreError, StoreResult, SystemClock, UploadId, UploadedPart,
+    MAX_LIST_PAGE,
 };
+
+mod upload;
 
 const OBJECTS: &str = "objects";
 const META: &str = "meta";
@@ -63,6 +67,9 @@ struct Sidecar {
     etag: String,
     metadata: BTreeMap<String, String>,
     lock: LockState,
+    /// The SHA-256 the bytes were checked against when written (hex), if one was sent.
+    #[serde(default)]
+    sha256: Option<String>,
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -85,6 +92,8 @@ struct Inner {
     config: Mutex<Option<Option<DefaultRetention>>>,
     /// Folders known to exist durably (see [`Inner::create_folders`]).
     durable_folders: Mutex<std::collections::HashSet<PathBuf>>,
+    /// Multipart uploads in progress: id -> (key, options, folder of its parts).
+    uploads: Mutex<std::collections::HashMap<String, upload::Upload>>,
     /// Fault points and observations for tests (see [`FsStore::fail_folder_syncs`]).
     faults: FsFaults,
 }
@@ -124,6 +133,7 @@ impl FsStore {
                 rng: Mutex::new(SeededRng::from_entropy()),
                 config: Mutex::new(None),
                 durable_folders: Mutex::default(),
+                uploads: Mutex::default(),
                 faults: FsFaults::default(),
             }),
         }
@@ -301,7 +311,7 @@ impl Inner {
     }
 
     /// Writes `body` to a fresh file under `tmp/`, fsynced; returns its path and inode.
-    fn write_temp(&self, key: &str, body: &[u8], read_only: bool) -> StoreResult<(PathBuf, u64)> {
+    fn write_temp(&self, key: &str, body: &[u8]) -> StoreResult<(PathBuf, u64)> {
         let dir = self.root.join(TMP);
         self.create_folders(&dir).map_err(self.io("put", key))?;
         let name = self.rng.lock().uuid().simple().to_string();
@@ -310,9 +320,6 @@ impl Inner {
             let mut f = File::create_new(&path)?;
             f.write_all(body)?;
             f.sync_all()?;
-            if read_only {
-                f.set_permissions(fs::Permissions::from_mode(0o444))?;
-            }
             Ok(f.metadata()?.ino())
         };
         match write() {
@@ -331,7 +338,7 @@ impl Inner {
         self.create_folders(dir)
             .map_err(self.io("write metadata", key))?;
         let json = serde_json::to_vec(sidecar).expect("sidecar serialises");
-        let (tmp, _) = self.write_temp(key, &json, false)?;
+        let (tmp, _) = self.write_temp(key, &json)?;
         fs::rename(&tmp, &path)
             .and_then(|_| self.sync_folder(dir, FsStep::Sidecar))
             .map_err(|e| {
@@ -398,6 +405,7 @@ impl Inner {
                 etag: sidecar.etag,
                 metadata: sidecar.metadata,
                 lock: sidecar.lock,
+                sha256: sidecar.sha256,
             };
             return Ok(Stored {
                 body,
@@ -419,18 +427,39 @@ impl Inner {
     /// the sidecar for its inode. Nothing is visible as an object until the caller links or
     /// renames the temp file into place.
     fn stage(&self, key: &str, body: &[u8], opts: &PutOptions) -> StoreResult<Staged> {
+        let sha256 = checksum::verified(key, body, opts.sha256)?;
+        let (tmp, ino) = self.write_temp(key, body)?;
+        self.stage_written(key, tmp, ino, opts, sha256)
+    }
+
+    /// Step 2 for a file already written and fsynced under `tmp/`: made read-only if it will
+    /// be locked, and its sidecar written, durably.
+    fn stage_written(
+        &self,
+        key: &str,
+        tmp: PathBuf,
+        ino: u64,
+        opts: &PutOptions,
+        sha256: Option<String>,
+    ) -> StoreResult<Staged> {
         let now = self.clock.now();
         let lock = initial_lock(&opts.lock, self.default_retention()?, now);
-        let (tmp, ino) = self.write_temp(key, body, lock.is_protected(now))?;
         let staged = Staged {
             tmp,
             ino,
             etag: self.new_etag(),
         };
+        if lock.is_protected(now) {
+            if let Err(e) = fs::set_permissions(&staged.tmp, fs::Permissions::from_mode(0o444)) {
+                self.discard(key, &staged);
+                return Err(StoreError::from_io("put", key, e));
+            }
+        }
         let sidecar = Sidecar {
             etag: staged.etag.clone(),
             metadata: opts.metadata.clone(),
             lock,
+            sha256,
         };
         if let Err(e) = self.write_sidecar(key, ino, &sidecar) {
             self.discard(key, &staged);
@@ -446,6 +475,13 @@ impl Inner {
     }
 
     fn put_if_absent(&self, key: &str, body: &[u8], opts: &PutOptions) -> StoreResult<PutResult> {
+        self.prepare_key(key)?;
+        let staged = self.stage(key, body, opts)?;
+        self.link_into_place(key, staged)
+    }
+
+    /// The folders of `key`, made durable; refuses a key that is a folder of other objects.
+    fn prepare_key(&self, key: &str) -> StoreResult<()> {
         validate_key(key)?;
         let data = self.object_path(key);
         let dir = data.parent().expect("object has a parent");
@@ -456,7 +492,13 @@ impl Inner {
                 reason: "a folder of other objects has this name in a directory store".into(),
             });
         }
-        let staged = self.stage(key, body, opts)?;
+        Ok(())
+    }
+
+    /// Step 3 of a create-only put: link the staged file into place.
+    fn link_into_place(&self, key: &str, staged: Staged) -> StoreResult<PutResult> {
+        let data = self.object_path(key);
+        let dir = data.parent().expect("object has a parent");
         // The commit point: link(2) fails with EEXIST if the key exists.
         match fs::hard_link(&staged.tmp, &data) {
             Ok(()) => {
@@ -526,6 +568,7 @@ impl Inner {
             etag: meta.etag,
             metadata: meta.metadata,
             lock: meta.lock,
+            sha256: meta.sha256,
         };
         let now = self.clock.now();
         change(&mut sidecar.lock, now)?;
@@ -595,7 +638,7 @@ impl Inner {
                 default_retention: Some(wanted),
             })
             .expect("config serialises");
-            let (tmp, _) = self.write_temp(CONFIG, &body, false)?;
+            let (tmp, _) = self.write_temp(CONFIG, &body)?;
             fs::rename(&tmp, self.root.join(CONFIG))
                 .and_then(|_| self.sync_folder(&self.root, FsStep::Commit))
                 .map_err(self.io("init", CONFIG))?;
@@ -695,6 +738,72 @@ impl ObjectStore for FsStore {
         let key = key.to_owned();
         self.blocking(move |s| s.read_object(&key, false).map(|r| r.meta))
             .await
+    }
+
+    async fn get_range(&self, key: &str, offset: u64, len: u64) -> StoreResult<Bytes> {
+        let key = key.to_owned();
+        self.blocking(move |s| s.read_range(&key, offset, len).map(Bytes::from))
+            .await
+    }
+
+    async fn start_upload(&self, key: &str, opts: &PutOptions) -> StoreResult<UploadId> {
+        let (key, opts) = (key.to_owned(), opts.clone());
+        self.blocking(move |s| s.start_upload(&key, opts)).await
+    }
+
+    async fn upload_part(
+        &self,
+        key: &str,
+        upload: &UploadId,
+        number: u32,
+        body: Bytes,
+        sha256: [u8; 32],
+    ) -> StoreResult<UploadedPart> {
+        let (key, upload) = (key.to_owned(), upload.clone());
+        self.blocking(move |s| s.upload_part(&key, &upload, number, &body, sha256))
+            .await
+    }
+
+    async fn complete_upload(
+        &self,
+        key: &str,
+        upload: &UploadId,
+        parts: &[UploadedPart],
+        sha256: [u8; 32],
+    ) -> StoreResult<PutResult> {
+        let (key, upload, parts) = (key.to_owned(), upload.clone(), parts.to_vec());
+        self.blocking(move |s| s.complete_upload(&key, &upload, &parts, sha256))
+            .await
+    }
+
+    async fn abort_upload(&self, key: &str, upload: &UploadId) -> StoreResult<()> {
+        let (key, upload) = (key.to_owned(), upload.clone());
+        self.blocking(move |s| s.abort_upload(&key, &upload)).await
+    }
+
+    async fn list_folders(&self, prefix: &str) -> StoreResult<Vec<String>> {
+        let prefix = prefix.to_owned();
+        self.blocking(move |s| {
+            let dir = s.root.join(OBJECTS).join(&prefix);
+            let entries = match fs::read_dir(&dir) {
+                Ok(e) => e,
+                Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::NotADirectory) => {
+                    return Ok(Vec::new())
+                }
+                Err(e) => return Err(StoreError::from_io("list", &prefix, e)),
+            };
+            let mut out = Vec::new();
+            for entry in entries {
+                let entry = entry.map_err(s.io("list", &prefix))?;
+                let is_dir = entry.file_type().map_err(s.io("list", &prefix))?.is_dir();
+                if let (true, Ok(name)) = (is_dir, entry.file_name().into_string()) {
+                    out.push(format!("{prefix}{name}/"));
+                }
+            }
+            out.sort_unstable();
+            Ok(out)
+        })
+        .await
     }
 
     async fn list_after(

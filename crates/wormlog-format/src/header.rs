@@ -1,0 +1,166 @@
+//! Line 1 of a segment: the header, and the format versions readers accept.
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::FormatError;
+
+/// The segment format version written in every new header (`"wormlog": 2`).
+pub const FORMAT_VERSION: u32 = 2;
+
+/// Every format version readers accept. Logs are kept for years: a version once written is
+/// read forever.
+///
+/// | version | what it added |
+/// |---|---|
+/// | 1 | the original segment: header, JSON events, `epoch-start` and `purge` records |
+/// | 2 | `prev` and `window` in the header; the `void` kind; raw payloads (`payload`, inline or attached) in event lines; attachments named in purge records |
+pub const READ_VERSIONS: [u32; 2] = [1, 2];
+
+/// What a segment holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SegmentKind {
+    /// A batch of events.
+    Events,
+    /// A control record: a writer with a new epoch starts here (protocol step 1).
+    /// Holds no events; not delivered to readers, visible to audit tools.
+    EpochStart,
+    /// A control record: an operator deleted the segments it names under a GOVERNANCE bypass.
+    /// Its one body line is a [`crate::PurgeRecord`] (covered by the CRC); readers pass the
+    /// named slots as documented instead of stopping at a gap.
+    Purge,
+    /// A control record (version 2) filling a slot that a writer never managed to write: it is
+    /// never valid, and it only tells readers the slot is dead.
+    Void,
+}
+
+impl SegmentKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SegmentKind::Events => "events",
+            SegmentKind::EpochStart => "epoch-start",
+            SegmentKind::Purge => "purge",
+            SegmentKind::Void => "void",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<SegmentKind> {
+        match s {
+            "events" => Some(SegmentKind::Events),
+            "epoch-start" => Some(SegmentKind::EpochStart),
+            "purge" => Some(SegmentKind::Purge),
+            "void" => Some(SegmentKind::Void),
+            _ => None,
+        }
+    }
+
+    /// True for control records, which are never delivered as events.
+    pub fn is_control(self) -> bool {
+        !matches!(self, SegmentKind::Events)
+    }
+}
+
+/// Line 1 of a segment.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SegmentHeader {
+    /// Format version (one of [`READ_VERSIONS`]).
+    pub wormlog: u32,
+    pub stream: String,
+    pub slot: u64,
+    pub kind: SegmentKind,
+    /// Seq of the first event; for a control record, the seq the next event will get.
+    pub first_seq: u64,
+    pub count: u64,
+    /// The writer's fencing token.
+    pub epoch: u64,
+    pub writer: String,
+    /// Fresh per commit attempt series; a 412 on our own write id means our write landed.
+    pub write_id: Uuid,
+    /// Version 2: the write id of the segment the writer took for the valid one just below
+    /// (`null` at slot 0). Absent in version 1.
+    #[serde(default)]
+    pub prev: Option<Uuid>,
+    /// Version 2: how many unsettled slots the writer allowed itself (1: one at a time).
+    /// Absent in version 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<u32>,
+    /// Writer's wall clock, RFC 3339; informational only.
+    pub created_at: String,
+    /// CRC-32 (IEEE) of every byte after the header line.
+    pub crc32: u32,
+}
+
+/// Everything about a segment except its events and CRC.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SegmentSpec {
+    pub stream: String,
+    pub slot: u64,
+    pub kind: SegmentKind,
+    pub first_seq: u64,
+    pub epoch: u64,
+    pub writer: String,
+    pub write_id: Uuid,
+    /// The write id of the valid segment just below, as the writer believes it.
+    pub prev: Option<Uuid>,
+    /// The writer's window of unsettled slots.
+    pub window: u32,
+    pub created_at: String,
+}
+
+/// Splits off and parses the header line; returns the header and the bytes after it.
+pub(crate) fn split_header(bytes: &[u8]) -> Result<(SegmentHeader, &[u8]), FormatError> {
+    if bytes.is_empty() {
+        return Err(FormatError::Empty);
+    }
+    let nl = memchr::memchr(b'\n', bytes).ok_or(FormatError::NoHeaderLine)?;
+    let (line, rest) = (&bytes[..nl], &bytes[nl + 1..]);
+    // Read the version first, so a newer format is reported as such, not as a bad header.
+    #[derive(Deserialize)]
+    struct Version {
+        wormlog: u32,
+    }
+    let version: Version =
+        serde_json::from_slice(line).map_err(|e| FormatError::Header(e.to_string()))?;
+    if !READ_VERSIONS.contains(&version.wormlog) {
+        return Err(FormatError::UnsupportedVersion(version.wormlog));
+    }
+    let header: SegmentHeader =
+        serde_json::from_slice(line).map_err(|e| FormatError::Header(e.to_string()))?;
+    check_header(&header)?;
+    Ok((header, rest))
+}
+
+/// What a header must say of itself, whatever follows it.
+fn check_header(h: &SegmentHeader) -> Result<(), FormatError> {
+    let bad = |reason: String| Err(FormatError::Header(reason));
+    if h.first_seq.checked_add(h.count).is_none() {
+        return bad(format!(
+            "first_seq {} plus count {} overflows",
+            h.first_seq, h.count
+        ));
+    }
+    if h.kind.is_control() && h.count != 0 {
+        return bad(format!(
+            "a {} record must hold no events, it says {}",
+            h.kind.as_str(),
+            h.count
+        ));
+    }
+    match (h.wormlog, h.window) {
+        (1, Some(_)) => bad("a version 1 header has no window".into()),
+        (1, None) if h.prev.is_some() => bad("a version 1 header has no prev".into()),
+        (1, None) if h.kind == SegmentKind::Void => {
+            bad("void records exist from version 2 on".into())
+        }
+        (2, None) => bad("a version 2 header names the writer's window".into()),
+        (2, Some(0)) => bad("the writer's window is at least 1".into()),
+        _ => Ok(()),
+    }
+}
+
+/// Decodes only the header line (no CRC check of the body): for quick scans of many segments.
+pub fn decode_header(bytes: &[u8]) -> Result<SegmentHeader, FormatError> {
+    split_header(bytes).map(|(h, _)| h)
+}

@@ -1,0 +1,288 @@
+//! Raw payloads: bytes kept exactly, inline in the event line up to a threshold
+//! ([`crate::WriterConfig::attach_above`]), else in an attachment object of their own.
+//!
+//! ```text
+//!  bytes or a file ─► SHA-256 ─┬─ size <= attach_above ─► inline event (base64 in its line)
+//!                              └─ larger ─► HEAD P/attachments/<sha256>
+//!                                   ├─ there, same size ─► reuse it (one copy per document)
+//!                                   └─ absent ─► create-only PUT with x-amz-checksum-sha256
+//!                                                (multipart above 32 MiB: 8 MiB parts, 4 in
+//!                                                flight, each part's SHA-256 checked)
+//!                                   └─► attached event, queued only once the object is there
+//! ```
+//!
+//! An attachment is written before the segment that names it, with the writer's Object Lock
+//! (or the bucket default) made explicit and one hour longer, so it never expires before the
+//! segment that refers to it. Memory stays bounded whatever the size: the file is read twice
+//! (hash, then upload) in 1 MiB reads, and at most 32 MiB of it is held at once.
+
+use std::path::Path;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::stream::{self, StreamExt, TryStreamExt};
+use sha2::Digest;
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
+use wormlog_format::{attachment_key, validate_content_type, NewEvent};
+use wormlog_store::{
+    LockRequest, ObjectStore, PutOptions, Retention, StoreError, UploadId, UploadedPart,
+};
+
+use crate::{LogWriter, WriteError};
+
+/// Above this size an attachment goes up in parts instead of one PUT held in memory.
+pub const SINGLE_PUT_MAX: u64 = 32 << 20;
+/// The size of each part of a multipart attachment.
+pub const PART_SIZE: u64 = 8 << 20;
+/// Parts in flight at once.
+const PARTS_IN_FLIGHT: usize = 4;
+/// How much longer than the writer's retention an attachment is kept.
+const ATTACHMENT_HEADROOM: Duration = Duration::from_secs(3600);
+/// Attempts for each request of an attachment upload.
+const ATTEMPTS: u32 = 5;
+
+impl LogWriter {
+    /// A raw event of `bytes`: inline if small, else an attachment stored first.
+    pub async fn raw_event(
+        &self,
+        event_type: &str,
+        content_type: &str,
+        bytes: Bytes,
+    ) -> Result<NewEvent, WriteError> {
+        validate_content_type(content_type).map_err(invalid)?;
+        let id = self.ids.lock().uuid();
+        let time = self.clock.now().to_rfc3339();
+        if bytes.len() as u64 <= self.attach_above {
+            return NewEvent::inline(id, event_type, time, content_type, &bytes)
+                .map_err(WriteError::InvalidEvent);
+        }
+        let digest: [u8; 32] = sha2::Sha256::digest(&bytes).into();
+        let len = bytes.len() as u64;
+        if !self.attachment_present(&digest, len).await? {
+            let opts = self.attachment_options(Some(digest)).await?;
+            self.put_attachment(&digest, bytes, &opts).await?;
+        }
+        NewEvent::attached(id, event_type, time, content_type, len, &digest)
+            .map_err(WriteError::InvalidEvent)
+    }
+
+    /// A raw event of the file at `path`, read with bounded memory.
+    pub async fn file_event(
+        &self,
+        event_type: &str,
+        content_type: &str,
+        path: &Path,
+    ) -> Result<NewEvent, WriteError> {
+        validate_content_type(content_type).map_err(invalid)?;
+        let file_error = |e: std::io::Error| WriteError::File {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        };
+        let len = tokio::fs::metadata(path).await.map_err(file_error)?.len();
+        if len <= self.attach_above || len <= SINGLE_PUT_MAX {
+            let bytes = Bytes::from(tokio::fs::read(path).await.map_err(file_error)?);
+            return self.raw_event(event_type, content_type, bytes).await;
+        }
+        let digest = sha256_of_file(path).await.map_err(file_error)?;
+        if !self.attachment_present(&digest, len).await? {
+            self.upload_file(path, len, &digest).await?;
+        }
+        let (id, time) = (self.ids.lock().uuid(), self.clock.now().to_rfc3339());
+        NewEvent::attached(id, event_type, time, content_type, len, &digest)
+            .map_err(WriteError::InvalidEvent)
+    }
+
+    /// Appends `bytes` as one raw event and waits for its acknowledgement.
+    pub async fn append_bytes(
+        &self,
+        event_type: &str,
+        content_type: &str,
+        bytes: Bytes,
+    ) -> Result<crate::Appended, WriteError> {
+        let event = self.raw_event(event_type, content_type, bytes).await?;
+        self.append_event(event).await
+    }
+
+    fn attachment_store_key(&self, digest: &[u8; 32]) -> String {
+        self.keys
+            .attachment(&attachment_key(&wormlog_format::hex_of(digest)))
+    }
+
+    /// True when the attachment is stored already (the same document appended before). One
+    /// at that key with another size is not this document: refused.
+    async fn attachment_present(&self, digest: &[u8; 32], len: u64) -> Result<bool, WriteError> {
+        let key = self.attachment_store_key(digest);
+        match retrying(|| self.store.head(&key)).await {
+            Ok(meta) if meta.size == len => Ok(true),
+            Ok(meta) => Err(WriteError::Store(StoreError::Permanent {
+                op: "check attachment",
+                key,
+                message: format!(
+                    "it holds {} bytes, but the document with this SHA-256 has {len}; the store was changed outside wormlog (run `wormlog verify`)",
+                    meta.size
+                ),
+            })),
+            Err(StoreError::NotFound { .. }) => Ok(false),
+            Err(e) => Err(WriteError::Store(e)),
+        }
+    }
+
+    /// Options of an attachment: its SHA-256, and a lock at least as long as its segment's.
+    async fn attachment_options(&self, sha256: Option<[u8; 32]>) -> Result<PutOptions, WriteError> {
+        let now = self.clock.now();
+        let lock = match self.lock {
+            Some(policy) => LockRequest {
+                retention: Some(Retention {
+                    mode: policy.mode,
+                    retain_until: now.plus(policy.retain_for + ATTACHMENT_HEADROOM),
+                }),
+                legal_hold: policy.legal_hold,
+            },
+            None => match self.store.default_retention().await {
+                Ok(Some(d)) => LockRequest {
+                    retention: Some(d.from_now(now.plus(ATTACHMENT_HEADROOM))),
+                    legal_hold: false,
+                },
+                Ok(None) => LockRequest::default(),
+                Err(e) => return Err(WriteError::Store(e)),
+            },
+        };
+        Ok(PutOptions {
+            metadata: [("wormlog-attachment".to_owned(), "1".to_owned())].into(),
+            lock,
+            sha256,
+        })
+    }
+
+    /// One create-only PUT. A 412 means the same document is there already (content
+    /// addressed): a racing writer, or our own earlier attempt whose answer was lost.
+    async fn put_attachment(
+        &self,
+        digest: &[u8; 32],
+        bytes: Bytes,
+        opts: &PutOptions,
+    ) -> Result<(), WriteError> {
+        let key = self.attachment_store_key(digest);
+        match retrying(|| self.store.put_if_absent(&key, bytes.clone(), opts)).await {
+            Ok(_) => Ok(()),
+            Err(StoreError::AlreadyExists { .. }) => {
+                match self.attachment_present(digest, bytes.len() as u64).await? {
+                    true => Ok(()),
+                    false => Err(WriteError::Store(StoreError::NotFound { key })),
+                }
+            }
+            Err(e) => Err(WriteError::Store(e)),
+        }
+    }
+
+    /// A multipart upload of the file, `PART_SIZE` at a time, a few parts in flight.
+    async fn upload_file(
+        &self,
+        path: &Path,
+        len: u64,
+        digest: &[u8; 32],
+    ) -> Result<(), WriteError> {
+        let key = self.attachment_store_key(digest);
+        let opts = self.attachment_options(None).await?;
+        let store: &dyn ObjectStore = &*self.store;
+        let upload = retrying(|| store.start_upload(&key, &opts))
+            .await
+            .map_err(WriteError::Store)?;
+        let parts = len.div_ceil(PART_SIZE) as u32;
+        let uploaded: Result<Vec<UploadedPart>, WriteError> = stream::iter(1..=parts)
+            .map(|n| self.upload_one_part(path, &key, &upload, n, len))
+            .buffered(PARTS_IN_FLIGHT)
+            .try_collect()
+            .await;
+        let uploaded = match uploaded {
+            Ok(parts) => parts,
+            Err(e) => {
+                let _ = store.abort_upload(&key, &upload).await;
+                return Err(e);
+            }
+        };
+        match retrying(|| store.complete_upload(&key, &upload, &uploaded, *digest)).await {
+            Ok(_) => Ok(()),
+            Err(StoreError::AlreadyExists { .. }) => {
+                let _ = store.abort_upload(&key, &upload).await;
+                match self.attachment_present(digest, len).await? {
+                    true => Ok(()),
+                    false => Err(WriteError::Store(StoreError::NotFound { key })),
+                }
+            }
+            Err(e) => {
+                let _ = store.abort_upload(&key, &upload).await;
+                Err(WriteError::Store(e))
+            }
+        }
+    }
+
+    async fn upload_one_part(
+        &self,
+        path: &Path,
+        key: &str,
+        upload: &UploadId,
+        number: u32,
+        len: u64,
+    ) -> Result<UploadedPart, WriteError> {
+        let offset = u64::from(number - 1) * PART_SIZE;
+        let size = PART_SIZE.min(len - offset) as usize;
+        let read = async {
+            let mut f = tokio::fs::File::open(path).await?;
+            f.seek(std::io::SeekFrom::Start(offset)).await?;
+            let mut buf = vec![0u8; size];
+            f.read_exact(&mut buf).await?;
+            Ok::<_, std::io::Error>(buf)
+        };
+        let buf = read.await.map_err(|e| WriteError::File {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        let sha: [u8; 32] = sha2::Sha256::digest(&buf).into();
+        let body = Bytes::from(buf);
+        retrying(|| {
+            self.store
+                .upload_part(key, upload, number, body.clone(), sha)
+        })
+        .await
+        .map_err(WriteError::Store)
+    }
+}
+
+fn invalid(reason: String) -> WriteError {
+    WriteError::InvalidEvent(wormlog_format::FormatError::EventData(reason))
+}
+
+/// The SHA-256 of a file, read 1 MiB at a time.
+async fn sha256_of_file(path: &Path) -> std::io::Result<[u8; 32]> {
+    let mut f = tokio::fs::File::open(path).await?;
+    let mut hash = sha2::Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf).await?;
+        if n == 0 {
+            return Ok(hash.finalize().into());
+        }
+        hash.update(&buf[..n]);
+    }
+}
+
+/// Runs a request again after a transient failure (a few attempts, growing pauses). Each
+/// attachment request is idempotent: a content-addressed create meeting itself is a 412
+/// that [`LogWriter::attachment_present`] then confirms.
+async fn retrying<T, F, Fut>(mut call: F) -> Result<T, StoreError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, StoreError>>,
+{
+    let mut attempt = 0;
+    loop {
+        match call().await {
+            Err(e) if e.is_transient() && attempt + 1 < ATTEMPTS => {
+                attempt += 1;
+                tokio::time::sleep(Duration::from_millis(50 << attempt)).await;
+            }
+            other => return other,
+        }
+    }
+}
