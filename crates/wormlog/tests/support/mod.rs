@@ -73,10 +73,15 @@ impl Env {
 
     /// `wormlog --store <store> --stream s <args>`, ready to run.
     pub fn cmd(&self, args: &[&str]) -> Command {
+        self.cmd_in("s", args)
+    }
+
+    /// `wormlog --store <store> --stream <stream> <args>`, ready to run.
+    pub fn cmd_in(&self, stream: &str, args: &[&str]) -> Command {
         let mut c = Command::new(BIN);
         c.arg("--store")
             .arg(self.store_url())
-            .args(["--stream", "s"])
+            .args(["--stream", stream])
             .args(args);
         c.env_remove("WORMLOG_STORE")
             .env_remove("WORMLOG_STREAM")
@@ -93,6 +98,15 @@ impl Env {
     }
 
     pub fn run_with_stdin(&self, args: &[&str], stdin: &str) -> Output {
+        self.run_with_stdin_bytes(args, stdin.as_bytes())
+    }
+
+    /// Runs on another stream of the same store.
+    pub fn run_in(&self, stream: &str, args: &[&str]) -> Output {
+        self.cmd_in(stream, args).output().unwrap()
+    }
+
+    pub fn run_with_stdin_bytes(&self, args: &[&str], stdin: &[u8]) -> Output {
         let mut child = self
             .cmd(args)
             .stdin(Stdio::piped())
@@ -100,12 +114,7 @@ impl Env {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(stdin.as_bytes())
-            .unwrap();
+        child.stdin.take().unwrap().write_all(stdin).unwrap();
         child.wait_with_output().unwrap()
     }
 
