@@ -2,6 +2,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -27,10 +28,11 @@ use aws_sdk_s3::Client;
 use aws_smithy_runtime_api::http::Response;
 use bytes::Bytes;
 use wormlog_store::{
-    check_retention_change, strip_etag_quotes, validate_key, Clock, DefaultRetention,
-    DeleteOptions, GetResult, InitOptions, InitReport, ListEntry, ListPage, LockState, ObjectMeta,
-    ObjectStore, Op, PutOptions, PutResult, Retention, RetentionMode, StoreError, StoreResult,
-    SystemClock, Timestamp, UploadId, UploadedPart, VersionEntry, MAX_LIST_PAGE,
+    check_retention_change, source_file_error, strip_etag_quotes, validate_key, Clock,
+    DefaultRetention, DeleteOptions, GetResult, InitOptions, InitReport, ListEntry, ListPage,
+    LockState, ObjectMeta, ObjectStore, Op, PutOptions, PutResult, Retention, RetentionMode,
+    StoreError, StoreResult, SystemClock, Timestamp, UploadId, UploadedPart, VersionEntry,
+    MAX_LIST_PAGE,
 };
 
 use crate::classify::classify;
@@ -209,10 +211,28 @@ impl S3Store {
             .map_err(|e| classify(Op::PutIfAbsent, key, e))
     }
 
+    /// [`S3Store::put_unconditional`] of a file, streamed as the log streams attachments:
+    /// the baseline of `wormlog bench --mode document-put`.
+    pub async fn put_file_unconditional(&self, key: &str, path: &Path) -> StoreResult<()> {
+        validate_key(key)?;
+        let body = file_body(key, path).await?;
+        let req = self
+            .client
+            .put_object()
+            .bucket(&self.config.bucket)
+            .key(key)
+            .body(body);
+        req.send()
+            .await
+            .map(|_| ())
+            .map_err(|e| classify(Op::PutIfAbsent, key, e))
+    }
+
     fn put_request(
         &self,
         key: &str,
-        body: Bytes,
+        body: ByteStream,
+        checksum: BodyChecksum,
         opts: &PutOptions,
     ) -> aws_sdk_s3::operation::put_object::builders::PutObjectFluentBuilder {
         // The server verifies the bytes against this; AWS also requires a checksum on every
@@ -227,20 +247,38 @@ impl S3Store {
             .set_metadata(Some(
                 opts.metadata.clone().into_iter().collect::<HashMap<_, _>>(),
             ));
-        // A caller's SHA-256 (attachments) replaces the CRC-32: one checksum per request
-        // (Cloudflare R2 refuses two), and the server keeps it for audits.
-        let req = match opts.sha256 {
-            Some(digest) => req
+        let req = match checksum {
+            BodyChecksum::Sha256(digest) => req
                 .checksum_algorithm(ChecksumAlgorithm::Sha256)
                 .checksum_sha256(aws_smithy_types::base64::encode(digest)),
-            None => req
+            BodyChecksum::Crc32(crc) => req
                 .checksum_algorithm(ChecksumAlgorithm::Crc32)
-                .checksum_crc32(aws_smithy_types::base64::encode(
-                    crc32fast::hash(&body).to_be_bytes(),
-                )),
+                .checksum_crc32(aws_smithy_types::base64::encode(crc.to_be_bytes())),
         }
-        .body(ByteStream::from(body));
+        .body(body);
         with_lock_and_sse!(req, opts, self.config)
+    }
+
+    /// A create-only PUT of `body` (sent once, never retried inside the SDK: if an attempt
+    /// landed and its answer was lost, an SDK retry would get 412 or a 403 (expired
+    /// credentials) and hide that the first one landed; the caller retries, and only it can
+    /// tell, protocol step 2).
+    async fn create_only(
+        &self,
+        key: &str,
+        body: ByteStream,
+        checksum: BodyChecksum,
+        opts: &PutOptions,
+    ) -> StoreResult<PutResult> {
+        let req = self
+            .put_request(key, body, checksum, opts)
+            .if_none_match("*")
+            .customize()
+            .config_override(aws_sdk_s3::Config::builder().retry_config(RetryConfig::disabled()));
+        let out = self.call(Op::PutIfAbsent, key, req.send()).await?;
+        Ok(PutResult {
+            etag: etag(out.e_tag()),
+        })
     }
 
     /// The current version id of `key` (`None` on an unversioned bucket), or NotFound.
@@ -260,6 +298,34 @@ impl S3Store {
             .version_id()
             .filter(|v| *v != "null")
             .map(str::to_owned))
+    }
+}
+
+/// A file as a request body, read 1 MiB at a time as it is sent.
+async fn file_body(key: &str, path: &Path) -> StoreResult<ByteStream> {
+    ByteStream::read_from()
+        .path(path)
+        .buffer_size(1 << 20)
+        .build()
+        .await
+        .map_err(|e| source_file_error(key, path, std::io::Error::other(e.to_string())))
+}
+
+/// The one checksum a put carries.
+#[derive(Clone, Copy)]
+enum BodyChecksum {
+    Sha256([u8; 32]),
+    Crc32(u32),
+}
+
+impl BodyChecksum {
+    /// A caller's SHA-256 (attachments) replaces the CRC-32: one checksum per request
+    /// (Cloudflare R2 refuses two), and the server keeps it for audits.
+    fn of(body: &[u8], opts: &PutOptions) -> BodyChecksum {
+        match opts.sha256 {
+            Some(digest) => BodyChecksum::Sha256(digest),
+            None => BodyChecksum::Crc32(crc32fast::hash(body)),
+        }
     }
 }
 
@@ -354,18 +420,27 @@ impl ObjectStore for S3Store {
         opts: &PutOptions,
     ) -> StoreResult<PutResult> {
         validate_key(key)?;
-        // Sent once, never retried inside the SDK: if an attempt landed and its answer was
-        // lost, an SDK retry would get 412 or a 403 (expired credentials) and hide that the
-        // first one landed. The caller retries, and only it can tell (protocol step 2).
-        let req = self
-            .put_request(key, body, opts)
-            .if_none_match("*")
-            .customize()
-            .config_override(aws_sdk_s3::Config::builder().retry_config(RetryConfig::disabled()));
-        let out = self.call(Op::PutIfAbsent, key, req.send()).await?;
-        Ok(PutResult {
-            etag: etag(out.e_tag()),
-        })
+        let checksum = BodyChecksum::of(&body, opts);
+        self.create_only(key, ByteStream::from(body), checksum, opts)
+            .await
+    }
+
+    /// Streams the file (1 MiB reads, so memory stays bounded) with the SHA-256 the caller
+    /// computed in a header: the server checks it and keeps it. Without one, the file is
+    /// read whole and sent with its CRC-32 like any put.
+    async fn put_file_if_absent(
+        &self,
+        key: &str,
+        path: &Path,
+        opts: &PutOptions,
+    ) -> StoreResult<PutResult> {
+        validate_key(key)?;
+        let Some(digest) = opts.sha256 else {
+            return wormlog_store::put_file_read_whole(self, key, path, opts).await;
+        };
+        let body = file_body(key, path).await?;
+        self.create_only(key, body, BodyChecksum::Sha256(digest), opts)
+            .await
     }
 
     async fn put_if_match(
@@ -378,8 +453,9 @@ impl ObjectStore for S3Store {
         validate_key(key)?;
         // Ceph RGW 16.2 answers 412 to a quoted If-Match even when it matches: send it bare
         // (AWS and MinIO accept both).
+        let checksum = BodyChecksum::of(&body, opts);
         let req = self
-            .put_request(key, body, opts)
+            .put_request(key, ByteStream::from(body), checksum, opts)
             .if_match(strip_etag_quotes(etag_now));
         let out = self.call(Op::PutIfMatch, key, req.send()).await?;
         Ok(PutResult {

@@ -366,6 +366,17 @@ impl ObjectStore for FaultStore {
             .await
     }
 
+    async fn put_file_if_absent(
+        &self,
+        key: &str,
+        path: &std::path::Path,
+        opts: &PutOptions,
+    ) -> StoreResult<PutResult> {
+        let call = self.inner.put_file_if_absent(key, path, opts);
+        self.run(Op::PutIfAbsent, key, Some(&opts.metadata), call)
+            .await
+    }
+
     async fn put_if_match(
         &self,
         key: &str,

@@ -43,6 +43,8 @@ pub mod probe;
 mod rng;
 mod types;
 
+use std::path::Path;
+
 use async_trait::async_trait;
 use bytes::Bytes;
 
@@ -59,6 +61,30 @@ pub use types::{
     LockRequest, LockState, ObjectMeta, PutOptions, PutResult, RequestStats, Retention,
     RetentionMode, UploadId, UploadedPart, VersionEntry,
 };
+
+/// A failure to read the local file given to [`ObjectStore::put_file_if_absent`]: not the
+/// store's fault, and never retried.
+pub fn source_file_error(key: &str, path: &Path, err: std::io::Error) -> StoreError {
+    StoreError::Permanent {
+        op: "read the file to put",
+        key: key.to_owned(),
+        message: format!("cannot read {}: {err}", path.display()),
+    }
+}
+
+/// [`ObjectStore::put_file_if_absent`] by reading the file into memory: for stores that keep
+/// objects in memory, and for a put the store cannot stream.
+pub async fn put_file_read_whole<S: ObjectStore + ?Sized>(
+    store: &S,
+    key: &str,
+    path: &Path,
+    opts: &PutOptions,
+) -> StoreResult<PutResult> {
+    let body = tokio::fs::read(path)
+        .await
+        .map_err(|e| source_file_error(key, path, e))?;
+    store.put_if_absent(key, Bytes::from(body), opts).await
+}
 
 /// The largest page [`ObjectStore::list_after`] returns, as on S3.
 pub const MAX_LIST_PAGE: usize = 1000;
@@ -85,6 +111,19 @@ pub trait ObjectStore: Send + Sync + std::fmt::Debug + 'static {
         body: Bytes,
         opts: &PutOptions,
     ) -> StoreResult<PutResult>;
+
+    /// Creates `key` from the file at `path`, create-only like [`ObjectStore::put_if_absent`]
+    /// (sent once, never retried inside), streaming it so memory stays bounded whatever its
+    /// size. `opts.sha256`, when given, is checked by the store against the bytes it receives.
+    /// The default reads the file whole, for stores that keep objects in memory anyway.
+    async fn put_file_if_absent(
+        &self,
+        key: &str,
+        path: &Path,
+        opts: &PutOptions,
+    ) -> StoreResult<PutResult> {
+        put_file_read_whole(self, key, path, opts).await
+    }
 
     /// Replaces `key` only if its current ETag is `etag` (`If-Match`; quotes are ignored).
     /// A different ETag gives [`StoreError::PreconditionFailed`]; a missing key gives

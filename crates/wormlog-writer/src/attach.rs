@@ -2,19 +2,21 @@
 //! ([`crate::WriterConfig::attach_above`]), else in an attachment object of their own.
 //!
 //! ```text
-//!  bytes or a file ─► SHA-256 ─┬─ size <= attach_above ─► inline event (base64 in its line)
-//!                              └─ larger ─► HEAD P/attachments/<sha256>
-//!                                   ├─ there, same size ─► reuse it (one copy per document)
-//!                                   └─ absent ─► create-only PUT with x-amz-checksum-sha256
-//!                                                (multipart above 32 MiB: 8 MiB parts, 4 in
-//!                                                flight, each part's SHA-256 checked)
-//!                                   └─► attached event, queued only once the object is there
+//!  bytes or a file ─┬─ size <= attach_above ─► inline event (base64 in its line)
+//!                   └─ larger ─► SHA-256 (while the bucket's default lock is read)
+//!                        ─► HEAD P/attachments/<sha256>
+//!                             ├─ there, same size ─► reuse it (one copy per document)
+//!                             └─ absent ─► create-only PUT with x-amz-checksum-sha256,
+//!                                          streamed from the file; above parts_above
+//!                                          (1 GiB) a multipart upload of 8 MiB parts,
+//!                                          3 in flight, each part's SHA-256 checked
+//!                        ─► attached event, queued only once the object is there
 //! ```
 //!
 //! An attachment is written before the segment that names it, with the writer's Object Lock
 //! (or the bucket default) made explicit and one hour longer, so it never expires before the
-//! segment that refers to it. Memory stays bounded whatever the size: the file is read twice
-//! (hash, then upload) in 1 MiB reads, and at most 32 MiB of it is held at once.
+//! segment that refers to it. Memory stays bounded whatever the size: a file is read twice
+//! (hash, then upload) in 1 MiB reads, and a multipart upload holds at most 3 parts at once.
 
 use std::path::Path;
 use std::time::Duration;
@@ -25,17 +27,15 @@ use sha2::Digest;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use wormlog_format::{attachment_key, validate_content_type, NewEvent};
 use wormlog_store::{
-    LockRequest, ObjectStore, PutOptions, Retention, StoreError, UploadId, UploadedPart,
+    LockRequest, ObjectStore, PutOptions, PutResult, Retention, StoreError, UploadId, UploadedPart,
 };
 
 use crate::{LogWriter, WriteError};
 
-/// Above this size an attachment goes up in parts instead of one PUT held in memory.
-pub const SINGLE_PUT_MAX: u64 = 32 << 20;
 /// The size of each part of a multipart attachment.
 pub const PART_SIZE: u64 = 8 << 20;
 /// Parts in flight at once.
-const PARTS_IN_FLIGHT: usize = 4;
+const PARTS_IN_FLIGHT: usize = 3;
 /// How much longer than the writer's retention an attachment is kept.
 const ATTACHMENT_HEADROOM: Duration = Duration::from_secs(3600);
 /// Attempts for each request of an attachment upload.
@@ -56,11 +56,17 @@ impl LogWriter {
             return NewEvent::inline(id, event_type, time, content_type, &bytes)
                 .map_err(WriteError::InvalidEvent);
         }
-        let digest: [u8; 32] = sha2::Sha256::digest(&bytes).into();
         let len = bytes.len() as u64;
+        let hashed = {
+            let bytes = bytes.clone();
+            async move { Ok(on_blocking_thread(move || sha2::Sha256::digest(&bytes).into()).await) }
+        };
+        let (digest, lock) = tokio::try_join!(hashed, self.attachment_lock())?;
         if !self.attachment_present(&digest, len).await? {
-            let opts = self.attachment_options(Some(digest)).await?;
-            self.put_attachment(&digest, bytes, &opts).await?;
+            let opts = attachment_options(lock, Some(digest));
+            let key = self.attachment_store_key(&digest);
+            let put = || self.store.put_if_absent(&key, bytes.clone(), &opts);
+            self.put_attachment(&digest, len, put).await?;
         }
         NewEvent::attached(id, event_type, time, content_type, len, &digest)
             .map_err(WriteError::InvalidEvent)
@@ -79,13 +85,29 @@ impl LogWriter {
             reason: e.to_string(),
         };
         let len = tokio::fs::metadata(path).await.map_err(file_error)?.len();
-        if len <= self.attach_above || len <= SINGLE_PUT_MAX {
+        if len <= self.attach_above {
             let bytes = Bytes::from(tokio::fs::read(path).await.map_err(file_error)?);
             return self.raw_event(event_type, content_type, bytes).await;
         }
-        let digest = sha256_of_file(path).await.map_err(file_error)?;
+        let hashed = async {
+            match sha256_of_file(path).await.map_err(file_error)? {
+                (digest, read) if read == len => Ok(digest),
+                _ => Err(file_error(std::io::Error::other(
+                    "it changed size while it was read; append it again once it is complete",
+                ))),
+            }
+        };
+        let (digest, lock) = tokio::try_join!(hashed, self.attachment_lock())?;
         if !self.attachment_present(&digest, len).await? {
-            self.upload_file(path, len, &digest).await?;
+            if len <= self.parts_above {
+                let opts = attachment_options(lock, Some(digest));
+                let key = self.attachment_store_key(&digest);
+                let put = || self.store.put_file_if_absent(&key, path, &opts);
+                self.put_attachment(&digest, len, put).await?;
+            } else {
+                self.upload_file(path, len, &digest, attachment_options(lock, None))
+                    .await?;
+            }
         }
         let (id, time) = (self.ids.lock().uuid(), self.clock.now().to_rfc3339());
         NewEvent::attached(id, event_type, time, content_type, len, &digest)
@@ -127,10 +149,10 @@ impl LogWriter {
         }
     }
 
-    /// Options of an attachment: its SHA-256, and a lock at least as long as its segment's.
-    async fn attachment_options(&self, sha256: Option<[u8; 32]>) -> Result<PutOptions, WriteError> {
+    /// An attachment's lock: at least as long as its segment's, made explicit.
+    async fn attachment_lock(&self) -> Result<LockRequest, WriteError> {
         let now = self.clock.now();
-        let lock = match self.lock {
+        Ok(match self.lock {
             Some(policy) => LockRequest {
                 retention: Some(Retention {
                     mode: policy.mode,
@@ -138,7 +160,7 @@ impl LogWriter {
                 }),
                 legal_hold: policy.legal_hold,
             },
-            None => match self.store.default_retention().await {
+            None => match retrying(|| self.store.default_retention()).await {
                 Ok(Some(d)) => LockRequest {
                     retention: Some(d.from_now(now.plus(ATTACHMENT_HEADROOM))),
                     legal_hold: false,
@@ -146,27 +168,26 @@ impl LogWriter {
                 Ok(None) => LockRequest::default(),
                 Err(e) => return Err(WriteError::Store(e)),
             },
-        };
-        Ok(PutOptions {
-            metadata: [("wormlog-attachment".to_owned(), "1".to_owned())].into(),
-            lock,
-            sha256,
         })
     }
 
-    /// One create-only PUT. A 412 means the same document is there already (content
-    /// addressed): a racing writer, or our own earlier attempt whose answer was lost.
-    async fn put_attachment(
+    /// One create-only PUT (`put`, sent again after a transient failure). A 412 means the
+    /// same document is there already (content addressed): a racing writer, or our own
+    /// earlier attempt whose answer was lost.
+    async fn put_attachment<F, Fut>(
         &self,
         digest: &[u8; 32],
-        bytes: Bytes,
-        opts: &PutOptions,
-    ) -> Result<(), WriteError> {
-        let key = self.attachment_store_key(digest);
-        match retrying(|| self.store.put_if_absent(&key, bytes.clone(), opts)).await {
+        len: u64,
+        put: F,
+    ) -> Result<(), WriteError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<PutResult, StoreError>>,
+    {
+        match retrying(put).await {
             Ok(_) => Ok(()),
-            Err(StoreError::AlreadyExists { .. }) => {
-                match self.attachment_present(digest, bytes.len() as u64).await? {
+            Err(StoreError::AlreadyExists { key }) => {
+                match self.attachment_present(digest, len).await? {
                     true => Ok(()),
                     false => Err(WriteError::Store(StoreError::NotFound { key })),
                 }
@@ -181,9 +202,9 @@ impl LogWriter {
         path: &Path,
         len: u64,
         digest: &[u8; 32],
+        opts: PutOptions,
     ) -> Result<(), WriteError> {
         let key = self.attachment_store_key(digest);
-        let opts = self.attachment_options(None).await?;
         let store: &dyn ObjectStore = &*self.store;
         let upload = retrying(|| store.start_upload(&key, &opts))
             .await
@@ -249,21 +270,65 @@ impl LogWriter {
     }
 }
 
+/// The options of an attachment object: its lock, its SHA-256 (for a single PUT; a
+/// multipart upload checks each part's instead), and a marker for people browsing the bucket.
+fn attachment_options(lock: LockRequest, sha256: Option<[u8; 32]>) -> PutOptions {
+    PutOptions {
+        metadata: [("wormlog-attachment".to_owned(), "1".to_owned())].into(),
+        lock,
+        sha256,
+    }
+}
+
 fn invalid(reason: String) -> WriteError {
     WriteError::InvalidEvent(wormlog_format::FormatError::EventData(reason))
 }
 
-/// The SHA-256 of a file, read 1 MiB at a time.
-async fn sha256_of_file(path: &Path) -> std::io::Result<[u8; 32]> {
-    let mut f = tokio::fs::File::open(path).await?;
-    let mut hash = sha2::Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = f.read(&mut buf).await?;
-        if n == 0 {
-            return Ok(hash.finalize().into());
+/// The SHA-256 of a file and how many bytes it had, on blocking threads: one reads the next
+/// MiB while the other hashes the last (hashing is most of the time, reading the rest: side
+/// by side, a 100 MB file is hashed in the time the hashing alone takes). Three 1 MiB buffers
+/// go round between them.
+async fn sha256_of_file(path: &Path) -> std::io::Result<([u8; 32], u64)> {
+    let path = path.to_owned();
+    on_blocking_thread(move || {
+        let mut file = std::fs::File::open(&path)?;
+        let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<(Vec<u8>, usize)>(2);
+        let (empty_tx, empty_rx) = std::sync::mpsc::channel::<Vec<u8>>();
+        for _ in 0..3 {
+            let _ = empty_tx.send(vec![0u8; 1 << 20]);
         }
-        hash.update(&buf[..n]);
+        std::thread::scope(|scope| {
+            let reader = scope.spawn(move || -> std::io::Result<()> {
+                while let Ok(mut buf) = empty_rx.recv() {
+                    let n = std::io::Read::read(&mut file, &mut buf)?;
+                    if n == 0 || full_tx.send((buf, n)).is_err() {
+                        return Ok(());
+                    }
+                }
+                Ok(())
+            });
+            let mut hash = sha2::Sha256::new();
+            let mut read = 0u64;
+            while let Ok((buf, n)) = full_rx.recv() {
+                hash.update(&buf[..n]);
+                read += n as u64;
+                let _ = empty_tx.send(buf);
+            }
+            drop(empty_tx);
+            match reader.join() {
+                Ok(done) => done.map(|()| (hash.finalize().into(), read)),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        })
+    })
+    .await
+}
+
+/// Runs CPU or file work off the async threads; a panic in it goes on in the caller.
+async fn on_blocking_thread<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
+    match tokio::task::spawn_blocking(work).await {
+        Ok(value) => value,
+        Err(e) => std::panic::resume_unwind(e.into_panic()),
     }
 }
 

@@ -46,6 +46,10 @@ pub struct LockPolicy {
 /// Raw payloads above 256 KiB are stored as attachments by default.
 pub const DEFAULT_ATTACH_ABOVE: u64 = 256 << 10;
 
+/// Attachments above 1 GiB go up in parts by default: one PUT carries up to 5 GiB on AWS,
+/// but a failed one is sent again whole.
+pub const DEFAULT_PARTS_ABOVE: u64 = 1 << 30;
+
 /// Everything a [`crate::LogWriter`] needs besides the store.
 #[derive(Clone, Debug)]
 pub struct WriterConfig {
@@ -66,6 +70,9 @@ pub struct WriterConfig {
     /// Raw payloads larger than this many bytes are stored as attachments of their own
     /// (`P/attachments/<sha256>`); smaller ones go inline, as base64 in the event line.
     pub attach_above: u64,
+    /// An attachment from a file larger than this goes up as a multipart upload (8 MiB parts,
+    /// each retried on its own); smaller ones stream in one PUT. Memory stays bounded either way.
+    pub parts_above: u64,
     /// Give every event its own segment (no group commit), for one lock per document.
     pub one_per_segment: bool,
     pub clock: Arc<dyn Clock>,
@@ -127,6 +134,7 @@ impl WriterConfig {
             retry: RetryPolicy::default(),
             lock: None,
             attach_above: DEFAULT_ATTACH_ABOVE,
+            parts_above: DEFAULT_PARTS_ABOVE,
             one_per_segment: false,
             clock: SystemClock::shared(),
             seed: None,

@@ -40,9 +40,10 @@ mod settle;
 mod stats;
 mod writer;
 
-pub use attach::{PART_SIZE, SINGLE_PUT_MAX};
+pub use attach::PART_SIZE;
 pub use config::{
     LockPolicy, PlantedBug, RetryPolicy, StopHook, WriterConfig, DEFAULT_ATTACH_ABOVE,
+    DEFAULT_PARTS_ABOVE,
 };
 pub use error::WriteError;
 pub use resolve::{decide, Resolution, WriterView};

@@ -91,6 +91,7 @@ pub struct LogWriter {
     /// The Object Lock of every segment; attachments get it too (attach.rs).
     pub(crate) lock: Option<crate::LockPolicy>,
     pub(crate) attach_above: u64,
+    pub(crate) parts_above: u64,
     stats: Arc<StatsCells>,
     position: Arc<Mutex<WriterPosition>>,
     task: tokio::task::JoinHandle<()>,
@@ -119,7 +120,7 @@ impl LogWriter {
         let ids = SeededRng::new(rng.next_u64());
         let stats = Arc::new(StatsCells::default());
         let clock = Arc::clone(&cfg.clock);
-        let (lock, attach_above) = (cfg.lock, cfg.attach_above);
+        let (lock, attach_above, parts_above) = (cfg.lock, cfg.attach_above, cfg.parts_above);
         let core = Core::open(Arc::clone(&store), cfg, rng, Arc::clone(&stats)).await?;
         let keys = core.keys().clone();
         let position = Arc::new(Mutex::new(position_of(&core)));
@@ -134,6 +135,7 @@ impl LogWriter {
             clock,
             lock,
             attach_above,
+            parts_above,
             stats,
             position,
             task,

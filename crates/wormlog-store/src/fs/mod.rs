@@ -710,6 +710,17 @@ impl ObjectStore for FsStore {
             .await
     }
 
+    async fn put_file_if_absent(
+        &self,
+        key: &str,
+        path: &std::path::Path,
+        opts: &PutOptions,
+    ) -> StoreResult<PutResult> {
+        let (key, path, opts) = (key.to_owned(), path.to_owned(), opts.clone());
+        self.blocking(move |s| s.put_file_if_absent(&key, &path, &opts))
+            .await
+    }
+
     async fn put_if_match(
         &self,
         key: &str,

@@ -10,7 +10,7 @@
 use std::fs::{self, File};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::MetadataExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use sha2::Digest;
 
@@ -98,44 +98,78 @@ impl Inner {
         let dir = self.upload_dir(key, upload)?;
         let opts = self.uploads.lock().get(&upload.0).map(|u| u.opts.clone());
         let opts = opts.unwrap_or_default();
+        let sources: Vec<PathBuf> = parts
+            .iter()
+            .map(|p| dir.join(format!("part-{:05}", p.number)))
+            .collect();
+        let (tmp, ino) = self.copy_into_temp(key, &sources, Some(sha256))?;
+        let staged = self.stage_written(key, tmp, ino, &opts, Some(checksum::hex(&sha256)))?;
+        let done = self.link_into_place(key, staged);
+        self.abort_upload(key, upload)?;
+        done
+    }
+
+    /// A create-only put of a local file, copied 1 MiB at a time (its SHA-256 checked on the
+    /// way when one is given): the same commit as any put.
+    pub(super) fn put_file_if_absent(
+        &self,
+        key: &str,
+        path: &Path,
+        opts: &PutOptions,
+    ) -> StoreResult<PutResult> {
+        self.prepare_key(key)?;
+        let (tmp, ino) = self.copy_into_temp(key, &[path.to_owned()], opts.sha256)?;
+        let sha256 = opts.sha256.map(|d| checksum::hex(&d));
+        let staged = self.stage_written(key, tmp, ino, opts, sha256)?;
+        self.link_into_place(key, staged)
+    }
+
+    /// Concatenates `sources` into a new fsynced file under `tmp/`, checking the SHA-256 of
+    /// the whole when one is given; nothing is left behind on failure.
+    fn copy_into_temp(
+        &self,
+        key: &str,
+        sources: &[PathBuf],
+        sha256: Option<[u8; 32]>,
+    ) -> StoreResult<(PathBuf, u64)> {
         let tmp = self
             .root
             .join(TMP)
             .join(self.rng.lock().uuid().simple().to_string());
         let mut hash = sha2::Sha256::new();
-        let mut concat = || -> std::io::Result<u64> {
-            let mut out = File::create_new(&tmp)?;
+        let mut concat = || -> Result<u64, (Option<&PathBuf>, std::io::Error)> {
+            let mut out = File::create_new(&tmp).map_err(|e| (None, e))?;
             let mut buf = vec![0u8; 1 << 20];
-            for p in parts {
-                let mut part = File::open(dir.join(format!("part-{:05}", p.number)))?;
+            for source in sources {
+                let mut part = File::open(source).map_err(|e| (Some(source), e))?;
                 loop {
-                    let n = part.read(&mut buf)?;
+                    let n = part.read(&mut buf).map_err(|e| (Some(source), e))?;
                     if n == 0 {
                         break;
                     }
                     hash.update(&buf[..n]);
-                    out.write_all(&buf[..n])?;
+                    out.write_all(&buf[..n]).map_err(|e| (None, e))?;
                 }
             }
-            out.sync_all()?;
-            Ok(out.metadata()?.ino())
+            out.sync_all().map_err(|e| (None, e))?;
+            Ok(out.metadata().map_err(|e| (None, e))?.ino())
         };
         let ino = match concat() {
             Ok(ino) => ino,
-            Err(e) => {
+            Err((source, e)) => {
                 let _ = fs::remove_file(&tmp);
-                return Err(StoreError::from_io("complete upload", key, e));
+                return Err(match source {
+                    Some(path) => crate::source_file_error(key, path, e),
+                    None => StoreError::from_io("copy into place", key, e),
+                });
             }
         };
         let whole: [u8; 32] = hash.finalize().into();
-        if whole != sha256 {
+        if sha256.is_some_and(|expected| expected != whole) {
             let _ = fs::remove_file(&tmp);
             return Err(checksum::bad_digest(key));
         }
-        let staged = self.stage_written(key, tmp, ino, &opts, Some(checksum::hex(&sha256)))?;
-        let done = self.link_into_place(key, staged);
-        self.abort_upload(key, upload)?;
-        done
+        Ok((tmp, ino))
     }
 
     pub(super) fn abort_upload(&self, key: &str, upload: &UploadId) -> StoreResult<()> {
