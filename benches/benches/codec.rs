@@ -1,8 +1,10 @@
-//! Segment encode, decode (CRC included) and CRC alone, in bytes per second.
+//! Segment encode, decode (CRC included) and CRC alone, in bytes per second; and preparing
+//! one event: JSON data (checked, kept token for token) against raw bytes of the same size
+//! (SHA-256 and base64, inline) and against those bytes in base64 in a JSON string.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use uuid::Uuid;
-use wormlog_format::{decode_segment, encode_segment, SegmentKind, SegmentSpec};
+use wormlog_format::{decode_segment, encode_segment, NewEvent, SegmentKind, SegmentSpec};
 
 fn spec() -> SegmentSpec {
     SegmentSpec {
@@ -38,5 +40,26 @@ fn codec(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, codec);
+fn new_event(c: &mut Criterion) {
+    let mut g = c.benchmark_group("new_event");
+    let time = "2026-11-22T00:00:00.000Z";
+    for bytes in [256usize, 4096, 65536] {
+        let json = format!("\"{}\"", "x".repeat(bytes - 2));
+        let raw: Vec<u8> = (0..bytes).map(|i| (i * 131 % 251) as u8).collect();
+        let b64 = format!("\"{}\"", base64_simd::STANDARD.encode_to_string(&raw));
+        g.throughput(Throughput::Bytes(bytes as u64));
+        g.bench_with_input(BenchmarkId::new("json", bytes), &json, |b, d| {
+            b.iter(|| NewEvent::new(Uuid::nil(), "bench", time, d).unwrap())
+        });
+        g.bench_with_input(BenchmarkId::new("raw_inline", bytes), &raw, |b, d| {
+            b.iter(|| NewEvent::inline(Uuid::nil(), "bench", time, "application/xml", d).unwrap())
+        });
+        g.bench_with_input(BenchmarkId::new("base64_in_json", bytes), &b64, |b, d| {
+            b.iter(|| NewEvent::new(Uuid::nil(), "bench", time, d).unwrap())
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, codec, new_event);
 criterion_main!(benches);

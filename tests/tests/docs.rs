@@ -32,3 +32,19 @@ fn the_example_purge_record_in_format_md_decodes() {
     let record = segment.purge.expect("a purge record");
     assert_eq!(record.purged[0].slot, 1);
 }
+
+#[test]
+fn the_example_documents_segment_in_format_md_decodes() {
+    let segment = documented("<!-- example-documents:start -->");
+    let payloads: Vec<_> = segment
+        .events
+        .iter()
+        .map(|e| e.payload.clone().expect("raw payloads"))
+        .collect();
+    assert_eq!(payloads.len(), 2);
+    assert!(payloads[0].base64.is_some(), "the small one is inline");
+    assert_eq!(
+        payloads[1].attachment.as_deref(),
+        Some(format!("attachments/{}", payloads[1].sha256).as_str())
+    );
+}

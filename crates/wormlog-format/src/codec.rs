@@ -111,6 +111,29 @@ fn assemble(
     (Bytes::from(buf).slice(start..), header)
 }
 
+/// The event lines of the segment `bytes` exactly as stored, without their newlines, in seq
+/// order (none for a control record). The segment is decoded, and so checked, first.
+pub fn event_lines(bytes: &[u8]) -> Result<Vec<&[u8]>, FormatError> {
+    let segment = decode_segment(bytes)?;
+    if segment.header.kind != SegmentKind::Events {
+        return Ok(Vec::new());
+    }
+    let (_, body) = split_header(bytes)?;
+    Ok(body
+        .strip_suffix(b"\n")
+        .map(|b| b.split(|&c| c == b'\n').collect())
+        .unwrap_or_default())
+}
+
+/// The RFC 9162 leaf hash of an event line: SHA-256 of `0x00` followed by the line.
+pub fn leaf_hash(line: &[u8]) -> [u8; 32] {
+    use sha2::Digest;
+    let mut hash = sha2::Sha256::new();
+    hash.update([0u8]);
+    hash.update(line);
+    hash.finalize().into()
+}
+
 /// Decodes and checks a whole segment of any version readers accept.
 pub fn decode_segment(bytes: &[u8]) -> Result<Segment, FormatError> {
     let (header, body) = split_header(bytes)?;
@@ -413,6 +436,7 @@ mod tests {
                     epoch: 1,
                     writer: "w".into(),
                     write_id: Uuid::from_u128(slot.into()),
+                    leaf_hashes: Vec::new(),
                 })
                 .collect(),
             attachments: Vec::new(),

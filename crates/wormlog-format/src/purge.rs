@@ -31,9 +31,15 @@ pub struct PurgedSlot {
     pub epoch: u64,
     pub writer: String,
     pub write_id: Uuid,
+    /// Version 2: the leaf hash of each purged event in seq order (SHA-256 of `0x00` and
+    /// its line as stored, hex; RFC 9162), so a Merkle tree over the log's events stays
+    /// computable, and a purge visible, after the events are gone. Empty when not recorded.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub leaf_hashes: Vec<String>,
 }
 
 impl PurgedSlot {
+    /// The header facts only (no leaf hashes).
     pub fn of(header: &SegmentHeader) -> PurgedSlot {
         PurgedSlot {
             slot: header.slot,
@@ -42,7 +48,20 @@ impl PurgedSlot {
             epoch: header.epoch,
             writer: header.writer.clone(),
             write_id: header.write_id,
+            leaf_hashes: Vec::new(),
         }
+    }
+
+    /// The header facts and the leaf hash of every event of the segment `bytes` (checked as
+    /// [`crate::decode_segment`] checks it).
+    pub fn of_segment(bytes: &[u8]) -> Result<PurgedSlot, crate::FormatError> {
+        let segment = crate::decode_segment(bytes)?;
+        let mut purged = PurgedSlot::of(&segment.header);
+        purged.leaf_hashes = crate::event_lines(bytes)?
+            .into_iter()
+            .map(|line| crate::hex_of(&crate::leaf_hash(line)))
+            .collect();
+        Ok(purged)
     }
 }
 
@@ -73,6 +92,16 @@ impl PurgeRecord {
             return Err(format!(
                 "it names slot {}, which is not below its own slot {record_slot}",
                 slots[slots.len() - 1]
+            ));
+        }
+        if let Some(p) = self.purged.iter().find(|p| {
+            !p.leaf_hashes.is_empty()
+                && (p.leaf_hashes.len() as u64 != p.count
+                    || !p.leaf_hashes.iter().all(|h| crate::event::is_sha256_hex(h)))
+        }) {
+            return Err(format!(
+                "the leaf hashes of purged slot {} are not one SHA-256 per event",
+                p.slot
             ));
         }
         let bad_key = |k: &String| {

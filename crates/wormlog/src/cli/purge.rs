@@ -241,7 +241,12 @@ async fn check_slot(
         .iter()
         .filter_map(|e| e.payload.as_ref()?.attachment.clone())
         .collect();
-    Ok((PurgedSlot::of(header), attachments))
+    let purged = PurgedSlot::of_segment(&got.body).map_err(|e| {
+        CliError::violation(format!(
+            "slot {slot} does not decode ({e}); run `wormlog verify`"
+        ))
+    })?;
+    Ok((purged, attachments))
 }
 
 /// The attachments of the purged events that no other event refers to (the same document
