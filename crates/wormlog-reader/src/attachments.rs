@@ -6,9 +6,11 @@
 //!  each referenced attachment ─► HEAD ─┬─ missing ─────────────► attachment-missing {seq}
 //!                                      ├─ other size / SHA-256 ─► attachment-changed {seq}
 //!                                      └─ weaker lock ──────────► attachment-unlocked {seq}
-//!  LIST P/attachments/ ─► not referenced, not purged ─► unreferenced (reported, not a
-//!                          violation: an upload whose segment never committed)
-//!                     └─► purged but present ────────► purged-attachment-present
+//!  LIST P/attachments/ ─┬─ referenced ─────────────────► checked above
+//!                       ├─ not referenced, not purged ─► unreferenced (reported, not a
+//!                       │                                violation: an upload whose
+//!                       │                                segment never committed)
+//!                       └─ not referenced, purged ─────► purged-attachment-present
 //! ```
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -85,11 +87,16 @@ pub(crate) async fn audit(
             .strip_prefix(keys.prefix())
             .unwrap_or(&e.key)
             .to_owned();
+        if checked.contains(&name) {
+            // A valid event refers to it: checked above, even if a purge once deleted it
+            // (the same document appended again afterwards is stored again, at the same key).
+            continue;
+        }
         if purged.contains(&name) {
             report
                 .findings
                 .push(Finding::PurgedAttachmentPresent { key: e.key });
-        } else if !checked.contains(&name) {
+        } else {
             report.unreferenced_attachments.push(e.key);
         }
     }

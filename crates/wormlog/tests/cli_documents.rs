@@ -262,6 +262,43 @@ fn a_purge_deletes_an_unshared_attachment_and_keeps_a_shared_one() {
     assert!(rt.block_on(store.head(&key_shared)).is_ok(), "kept");
 }
 
+/// A document purged and later appended again is stored again at the same key: `verify`
+/// checks it for the new event instead of calling it a purged attachment left behind.
+#[test]
+fn a_document_appended_again_after_its_purge_verifies_clean() {
+    let env = Env::new();
+    let path = env.dir.path().join("scan.pdf");
+    std::fs::write(&path, vec![3u8; 300_000]).unwrap();
+    let file = path.to_str().unwrap();
+    let append = || {
+        let o = env.run(&["append", "--epoch", "1", "--json", "--file", file]);
+        assert_exit(&o, 0);
+        let ack: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+        ack["slot"].as_u64().unwrap().to_string()
+    };
+    let slot = append();
+    let o = env.run(&[
+        "purge",
+        "--bypass-governance",
+        "--reason",
+        "erasure",
+        "--operator",
+        "ops",
+        "--epoch",
+        "1",
+        "--min-age",
+        "0s",
+        "--slot",
+        &slot,
+    ]);
+    assert_exit(&o, 0);
+    append();
+    let o = env.run(&["verify", "--json"]);
+    assert_exit(&o, 0);
+    let report: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(report["attachments"], 1, "{report}");
+}
+
 #[test]
 fn a_hold_covers_a_documents_attachment_too() {
     let env = Env::new();
