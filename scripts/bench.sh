@@ -14,6 +14,15 @@
 #   (a) wormlog bench --mode raw-put --object-bytes <wormlog's mean segment size>
 #                                   plain PutObjects of the same bytes: the ceiling
 #   (b) wormlog bench --mode per-event   one create-only PUT per event: the naive log
+# Then, on the same RGW:
+#   documents   a 100 MB file: wormlog bench --mode document (one streamed PUT of the
+#               attachment, then its event) against --mode document-put (one plain PutObject
+#               of the same file), alternating, 7 rounds; and 3 rounds of the multipart path
+#               (--parts-above 1 MiB) for its memory
+#   payloads    at 256 B and 4 KiB, --payload json | base64-json | raw, also on MemoryStore
+#               pinned to one core; and on RGW JSON events whose lines are as long as the raw
+#               events' lines
+# The document runs delete what they wrote; everything else goes when RGW stops at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -34,6 +43,15 @@ BIN=target/release/wormlog
 MEM_EVENTS=$(( QUICK ? 100000 : 1000000 ))
 say "MemoryStore, one core (taskset -c 0): $MEM_EVENTS events of 256 B"
 taskset -c 0 "$BIN" --store mem:// bench --events "$MEM_EVENTS" --event-bytes 256 --json >"$RAW/memory-256.json"
+PAYLOAD_SIZES=(256 4096)
+PAYLOADS=(json base64-json raw)
+for size in "${PAYLOAD_SIZES[@]}"; do
+  n=$(( (QUICK ? 12800000 : 102400000) / size ))
+  for payload in "${PAYLOADS[@]}"; do
+    say "MemoryStore, one core: $n events of $size B, --payload $payload"
+    taskset -c 0 "$BIN" --store mem:// bench --events "$n" --event-bytes "$size" --payload "$payload" --json >"$RAW/memory-payload-$payload-$size.json"
+  done
+done
 
 say "Ceph RGW, restarted empty (its memstore OSD holds 4 GiB; a full one blocks writes)"
 scripts/rgw.sh stop >&2 || true
@@ -71,6 +89,34 @@ for size in "${SIZES[@]}"; do
   "$BIN" --store "$STORE" bench --mode per-event --events "$PER_EVENT" --event-bytes "$size" --json >"$RAW/per-event-$size.json"
 done
 
+# JSON data as long as a raw event's whole line makes a JSON event of the same size in the log.
+same_line_bytes() { # same_line_bytes RAW_REPORT JSON_REPORT SIZE
+  python3 -c 'import json,sys; r,j=(json.load(open(p)) for p in sys.argv[1:3]); s=int(sys.argv[3]); over=j["object_bytes_total"]/j["events"]-s; print(max(2, round(r["object_bytes_total"]/r["events"]-over)))' "$@"
+}
+for size in "${PAYLOAD_SIZES[@]}"; do
+  n=$(events_for "$size")
+  for payload in "${PAYLOADS[@]}"; do
+    say "event size $size B: --payload $payload ($n events)"
+    "$BIN" --store "$STORE" bench --events "$n" --event-bytes "$size" --payload "$payload" --json >"$RAW/payload-$payload-$size.json"
+  done
+  line=$(same_line_bytes "$RAW/payload-raw-$size.json" "$RAW/payload-json-$size.json" "$size")
+  say "event size $size B: JSON events as large in the log as the raw ones ($line B of data)"
+  "$BIN" --store "$STORE" bench --events "$n" --event-bytes "$line" --json >"$RAW/payload-json-same-line-$size.json"
+done
+
+DOC="$RAW/document-100MB.bin"
+head -c 100000000 /dev/urandom >"$DOC"
+ROUNDS=$(( QUICK ? 2 : 7 ))
+for round in $(seq 1 "$ROUNDS"); do
+  say "100 MB document, round $round of $ROUNDS: wormlog append, then one plain PutObject"
+  "$BIN" --store "$STORE" bench --mode document --file "$DOC" --json >"$RAW/document-$round.json"
+  "$BIN" --store "$STORE" bench --mode document-put --file "$DOC" --json >"$RAW/document-put-$round.json"
+done
+for round in 1 2 3; do
+  say "100 MB document in 8 MiB parts, round $round of 3"
+  "$BIN" --store "$STORE" bench --mode document --file "$DOC" --parts-above 1048576 --json >"$RAW/document-parts-$round.json"
+done
+rm -f "$DOC"
 
 say "writing $OUT_DIR/benchmarks.md and $OUT_DIR/benchmarks.png"
 python3 scripts/bench_report.py "$RAW" "$OUT_DIR" "${SIZES[@]}"

@@ -78,6 +78,11 @@ osd data = $DIR/osd.0
 ms mon client mode = crc secure
 ms client mode = crc secure
 rgw frontends = beast endpoint=127.0.0.1:$PORT
+# RGW frees a deleted object's data in its garbage collector, by default two hours later; the
+# memstore OSD lives in memory, so what tests and benchmarks delete is freed within seconds
+# (a full OSD stops every write).
+rgw gc obj min wait = 0
+rgw gc processor period = 5
 rgw data = $DIR/rgw
 CONF
 }

@@ -10,8 +10,16 @@
 //! - `--mode raw-put`: the same bytes as plain PutObjects of `--object-bytes` each, one at a
 //!   time per stream (as the writer keeps one slot in flight), no log logic: the ceiling.
 //! - `--mode per-event`: one create-only PUT per event, one at a time: the naive log.
+//! - `--payload raw` (wormlog mode): the events are raw bytes, inline in the segment, instead
+//!   of JSON of the same size.
+//! - `--mode document --file PATH`: one document appended from a file (an attachment above
+//!   256 KiB, streamed in one PUT up to 1 GiB) and its acknowledgement; `--mode document-put
+//!   --file PATH`: the same file streamed in one plain PutObject, the baseline. Both report the peak
+//!   resident memory of the process and delete what they wrote afterwards (untimed), so a
+//!   benchmark run does not fill the store.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,7 +30,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 use wormlog::{LogReader, LogWriter, ScanItem, StreamKeys, WriterConfig};
 use wormlog_format::{encode_segment, NewEvent, SegmentKind, SegmentSpec};
-use wormlog_store::{list_all, Clock, ObjectStore, PutOptions, SeededRng, SystemClock};
+use wormlog_store::{
+    list_all, Clock, DeleteOptions, ObjectStore, PutOptions, SeededRng, SystemClock,
+};
 
 use super::{CliError, CliResult, Context};
 
@@ -58,9 +68,33 @@ pub(crate) struct BenchArgs {
     #[arg(long)]
     replay: bool,
 
+    /// wormlog: what each event carries: JSON data of --event-bytes, raw bytes of
+    /// --event-bytes (inline, base64 in the line), or those bytes in base64 in a JSON string.
+    #[arg(long, value_enum, default_value_t = Payload::Json)]
+    payload: Payload,
+
+    /// document, document-put: the file to append or to PUT.
+    #[arg(long, value_name = "PATH")]
+    file: Option<PathBuf>,
+
+    /// document: files larger than this go up as a multipart upload (default 1 GiB), to
+    /// measure that path on a smaller file.
+    #[arg(long, value_name = "B", value_parser = clap::value_parser!(u64).range(1..))]
+    parts_above: Option<u64>,
+
     /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Serialize)]
+#[serde(rename_all = "kebab-case")]
+enum Payload {
+    Json,
+    Raw,
+    /// A JSON string holding the same bytes in base64: what users did by hand before raw
+    /// payloads, and as many bytes in the segment as an inline raw event.
+    Base64Json,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Serialize)]
@@ -69,6 +103,8 @@ enum Mode {
     Wormlog,
     RawPut,
     PerEvent,
+    Document,
+    DocumentPut,
 }
 
 /// Segments the reader and the raw GETs keep in flight.
@@ -77,6 +113,7 @@ const READ_AHEAD: usize = 8;
 #[derive(Serialize)]
 struct Report {
     mode: Mode,
+    payload: Payload,
     store: String,
     events: u64,
     event_bytes: u64,
@@ -93,6 +130,9 @@ struct Report {
     object_bytes_total: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     replay: Option<ReplayReport>,
+    /// The process's peak resident memory (VmHWM; Linux only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    peak_rss_bytes: Option<u64>,
 }
 
 /// Reading the benchmark's streams back, both ways, over the same segments.
@@ -125,6 +165,23 @@ struct StreamRun {
 
 pub(crate) async fn run(ctx: &Context, args: BenchArgs) -> CliResult<()> {
     let clock = Arc::new(SystemClock::new());
+    let document_mode = matches!(args.mode, Mode::Document | Mode::DocumentPut);
+    if args.file.is_some() != document_mode {
+        return Err(CliError::usage(
+            "--file goes with --mode document or document-put, and those modes need it",
+        ));
+    }
+    if args.parts_above.is_some() && args.mode != Mode::Document {
+        return Err(CliError::usage("--parts-above goes with --mode document"));
+    }
+    if args.payload != Payload::Json && args.mode != Mode::Wormlog {
+        return Err(CliError::usage(
+            "--payload measures wormlog's own append; use it with --mode wormlog",
+        ));
+    }
+    if let Some(path) = &args.file {
+        return document(ctx, &args, path, &*clock).await;
+    }
     let bar = if args.json {
         ProgressBar::hidden()
     } else {
@@ -136,6 +193,17 @@ pub(crate) async fn run(ctx: &Context, args: BenchArgs) -> CliResult<()> {
     );
     let run_id = SeededRng::from_entropy().uuid().simple().to_string();
     let payload = format!("\"{}\"", "x".repeat(args.event_bytes as usize - 2));
+    let raw: Vec<u8> = (0..args.event_bytes)
+        .map(|i| (i * 131 % 251) as u8)
+        .collect();
+    let body = match args.payload {
+        Payload::Json => Body::Json(payload.clone()),
+        Payload::Raw => Body::Raw(Bytes::from(raw)),
+        Payload::Base64Json => Body::Json(format!(
+            "\"{}\"",
+            base64_simd::STANDARD.encode_to_string(&raw)
+        )),
+    };
     let started = clock.monotonic();
     let mut tasks = Vec::new();
     for w in 0..args.streams {
@@ -143,9 +211,10 @@ pub(crate) async fn run(ctx: &Context, args: BenchArgs) -> CliResult<()> {
         let stream = format!("bench-{}-{w}", &run_id[..8]);
         let keys = StreamKeys::new(&ctx.store.root_prefix, &stream)
             .map_err(|e| CliError::usage(e.to_string()))?;
-        let (store, payload, clock, bar) = (
+        let (store, payload, body, clock, bar) = (
             Arc::clone(&ctx.store.store),
             payload.clone(),
+            body.clone(),
             Arc::clone(&clock),
             bar.clone(),
         );
@@ -155,7 +224,7 @@ pub(crate) async fn run(ctx: &Context, args: BenchArgs) -> CliResult<()> {
                 cfg.root_prefix = ctx.store.root_prefix.clone();
                 cfg.max_batch_bytes = args.max_batch_bytes as usize;
                 tasks.push(tokio::spawn(async move {
-                    append_stream(store, cfg, share, &payload, &*clock, &bar).await
+                    append_stream(store, cfg, share, &body, &*clock, &bar).await
                 }));
             }
             Mode::RawPut => {
@@ -173,6 +242,7 @@ pub(crate) async fn run(ctx: &Context, args: BenchArgs) -> CliResult<()> {
                     per_event_stream(store, keys, share, &payload, &*clock, &bar).await
                 }));
             }
+            Mode::Document | Mode::DocumentPut => unreachable!("measured by document()"),
         }
     }
     let mut runs = Vec::new();
@@ -193,7 +263,7 @@ pub(crate) async fn run(ctx: &Context, args: BenchArgs) -> CliResult<()> {
         }
         (false, _) => None,
     };
-    let mut report = summarize(ctx, &args, runs, elapsed);
+    let mut report = summarize(ctx, &Workload::of(&args), runs, elapsed);
     report.replay = replay;
     print_report(&report, args.json);
     Ok(())
@@ -350,11 +420,28 @@ impl StreamRun {
     }
 }
 
+/// What each appended event carries.
+#[derive(Clone)]
+enum Body {
+    Json(String),
+    Raw(Bytes),
+}
+
+impl Body {
+    /// About how many bytes the event takes in a segment.
+    fn line_bytes(&self) -> usize {
+        match self {
+            Body::Json(data) => data.len() + 150,
+            Body::Raw(bytes) => bytes.len().div_ceil(3) * 4 + 250,
+        }
+    }
+}
+
 async fn append_stream(
     store: Arc<dyn ObjectStore>,
     cfg: WriterConfig,
     n: u64,
-    payload: &str,
+    body: &Body,
     clock: &dyn Clock,
     bar: &ProgressBar,
 ) -> CliResult<StreamRun> {
@@ -364,7 +451,7 @@ async fn append_stream(
     // an append waits for at most the batch ahead of its own.
     let per_batch = cfg
         .max_batch_events
-        .min(cfg.max_batch_bytes / (payload.len() + 150).max(1));
+        .min(cfg.max_batch_bytes / body.line_bytes());
     let window = 2 * per_batch.max(1);
     let w = LogWriter::open(store, cfg).await?;
     let mut inflight = VecDeque::with_capacity(window);
@@ -375,7 +462,17 @@ async fn append_stream(
         bar.inc(1);
     };
     for _ in 0..n {
-        inflight.push_back((clock.monotonic(), w.append("bench", payload)));
+        let sent = clock.monotonic();
+        let appended = match body {
+            Body::Json(data) => w.append("bench", data),
+            Body::Raw(bytes) => {
+                let event = w
+                    .raw_event("bench", "application/octet-stream", bytes.clone())
+                    .await?;
+                w.append_event(event)
+            }
+        };
+        inflight.push_back((sent, appended));
         if inflight.len() >= window {
             let (sent, f) = inflight.pop_front().expect("window is full");
             settle(sent, f.await?, &mut run);
@@ -391,7 +488,28 @@ async fn append_stream(
     Ok(run)
 }
 
-fn summarize(ctx: &Context, args: &BenchArgs, runs: Vec<StreamRun>, elapsed: f64) -> Report {
+/// What was measured: the shape of the workload a report describes.
+struct Workload {
+    mode: Mode,
+    payload: Payload,
+    events: u64,
+    event_bytes: u64,
+    streams: u64,
+}
+
+impl Workload {
+    fn of(args: &BenchArgs) -> Workload {
+        Workload {
+            mode: args.mode,
+            payload: args.payload,
+            events: args.events,
+            event_bytes: args.event_bytes,
+            streams: args.streams,
+        }
+    }
+}
+
+fn summarize(ctx: &Context, args: &Workload, runs: Vec<StreamRun>, elapsed: f64) -> Report {
     let mut latencies: Vec<Duration> = runs
         .iter()
         .flat_map(|r| r.latencies.iter().copied())
@@ -416,6 +534,7 @@ fn summarize(ctx: &Context, args: &BenchArgs, runs: Vec<StreamRun>, elapsed: f64
     let segments: u64 = runs.iter().map(|r| r.segments).sum();
     Report {
         mode: args.mode,
+        payload: args.payload,
         store: ctx.store.store.describe(),
         events: args.events,
         event_bytes: args.event_bytes,
@@ -433,6 +552,7 @@ fn summarize(ctx: &Context, args: &BenchArgs, runs: Vec<StreamRun>, elapsed: f64
         batch_sizes,
         object_bytes_total: runs.iter().map(|r| r.bytes).sum(),
         replay: None,
+        peak_rss_bytes: peak_rss_bytes(),
     }
 }
 
@@ -441,15 +561,36 @@ fn print_report(r: &Report, json: bool) {
         println!("{}", serde_json::to_string(r).expect("reports serialise"));
         return;
     }
-    let what = match r.mode {
-        Mode::Wormlog => "wormlog append",
-        Mode::RawPut => "raw PutObject baseline (latency per PUT)",
-        Mode::PerEvent => "per-event create-only PUT baseline (latency per PUT)",
+    let what = match (r.mode, r.payload) {
+        (Mode::Wormlog, Payload::Json) => "wormlog append",
+        (Mode::Wormlog, Payload::Raw) => "wormlog append of raw inline events",
+        (Mode::Wormlog, Payload::Base64Json) => "wormlog append of base64 in JSON strings",
+        (Mode::RawPut, _) => "raw PutObject baseline (latency per PUT)",
+        (Mode::PerEvent, _) => "per-event create-only PUT baseline (latency per PUT)",
+        (Mode::Document, _) => "wormlog append of one document file",
+        (Mode::DocumentPut, _) => "single PutObject of the same file (baseline)",
     };
     println!(
         "wormlog bench: {what}: {} events of {} B, {} stream(s), on {}",
         r.events, r.event_bytes, r.streams, r.store
     );
+    if matches!(r.mode, Mode::Document | Mode::DocumentPut) {
+        println!(
+            "  {:.1} MB in {:.3} s: {:.2} MB/s   ({} objects, {} bytes stored)",
+            r.event_bytes as f64 / 1e6,
+            r.elapsed_secs,
+            r.mb_per_sec,
+            r.segments,
+            r.object_bytes_total
+        );
+        if let Some(rss) = r.peak_rss_bytes {
+            println!(
+                "  peak resident memory: {:.1} MiB",
+                rss as f64 / (1 << 20) as f64
+            );
+        }
+        return;
+    }
     println!(
         "  {:.0} events/s   {:.2} MB/s   {:.0} segments/s   ({} segments in {:.2} s)",
         r.events_per_sec, r.mb_per_sec, r.segments_per_sec, r.segments, r.elapsed_secs
@@ -464,6 +605,12 @@ fn print_report(r: &Report, json: bool) {
         .map(|(k, v)| format!("{k}: {v}"))
         .collect();
     println!("  events per segment (segments): {}", sizes.join("   "));
+    if let Some(rss) = r.peak_rss_bytes {
+        println!(
+            "  peak resident memory: {:.1} MiB",
+            rss as f64 / (1 << 20) as f64
+        );
+    }
     if let Some(p) = &r.replay {
         println!(
             "  replay: {:.2} MB/s ({:.0} events/s); raw parallel GET of the same {} bytes: {:.2} MB/s ({:.0}%)",
@@ -474,4 +621,79 @@ fn print_report(r: &Report, json: bool) {
             100.0 * p.replay_mb_per_sec / p.raw_get_mb_per_sec
         );
     }
+}
+
+/// One document from a file, appended through a writer (`document`) or sent as one plain
+/// PutObject (`document-put`), timed from the first read of the file to the acknowledgement.
+/// Everything written is deleted afterwards, untimed.
+async fn document(
+    ctx: &Context,
+    args: &BenchArgs,
+    path: &Path,
+    clock: &dyn Clock,
+) -> CliResult<()> {
+    let len = std::fs::metadata(path)
+        .map_err(|e| CliError::usage(format!("cannot read --file {}: {e}", path.display())))?
+        .len();
+    let run_id = SeededRng::from_entropy().uuid().simple().to_string();
+    let stream = format!("bench-{}-doc", &run_id[..8]);
+    let keys = StreamKeys::new(&ctx.store.root_prefix, &stream)
+        .map_err(|e| CliError::usage(e.to_string()))?;
+    let store = Arc::clone(&ctx.store.store);
+    let mut run = StreamRun::new(&stream);
+    let elapsed = match args.mode {
+        Mode::Document => {
+            let mut cfg = WriterConfig::new(stream.clone(), 1, "bench-doc");
+            cfg.root_prefix = ctx.store.root_prefix.clone();
+            cfg.parts_above = args.parts_above.unwrap_or(cfg.parts_above);
+            let w = LogWriter::open(Arc::clone(&store), cfg).await?;
+            let started = clock.monotonic();
+            let event = w
+                .file_event("bench", "application/octet-stream", path)
+                .await?;
+            let ack = w.append_event(event).await?;
+            let elapsed = clock.monotonic().saturating_sub(started);
+            *run.per_slot.entry(ack.slot).or_default() += 1;
+            w.close().await;
+            elapsed
+        }
+        _ => {
+            let key = keys.segment(0);
+            let started = clock.monotonic();
+            match &ctx.store.s3 {
+                Some(s3) => s3.put_file_unconditional(&key, path).await?,
+                None => {
+                    store
+                        .put_file_if_absent(&key, path, &PutOptions::default())
+                        .await?;
+                }
+            }
+            clock.monotonic().saturating_sub(started)
+        }
+    };
+    run.latencies.push(elapsed);
+    let written = list_all(&*store, keys.prefix(), None).await?;
+    run.bytes = written.iter().map(|e| e.size).sum();
+    run.segments = written.len() as u64;
+    let work = Workload {
+        mode: args.mode,
+        payload: args.payload,
+        events: 1,
+        event_bytes: len,
+        streams: 1,
+    };
+    let report = summarize(ctx, &work, vec![run], elapsed.as_secs_f64().max(1e-9));
+    for object in written {
+        store.delete(&object.key, &DeleteOptions::default()).await?;
+    }
+    print_report(&report, args.json);
+    Ok(())
+}
+
+/// The process's peak resident set size, from /proc/self/status (Linux).
+fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
 }
