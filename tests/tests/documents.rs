@@ -241,3 +241,52 @@ on_every_store!(
     verify_audits_attachments,
     one_per_segment_gives_every_document_its_own_segment,
 );
+
+/// The rule that an attachment is stored before the segment that refers to it: when its
+/// upload fails, the append fails and no event names it. With the rule switched off (the
+/// planted bug), `verify` catches the event whose attachment is missing.
+async fn append_with_failing_attachment_upload(
+    bug: Option<wormlog_writer::PlantedBug>,
+) -> (bool, wormlog_reader::VerifyReport) {
+    use wormlog_store::{Fault, FaultStore, MemoryStore, Op, StoreError};
+    let faults = Arc::new(FaultStore::new(Arc::new(MemoryStore::new())));
+    let denied = StoreError::Permanent {
+        op: "put_if_absent",
+        key: "attachments".into(),
+        message: "access denied".into(),
+    };
+    faults.inject(Fault::before(Op::PutIfAbsent, "/attachments/", denied, 100));
+    let store: Arc<dyn ObjectStore> = faults;
+    let mut cfg = writer_config(S, 1, "uploader");
+    cfg.planted_bug = bug;
+    let w = LogWriter::open(Arc::clone(&store), cfg).await.unwrap();
+    let appended = w
+        .append_bytes("scan", "application/pdf", document(300_000, 9))
+        .await
+        .is_ok();
+    let report = verify(Arc::clone(&store), "", S, false).await.unwrap();
+    (appended, report)
+}
+
+#[tokio::test]
+async fn an_event_is_never_committed_without_its_attachment() {
+    let (appended, report) = append_with_failing_attachment_upload(None).await;
+    assert!(!appended, "the upload failed, so the append must");
+    assert!(report.is_clean(), "{:?}", report.findings);
+    assert_eq!(report.events, 0);
+}
+
+#[tokio::test]
+async fn planted_bug_appending_despite_a_failed_upload_is_caught_by_verify() {
+    let bug = Some(wormlog_writer::PlantedBug::AttachmentFailureIgnored);
+    let (appended, report) = append_with_failing_attachment_upload(bug).await;
+    assert!(appended);
+    assert!(
+        report
+            .findings
+            .iter()
+            .any(|f| matches!(f, Finding::AttachmentMissing { seq: 0, .. })),
+        "{:?}",
+        report.findings
+    );
+}

@@ -120,6 +120,9 @@ pub enum PlantedBug {
     OpenWithoutEpochCheck,
     /// A 412 on a higher epoch is counted and passed like an older writer's segment.
     CountHigherEpoch,
+    /// A failed attachment upload is ignored: the event that names it is appended anyway
+    /// (the rule: an attachment is stored before the segment that refers to it).
+    AttachmentFailureIgnored,
 }
 
 impl WriterConfig {

@@ -92,6 +92,7 @@ pub struct LogWriter {
     pub(crate) lock: Option<crate::LockPolicy>,
     pub(crate) attach_above: u64,
     pub(crate) parts_above: u64,
+    pub(crate) planted_bug: Option<crate::PlantedBug>,
     stats: Arc<StatsCells>,
     position: Arc<Mutex<WriterPosition>>,
     task: tokio::task::JoinHandle<()>,
@@ -121,6 +122,7 @@ impl LogWriter {
         let stats = Arc::new(StatsCells::default());
         let clock = Arc::clone(&cfg.clock);
         let (lock, attach_above, parts_above) = (cfg.lock, cfg.attach_above, cfg.parts_above);
+        let planted_bug = cfg.planted_bug;
         let core = Core::open(Arc::clone(&store), cfg, rng, Arc::clone(&stats)).await?;
         let keys = core.keys().clone();
         let position = Arc::new(Mutex::new(position_of(&core)));
@@ -136,6 +138,7 @@ impl LogWriter {
             lock,
             attach_above,
             parts_above,
+            planted_bug,
             stats,
             position,
             task,
