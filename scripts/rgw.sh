@@ -64,7 +64,7 @@ mon data avail crit = 1
 mon data avail warn = 2
 osd crush chooseleaf type = 0
 osd objectstore = memstore
-memstore device bytes = 4294967296
+memstore device bytes = 8589934592
 run dir = $DIR/run
 admin socket = $DIR/run/\$name.asok
 log file = $DIR/log/\$name.log
@@ -137,6 +137,13 @@ stop_daemons() {
   pkill -f "radosgw -c $DIR/ceph.conf" 2>/dev/null || true
   pkill -f "ceph-osd -c $DIR/ceph.conf" 2>/dev/null || true
   pkill -f "ceph-mon -c $DIR/ceph.conf" 2>/dev/null || true
+  # A radosgw with requests stuck on a full OSD can ignore SIGTERM for a long time: wait up
+  # to 10 s, then kill what is left, so a restart never finds a half-stopped cluster.
+  for _ in $(seq 1 50); do
+    pgrep -f -- "-c $DIR/ceph.conf" >/dev/null || return 0
+    sleep 0.2
+  done
+  pkill -9 -f -- "-c $DIR/ceph.conf" 2>/dev/null || true
   sleep 0.5
 }
 
