@@ -26,7 +26,6 @@ async fn locked_writer(store: Arc<dyn ObjectStore>, mode: RetentionMode) -> LogW
     cfg.lock = Some(LockPolicy {
         mode,
         retain_for: Duration::from_secs(86_400),
-        legal_hold: false,
     });
     LogWriter::open(store, cfg).await.unwrap()
 }

@@ -217,7 +217,6 @@ async fn require_lock_passes_when_every_segment_has_the_default_retention_and_fl
     cfg.lock = Some(LockPolicy {
         mode: RetentionMode::Compliance,
         retain_for: Duration::from_secs(86_400),
-        legal_hold: false,
     });
     let short = LogWriter::open(Arc::clone(&store), cfg).await.unwrap();
     let ack = short.append("t", "1").await.unwrap();

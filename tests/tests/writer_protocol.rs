@@ -464,8 +464,8 @@ async fn segments_carry_the_requested_object_lock(store: Arc<dyn ObjectStore>) {
     cfg.lock = Some(wormlog_writer::LockPolicy {
         mode: wormlog_store::RetentionMode::Compliance,
         retain_for: std::time::Duration::from_secs(86_400),
-        legal_hold: true,
     });
+    cfg.legal_hold = true;
     let w = LogWriter::open(Arc::clone(&store), cfg).await.unwrap();
     let ack = w.append("t", "1").await.unwrap();
     let key = StreamKeys::new("", S).unwrap().segment(ack.slot);

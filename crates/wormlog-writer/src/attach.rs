@@ -152,22 +152,19 @@ impl LogWriter {
     /// An attachment's lock: at least as long as its segment's, made explicit.
     async fn attachment_lock(&self) -> Result<LockRequest, WriteError> {
         let now = self.clock.now();
-        Ok(match self.lock {
-            Some(policy) => LockRequest {
-                retention: Some(Retention {
-                    mode: policy.mode,
-                    retain_until: now.plus(policy.retain_for + ATTACHMENT_HEADROOM),
-                }),
-                legal_hold: policy.legal_hold,
-            },
+        let retention = match self.lock {
+            Some(policy) => Some(Retention {
+                mode: policy.mode,
+                retain_until: now.plus(policy.retain_for + ATTACHMENT_HEADROOM),
+            }),
             None => match retrying(|| self.store.default_retention()).await {
-                Ok(Some(d)) => LockRequest {
-                    retention: Some(d.from_now(now.plus(ATTACHMENT_HEADROOM))),
-                    legal_hold: false,
-                },
-                Ok(None) => LockRequest::default(),
+                Ok(default) => default.map(|d| d.from_now(now.plus(ATTACHMENT_HEADROOM))),
                 Err(e) => return Err(WriteError::Store(e)),
             },
+        };
+        Ok(LockRequest {
+            retention,
+            legal_hold: self.legal_hold,
         })
     }
 

@@ -380,15 +380,14 @@ impl Core {
     }
 
     fn put_options(&self, summary: &SegmentSummary) -> PutOptions {
-        let lock = match self.cfg.lock {
-            Some(policy) => LockRequest {
-                retention: Some(Retention {
-                    mode: policy.mode,
-                    retain_until: self.cfg.clock.now().plus(policy.retain_for),
-                }),
-                legal_hold: policy.legal_hold,
-            },
-            None => LockRequest::default(),
+        // No retention asked for means the bucket default, never a weaker one: a legal hold
+        // alone leaves retention to the bucket.
+        let lock = LockRequest {
+            retention: self.cfg.lock.map(|policy| Retention {
+                mode: policy.mode,
+                retain_until: self.cfg.clock.now().plus(policy.retain_for),
+            }),
+            legal_hold: self.cfg.legal_hold,
         };
         PutOptions {
             metadata: summary.to_metadata(),

@@ -34,13 +34,13 @@ impl RetryPolicy {
     }
 }
 
-/// Object Lock applied to every segment the writer creates.
+/// Object Lock retention applied to every object the writer creates (segments, and
+/// attachments one hour longer).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LockPolicy {
     pub mode: RetentionMode,
     /// Retention from the moment of the put.
     pub retain_for: Duration,
-    pub legal_hold: bool,
 }
 
 /// Raw payloads above 256 KiB are stored as attachments by default.
@@ -65,8 +65,12 @@ pub struct WriterConfig {
     /// Group commit: at most about this many bytes per segment (a lone larger event still goes).
     pub max_batch_bytes: usize,
     pub retry: RetryPolicy,
-    /// Object Lock for every segment; `None` leaves the bucket default in force.
+    /// Object Lock retention for every object written; `None` leaves the bucket default in
+    /// force.
     pub lock: Option<LockPolicy>,
+    /// A legal hold on every object written. It never sets, shortens or changes retention:
+    /// without [`WriterConfig::lock`], objects keep the bucket's default retention.
+    pub legal_hold: bool,
     /// Raw payloads larger than this many bytes are stored as attachments of their own
     /// (`P/attachments/<sha256>`); smaller ones go inline, as base64 in the event line.
     pub attach_above: u64,
@@ -136,6 +140,7 @@ impl WriterConfig {
             max_batch_bytes: 4 << 20,
             retry: RetryPolicy::default(),
             lock: None,
+            legal_hold: false,
             attach_above: DEFAULT_ATTACH_ABOVE,
             parts_above: DEFAULT_PARTS_ABOVE,
             one_per_segment: false,

@@ -93,6 +93,7 @@ pub struct LogWriter {
     pub(crate) attach_above: u64,
     pub(crate) parts_above: u64,
     pub(crate) planted_bug: Option<crate::PlantedBug>,
+    pub(crate) legal_hold: bool,
     stats: Arc<StatsCells>,
     position: Arc<Mutex<WriterPosition>>,
     task: tokio::task::JoinHandle<()>,
@@ -112,8 +113,11 @@ impl LogWriter {
     /// after this returns (I4).
     pub async fn open(
         store: Arc<dyn ObjectStore>,
-        cfg: WriterConfig,
+        mut cfg: WriterConfig,
     ) -> Result<LogWriter, WriteError> {
+        if cfg.legal_hold && cfg.lock.is_none() {
+            cfg.lock = explicit_default_retention(&*store).await?;
+        }
         let mut rng = match cfg.seed {
             Some(seed) => SeededRng::new(seed),
             None => SeededRng::from_entropy(),
@@ -122,7 +126,7 @@ impl LogWriter {
         let stats = Arc::new(StatsCells::default());
         let clock = Arc::clone(&cfg.clock);
         let (lock, attach_above, parts_above) = (cfg.lock, cfg.attach_above, cfg.parts_above);
-        let planted_bug = cfg.planted_bug;
+        let (planted_bug, legal_hold) = (cfg.planted_bug, cfg.legal_hold);
         let core = Core::open(Arc::clone(&store), cfg, rng, Arc::clone(&stats)).await?;
         let keys = core.keys().clone();
         let position = Arc::new(Mutex::new(position_of(&core)));
@@ -139,6 +143,7 @@ impl LogWriter {
             attach_above,
             parts_above,
             planted_bug,
+            legal_hold,
             stats,
             position,
             task,
@@ -396,4 +401,18 @@ fn reply_all(batch: Batch, result: Result<Committed, WriteError>) {
         };
         let _ = reply.send(answer);
     }
+}
+
+/// The bucket's default retention as an explicit lock policy, for a writer that puts legal
+/// holds without a retention of its own. S3 applies the default to such puts by itself, but
+/// moto 5.2.5 gives an object put with a legal hold header no retention at all; sending the
+/// default explicitly keeps the bucket's promise on every server.
+async fn explicit_default_retention(
+    store: &dyn ObjectStore,
+) -> Result<Option<crate::LockPolicy>, WriteError> {
+    let default = store.default_retention().await.map_err(WriteError::Store)?;
+    Ok(default.map(|d| crate::LockPolicy {
+        mode: d.mode,
+        retain_for: std::time::Duration::from_secs(u64::from(d.days) * 86_400),
+    }))
 }

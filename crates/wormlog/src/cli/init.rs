@@ -18,6 +18,11 @@ pub(crate) struct InitArgs {
     /// Default retention in days (with --object-lock).
     #[arg(long, value_name = "N", requires = "object_lock", value_parser = clap::value_parser!(u32).range(1..=36500))]
     retention_days: Option<u32>,
+
+    /// Replace a default retention with a weaker one (COMPLIANCE to GOVERNANCE, or fewer
+    /// days). Segments written before keep their own retention.
+    #[arg(long, requires = "object_lock")]
+    allow_weaker_default: bool,
 }
 
 pub(crate) async fn run(ctx: &Context, args: InitArgs) -> CliResult<()> {
@@ -30,6 +35,9 @@ pub(crate) async fn run(ctx: &Context, args: InitArgs) -> CliResult<()> {
             ))
         }
     };
+    if let Some(new) = default_retention {
+        refuse_weakening(ctx, new, args.allow_weaker_default).await?;
+    }
     let report = ctx
         .store
         .store
@@ -49,6 +57,28 @@ pub(crate) async fn run(ctx: &Context, args: InitArgs) -> CliResult<()> {
         None => println!(
             "default retention: none (pass --object-lock MODE --retention-days N for WORM)"
         ),
+    }
+    Ok(())
+}
+
+/// Refuses a default retention weaker than the one in force: another mode than COMPLIANCE
+/// over COMPLIANCE, or fewer days. A store that does not exist yet has none.
+async fn refuse_weakening(ctx: &Context, new: DefaultRetention, allowed: bool) -> CliResult<()> {
+    let current = match ctx.store.store.default_retention().await {
+        Ok(current) => current,
+        Err(wormlog_store::StoreError::NotFound { .. }) => None,
+        Err(e) => return Err(e.into()),
+    };
+    let Some(current) = current else {
+        return Ok(());
+    };
+    let weaker = (current.mode == RetentionMode::Compliance
+        && new.mode != RetentionMode::Compliance)
+        || new.days < current.days;
+    if weaker && !allowed {
+        return Err(CliError::usage(format!(
+            "the store's default retention is {current}; {new} would weaken it, so nothing was changed (pass --allow-weaker-default to replace it anyway; segments written before keep their own retention)"
+        )));
     }
     Ok(())
 }

@@ -139,17 +139,13 @@ impl WriterArgs {
     /// The store prefix and the Object Lock flags.
     fn apply(&self, ctx: &Context, cfg: &mut WriterConfig) {
         cfg.root_prefix = ctx.store.root_prefix.clone();
-        let legal_hold = self.legal_hold;
+        // A legal hold alone leaves retention to the bucket's default: it must never set,
+        // shorten or change the mode of retention.
+        cfg.legal_hold = self.legal_hold;
         cfg.lock = match (self.lock_mode, self.retain_days) {
             (Some(mode), Some(days)) => Some(LockPolicy {
                 mode,
                 retain_for: Duration::from_secs(u64::from(days) * 86_400),
-                legal_hold,
-            }),
-            _ if legal_hold => Some(LockPolicy {
-                mode: RetentionMode::Governance,
-                retain_for: Duration::ZERO,
-                legal_hold,
             }),
             _ => None,
         };
