@@ -13,6 +13,7 @@ use wormlog_store::{
 };
 use wormlog_tests::servers::{Server, MOTO, RGW};
 use wormlog_tests::writer_config;
+use wormlog_reader::{LogReader, ReadError};
 use wormlog_writer::{LockPolicy, LogWriter, WriteError};
 
 const S: &str = "ledger";
@@ -335,6 +336,75 @@ async fn list_versions_shows_a_delete_marker_left_by_a_plain_delete() {
         matches!(store.head(&key).await, Err(StoreError::NotFound { .. })),
         "the key reads as deleted"
     );
+}
+
+/// Cuts the tail of a log on a versioned moto bucket with plain DELETEs (delete markers over
+/// the last two segments), then opens a writer with `bug` planted (or none).
+async fn open_after_the_tail_was_cut(
+    bug: Option<wormlog_writer::PlantedBug>,
+) -> (Arc<wormlog_s3::S3Store>, Result<LogWriter, WriteError>) {
+    MOTO.require();
+    let bucket = Server::fresh_bucket("wl-cut");
+    let store = MOTO.store(&bucket, true).await;
+    let w = LogWriter::open(store.clone(), writer_config(S, 1, "w"))
+        .await
+        .unwrap();
+    let mut slots = Vec::new();
+    for i in 0..3 {
+        slots.push(w.append("t", &i.to_string()).await.unwrap().slot);
+    }
+    w.close().await;
+    for slot in &slots[1..] {
+        store
+            .client()
+            .delete_object()
+            .bucket(&bucket)
+            .key(segment(*slot))
+            .send()
+            .await
+            .unwrap();
+    }
+    let mut cfg = writer_config(S, 2, "w2");
+    cfg.planted_bug = bug;
+    let opened = LogWriter::open(store.clone() as Arc<dyn ObjectStore>, cfg).await;
+    (store, opened)
+}
+
+/// A writer refuses to open on a log whose tail was cut on a versioned bucket: AWS and moto
+/// accept a create-only PUT over a delete marker, so writing on would fork the log. A reader
+/// reports the cut instead of ending quietly before it.
+#[tokio::test]
+async fn a_writer_refuses_a_log_whose_tail_was_deleted_and_readers_report_it() {
+    let (store, opened) = open_after_the_tail_was_cut(None).await;
+    match opened {
+        Err(WriteError::SlotDeleted { slot, .. }) => assert!(slot >= 2, "slot {slot}"),
+        other => panic!("expected SlotDeleted, got {other:?}"),
+    }
+    let reader = LogReader::new(store as Arc<dyn ObjectStore>, "", S).unwrap();
+    let read = reader.read_events(0, None).await;
+    assert!(
+        matches!(read, Err(ReadError::SlotDeleted { .. })),
+        "{read:?}"
+    );
+}
+
+/// Planted bug: the writer opens anyway and re-creates the deleted slots; the readers (and
+/// `verify`) catch the forked history.
+#[tokio::test]
+async fn planted_bug_writing_over_a_deleted_tail_is_caught_by_readers() {
+    let bug = Some(wormlog_writer::PlantedBug::OpenOverDeletedSlot);
+    let (store, opened) = open_after_the_tail_was_cut(bug).await;
+    let w = opened.expect("the planted bug opens");
+    w.append("t", "\"fork\"").await.unwrap();
+    w.close().await;
+    let store: Arc<dyn ObjectStore> = store;
+    let reader = LogReader::new(Arc::clone(&store), "", S).unwrap();
+    assert!(matches!(
+        reader.read_events(0, None).await,
+        Err(ReadError::SlotDeleted { .. })
+    ));
+    let report = wormlog_reader::verify(store, "", S, false).await.unwrap();
+    assert!(!report.is_clean());
 }
 
 #[tokio::test]

@@ -4,9 +4,12 @@
 //!
 //! ```text
 //!  HEAD slot 0, 1, 2, 4, 8, ...  gallop to the first absent slot, bisect back: O(log n)
-//!  LIST after the last present one   a writer appending meanwhile, or a hole at the frontier
+//!  LIST versions from the last present one
+//!                                    a writer appending meanwhile, or a hole at the
+//!                                    frontier; and any delete marker or older version
+//!                                    there: the tail was cut on a versioned bucket
 //!  summary of the highest slot       HEAD metadata, or its header by GET (CRC-checked)
-//!        └─► Tail { next_slot, last: {epoch, first_seq, count, write id, ...} }
+//!        └─► Tail { next_slot, last: {epoch, first_seq, count, write id, ...}, deleted }
 //! ```
 //!
 //! Reads change nothing, so transient failures are retried with capped exponential backoff;
@@ -17,7 +20,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use wormlog_format::{decode_segment, FormatError, SegmentSummary, StreamKeys};
-use wormlog_store::{list_all, ObjectStore, StoreError};
+use wormlog_store::{list_all, shadowed_keys, ObjectStore, StoreError};
 
 /// How reads of the log are retried.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -43,6 +46,11 @@ impl Default for ReadRetry {
 pub struct Tail {
     pub next_slot: u64,
     pub last: Option<SegmentSummary>,
+    /// The lowest slot, from the last present one on, that a delete marker or an older
+    /// version shadows (a plain DELETE on a versioned bucket, maybe a slot written again over
+    /// it). A writer that wrote on would fork the log: create-only puts succeed over a delete
+    /// marker on AWS and moto, hiding the locked original.
+    pub deleted: Option<u64>,
 }
 
 impl Tail {
@@ -100,22 +108,34 @@ impl LogReads {
             last = Some(lo);
         }
         let prefix = self.keys.log_prefix();
-        let after = last.map(|s| self.keys.segment(s));
+        // From the last present slot itself (it too may have been written over a marker).
+        let after = last
+            .and_then(|s| s.checked_sub(1))
+            .map(|s| self.keys.segment(s));
         let beyond = self
-            .retrying(|| list_all(&*self.store, &prefix, after.as_deref()))
+            .retrying(|| {
+                self.store
+                    .list_versions_after(&prefix, after.as_deref())
+            })
             .await
             .map_err(TailError::Store)?;
+        let deleted = shadowed_keys(&beyond)
+            .iter()
+            .filter_map(|k| self.keys.parse_slot(k))
+            .min();
         if let Some(max) = beyond
             .iter()
-            .filter_map(|e| self.keys.parse_slot(&e.key))
+            .filter(|v| v.is_latest && !v.delete_marker)
+            .filter_map(|v| self.keys.parse_slot(&v.key))
             .max()
         {
-            last = Some(max);
+            last = Some(last.map_or(max, |l| l.max(max)));
         }
         let Some(last) = last else {
             return Ok(Tail {
                 next_slot: 0,
                 last: None,
+                deleted,
             });
         };
         let summary = self.summary(last).await?.ok_or_else(|| {
@@ -126,6 +146,7 @@ impl LogReads {
         Ok(Tail {
             next_slot: last + 1,
             last: Some(summary),
+            deleted,
         })
     }
 

@@ -30,6 +30,13 @@ pub enum ReadError {
         found: u64,
     },
 
+    #[error("slot {slot} of stream {stream} was deleted on a versioned bucket (a delete marker, or a slot written again over one, hides its locked version): what follows may be another history; run `wormlog verify` and inspect the object versions of {key}")]
+    SlotDeleted {
+        stream: String,
+        slot: u64,
+        key: String,
+    },
+
     #[error("the attachment of seq {seq} ({key}) is missing: it was deleted, or never written; run `wormlog verify`")]
     AttachmentMissing { seq: u64, key: String },
 

@@ -51,6 +51,16 @@ pub(crate) async fn list_page_with_retries(
     retrying(|| store.list_after(prefix, after, limit)).await
 }
 
+/// Every version and delete marker of the keys under `prefix` after `start_after`, with
+/// retries.
+pub(crate) async fn list_versions_with_retries(
+    store: &dyn ObjectStore,
+    prefix: &str,
+    start_after: Option<&str>,
+) -> Result<Vec<wormlog_store::VersionEntry>, StoreError> {
+    retrying(|| store.list_versions_after(prefix, start_after)).await
+}
+
 /// Every key under `prefix` after `start_after`, page by page, each page read with retries.
 pub(crate) async fn list_all_with_retries(
     store: &dyn ObjectStore,

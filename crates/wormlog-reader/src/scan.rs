@@ -3,7 +3,7 @@
 //! read again before anything is concluded; a missing slot that stays missing is a documented
 //! purge or a gap.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, VecDeque};
 use std::pin::Pin;
 use std::sync::Arc;
 
@@ -13,7 +13,7 @@ use wormlog_format::{
 };
 use wormlog_store::{ObjectStore, StoreError};
 
-use crate::fetch::{get_with_retries, list_all_with_retries};
+use crate::fetch::{get_with_retries, list_versions_with_retries};
 use crate::purges::{DocumentedPurge, PurgeIndex};
 use crate::rules::{Position, Verdict};
 use crate::{ReadError, ReaderBug};
@@ -66,6 +66,9 @@ pub struct Scan {
     /// The next slot to judge, and the rules' state before it.
     pub(crate) at: Position,
     pub(crate) finished: bool,
+    /// Listed slots that a delete marker or an older version shadows: the scan stops with
+    /// [`ReadError::SlotDeleted`] on reaching one, or at its end.
+    shadowed: BTreeSet<u64>,
 }
 
 impl LogReader {
@@ -102,7 +105,7 @@ impl LogReader {
     /// slot below it, since a segment's validity depends on all of them (see
     /// [`crate::seek`]).
     pub async fn scan(&self, from_seq: u64) -> Result<Scan, ReadError> {
-        let mut slots = self.listed_slots(None).await?;
+        let (mut slots, shadowed) = self.listed_slots(None).await?;
         let purges = PurgeIndex::load(&*self.store, &self.keys).await?;
         let mut at = Position::default();
         if from_seq > 0 {
@@ -120,7 +123,7 @@ impl LogReader {
                 at = position;
             }
         }
-        Ok(self.scan_slots(slots, at, from_seq, purges))
+        Ok(self.scan_slots(slots, shadowed, at, from_seq, purges))
     }
 
     /// Starts a scan at `position`, a point a reader reached before ([`Scan::position`]),
@@ -128,22 +131,41 @@ impl LogReader {
     /// trusted; give only one a reader produced.
     pub async fn scan_from(&self, position: Position, from_seq: u64) -> Result<Scan, ReadError> {
         let after = position.slot.checked_sub(1).map(|s| self.keys.segment(s));
-        let slots = self.listed_slots(after.as_deref()).await?;
+        let (slots, shadowed) = self.listed_slots(after.as_deref()).await?;
         let purges = PurgeIndex::load(&*self.store, &self.keys).await?;
-        Ok(self.scan_slots(slots, position, from_seq, purges))
+        Ok(self.scan_slots(slots, shadowed, position, from_seq, purges))
     }
 
-    async fn listed_slots(&self, after: Option<&str>) -> Result<Vec<u64>, ReadError> {
-        let entries = list_all_with_retries(&*self.store, &self.keys.log_prefix(), after)
+    /// The slots present after `after`, and those a delete marker or an older version
+    /// shadows: one version listing, which on a versioned bucket also shows what a plain
+    /// LIST hides (a tail cut by DELETE, or slots written again over the markers).
+    async fn listed_slots(
+        &self,
+        after: Option<&str>,
+    ) -> Result<(Vec<u64>, BTreeSet<u64>), ReadError> {
+        let versions = list_versions_with_retries(&*self.store, &self.keys.log_prefix(), after)
             .await
             .map_err(ReadError::Store)?;
-        Ok(entries
+        let present = versions
             .iter()
-            .filter_map(|e| self.keys.parse_slot(&e.key))
-            .collect())
+            .filter(|v| v.is_latest && !v.delete_marker)
+            .filter_map(|v| self.keys.parse_slot(&v.key))
+            .collect();
+        let shadowed = wormlog_store::shadowed_keys(&versions)
+            .iter()
+            .filter_map(|k| self.keys.parse_slot(k))
+            .collect();
+        Ok((present, shadowed))
     }
 
-    fn scan_slots(&self, slots: Vec<u64>, at: Position, from_seq: u64, purges: PurgeIndex) -> Scan {
+    fn scan_slots(
+        &self,
+        slots: Vec<u64>,
+        shadowed: BTreeSet<u64>,
+        at: Position,
+        from_seq: u64,
+        purges: PurgeIndex,
+    ) -> Scan {
         let listed = slots.len();
         let store = Arc::clone(&self.store);
         let keys = self.keys.clone();
@@ -175,6 +197,7 @@ impl LogReader {
             pending: VecDeque::new(),
             at,
             finished: false,
+            shadowed,
         }
     }
 
@@ -206,8 +229,15 @@ impl Scan {
             }
             let Some((slot, fetched)) = self.fetches.next().await else {
                 self.finished = true;
-                return Ok(None);
+                return match self.shadowed.first() {
+                    Some(&slot) => Err(self.slot_deleted(slot)),
+                    None => Ok(None),
+                };
             };
+            if let Some(&deleted) = self.shadowed.range(..=slot).next() {
+                self.finished = true;
+                return Err(self.slot_deleted(deleted));
+            }
             let result = self.take(slot, fetched).await;
             if result.is_err() {
                 self.finished = true;
@@ -305,6 +335,14 @@ impl Scan {
         self.pending
             .push_back((ScanItem::Purged { slot, purge }, before));
         Ok(())
+    }
+
+    fn slot_deleted(&self, slot: u64) -> ReadError {
+        ReadError::SlotDeleted {
+            stream: self.keys.stream().to_owned(),
+            slot,
+            key: self.keys.segment(slot),
+        }
     }
 
     fn discontinuity(&self, slot: u64, found: u64) -> ReadError {

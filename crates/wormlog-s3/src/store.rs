@@ -701,9 +701,16 @@ impl ObjectStore for S3Store {
         self.call(Op::SetLegalHold, key, req).await.map(|_| ())
     }
 
-    async fn list_versions(&self, prefix: &str) -> StoreResult<Vec<VersionEntry>> {
+    async fn list_versions_after(
+        &self,
+        prefix: &str,
+        start_after: Option<&str>,
+    ) -> StoreResult<Vec<VersionEntry>> {
         let mut out = Vec::new();
-        let (mut key_marker, mut version_marker): (Option<String>, Option<String>) = (None, None);
+        // A key marker without a version id marker starts after that key, as start-after does
+        // for a LIST.
+        let (mut key_marker, mut version_marker): (Option<String>, Option<String>) =
+            (start_after.map(str::to_owned), None);
         loop {
             let req = self
                 .client
@@ -713,7 +720,20 @@ impl ObjectStore for S3Store {
                 .set_key_marker(key_marker.take())
                 .set_version_id_marker(version_marker.take())
                 .send();
-            let page = self.call(Op::List, prefix, req).await?;
+            let started = tokio::time::Instant::now();
+            let answer = req.await;
+            self.stats
+                .record(Op::List, started.elapsed(), answer.is_err());
+            let page = match answer {
+                Ok(page) => page,
+                // Stores without versioning at all (Cloudflare R2) answer NotImplemented:
+                // they can hold neither delete markers nor old versions.
+                Err(e) if e.code() == Some("NotImplemented") => {
+                    return wormlog_store::list_versions_of_current(self, prefix, start_after)
+                        .await;
+                }
+                Err(e) => return Err(classify(Op::List, prefix, e)),
+            };
             let version = |v: Option<&str>| v.filter(|v| *v != "null").map(str::to_owned);
             for v in page.versions() {
                 out.push(VersionEntry {

@@ -469,8 +469,13 @@ impl ObjectStore for FaultStore {
         self.inner.default_retention().await
     }
 
-    async fn list_versions(&self, prefix: &str) -> StoreResult<Vec<crate::VersionEntry>> {
-        self.inner.list_versions(prefix).await
+    async fn list_versions_after(
+        &self,
+        prefix: &str,
+        start_after: Option<&str>,
+    ) -> StoreResult<Vec<crate::VersionEntry>> {
+        let call = self.inner.list_versions_after(prefix, start_after);
+        self.run(Op::List, prefix, None, call).await
     }
 
     async fn list_folders(&self, prefix: &str) -> StoreResult<Vec<String>> {

@@ -86,6 +86,42 @@ pub async fn put_file_read_whole<S: ObjectStore + ?Sized>(
     store.put_if_absent(key, Bytes::from(body), opts).await
 }
 
+/// The current objects as their only versions: [`ObjectStore::list_versions_after`] for
+/// stores that keep no versions.
+pub async fn list_versions_of_current<S: ObjectStore + ?Sized>(
+    store: &S,
+    prefix: &str,
+    start_after: Option<&str>,
+) -> StoreResult<Vec<VersionEntry>> {
+    Ok(list_all(store, prefix, start_after)
+        .await?
+        .into_iter()
+        .map(|e| VersionEntry {
+            key: e.key,
+            version_id: None,
+            is_latest: true,
+            delete_marker: false,
+            size: e.size,
+        })
+        .collect())
+}
+
+/// Keys of `versions` that hide something: a delete marker, or more than one version. On a
+/// create-only log neither happens without tampering (a plain DELETE on a versioned bucket,
+/// or an object written again over the marker it left).
+pub fn shadowed_keys(versions: &[VersionEntry]) -> std::collections::BTreeSet<String> {
+    let mut seen = std::collections::BTreeMap::<&str, u32>::new();
+    let mut shadowed = std::collections::BTreeSet::new();
+    for v in versions {
+        let n = seen.entry(&v.key).or_default();
+        *n += 1;
+        if v.delete_marker || *n > 1 {
+            shadowed.insert(v.key.clone());
+        }
+    }
+    shadowed
+}
+
 /// The largest page [`ObjectStore::list_after`] returns, as on S3.
 pub const MAX_LIST_PAGE: usize = 1000;
 
@@ -215,17 +251,18 @@ pub trait ObjectStore: Send + Sync + std::fmt::Debug + 'static {
     /// Every version and delete marker of the keys under `prefix`, in key order (newest
     /// version first within a key). Unversioned stores list each object as its one version.
     async fn list_versions(&self, prefix: &str) -> StoreResult<Vec<VersionEntry>> {
-        Ok(list_all(self, prefix, None)
-            .await?
-            .into_iter()
-            .map(|e| VersionEntry {
-                key: e.key,
-                version_id: None,
-                is_latest: true,
-                delete_marker: false,
-                size: e.size,
-            })
-            .collect())
+        self.list_versions_after(prefix, None).await
+    }
+
+    /// [`ObjectStore::list_versions`] of the keys that sort after `start_after`: one listing
+    /// that shows both the current objects and what hides behind them (older versions, delete
+    /// markers).
+    async fn list_versions_after(
+        &self,
+        prefix: &str,
+        start_after: Option<&str>,
+    ) -> StoreResult<Vec<VersionEntry>> {
+        list_versions_of_current(self, prefix, start_after).await
     }
 
     /// The bucket's default retention, applied to new objects that ask for none.

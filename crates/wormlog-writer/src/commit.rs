@@ -112,6 +112,14 @@ impl Core {
             .find_tail()
             .await
             .map_err(|e| core.read_failed(e))?;
+        let unchecked = core.cfg.planted_bug == Some(crate::PlantedBug::OpenOverDeletedSlot);
+        if let Some(slot) = tail.deleted.filter(|_| !unchecked) {
+            return Err(WriteError::SlotDeleted {
+                stream: core.keys().stream().to_owned(),
+                slot,
+                key: core.keys().segment(slot),
+            });
+        }
         core.next_slot = tail.next_slot;
         if let Some(last) = tail.last {
             core.next_seq = last.next_seq();

@@ -124,6 +124,9 @@ pub enum PlantedBug {
     OpenWithoutEpochCheck,
     /// A 412 on a higher epoch is counted and passed like an older writer's segment.
     CountHigherEpoch,
+    /// Open writes on past a slot a delete marker or an older version shadows (a tail cut
+    /// by a plain DELETE on a versioned bucket), forking the log.
+    OpenOverDeletedSlot,
     /// A failed attachment upload is ignored: the event that names it is appended anyway
     /// (the rule: an attachment is stored before the segment that refers to it).
     AttachmentFailureIgnored,

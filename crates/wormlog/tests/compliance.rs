@@ -156,3 +156,36 @@ fn init_refuses_to_weaken_the_default_on_moto() {
 fn init_refuses_to_weaken_the_default_on_a_directory() {
     init_refuses_to_weaken(&dir_compliance_store());
 }
+
+/// On a versioned bucket a plain DELETE of the last segments leaves delete markers, and AWS
+/// and moto accept `If-None-Match: *` over them: a writer that went on would re-create the
+/// slots, and `cat` would serve the new history with the locked old one hidden.
+#[test]
+fn a_tail_cut_by_delete_markers_stops_writers_and_readers() {
+    let env = moto_compliance_bucket("wl-cut");
+    for (seq, data) in ["\"a\"", "\"b\"", "\"c\""].iter().enumerate() {
+        let o = env.run(&[
+            "append",
+            "--epoch",
+            "1",
+            "--expected-seq",
+            &seq.to_string(),
+            data,
+        ]);
+        assert_exit(&o, 0);
+    }
+    // Slots: 0 epoch-start, 1 "a", 2 epoch-start, 3 "b", 4 epoch-start, 5 "c".
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    for slot in [4u64, 5] {
+        env.plain_delete(&rt, &format!("cli/s/log/{slot:020}"));
+    }
+    let o = env.run(&["append", "--epoch", "2", "\"fork\""]);
+    assert_exit(&o, 1);
+    assert!(stderr(&o).contains("slot 4"), "{}", stderr(&o));
+    let o = env.run(&["cat"]);
+    assert_exit(&o, 1);
+    assert!(stderr(&o).contains("slot 4"), "{}", stderr(&o));
+    let o = env.run(&["verify"]);
+    assert_exit(&o, 1);
+    assert!(stdout(&o).contains("delete marker"), "{}", stdout(&o));
+}

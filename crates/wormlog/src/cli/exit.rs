@@ -62,7 +62,9 @@ impl From<WriteError> for CliError {
             | WriteError::InvalidEvent(_)
             | WriteError::Config(_)
             | WriteError::File { .. } => USAGE,
-            WriteError::Corrupt { .. } | WriteError::Vanished { .. } => VIOLATION,
+            WriteError::Corrupt { .. }
+            | WriteError::Vanished { .. }
+            | WriteError::SlotDeleted { .. } => VIOLATION,
             WriteError::Store(StoreError::InvalidKey { .. }) => USAGE,
             WriteError::OutcomeUnknown { .. }
             | WriteError::UnsafeStore { .. }
@@ -81,6 +83,7 @@ impl From<ReadError> for CliError {
     fn from(e: ReadError) -> CliError {
         let code = match &e {
             ReadError::Corrupt { .. }
+            | ReadError::SlotDeleted { .. }
             | ReadError::Gap { .. }
             | ReadError::Discontinuity { .. }
             | ReadError::AttachmentMissing { .. }

@@ -59,6 +59,23 @@ impl Env {
         }
     }
 
+    /// A plain DeleteObject of `key` (no version id) from an outside S3 client: on a
+    /// versioned bucket it leaves a delete marker over the locked version.
+    pub fn plain_delete(&self, rt: &tokio::runtime::Runtime, key: &str) {
+        let (server, bucket) = self.s3.as_ref().expect("an S3 store");
+        rt.block_on(async {
+            let store = S3Store::connect(server.config(bucket)).await;
+            store
+                .client()
+                .delete_object()
+                .bucket(bucket)
+                .key(key)
+                .send()
+                .await
+                .unwrap();
+        });
+    }
+
     /// The same store, for reading with the library, and its root prefix.
     pub async fn open(&self) -> (Arc<dyn ObjectStore>, String) {
         match &self.s3 {
