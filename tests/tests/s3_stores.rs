@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use wormlog_format::StreamKeys;
+use wormlog_reader::{LogReader, ReadError};
 use wormlog_store::probe::{probe, Outcome};
 use wormlog_store::{
     Clock, DefaultRetention, DeleteOptions, Fault, FaultStore, InitOptions, ObjectStore, Op,
@@ -13,7 +14,6 @@ use wormlog_store::{
 };
 use wormlog_tests::servers::{Server, MOTO, RGW};
 use wormlog_tests::writer_config;
-use wormlog_reader::{LogReader, ReadError};
 use wormlog_writer::{LockPolicy, LogWriter, WriteError};
 
 const S: &str = "ledger";

@@ -113,10 +113,7 @@ impl LogReads {
             .and_then(|s| s.checked_sub(1))
             .map(|s| self.keys.segment(s));
         let beyond = self
-            .retrying(|| {
-                self.store
-                    .list_versions_after(&prefix, after.as_deref())
-            })
+            .retrying(|| self.store.list_versions_after(&prefix, after.as_deref()))
             .await
             .map_err(TailError::Store)?;
         let deleted = shadowed_keys(&beyond)
