@@ -6,3 +6,6 @@ mod core {
 mod object_lock {
     wormlog_store::conformance_tests!(object_lock, wormlog_tests::servers::moto_subject());
 }
+mod versioned_overwrite {
+    wormlog_store::conformance_tests!(versioned_overwrite, wormlog_tests::servers::moto_subject());
+}

@@ -60,30 +60,57 @@ async fn compliance_retention_lapses_at_retain_until() {
     }
 }
 
+/// As on a versioned S3 bucket: a compare-and-swap over a protected object succeeds and the
+/// old version stays, listed as noncurrent, until its retention ends; the next overwrite
+/// after that drops it (the local stand-in for the lifecycle rule).
 #[tokio::test]
-async fn a_protected_object_cannot_be_overwritten_by_compare_and_swap() {
+async fn a_protected_object_replaced_by_compare_and_swap_stays_as_a_noncurrent_version() {
     let clock = ManualClock::new(Timestamp(1_800_000_000_000));
     let (stores, _dir) = stores(&clock);
     for store in &stores {
         let opts = locked_for(&clock, RetentionMode::Governance, Duration::from_secs(60));
-        let put = store
+        let v1 = store
             .put_if_absent("s/lease", Bytes::from_static(b"v1"), &opts)
             .await
             .unwrap();
-        let r = store
+        let v2 = store
+            .put_if_match("s/lease", Bytes::from_static(b"v2"), &v1.etag, &opts)
+            .await
+            .unwrap();
+        assert_eq!(&store.get("s/lease").await.unwrap().body[..], b"v2");
+        let latest = |v: &[wormlog_store::VersionEntry]| -> Vec<bool> {
+            v.iter().map(|e| e.is_latest).collect()
+        };
+        let versions = store.list_versions("s/").await.unwrap();
+        assert_eq!(latest(&versions), [true, false], "{}", store.describe());
+        assert_eq!(versions[1].size, 2);
+        // An unprotected object being replaced leaves nothing behind.
+        clock.advance(Duration::from_secs(61));
+        let v3 = store
             .put_if_match(
                 "s/lease",
-                Bytes::from_static(b"v2"),
-                &put.etag,
+                Bytes::from_static(b"v3"),
+                &v2.etag,
                 &PutOptions::default(),
             )
-            .await;
-        assert!(
-            matches!(r, Err(StoreError::ObjectLocked { .. })),
-            "{}: {r:?}",
+            .await
+            .unwrap();
+        assert_eq!(
+            latest(&store.list_versions("s/").await.unwrap()),
+            [true],
+            "{}: expired versions are dropped",
             store.describe()
         );
-        assert_eq!(&store.get("s/lease").await.unwrap().body[..], b"v1");
+        store
+            .put_if_match(
+                "s/lease",
+                Bytes::from_static(b"v4"),
+                &v3.etag,
+                &PutOptions::default(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(latest(&store.list_versions("s/").await.unwrap()), [true]);
     }
 }
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use wormlog_format::StreamKeys;
-use wormlog_store::{Clock, ObjectStore, PutOptions, StoreError};
+use wormlog_store::{Clock, DefaultRetention, ObjectStore, PutOptions, StoreError};
 
 use crate::tail::{LogReads, ReadRetry, TailError};
 use crate::{FencingToken, LeaseError, LeaseRecord};
@@ -90,6 +90,8 @@ pub struct Lease {
     highest_seen: u64,
     longest_seen: Duration,
     held: Option<Held>,
+    /// The bucket's default retention, read before the first write of the record.
+    bucket_default: Option<Option<DefaultRetention>>,
 }
 
 impl Lease {
@@ -118,7 +120,34 @@ impl Lease {
             highest_seen: 0,
             longest_seen: Duration::ZERO,
             held: None,
+            bucket_default: None,
         })
+    }
+
+    /// How the record is written: as a housekeeping object, so that on a bucket with default
+    /// retention each renewal's old version is retained for an hour, not for the years the
+    /// default is meant for the log ([`PutOptions::housekeeping`]). The default is read once,
+    /// before this candidate first writes, so a renewal never waits for it.
+    async fn put_options(&mut self) -> Result<PutOptions, LeaseError> {
+        let default = match self.bucket_default {
+            Some(d) => d,
+            None => {
+                let d = match self.store.default_retention().await {
+                    Ok(d) => d,
+                    // A store without Object Lock (Cloudflare R2 answers NotImplemented) or
+                    // credentials that may not read its configuration: the record gets
+                    // whatever the bucket gives, as before; the lease must still work.
+                    Err(e @ (StoreError::Unsupported { .. } | StoreError::Permanent { .. })) => {
+                        tracing::warn!(key = %self.key, error = %e, "could not read the bucket's default retention; the lease record gets the bucket's own");
+                        None
+                    }
+                    Err(e) => return Err(e.into()),
+                };
+                self.bucket_default = Some(d);
+                d
+            }
+        };
+        Ok(PutOptions::housekeeping(default, self.cfg.clock.now()))
     }
 
     /// The lease object's key.
@@ -213,9 +242,10 @@ impl Lease {
             None => {
                 let epoch = self.next_epoch(0).await?;
                 let rec = self.record(epoch, 0);
+                let opts = self.put_options().await?;
                 match self
                     .store
-                    .put_if_absent(&self.key, rec.to_bytes(), &PutOptions::default())
+                    .put_if_absent(&self.key, rec.to_bytes(), &opts)
                     .await
                 {
                     Ok(put) => Ok(self.took(rec.epoch, put.etag, now)),
@@ -294,9 +324,10 @@ impl Lease {
     ) -> Result<Acquire, LeaseError> {
         let epoch = self.next_epoch(record_epoch).await?;
         let new = self.record(epoch, 0);
+        let opts = self.put_options().await?;
         match self
             .store
-            .put_if_match(&self.key, new.to_bytes(), etag, &PutOptions::default())
+            .put_if_match(&self.key, new.to_bytes(), etag, &opts)
             .await
         {
             Ok(put) => Ok(self.took(new.epoch, put.etag, now)),
@@ -339,19 +370,19 @@ impl Lease {
     /// is lost; so does a deadline already passed. A transient error leaves the lease held
     /// until its deadline: call again soon.
     pub async fn renew(&mut self) -> Result<(), LeaseError> {
-        let lost = || LeaseError::Lost {
-            key: self.key.clone(),
-        };
+        let key = self.key.clone();
+        let lost = || LeaseError::Lost { key: key.clone() };
         if self.token().is_none() {
             self.held = None;
             return Err(lost());
         }
         let h = self.held.clone().expect("a token implies a held lease");
+        let opts = self.put_options().await?;
         let sent_at = self.cfg.clock.monotonic();
         let rec = self.record(h.token.epoch, h.renew_count + 1);
         match self
             .store
-            .put_if_match(&self.key, rec.to_bytes(), &h.etag, &PutOptions::default())
+            .put_if_match(&self.key, rec.to_bytes(), &h.etag, &opts)
             .await
         {
             // A renewal that took a whole duration came too late: this candidate stopped
@@ -391,9 +422,10 @@ impl Lease {
             holder: None,
             ..self.record(h.token.epoch, h.renew_count + 1)
         };
+        let opts = self.put_options().await?;
         match self
             .store
-            .put_if_match(&self.key, rec.to_bytes(), &h.etag, &PutOptions::default())
+            .put_if_match(&self.key, rec.to_bytes(), &h.etag, &opts)
             .await
         {
             Ok(_) | Err(StoreError::PreconditionFailed { .. } | StoreError::NotFound { .. }) => {
@@ -422,13 +454,9 @@ impl Lease {
                     renew_count: rec.renew_count + 1,
                     ..rec.clone()
                 };
+                let opts = self.put_options().await?;
                 self.store
-                    .put_if_match(
-                        &self.key,
-                        released.to_bytes(),
-                        &etag,
-                        &PutOptions::default(),
-                    )
+                    .put_if_match(&self.key, released.to_bytes(), &etag, &opts)
                     .await?;
                 self.held = None;
                 Ok(Some(rec.epoch))

@@ -54,6 +54,9 @@ macro_rules! with_lock_and_sse {
         if $opts.lock.legal_hold {
             req = req.object_lock_legal_hold_status(ObjectLockLegalHoldStatus::On);
         }
+        if !$opts.tags.is_empty() {
+            req = req.tagging($crate::store::tagging_header(&$opts.tags));
+        }
         match &$config.sse {
             Some(Sse::S3) => req.server_side_encryption(ServerSideEncryption::Aes256),
             Some(Sse::Kms { key_id }) => req
@@ -64,6 +67,24 @@ macro_rules! with_lock_and_sse {
     }};
 }
 pub(crate) use with_lock_and_sse;
+
+/// The `x-amz-tagging` value: tags as an URL query (`key=value&...`), percent-encoded.
+pub(crate) fn tagging_header(tags: &std::collections::BTreeMap<String, String>) -> String {
+    fn encode(s: &str) -> String {
+        s.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                    char::from(b).to_string()
+                }
+                _ => format!("%{b:02X}"),
+            })
+            .collect()
+    }
+    tags.iter()
+        .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
 
 /// A bucket on S3 or an S3-compatible server.
 #[derive(Clone)]
@@ -739,7 +760,10 @@ impl ObjectStore for S3Store {
                 out.push(VersionEntry {
                     key: v.key().unwrap_or_default().to_owned(),
                     version_id: version(v.version_id()),
-                    is_latest: v.is_latest().unwrap_or(false),
+                    // A server that leaves IsLatest out (AWS always sends it) must not make
+                    // every slot look absent to readers: two versions of one key are
+                    // flagged all the same.
+                    is_latest: v.is_latest().unwrap_or(true),
                     delete_marker: false,
                     size: v.size().unwrap_or(0).max(0) as u64,
                 });
@@ -748,7 +772,7 @@ impl ObjectStore for S3Store {
                 out.push(VersionEntry {
                     key: m.key().unwrap_or_default().to_owned(),
                     version_id: version(m.version_id()),
-                    is_latest: m.is_latest().unwrap_or(false),
+                    is_latest: m.is_latest().unwrap_or(true),
                     delete_marker: true,
                     size: 0,
                 });
@@ -765,6 +789,10 @@ impl ObjectStore for S3Store {
         // Key order, and within a key the latest first (markers and versions come in two lists).
         out.sort_by(|a, b| a.key.cmp(&b.key).then(b.is_latest.cmp(&a.is_latest)));
         Ok(out)
+    }
+
+    async fn bucket_settings(&self) -> StoreResult<Option<wormlog_store::BucketSettings>> {
+        crate::settings::read(self).await
     }
 
     async fn default_retention(&self) -> StoreResult<Option<DefaultRetention>> {

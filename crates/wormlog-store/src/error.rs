@@ -17,6 +17,7 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// | `InvalidKey` | 400 | fix the key; nothing was sent |
 /// | `Permanent` | other 4xx (403, 400) | configuration problem; report the store's message |
 /// | `Unsupported` | 501 | the store lacks the feature |
+/// | `Foreign` | a directory store's file without the metadata wormlog writes beside it | planted or replaced outside wormlog: an integrity finding for an audit |
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {
     #[error("object {key} already exists (create-only put refused with 412)")]
@@ -62,6 +63,11 @@ pub enum StoreError {
 
     #[error("{what} is not supported by {store}")]
     Unsupported { what: String, store: String },
+
+    /// An object the store did not write: a file planted (or replaced by another inode) in a
+    /// directory store by something other than wormlog.
+    #[error("object {key} was not written by wormlog: {reason}")]
+    Foreign { key: String, reason: String },
 }
 
 impl StoreError {

@@ -465,6 +465,10 @@ impl ObjectStore for FaultStore {
         self.run(Op::SetLegalHold, key, None, call).await
     }
 
+    async fn bucket_settings(&self) -> StoreResult<Option<crate::BucketSettings>> {
+        self.inner.bucket_settings().await
+    }
+
     async fn default_retention(&self) -> StoreResult<Option<DefaultRetention>> {
         self.inner.default_retention().await
     }

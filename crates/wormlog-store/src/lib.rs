@@ -57,9 +57,10 @@ pub use lock_rules::check_retention_change;
 pub use memory::MemoryStore;
 pub use rng::SeededRng;
 pub use types::{
-    DefaultRetention, DeleteOptions, GetResult, InitOptions, InitReport, ListEntry, ListPage,
-    LockRequest, LockState, ObjectMeta, PutOptions, PutResult, RequestStats, Retention,
-    RetentionMode, UploadId, UploadedPart, VersionEntry,
+    BucketSettings, DefaultRetention, DeleteOptions, GetResult, InitOptions, InitReport, ListEntry,
+    ListPage, LockRequest, LockState, ObjectMeta, PublicAccessBlock, PutOptions, PutResult,
+    RequestStats, Retention, RetentionMode, Setting, UploadId, UploadedPart, VersionEntry,
+    HOUSEKEEPING_RETENTION, HOUSEKEEPING_TAG,
 };
 
 /// A failure to read the local file given to [`ObjectStore::put_file_if_absent`]: not the
@@ -110,12 +111,15 @@ pub async fn list_versions_of_current<S: ObjectStore + ?Sized>(
 /// create-only log neither happens without tampering (a plain DELETE on a versioned bucket,
 /// or an object written again over the marker it left).
 pub fn shadowed_keys(versions: &[VersionEntry]) -> std::collections::BTreeSet<String> {
-    let mut seen = std::collections::BTreeMap::<&str, u32>::new();
+    // Counted by distinct version id: a listing page boundary that repeats an entry (a
+    // server treating the version-id marker as inclusive) is not a second version.
+    let mut seen =
+        std::collections::BTreeMap::<&str, std::collections::BTreeSet<Option<&str>>>::new();
     let mut shadowed = std::collections::BTreeSet::new();
     for v in versions {
-        let n = seen.entry(&v.key).or_default();
-        *n += 1;
-        if v.delete_marker || *n > 1 {
+        let ids = seen.entry(&v.key).or_default();
+        ids.insert(v.version_id.as_deref());
+        if v.delete_marker || ids.len() > 1 {
             shadowed.insert(v.key.clone());
         }
     }
@@ -267,6 +271,12 @@ pub trait ObjectStore: Send + Sync + std::fmt::Debug + 'static {
 
     /// The bucket's default retention, applied to new objects that ask for none.
     async fn default_retention(&self) -> StoreResult<Option<DefaultRetention>>;
+
+    /// The bucket's configuration, read without writing anything; `None` for stores that
+    /// are not S3 buckets. A bucket that does not exist is [`StoreError::NotFound`].
+    async fn bucket_settings(&self) -> StoreResult<Option<BucketSettings>> {
+        Ok(None)
+    }
 
     /// Creates the bucket (or directory) if needed and sets its default retention.
     async fn init(&self, opts: &InitOptions) -> StoreResult<InitReport>;

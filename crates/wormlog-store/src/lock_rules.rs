@@ -4,7 +4,7 @@
 //! | request | refused when |
 //! |---|---|
 //! | delete | legal hold on; COMPLIANCE retention in force; GOVERNANCE in force without bypass |
-//! | overwrite (compare-and-swap) | the object is protected (an unversioned store cannot keep the old version) |
+//! | overwrite (compare-and-swap) | never for the lock: a protected object is kept as a noncurrent version, as on a versioned S3 bucket ([`keeps_old_version`]) |
 //! | change retention | it would shorten COMPLIANCE or turn it into GOVERNANCE; shorten GOVERNANCE without bypass |
 
 use crate::{LockState, Retention, RetentionMode, StoreError, StoreResult, Timestamp};
@@ -48,15 +48,13 @@ pub(crate) fn check_delete(
     }
 }
 
-/// May `key` be replaced now?
-pub(crate) fn check_overwrite(key: &str, lock: &LockState, now: Timestamp) -> StoreResult<()> {
-    if lock.is_protected(now) {
-        return Err(locked(
-            key,
-            "it is under retention or legal hold and cannot be replaced".into(),
-        ));
-    }
-    Ok(())
+/// Must the object being replaced stay, as a noncurrent version? On S3 an Object Lock bucket
+/// is versioned, so an overwrite (the lease's compare-and-swap) always succeeds and the old
+/// version stays until its retention ends; the local stores do the same, and drop a
+/// noncurrent version once it is no longer protected (what the lifecycle rule of
+/// `wormlog policy --lifecycle` does on S3).
+pub(crate) fn keeps_old_version(lock: &LockState, now: Timestamp) -> bool {
+    lock.is_protected(now)
 }
 
 /// May the retention of `key` become `new`? Also used by stores in front of servers that do

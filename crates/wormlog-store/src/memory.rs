@@ -10,12 +10,12 @@ use bytes::Bytes;
 use parking_lot::Mutex;
 
 use crate::checksum;
-use crate::lock_rules::{check_delete, check_overwrite, check_retention_change, initial_lock};
+use crate::lock_rules::{check_delete, check_retention_change, initial_lock, keeps_old_version};
 use crate::{
     strip_etag_quotes, validate_key, Clock, DefaultRetention, DeleteOptions, GetResult,
     InitOptions, InitReport, ListEntry, ListPage, LockState, ObjectMeta, ObjectStore, PutOptions,
     PutResult, Retention, StoreError, StoreResult, SystemClock, UploadId, UploadedPart,
-    MAX_LIST_PAGE,
+    VersionEntry, MAX_LIST_PAGE,
 };
 
 #[derive(Debug, Clone)]
@@ -38,6 +38,8 @@ struct Upload {
 #[derive(Debug, Default)]
 struct Bucket {
     objects: BTreeMap<String, Object>,
+    /// Versions replaced while still protected, oldest first (see `keeps_old_version`).
+    noncurrent: BTreeMap<String, Vec<Object>>,
     uploads: BTreeMap<String, Upload>,
     default_retention: Option<DefaultRetention>,
 }
@@ -178,22 +180,37 @@ impl ObjectStore for MemoryStore {
         let new_etag = self.fresh_etag();
         let default = self.bucket.lock().default_retention;
         let sha256 = checksum::verified(key, &body, opts.sha256)?;
-        self.with_object(key, |o| {
-            if o.etag != strip_etag_quotes(etag) {
-                return Err(StoreError::PreconditionFailed {
-                    key: key.to_owned(),
-                });
-            }
-            check_overwrite(key, &o.lock, now)?;
-            *o = Object {
+        validate_key(key)?;
+        let mut bucket = self.bucket.lock();
+        let Some(o) = bucket.objects.get_mut(key) else {
+            return Err(StoreError::NotFound {
+                key: key.to_owned(),
+            });
+        };
+        if o.etag != strip_etag_quotes(etag) {
+            return Err(StoreError::PreconditionFailed {
+                key: key.to_owned(),
+            });
+        }
+        let old = std::mem::replace(
+            o,
+            Object {
                 body,
                 etag: new_etag.clone(),
                 metadata: opts.metadata.clone(),
                 lock: initial_lock(&opts.lock, default, now),
                 sha256,
-            };
-            Ok(PutResult { etag: new_etag })
-        })
+            },
+        );
+        let kept = bucket.noncurrent.entry(key.to_owned()).or_default();
+        kept.retain(|v| keeps_old_version(&v.lock, now));
+        if keeps_old_version(&old.lock, now) {
+            kept.push(old);
+        }
+        if kept.is_empty() {
+            bucket.noncurrent.remove(key);
+        }
+        Ok(PutResult { etag: new_etag })
     }
 
     async fn get(&self, key: &str) -> StoreResult<GetResult> {
@@ -318,6 +335,45 @@ impl ObjectStore for MemoryStore {
             });
         }
         Ok(ListPage { entries, truncated })
+    }
+
+    async fn list_versions_after(
+        &self,
+        prefix: &str,
+        start_after: Option<&str>,
+    ) -> StoreResult<Vec<VersionEntry>> {
+        let bucket = self.bucket.lock();
+        let wanted = |k: &str| k.starts_with(prefix) && start_after.is_none_or(|a| k > a);
+        let mut keys: Vec<&String> = bucket
+            .objects
+            .keys()
+            .chain(bucket.noncurrent.keys())
+            .filter(|k| wanted(k))
+            .collect();
+        keys.sort_unstable();
+        keys.dedup();
+        let mut out = Vec::new();
+        for key in keys {
+            if let Some(o) = bucket.objects.get(key) {
+                out.push(VersionEntry {
+                    key: key.clone(),
+                    version_id: Some(o.etag.clone()),
+                    is_latest: true,
+                    delete_marker: false,
+                    size: o.body.len() as u64,
+                });
+            }
+            for o in bucket.noncurrent.get(key).into_iter().flatten().rev() {
+                out.push(VersionEntry {
+                    key: key.clone(),
+                    version_id: Some(o.etag.clone()),
+                    is_latest: false,
+                    delete_marker: false,
+                    size: o.body.len() as u64,
+                });
+            }
+        }
+        Ok(out)
     }
 
     async fn delete(&self, key: &str, opts: &DeleteOptions) -> StoreResult<()> {

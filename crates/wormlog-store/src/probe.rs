@@ -24,8 +24,7 @@ use bytes::Bytes;
 use parking_lot::Mutex;
 
 use crate::{
-    list_all, Clock, DeleteOptions, ObjectStore, PutOptions, Retention, RetentionMode, SeededRng,
-    StoreError, SystemClock,
+    list_all, Clock, DeleteOptions, ObjectStore, PutOptions, SeededRng, StoreError, SystemClock,
 };
 
 /// The result of one check.
@@ -109,9 +108,26 @@ impl Probe {
     }
 }
 
-/// Runs every check under `<prefix>.wormlog-probe/<random>/` and removes what it wrote where
-/// the store allows (objects under default retention stay until it ends).
+/// What the probe does with the objects it wrote.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cleanup {
+    /// Delete them (with the GOVERNANCE bypass, which their one hour of retention needs):
+    /// `doctor` and `init`, run with an operator's credentials.
+    Delete,
+    /// Leave them: a writer needs no delete permission at all. They are small, tagged
+    /// [`crate::HOUSEKEEPING_TAG`] under `.wormlog-probe/`, and the lifecycle rule of
+    /// `wormlog policy --lifecycle` expires them after a day.
+    Leave,
+}
+
+/// Runs every check under `<prefix>.wormlog-probe/<random>/`; removes what it wrote if
+/// `cleanup` says so and the store allows.
 pub async fn probe(store: &dyn ObjectStore, prefix: &str) -> ProbeReport {
+    probe_with(store, prefix, Cleanup::Delete).await
+}
+
+/// [`probe`], choosing what happens to the probe's objects.
+pub async fn probe_with(store: &dyn ObjectStore, prefix: &str, cleanup: Cleanup) -> ProbeReport {
     let base = match prefix.trim_matches('/') {
         "" => String::new(),
         p => format!("{p}/"),
@@ -124,17 +140,13 @@ pub async fn probe(store: &dyn ObjectStore, prefix: &str) -> ProbeReport {
     let mut p = Probe { checks: Vec::new() };
 
     let default = with_retries(|| store.default_retention()).await.0;
-    let mut opts = PutOptions {
-        metadata: BTreeMap::from([("wormlog-probe".to_owned(), "1".to_owned())]),
-        ..PutOptions::default()
-    };
-    if let Ok(Some(_)) = default {
-        // Override the bucket default with one day of GOVERNANCE, so probe objects expire.
-        opts.lock.retention = Some(Retention {
-            mode: RetentionMode::Governance,
-            retain_until: SystemClock::new().now().plus(Duration::from_secs(86_400)),
-        });
-    }
+    // A housekeeping object: tagged for the lifecycle rule and, on a bucket with default
+    // retention, retained for an hour of GOVERNANCE instead of the bucket's default.
+    let mut opts = PutOptions::housekeeping(
+        default.as_ref().ok().copied().flatten(),
+        SystemClock::new().now(),
+    );
+    opts.metadata = BTreeMap::from([("wormlog-probe".to_owned(), "1".to_owned())]);
     let body = Bytes::from_static(b"{\"wormlog\":\"probe\"}\n");
 
     let first = match with_retries(|| store.put_if_absent(&key, body.clone(), &opts)).await {
@@ -156,7 +168,7 @@ pub async fn probe(store: &dyn ObjectStore, prefix: &str) -> ProbeReport {
         true,
     );
     let Ok(first) = first else {
-        return finish(p, store, prefix, &dir, default).await;
+        return finish(p, store, prefix, &dir, default, cleanup).await;
     };
 
     let second = with_retries(|| store.put_if_absent(&key, body.clone(), &opts))
@@ -238,7 +250,7 @@ pub async fn probe(store: &dyn ObjectStore, prefix: &str) -> ProbeReport {
         "writers and readers find the log's slots",
         true,
     );
-    finish(p, store, prefix, &dir, default).await
+    finish(p, store, prefix, &dir, default, cleanup).await
 }
 
 async fn finish(
@@ -247,6 +259,7 @@ async fn finish(
     prefix: &str,
     dir: &str,
     default: Result<Option<crate::DefaultRetention>, StoreError>,
+    cleanup: Cleanup,
 ) -> ProbeReport {
     p.record(
         "Object Lock default retention",
@@ -264,7 +277,11 @@ async fn finish(
     let bypass = DeleteOptions {
         bypass_governance: true,
     };
-    if let Ok(keys) = list_all(store, dir, None).await {
+    let keys = match cleanup {
+        Cleanup::Delete => list_all(store, dir, None).await.ok(),
+        Cleanup::Leave => None,
+    };
+    if let Some(keys) = keys {
         for k in keys {
             for _ in 0..4 {
                 if store.delete(&k.key, &bypass).await.is_err() || store.head(&k.key).await.is_err()
@@ -311,7 +328,7 @@ pub async fn ensure_safe(
     {
         return Ok(());
     }
-    let report = probe(store, prefix).await;
+    let report = probe_with(store, prefix, Cleanup::Leave).await;
     if !report.is_safe() {
         return Err(report);
     }

@@ -110,6 +110,38 @@ pub struct PutOptions {
     /// (S3: `x-amz-checksum-sha256`, in place of the CRC-32 sent otherwise) and keeps it, so
     /// an audit can compare without downloading ([`ObjectMeta::sha256`]).
     pub sha256: Option<[u8; 32]>,
+    /// Object tags (`x-amz-tagging` on S3), which lifecycle rules can select on. Local stores
+    /// keep none.
+    pub tags: BTreeMap<String, String>,
+}
+
+/// The tag on every object wormlog writes for its own housekeeping (lease, capability probe):
+/// the lifecycle rule of `wormlog policy --lifecycle` expires their old versions by it.
+pub const HOUSEKEEPING_TAG: (&str, &str) = ("wormlog-housekeeping", "true");
+
+/// How long a housekeeping object is retained on a bucket with default retention: long
+/// enough that a client clock behind the server's still names a future date, short enough
+/// that its old versions can be expired within a day instead of the bucket's years.
+pub const HOUSEKEEPING_RETENTION: Duration = Duration::from_secs(3600);
+
+impl PutOptions {
+    /// Options for a housekeeping object (lease, probe): tagged [`HOUSEKEEPING_TAG`] and, on a
+    /// bucket with default retention, GOVERNANCE retention for [`HOUSEKEEPING_RETENTION`]
+    /// instead of the default, which is meant for the log and would keep every lease renewal
+    /// for years.
+    pub fn housekeeping(default: Option<DefaultRetention>, now: Timestamp) -> PutOptions {
+        let mut opts = PutOptions {
+            tags: BTreeMap::from([(HOUSEKEEPING_TAG.0.to_owned(), HOUSEKEEPING_TAG.1.to_owned())]),
+            ..PutOptions::default()
+        };
+        if default.is_some() {
+            opts.lock.retention = Some(Retention {
+                mode: RetentionMode::Governance,
+                retain_until: now.plus(HOUSEKEEPING_RETENTION),
+            });
+        }
+        opts
+    }
 }
 
 /// What a successful put returns.
@@ -225,4 +257,41 @@ pub struct VersionEntry {
     /// A delete marker: a plain DELETE on a versioned bucket. For a log, a tampering attempt.
     pub delete_marker: bool,
     pub size: u64,
+}
+
+/// A bucket setting as read without writing: `Ok(None)` when it is not configured, `Err`
+/// with the reason when it could not be read (access denied, not implemented).
+pub type Setting<T> = Result<Option<T>, String>;
+
+/// The S3 Block Public Access flags of a bucket.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct PublicAccessBlock {
+    pub block_public_acls: bool,
+    pub ignore_public_acls: bool,
+    pub block_public_policy: bool,
+    pub restrict_public_buckets: bool,
+}
+
+impl PublicAccessBlock {
+    pub fn all_on(&self) -> bool {
+        self.block_public_acls
+            && self.ignore_public_acls
+            && self.block_public_policy
+            && self.restrict_public_buckets
+    }
+}
+
+/// What a bucket's configuration says, read with read-only requests (`doctor --read-only`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BucketSettings {
+    /// `Enabled` or `Suspended`; `None` if versioning was never turned on.
+    pub versioning: Setting<String>,
+    /// Object Lock enabled on the bucket.
+    pub object_lock: Setting<bool>,
+    pub default_retention: Setting<DefaultRetention>,
+    /// The bucket policy document (JSON).
+    pub policy: Setting<String>,
+    pub public_access_block: Setting<PublicAccessBlock>,
+    /// The default encryption's algorithms (`AES256`, `aws:kms` with its key).
+    pub encryption: Setting<String>,
 }

@@ -277,6 +277,7 @@ fn attachment_options(lock: LockRequest, sha256: Option<[u8; 32]>) -> PutOptions
         metadata: [("wormlog-attachment".to_owned(), "1".to_owned())].into(),
         lock,
         sha256,
+        ..PutOptions::default()
     }
 }
 

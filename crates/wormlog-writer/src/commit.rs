@@ -401,6 +401,7 @@ impl Core {
             metadata: summary.to_metadata(),
             lock,
             sha256: None,
+            ..PutOptions::default()
         }
     }
 

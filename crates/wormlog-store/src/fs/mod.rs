@@ -4,6 +4,7 @@
 //! <root>/wormlog-store.json      bucket settings (default retention), written by `init`
 //! <root>/objects/<key>           the object's bytes, exactly (a segment opens with `jq`)
 //! <root>/meta/<key>@<inode>      sidecar: ETag, user metadata, lock state of that file
+//! <root>/versions/<key>@<inode>  an overwritten object kept while still protected (noncurrent)
 //! <root>/tmp/                    files being written; never visible as objects
 //! <root>/lock                    flock(2) serialising compare-and-swap and lock changes
 //! ```
@@ -30,7 +31,10 @@
 //! `<root>/lock` (processes die -> the kernel releases it), check the ETag and lock rules,
 //! write the new file and sidecar, then `rename` over the old file. Objects under retention or
 //! legal hold are made read-only (0444) as a second line of defence; the store itself refuses
-//! to delete or replace them until retain-until.
+//! to delete them until retain-until. Replacing a protected object (the lease renewing on a
+//! bucket with default retention) works as on a versioned S3 bucket: the old file is linked to
+//! `versions/<key>@<inode>` with its sidecar, a noncurrent version, and dropped at a later
+//! overwrite of the key once its retention has ended.
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
@@ -45,12 +49,12 @@ use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 
 use crate::checksum;
-use crate::lock_rules::{check_delete, check_overwrite, check_retention_change, initial_lock};
+use crate::lock_rules::{check_delete, check_retention_change, initial_lock, keeps_old_version};
 use crate::{
     strip_etag_quotes, validate_key, Clock, DefaultRetention, DeleteOptions, GetResult,
     InitOptions, InitReport, ListEntry, ListPage, LockState, ObjectMeta, ObjectStore, PutOptions,
     PutResult, Retention, SeededRng, StoreError, StoreResult, SystemClock, UploadId, UploadedPart,
-    MAX_LIST_PAGE,
+    VersionEntry, MAX_LIST_PAGE,
 };
 
 mod upload;
@@ -58,6 +62,7 @@ mod upload;
 const OBJECTS: &str = "objects";
 const META: &str = "meta";
 const TMP: &str = "tmp";
+const VERSIONS: &str = "versions";
 const LOCK_FILE: &str = "lock";
 const CONFIG: &str = "wormlog-store.json";
 
@@ -413,11 +418,10 @@ impl Inner {
                 ino: md.ino(),
             });
         }
-        Err(StoreError::Permanent {
-            op: "get",
+        Err(StoreError::Foreign {
             key: key.to_owned(),
-            message: format!(
-                "its metadata sidecar under {} is missing; the store was changed outside wormlog",
+            reason: format!(
+                "its metadata sidecar under {} is missing; the file was placed or replaced outside wormlog",
                 self.root.join(META).display()
             ),
         })
@@ -538,7 +542,12 @@ impl Inner {
                 key: key.to_owned(),
             });
         }
-        check_overwrite(key, &current.lock, self.clock.now())?;
+        let now = self.clock.now();
+        self.prune_versions(key, old_ino, now)?;
+        let keep_old = keeps_old_version(&current.lock, now);
+        if keep_old {
+            self.keep_as_noncurrent(key, old_ino)?;
+        }
         let staged = self.stage(key, body, opts)?;
         let data = self.object_path(key);
         if let Err(e) = fs::rename(&staged.tmp, &data) {
@@ -550,8 +559,111 @@ impl Inner {
         // bring the old file back, and it must still find its metadata.
         self.sync_folder(data.parent().expect("object has a parent"), FsStep::Commit)
             .map_err(|e| visible_not_durable("put", key, e))?;
-        let _ = fs::remove_file(self.sidecar_path(key, old_ino));
+        if !keep_old {
+            let _ = fs::remove_file(self.sidecar_path(key, old_ino));
+        }
         Ok(PutResult { etag: staged.etag })
+    }
+
+    fn version_path(&self, key: &str, ino: u64) -> PathBuf {
+        self.root.join(VERSIONS).join(format!("{key}@{ino}"))
+    }
+
+    /// Links the protected file of `key` (inode `ino`) under `versions/`, durably, before it
+    /// is replaced: its sidecar stays where it is, named by the same inode.
+    fn keep_as_noncurrent(&self, key: &str, ino: u64) -> StoreResult<()> {
+        let kept = self.version_path(key, ino);
+        let dir = kept.parent().expect("version has a parent");
+        self.create_folders(dir).map_err(self.io("put", key))?;
+        match fs::hard_link(self.object_path(key), &kept) {
+            Ok(()) => {}
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(StoreError::from_io("put", key, e)),
+        }
+        self.sync_folder(dir, FsStep::Commit)
+            .map_err(self.io("put", key))
+    }
+
+    /// The noncurrent versions of keys under `prefix`: `(key, inode)`.
+    fn noncurrent_versions(&self, prefix: &str) -> StoreResult<Vec<(String, u64)>> {
+        let dir_part = &prefix[..prefix.rfind('/').map_or(0, |i| i + 1)];
+        let mut files = Vec::new();
+        walk(&self.root.join(VERSIONS), dir_part, &mut files).map_err(self.io("list", prefix))?;
+        Ok(files
+            .into_iter()
+            .filter_map(|(name, _)| {
+                let (key, ino) = name.rsplit_once('@')?;
+                Some((key.to_owned(), ino.parse().ok()?))
+            })
+            .filter(|(key, _)| key.starts_with(prefix))
+            .collect())
+    }
+
+    /// Drops the noncurrent versions of `key` that are no longer protected at `now`. A link
+    /// to the current file (`current_ino`: a crash came between keeping it and replacing it)
+    /// is only a name: removing it must not take the current file's sidecar.
+    fn prune_versions(
+        &self,
+        key: &str,
+        current_ino: u64,
+        now: crate::Timestamp,
+    ) -> StoreResult<()> {
+        for (k, ino) in self.noncurrent_versions(key)? {
+            if k != key {
+                continue;
+            }
+            if ino == current_ino {
+                let _ = fs::remove_file(self.version_path(key, ino));
+                continue;
+            }
+            let protected = self
+                .read_sidecar(key, ino)?
+                .is_some_and(|s| keeps_old_version(&s.lock, now));
+            if !protected {
+                let _ = fs::remove_file(self.version_path(key, ino));
+                let _ = fs::remove_file(self.sidecar_path(key, ino));
+            }
+        }
+        Ok(())
+    }
+
+    /// Current objects and noncurrent versions under `prefix` after `start_after`, in key order,
+    /// the current version first.
+    fn list_versions_after(
+        &self,
+        prefix: &str,
+        start_after: Option<&str>,
+    ) -> StoreResult<Vec<VersionEntry>> {
+        let objects = self.root.join(OBJECTS);
+        let dir_part = &prefix[..prefix.rfind('/').map_or(0, |i| i + 1)];
+        let mut current = Vec::new();
+        walk(&objects, dir_part, &mut current).map_err(self.io("list", prefix))?;
+        let wanted = |k: &str| k.starts_with(prefix) && start_after.is_none_or(|a| k > a);
+        let mut out: Vec<VersionEntry> = current
+            .into_iter()
+            .filter(|(k, _)| wanted(k))
+            .map(|(key, size)| VersionEntry {
+                key,
+                version_id: None,
+                is_latest: true,
+                delete_marker: false,
+                size,
+            })
+            .collect();
+        for (key, ino) in self.noncurrent_versions(prefix)? {
+            if wanted(&key) {
+                let size = fs::metadata(self.version_path(&key, ino)).map_or(0, |m| m.len());
+                out.push(VersionEntry {
+                    key,
+                    version_id: Some(ino.to_string()),
+                    is_latest: false,
+                    delete_marker: false,
+                    size,
+                });
+            }
+        }
+        out.sort_by(|a, b| a.key.cmp(&b.key).then(b.is_latest.cmp(&a.is_latest)));
+        Ok(out)
     }
 
     /// Applies `change` to the lock state of `key` under the store lock, then sets the file's
@@ -730,6 +842,16 @@ impl ObjectStore for FsStore {
     ) -> StoreResult<PutResult> {
         let (key, etag, opts) = (key.to_owned(), etag.to_owned(), opts.clone());
         self.blocking(move |s| s.put_if_match(&key, &body, &etag, &opts))
+            .await
+    }
+
+    async fn list_versions_after(
+        &self,
+        prefix: &str,
+        start_after: Option<&str>,
+    ) -> StoreResult<Vec<VersionEntry>> {
+        let (prefix, start_after) = (prefix.to_owned(), start_after.map(str::to_owned));
+        self.blocking(move |s| s.list_versions_after(&prefix, start_after.as_deref()))
             .await
     }
 

@@ -47,6 +47,11 @@ impl Env {
         }
     }
 
+    /// The S3 bucket of an S3 environment.
+    pub fn bucket(&self) -> String {
+        self.s3.as_ref().expect("an S3 store").1.clone()
+    }
+
     pub fn store(&self) -> PathBuf {
         self.dir.path().join("store")
     }
