@@ -24,6 +24,7 @@
 mod classify;
 mod config;
 mod multipart;
+mod settings;
 mod stats;
 mod store;
 
