@@ -12,6 +12,7 @@
 //!        └─► list versions ─────────────────────────► extra versions, delete markers (tampering)
 //! ```
 
+use std::collections::BTreeSet;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -32,6 +33,9 @@ pub enum Finding {
     Gap { first: u64, last: u64 },
     /// A segment that does not decode or fails its CRC.
     Corrupt { slot: u64, error: String },
+    /// A slot holding an object wormlog did not write (a directory store's file placed or
+    /// replaced by hand, without the metadata wormlog keeps beside each object).
+    Foreign { slot: u64, error: String },
     /// A segment whose header names another stream or slot (copied).
     Misplaced { slot: u64, error: String },
     /// A segment whose epoch is below one already seen: a stale write readers skip.
@@ -96,6 +100,7 @@ impl Finding {
             Finding::Gap { first, last } if first == last => format!("slot {first} is missing (deleted?)"),
             Finding::Gap { first, last } => format!("slots {first}..={last} are missing (deleted?)"),
             Finding::Corrupt { slot, error } => format!("slot {slot} is corrupt: {error}"),
+            Finding::Foreign { slot, error } => format!("slot {slot} holds a file wormlog did not write: {error}"),
             Finding::Misplaced { slot, error } => format!("slot {slot} holds a misplaced segment: {error}"),
             Finding::Zombie { slot, epoch, max_epoch, writer } => {
                 format!("slot {slot} is a zombie: epoch {epoch} by {writer:?} after epoch {max_epoch}; readers skip it")
@@ -182,6 +187,12 @@ impl PurgeNote {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct SegmentLock {
     pub slot: u64,
+    /// The segment's object key.
+    pub key: String,
+    /// The seqs of the events it holds (`first_seq`, `count`); `None` for control records
+    /// and segments that do not decode.
+    pub first_seq: Option<u64>,
+    pub count: u64,
     pub mode: Option<RetentionMode>,
     pub retain_until: Option<String>,
     pub legal_hold: bool,
@@ -264,6 +275,13 @@ pub async fn verify(
         match got {
             Ok(g) => found.push((slot, g)),
             Err(wormlog_store::StoreError::NotFound { .. }) => absent.push(slot),
+            Err(wormlog_store::StoreError::Foreign { reason, .. }) => {
+                report.findings.push(Finding::Foreign {
+                    slot,
+                    error: reason,
+                });
+                audit.expected_seq = None;
+            }
             Err(e) => return Err(ReadError::Store(e)),
         }
         let mut reread = Vec::new();
@@ -295,7 +313,7 @@ pub async fn verify(
             }
             report.segments += 1;
             if require_lock {
-                report.locks.push(lock_of(s, &got.meta.lock));
+                report.locks.push(lock_of(s, keys.segment(s), &got));
                 check_retention(&mut report, s, &got, default);
             }
             audit.segment(&mut report, stream, s, &got.body);
@@ -472,9 +490,16 @@ impl Audit {
     }
 }
 
-fn lock_of(slot: u64, lock: &wormlog_store::LockState) -> SegmentLock {
+fn lock_of(slot: u64, key: String, got: &wormlog_store::GetResult) -> SegmentLock {
+    let lock = &got.meta.lock;
+    let events = wormlog_format::decode_header(&got.body)
+        .ok()
+        .filter(|h| h.kind == SegmentKind::Events);
     SegmentLock {
         slot,
+        key,
+        first_seq: events.as_ref().map(|h| h.first_seq),
+        count: events.map_or(0, |h| h.count),
         mode: lock.retention.map(|r| r.mode),
         retain_until: lock.retention.map(|r| r.retain_until.to_rfc3339()),
         legal_hold: lock.legal_hold,
@@ -520,7 +545,9 @@ async fn audit_versions(
         .list_versions(&keys.log_prefix())
         .await
         .map_err(ReadError::Store)?;
-    let mut per_slot: std::collections::BTreeMap<u64, (usize, bool)> = Default::default();
+    // Versions counted by distinct id, as `wormlog_store::shadowed_keys` does.
+    let mut per_slot: std::collections::BTreeMap<u64, (BTreeSet<Option<String>>, bool)> =
+        Default::default();
     for v in versions {
         let Some(slot) = keys.parse_slot(&v.key) else {
             continue;
@@ -529,10 +556,11 @@ async fn audit_versions(
         if v.delete_marker {
             e.1 = true;
         } else {
-            e.0 += 1;
+            e.0.insert(v.version_id);
         }
     }
-    for (slot, (count, marker)) in per_slot {
+    for (slot, (ids, marker)) in per_slot {
+        let count = ids.len();
         if marker {
             report.findings.push(Finding::DeleteMarker { slot });
         }

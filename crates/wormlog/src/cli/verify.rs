@@ -14,9 +14,53 @@ pub(crate) struct VerifyArgs {
     #[arg(long)]
     require_lock: bool,
 
+    /// With --require-lock: list the lock of every event (seq, slot, object key, mode,
+    /// retain-until, legal hold) instead of every segment.
+    #[arg(long, requires = "require_lock")]
+    per_event: bool,
+
+    /// Accept a stream with no segments at all (by default an audit of a missing or empty
+    /// stream fails: a typo in --stream or the store's prefix must not pass).
+    #[arg(long)]
+    allow_empty: bool,
+
     /// Print the report as one JSON object.
     #[arg(long)]
     json: bool,
+}
+
+/// The lock of one event: what an e-invoicing auditor checks per document.
+#[derive(serde::Serialize)]
+struct EventLock<'a> {
+    seq: u64,
+    slot: u64,
+    key: &'a str,
+    mode: Option<wormlog_store::RetentionMode>,
+    retain_until: Option<&'a str>,
+    legal_hold: bool,
+}
+
+fn event_locks(report: &wormlog::reader::VerifyReport) -> Vec<EventLock<'_>> {
+    report
+        .locks
+        .iter()
+        .flat_map(|l| {
+            let seqs = l.first_seq.map_or(0..0, |f| f..f.saturating_add(l.count));
+            seqs.map(move |seq| EventLock {
+                seq,
+                slot: l.slot,
+                key: &l.key,
+                mode: l.mode,
+                retain_until: l.retain_until.as_deref(),
+                legal_hold: l.legal_hold,
+            })
+        })
+        .collect()
+}
+
+/// A stream with nothing in it: no segment, no purge, no finding.
+fn is_empty(report: &wormlog::reader::VerifyReport) -> bool {
+    report.segments == 0 && report.purges.is_empty() && report.findings.is_empty()
 }
 
 pub(crate) async fn run(ctx: &Context, args: VerifyArgs) -> CliResult<()> {
@@ -27,10 +71,19 @@ pub(crate) async fn run(ctx: &Context, args: VerifyArgs) -> CliResult<()> {
         args.require_lock,
     )
     .await?;
+    // The URL as given, prefix included, so a report names exactly what was audited.
+    let report = wormlog::reader::VerifyReport {
+        store: ctx.store_url.clone(),
+        ..report
+    };
     if args.json {
+        let mut doc = serde_json::to_value(&report).expect("reports serialise");
+        if args.per_event {
+            doc["event_locks"] = serde_json::to_value(event_locks(&report)).expect("serialises");
+        }
         println!(
             "{}",
-            serde_json::to_string_pretty(&report).expect("reports serialise")
+            serde_json::to_string_pretty(&doc).expect("reports serialise")
         );
     } else {
         println!(
@@ -62,7 +115,20 @@ pub(crate) async fn run(ctx: &Context, args: VerifyArgs) -> CliResult<()> {
                 );
             }
         }
-        if args.require_lock {
+        if args.per_event {
+            println!("object lock per event:");
+            for e in event_locks(&report) {
+                let mode = e.mode.map_or("none".to_owned(), |m| m.to_string());
+                println!(
+                    "  seq {:>8}  slot {:>6}  {}  {mode:<10}  until {}  legal hold {}",
+                    e.seq,
+                    e.slot,
+                    e.key,
+                    e.retain_until.unwrap_or("-"),
+                    if e.legal_hold { "on" } else { "off" }
+                );
+            }
+        } else if args.require_lock {
             println!("object lock:");
             for l in &report.locks {
                 let mode = l.mode.map_or("none".to_owned(), |m| m.to_string());
@@ -82,7 +148,9 @@ pub(crate) async fn run(ctx: &Context, args: VerifyArgs) -> CliResult<()> {
                 println!("  {key}");
             }
         }
-        if report.is_clean() {
+        if is_empty(&report) {
+            println!("the stream has no segments");
+        } else if report.is_clean() {
             println!("no violations: the log is whole");
         } else {
             println!("{} violations:", report.findings.len());
@@ -90,6 +158,13 @@ pub(crate) async fn run(ctx: &Context, args: VerifyArgs) -> CliResult<()> {
                 println!("  - {}", f.describe());
             }
         }
+    }
+    if is_empty(&report) && !args.allow_empty {
+        return Err(CliError::violation(format!(
+            "stream {} has no segments in {}: nothing was audited; check --stream and the store \
+             URL's prefix, or pass --allow-empty if an empty stream is expected",
+            report.stream, report.store
+        )));
     }
     match report.findings.first() {
         None => Ok(()),
