@@ -85,6 +85,57 @@ pub(crate) struct BenchArgs {
     /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
+
+    /// Run even on a bucket with default retention, where everything the benchmark writes
+    /// stays locked for the retention period.
+    #[arg(long)]
+    yes: bool,
+}
+
+/// About how many bytes a run stores (payloads only; segments add their headers).
+fn bytes_written(args: &BenchArgs, file_len: Option<u64>) -> u64 {
+    match file_len {
+        Some(len) => len,
+        None => args.events.saturating_mul(args.event_bytes),
+    }
+}
+
+/// On a bucket with default retention a benchmark's objects cannot be removed until the
+/// retention ends: refuse unless `--yes`, saying what would be left behind.
+async fn refuse_on_retained_bucket(ctx: &Context, args: &BenchArgs) -> CliResult<()> {
+    if args.yes {
+        return Ok(());
+    }
+    let default = ctx.store.store.default_retention().await.map_err(|e| {
+        CliError::store(format!(
+            "reading the bucket's default retention failed: {e}"
+        ))
+    })?;
+    let Some(default) = default else {
+        return Ok(());
+    };
+    let file_len = args
+        .file
+        .as_deref()
+        .and_then(|p| std::fs::metadata(p).ok())
+        .map(|m| m.len());
+    let mib = bytes_written(args, file_len) as f64 / (1 << 20) as f64;
+    let who = match default.mode {
+        wormlog_store::RetentionMode::Compliance => "nobody, the account root included, can delete",
+        wormlog_store::RetentionMode::Governance => "only the governance bypass can delete",
+    };
+    Err(CliError::usage(format!(
+        "{} has default retention ({default}): this benchmark would leave about {mib:.1} MiB \
+         in up to {} objects that {who} for {} days; run it on a bucket without retention, \
+         or pass --yes to accept that",
+        ctx.store_url,
+        if file_len.is_some() {
+            3
+        } else {
+            args.events + args.streams
+        },
+        default.days
+    )))
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Serialize)]
@@ -179,6 +230,7 @@ pub(crate) async fn run(ctx: &Context, args: BenchArgs) -> CliResult<()> {
             "--payload measures wormlog's own append; use it with --mode wormlog",
         ));
     }
+    refuse_on_retained_bucket(ctx, &args).await?;
     if let Some(path) = &args.file {
         return document(ctx, &args, path, &*clock).await;
     }

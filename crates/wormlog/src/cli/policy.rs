@@ -1,12 +1,15 @@
 //! `wormlog policy`: AWS policies that make a stream's prefix WORM by configuration, not only
 //! by wormlog's own behaviour. Pure functions of the arguments; printed as JSON.
 //!
-//! - bucket policy: create-only log writes (`s3:if-none-match`), no deletes or governance
-//!   bypass but by a break-glass role, TLS only, SSE-KMS with the given key, writes only from
-//!   the writer role;
-//! - `--iam`: the writer's least-privilege IAM policy;
-//! - `--lifecycle`: a lifecycle rule that removes noncurrent versions and expired delete
-//!   markers only after the retention period.
+//! - bucket policy: create-only log and attachment writes (`s3:if-none-match`), no deletes or
+//!   governance bypass but by a break-glass role, the bucket's lock, versioning and policy
+//!   changed only by the break-glass role, TLS only, SSE-KMS with the given key, writes only
+//!   from the writer role;
+//! - `--iam`: the writer's IAM policy, exactly the requests a writer sends (no delete: a
+//!   writer's capability probe leaves its objects to the lifecycle rule);
+//! - `--lifecycle`: lifecycle rules that remove the log's noncurrent versions and expired
+//!   delete markers only after the retention period, and wormlog's housekeeping objects
+//!   (lease versions, probe objects) after a day.
 
 use clap::Args;
 use serde_json::{json, Value};
@@ -69,6 +72,15 @@ impl PolicyArgs {
     fn log_arn(&self) -> String {
         format!("arn:aws:s3:::{}/{}*/log/*", self.bucket, self.prefix())
     }
+
+    /// Attachments (large payloads) of every stream under the prefix.
+    fn attachments_arn(&self) -> String {
+        format!(
+            "arn:aws:s3:::{}/{}*/attachments/*",
+            self.bucket,
+            self.prefix()
+        )
+    }
 }
 
 pub(crate) async fn run(_ctx: &Context, args: PolicyArgs) -> CliResult<()> {
@@ -99,7 +111,7 @@ pub(crate) fn bucket_policy(a: &PolicyArgs) -> Value {
             "Effect": "Deny",
             "Principal": "*",
             "Action": "s3:PutObject",
-            "Resource": a.log_arn(),
+            "Resource": [a.log_arn(), a.attachments_arn()],
             "Condition": {"Null": {"s3:if-none-match": "true"}}
         }),
         deny_unless_role(
@@ -110,6 +122,20 @@ pub(crate) fn bucket_policy(a: &PolicyArgs) -> Value {
                 "s3:BypassGovernanceRetention"
             ]),
             json!(a.objects_arn()),
+            a.break_glass_role.iter().cloned().collect(),
+        ),
+        // The lock itself: without this, whoever may change the bucket's settings can lower
+        // the default retention, suspend versioning or remove these very statements. The
+        // account's root user can still delete a bucket policy that locks everyone out.
+        deny_unless_role(
+            "WormlogProtectLockVersioningAndPolicy",
+            json!([
+                "s3:PutBucketObjectLockConfiguration",
+                "s3:PutBucketVersioning",
+                "s3:PutBucketPolicy",
+                "s3:DeleteBucketPolicy"
+            ]),
+            json!(a.bucket_arn()),
             a.break_glass_role.iter().cloned().collect(),
         ),
         json!({
@@ -157,14 +183,19 @@ fn deny_unless_role(sid: &str, actions: Value, resource: Value, allowed: Vec<Str
     s
 }
 
-/// What a writer needs, and nothing more: write and read objects under the prefix, set
-/// retention and legal hold on them, list the prefix, and use the KMS key if one is given.
+/// What a writer sends at run time, and nothing more: create and read objects under the
+/// prefix (with retention, legal hold and the housekeeping tag set on the PUT, multipart uploads
+/// aborted after a failure), read their lock state, list keys and versions of the prefix (the
+/// tail, delete markers), read the bucket's Object Lock configuration, and use the KMS key if
+/// one is given. No delete: the writers' capability probe leaves its objects for the
+/// lifecycle rule.
 pub(crate) fn writer_iam_policy(a: &PolicyArgs) -> Value {
     let mut statements = vec![
         json!({
             "Sid": "WormlogReadWriteObjects",
             "Effect": "Allow",
             "Action": ["s3:PutObject", "s3:GetObject", "s3:PutObjectRetention", "s3:PutObjectLegalHold",
+                       "s3:PutObjectTagging", "s3:AbortMultipartUpload",
                        "s3:GetObjectRetention", "s3:GetObjectLegalHold"],
             "Resource": a.objects_arn()
         }),
@@ -193,21 +224,39 @@ pub(crate) fn writer_iam_policy(a: &PolicyArgs) -> Value {
     json!({"Version": "2012-10-17", "Statement": statements})
 }
 
-/// A lifecycle rule that only cleans up after retention: noncurrent versions expire
+/// Lifecycle rules that only clean up after retention: the log's noncurrent versions expire
 /// `retention_days` after they became noncurrent, and delete markers once nothing is left
-/// under them. Current segments are never expired.
+/// under them; current segments are never expired. Housekeeping objects (tagged
+/// `wormlog-housekeeping`: lease renewals, probe objects) are retained for an hour, so their
+/// old versions expire after a day, and the probe's objects a day after they were written.
 pub(crate) fn lifecycle(a: &PolicyArgs) -> Value {
     let days = a
         .retention_days
         .expect("clap requires --retention-days with --lifecycle");
+    let (tag, value) = wormlog_store::HOUSEKEEPING_TAG;
     json!({
-        "Rules": [{
-            "ID": "wormlog-noncurrent-after-retention",
-            "Status": "Enabled",
-            "Filter": {"Prefix": a.prefix()},
-            "NoncurrentVersionExpiration": {"NoncurrentDays": days},
-            "Expiration": {"ExpiredObjectDeleteMarker": true}
-        }]
+        "Rules": [
+            {
+                "ID": "wormlog-noncurrent-after-retention",
+                "Status": "Enabled",
+                "Filter": {"Prefix": a.prefix()},
+                "NoncurrentVersionExpiration": {"NoncurrentDays": days},
+                "Expiration": {"ExpiredObjectDeleteMarker": true}
+            },
+            {
+                "ID": "wormlog-housekeeping-old-versions",
+                "Status": "Enabled",
+                "Filter": {"And": {"Prefix": a.prefix(), "Tags": [{"Key": tag, "Value": value}]}},
+                "NoncurrentVersionExpiration": {"NoncurrentDays": 1}
+            },
+            {
+                "ID": "wormlog-probe-objects",
+                "Status": "Enabled",
+                "Filter": {"Prefix": format!("{}.wormlog-probe/", a.prefix())},
+                "Expiration": {"Days": 1},
+                "NoncurrentVersionExpiration": {"NoncurrentDays": 1}
+            }
+        ]
     })
 }
 
@@ -241,10 +290,31 @@ mod tests {
     fn bucket_policy_has_every_statement() {
         let doc = bucket_policy(&args());
         assert_eq!(doc["Version"], "2012-10-17");
-        assert_eq!(doc["Statement"].as_array().unwrap().len(), 5);
+        assert_eq!(doc["Statement"].as_array().unwrap().len(), 6);
         let create_only = statement(&doc, "WormlogRequireCreateOnlyLogWrites");
         assert_eq!(create_only["Effect"], "Deny");
-        assert_eq!(create_only["Resource"], "arn:aws:s3:::ledger/prod/*/log/*");
+        assert_eq!(
+            create_only["Resource"],
+            json!([
+                "arn:aws:s3:::ledger/prod/*/log/*",
+                "arn:aws:s3:::ledger/prod/*/attachments/*"
+            ])
+        );
+        let lock = statement(&doc, "WormlogProtectLockVersioningAndPolicy");
+        assert_eq!(
+            lock["Action"],
+            json!([
+                "s3:PutBucketObjectLockConfiguration",
+                "s3:PutBucketVersioning",
+                "s3:PutBucketPolicy",
+                "s3:DeleteBucketPolicy"
+            ])
+        );
+        assert_eq!(lock["Resource"], "arn:aws:s3:::ledger");
+        assert_eq!(
+            lock["Condition"]["ArnNotEquals"]["aws:PrincipalArn"],
+            json!(["arn:aws:iam::1:role/break-glass"])
+        );
         assert_eq!(create_only["Condition"]["Null"]["s3:if-none-match"], "true");
         let deletes = statement(&doc, "WormlogDenyDeletesButBreakGlass");
         assert_eq!(
@@ -290,14 +360,14 @@ mod tests {
             ..args()
         };
         let doc = bucket_policy(&a);
-        assert_eq!(doc["Statement"].as_array().unwrap().len(), 3);
+        assert_eq!(doc["Statement"].as_array().unwrap().len(), 4);
         let deletes = statement(&doc, "WormlogDenyDeletesButBreakGlass");
         assert!(
             deletes.get("Condition").is_none(),
             "no exception: nobody deletes"
         );
         assert_eq!(
-            statement(&doc, "WormlogRequireCreateOnlyLogWrites")["Resource"],
+            statement(&doc, "WormlogRequireCreateOnlyLogWrites")["Resource"][0],
             "arn:aws:s3:::ledger/*/log/*"
         );
     }
@@ -321,10 +391,18 @@ mod tests {
                 .any(|a| a.contains("Delete") || a.contains("Bypass") || a == "s3:*"),
             "{actions:?}"
         );
-        assert!(
-            actions.contains(&"s3:PutObject".to_owned())
-                && actions.contains(&"kms:GenerateDataKey".to_owned())
-        );
+        for needed in [
+            "s3:PutObject",
+            "s3:PutObjectTagging",
+            "s3:ListBucketVersions",
+            "s3:GetBucketObjectLockConfiguration",
+            "kms:GenerateDataKey",
+        ] {
+            assert!(
+                actions.contains(&needed.to_owned()),
+                "{needed}: {actions:?}"
+            );
+        }
         assert_eq!(
             statement(&doc, "WormlogListPrefix")["Condition"]["StringLike"]["s3:prefix"],
             "prod/*"
@@ -342,5 +420,19 @@ mod tests {
             json!({"ExpiredObjectDeleteMarker": true}),
             "current segments never expire"
         );
+        let housekeeping = &doc["Rules"][1];
+        assert_eq!(
+            housekeeping["Filter"]["And"]["Tags"],
+            json!([{"Key": "wormlog-housekeeping", "Value": "true"}])
+        );
+        assert_eq!(
+            housekeeping["NoncurrentVersionExpiration"]["NoncurrentDays"],
+            1
+        );
+        assert!(
+            housekeeping.get("Expiration").is_none(),
+            "the current lease stays"
+        );
+        assert_eq!(doc["Rules"][2]["Filter"]["Prefix"], "prod/.wormlog-probe/");
     }
 }
