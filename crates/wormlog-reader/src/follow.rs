@@ -20,7 +20,7 @@ use std::time::Duration;
 use wormlog_format::decode_segment;
 use wormlog_store::StoreError;
 
-use crate::fetch::{get_with_retries, list_page_with_retries};
+use crate::fetch::{get_with_retries, list_page_with_retries, list_versions_with_retries};
 use crate::{LogReader, ReadError, ReaderBug, Scan, ScanItem};
 
 /// How a [`Follow`] polls for new segments.
@@ -129,12 +129,29 @@ impl Follow {
         }
     }
 
-    /// GETs the slot after the last one judged.
+    /// GETs the slot after the last one judged. A slot found this way is delivered only once
+    /// the listing of its versions shows it whole: on a versioned bucket a slot written again
+    /// over a delete marker reads like any other, and the follow's first listing predates it.
     async fn poll_next_slot(&mut self) -> Result<Poll, ReadError> {
         let slot = self.scan.at.slot;
+        if let Some(&deleted) = self.scan.shadowed.range(..=slot).next() {
+            self.scan.finished = true;
+            return Err(self.scan.slot_deleted(deleted));
+        }
         let key = self.scan.keys.segment(slot);
         match get_with_retries(&*self.scan.store, &key).await {
             Ok(got) => {
+                let versions = match list_versions_with_retries(&*self.scan.store, &key, None).await
+                {
+                    Ok(v) => v,
+                    // Not judged yet: poll the slot again later, as after a failed GET.
+                    Err(e) if e.is_transient() => return Ok(Poll::Idle),
+                    Err(e) => return Err(ReadError::Store(e)),
+                };
+                if !wormlog_store::shadowed_keys(&versions).is_empty() {
+                    self.scan.finished = true;
+                    return Err(self.scan.slot_deleted(slot));
+                }
                 self.scan
                     .take(slot, Ok(decode_segment(&got.body)))
                     .await

@@ -68,7 +68,7 @@ pub struct Scan {
     pub(crate) finished: bool,
     /// Listed slots that a delete marker or an older version shadows: the scan stops with
     /// [`ReadError::SlotDeleted`] on reaching one, or at its end.
-    shadowed: BTreeSet<u64>,
+    pub(crate) shadowed: BTreeSet<u64>,
 }
 
 impl LogReader {
@@ -130,8 +130,12 @@ impl LogReader {
     /// delivering events with seq >= `from_seq`: no seek, no reads below it. The position is
     /// trusted; give only one a reader produced.
     pub async fn scan_from(&self, position: Position, from_seq: u64) -> Result<Scan, ReadError> {
-        let after = position.slot.checked_sub(1).map(|s| self.keys.segment(s));
-        let (slots, shadowed) = self.listed_slots(after.as_deref()).await?;
+        // The listing starts after slot - 2, so it covers the last slot the position judged
+        // (slot - 1): a fork written over a cut tail must rewrite that slot to reach beyond
+        // it, and shows there as a second version. The slot itself is not read again.
+        let after = position.slot.checked_sub(2).map(|s| self.keys.segment(s));
+        let (mut slots, shadowed) = self.listed_slots(after.as_deref()).await?;
+        slots.retain(|&s| s >= position.slot);
         let purges = PurgeIndex::load(&*self.store, &self.keys).await?;
         Ok(self.scan_slots(slots, shadowed, position, from_seq, purges))
     }
@@ -337,7 +341,7 @@ impl Scan {
         Ok(())
     }
 
-    fn slot_deleted(&self, slot: u64) -> ReadError {
+    pub(crate) fn slot_deleted(&self, slot: u64) -> ReadError {
         ReadError::SlotDeleted {
             stream: self.keys.stream().to_owned(),
             slot,
