@@ -189,3 +189,329 @@ fn a_tail_cut_by_delete_markers_stops_writers_and_readers() {
     assert_exit(&o, 1);
     assert!(stdout(&o).contains("delete marker"), "{}", stdout(&o));
 }
+
+/// Retention of the objects wormlog writes for itself: every version of the lease and every
+/// probe object is GOVERNANCE for about an hour and tagged for the lifecycle rule, never the
+/// bucket's ten years of COMPLIANCE.
+#[test]
+fn housekeeping_objects_are_retained_for_an_hour_not_the_default_on_moto() {
+    let env = moto_compliance_bucket("wl-housekeeping");
+    for data in ["\"a\"", "\"b\""] {
+        let o = env.run(&["append", "--lease", "--holder", "w", data]);
+        assert_exit(&o, 0);
+    }
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (server, bucket) = (MOTO, env.bucket());
+    let store = rt.block_on(wormlog_s3::S3Store::connect(server.config(&bucket)));
+    let two_hours = SystemClock::new().now().plus(Duration::from_secs(7200));
+    let versions = rt
+        .block_on(
+            store
+                .client()
+                .list_object_versions()
+                .bucket(&bucket)
+                .prefix("cli/")
+                .send(),
+        )
+        .unwrap();
+    let housekeeping: Vec<(String, String)> = versions
+        .versions()
+        .iter()
+        .filter(|v| {
+            let k = v.key().unwrap();
+            k.ends_with("/lease") || k.contains(".wormlog-probe/")
+        })
+        .map(|v| {
+            (
+                v.key().unwrap().to_owned(),
+                v.version_id().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let leases = housekeeping
+        .iter()
+        .filter(|(k, _)| k.ends_with("/lease"))
+        .count();
+    assert!(
+        leases >= 4,
+        "two acquires and two releases: {housekeeping:?}"
+    );
+    assert!(housekeeping
+        .iter()
+        .any(|(k, _)| k.contains(".wormlog-probe/")));
+    for (key, version) in &housekeeping {
+        let head = rt
+            .block_on(
+                store
+                    .client()
+                    .head_object()
+                    .bucket(&bucket)
+                    .key(key)
+                    .version_id(version)
+                    .send(),
+            )
+            .unwrap();
+        assert_eq!(
+            head.object_lock_mode().map(|m| m.as_str()),
+            Some("GOVERNANCE"),
+            "{key} {version}"
+        );
+        let until = head.object_lock_retain_until_date().unwrap().secs();
+        assert!(
+            (until as u64) * 1000 < two_hours.as_millis(),
+            "{key} {version} is retained until {until}"
+        );
+        let tags = rt
+            .block_on(
+                store
+                    .client()
+                    .get_object_tagging()
+                    .bucket(&bucket)
+                    .key(key)
+                    .version_id(version)
+                    .send(),
+            )
+            .unwrap();
+        assert!(
+            tags.tag_set()
+                .iter()
+                .any(|t| t.key() == "wormlog-housekeeping" && t.value() == "true"),
+            "{key} {version}: {tags:?}"
+        );
+    }
+    assert_default_kept(&env, false);
+}
+
+/// On a directory with default retention the lease's compare-and-swap keeps the old version
+/// (as a versioned S3 bucket does) instead of being refused: `append --lease` works.
+#[test]
+fn the_lease_works_after_init_object_lock_on_a_directory() {
+    let env = dir_compliance_store();
+    for data in ["\"a\"", "\"b\""] {
+        let o = env.run(&["append", "--lease", "--holder", "w", data]);
+        assert_exit(&o, 0);
+    }
+    let o = env.run(&["lease", "status"]);
+    assert_exit(&o, 0);
+    assert!(
+        stdout(&o).contains("free (released at epoch"),
+        "{}",
+        stdout(&o)
+    );
+    let o = env.run(&["cat"]);
+    assert_exit(&o, 0);
+    assert_eq!(support::cat_seqs(&o), [0, 1]);
+    // The retained old versions of the lease are kept beside it, not destroyed.
+    let kept = std::fs::read_dir(env.store().join("versions/s"))
+        .map(|d| d.count())
+        .unwrap_or(0);
+    assert!(
+        kept >= 3,
+        "old lease versions are kept while retained: {kept}"
+    );
+    assert_default_kept(&env, false);
+}
+
+/// Every key and version under the CLI's prefix of an S3 environment.
+fn versions_under_prefix(env: &Env) -> Vec<String> {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let bucket = env.bucket();
+    let store = rt.block_on(wormlog_s3::S3Store::connect(MOTO.config(&bucket)));
+    let out = rt
+        .block_on(store.client().list_object_versions().bucket(&bucket).send())
+        .unwrap();
+    out.versions()
+        .iter()
+        .map(|v| format!("{} {}", v.key().unwrap(), v.version_id().unwrap_or("-")))
+        .chain(
+            out.delete_markers()
+                .iter()
+                .map(|m| format!("{} marker", m.key().unwrap())),
+        )
+        .collect()
+}
+
+/// An auditor with read-only credentials checks the bucket's configuration: nothing is
+/// written, the policy's statements are recognised, a missing bucket is a store error.
+#[test]
+fn doctor_read_only_checks_the_bucket_without_writing_on_moto() {
+    let env = moto_compliance_bucket("wl-doctor-ro");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let bucket = env.bucket();
+    let policy = env.run(&["policy", "--bucket", &bucket, "--prefix", "cli"]);
+    assert_exit(&policy, 0);
+    rt.block_on(async {
+        let store = wormlog_s3::S3Store::connect(MOTO.config(&bucket)).await;
+        store
+            .client()
+            .put_bucket_policy()
+            .bucket(&bucket)
+            .policy(stdout(&policy))
+            .send()
+            .await
+            .unwrap();
+    });
+    let before = versions_under_prefix(&env);
+    let o = env.run(&["doctor", "--read-only"]);
+    assert_exit(&o, 0);
+    let out = stdout(&o);
+    for needed in [
+        "| versioning | PASS | Enabled",
+        "| Object Lock | PASS | enabled",
+        "COMPLIANCE for 3650 days on new objects",
+        "statement WormlogRequireCreateOnlyLogWrites",
+        "statement WormlogDenyInsecureTransport",
+        "statement WormlogDenyDeletesButBreakGlass",
+        "create-only and If-Match were not tested",
+    ] {
+        assert!(out.contains(needed), "{needed:?} in:\n{out}");
+    }
+    assert_eq!(
+        versions_under_prefix(&env),
+        before,
+        "a read-only doctor writes nothing"
+    );
+
+    let missing = Env::s3_bucket(MOTO, &Server::fresh_bucket("wl-doctor-none"), false);
+    let url = MOTO.url("wl-no-such-bucket-here", "cli");
+    for args in [&["doctor", "--read-only"][..], &["doctor"][..]] {
+        let o = missing.cmd(args).arg("--store").arg(&url).output().unwrap();
+        assert_exit(&o, 4);
+        assert!(stderr(&o).contains("does not exist"), "{}", stderr(&o));
+    }
+}
+
+#[test]
+fn doctor_read_only_on_a_directory_says_what_it_cannot_enforce() {
+    let env = dir_compliance_store();
+    let o = env.run(&["doctor", "--read-only"]);
+    assert_exit(&o, 0);
+    assert!(
+        stdout(&o).contains("anyone with write access"),
+        "{}",
+        stdout(&o)
+    );
+    let o = env
+        .cmd(&["doctor", "--read-only"])
+        .arg("--store")
+        .arg(env.store().join("no-such-dir"))
+        .output()
+        .unwrap();
+    assert_exit(&o, 4);
+}
+
+/// `verify` of a stream that is not there fails; the report names exactly what was audited;
+/// the per-event lock report lists every event.
+fn verify_names_what_it_audited(env: &Env, prefix: &str) {
+    let o = env.run_in("no-such-stream", &["verify", "--require-lock"]);
+    assert_exit(&o, 1);
+    assert!(stderr(&o).contains("has no segments"), "{}", stderr(&o));
+    let o = env.run_in(
+        "no-such-stream",
+        &["verify", "--require-lock", "--allow-empty"],
+    );
+    assert_exit(&o, 0);
+    for data in ["\"inv-1\"", "[\"inv-2\",\"inv-3\"]"] {
+        let o = env.run(&["append", "--epoch", "1", data]);
+        assert_exit(&o, 0);
+    }
+    let o = env.run(&["append", "--epoch", "1", "\"inv-4\"", "\"inv-5\""]);
+    assert_exit(&o, 0);
+    let o = env.run(&["verify", "--require-lock", "--per-event", "--json"]);
+    assert_exit(&o, 0);
+    let doc: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(doc["store"], env.store_url());
+    assert!(doc["store"].as_str().unwrap().contains(prefix));
+    let rows = doc["event_locks"].as_array().unwrap();
+    let seqs: Vec<u64> = rows.iter().map(|r| r["seq"].as_u64().unwrap()).collect();
+    assert_eq!(seqs, [0, 1, 2, 3]);
+    for r in rows {
+        assert_eq!(r["mode"], "COMPLIANCE", "{r}");
+        assert!(r["key"].as_str().unwrap().contains("s/log/"), "{r}");
+        assert!(
+            r["retain_until"].is_string() && r["legal_hold"] == false,
+            "{r}"
+        );
+    }
+    let o = env.run(&["verify", "--require-lock", "--per-event"]);
+    assert_exit(&o, 0);
+    assert!(stdout(&o).contains("seq        3"), "{}", stdout(&o));
+}
+
+#[test]
+fn verify_names_what_it_audited_on_moto() {
+    verify_names_what_it_audited(&moto_compliance_bucket("wl-verify-typo"), "/cli");
+}
+
+#[test]
+fn verify_names_what_it_audited_on_a_directory() {
+    let env = dir_compliance_store();
+    let path = env.store().display().to_string();
+    verify_names_what_it_audited(&env, &path);
+}
+
+/// A segment planted, replaced or removed by hand in a directory store is an integrity
+/// violation naming the slot (exit 1), not a store error.
+#[test]
+fn tampering_with_a_directory_store_is_a_violation_naming_the_slot() {
+    let env = Env::new();
+    for data in ["\"a\"", "\"b\""] {
+        let o = env.run(&["append", "--epoch", "1", "--one-per-segment", data]);
+        assert_exit(&o, 0);
+    }
+    let log = env.store().join("objects/s/log");
+    let slot = |n: u64| log.join(format!("{n:020}"));
+    // Slots: 0 epoch-start, 1 "a", 2 epoch-start, 3 "b". Plant slot 4; replace slot 3.
+    std::fs::copy(slot(3), slot(4)).unwrap();
+    let o = env.run(&["verify"]);
+    assert_exit(&o, 1);
+    assert!(
+        stdout(&o).contains("slot 4 holds a file wormlog did not write"),
+        "{}",
+        stdout(&o)
+    );
+    std::fs::remove_file(slot(4)).unwrap();
+    // Replaced by another file with the very same bytes (written beside it, renamed over it,
+    // as an editor saves): a new inode, without wormlog's metadata.
+    let bytes = std::fs::read(slot(3)).unwrap();
+    let tmp = log.join("replacement");
+    std::fs::write(&tmp, bytes).unwrap();
+    std::fs::rename(&tmp, slot(3)).unwrap();
+    let o = env.run(&["verify"]);
+    assert_exit(&o, 1);
+    assert!(
+        stdout(&o).contains("slot 3 holds a file wormlog did not write"),
+        "{}",
+        stdout(&o)
+    );
+    std::fs::remove_file(slot(1)).unwrap();
+    let o = env.run(&["verify"]);
+    assert_exit(&o, 1);
+    assert!(stdout(&o).contains("slot 1"), "{}", stdout(&o));
+}
+
+/// A benchmark on a bucket with default retention would leave locked objects behind: it is
+/// refused (nothing written) unless `--yes`.
+#[test]
+fn bench_refuses_a_bucket_with_default_retention_unless_told_yes() {
+    let env = moto_compliance_bucket("wl-bench-locked");
+    let before = versions_under_prefix(&env);
+    let o = env.run(&["bench", "--events", "1000", "--event-bytes", "1024"]);
+    assert_exit(&o, 2);
+    let err = stderr(&o);
+    assert!(
+        err.contains("1.0 MiB") && err.contains("--yes") && err.contains("3650 days"),
+        "{err}"
+    );
+    assert_eq!(versions_under_prefix(&env), before, "nothing written");
+    let o = env.run(&[
+        "bench",
+        "--events",
+        "5",
+        "--event-bytes",
+        "64",
+        "--yes",
+        "--json",
+    ]);
+    assert_exit(&o, 0);
+}
