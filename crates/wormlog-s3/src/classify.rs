@@ -84,6 +84,15 @@ where
                 reason: message,
             }
         }
+        // Any other refusal for want of permission: name the permission to grant.
+        (_, Some("AccessDenied"), _) => StoreError::Permanent {
+            op: op.name(),
+            key,
+            message: format!(
+                "{message}; grant {} on this bucket and prefix to these credentials (`wormlog policy --iam` prints what writers need)",
+                permission(op)
+            ),
+        },
         // An answer we could not parse: treat like a dropped connection.
         (SdkError::ResponseError(_), _, _) => StoreError::Transient {
             op: op.name(),
@@ -95,6 +104,18 @@ where
             key,
             message,
         },
+    }
+}
+
+/// The IAM permission a request needs.
+fn permission(op: Op) -> &'static str {
+    match op {
+        Op::PutIfAbsent | Op::PutIfMatch | Op::Upload => "s3:PutObject",
+        Op::Get | Op::Head => "s3:GetObject",
+        Op::List => "s3:ListBucket (and s3:ListBucketVersions)",
+        Op::Delete => "s3:DeleteObject",
+        Op::SetRetention => "s3:PutObjectRetention",
+        Op::SetLegalHold => "s3:PutObjectLegalHold",
     }
 }
 

@@ -120,6 +120,16 @@ impl Core {
                 key: core.keys().segment(slot),
             });
         }
+        let current = tail.last.as_ref().map_or(0, |l| l.epoch);
+        if let Some(limit) = core.cfg.max_epoch_jump {
+            if core.cfg.epoch > current.saturating_add(limit) {
+                return Err(WriteError::EpochTooFarAhead {
+                    epoch: core.cfg.epoch,
+                    current,
+                    limit,
+                });
+            }
+        }
         core.next_slot = tail.next_slot;
         if let Some(last) = tail.last {
             core.next_seq = last.next_seq();

@@ -91,11 +91,18 @@ pub struct WriterConfig {
     /// poisoned, leadership lost), at the moment it decides to, before it returns the error
     /// to any append: for metrics, alerts, or a controller that must step down at once.
     pub on_stop: Option<StopHook>,
+    /// The most an epoch may exceed the log's current one: a typo such as
+    /// 18446744073709551615 would otherwise let only that epoch ever append. `None` allows any
+    /// jump (for epochs from an issuer that skips, such as a timestamp).
+    pub max_epoch_jump: Option<u64>,
     /// A protocol bug switched on, for tests that prove the simulation checker catches it.
     /// Always `None` outside those tests.
     #[doc(hidden)]
     pub planted_bug: Option<PlantedBug>,
 }
+
+/// The default [`WriterConfig::max_epoch_jump`]: an epoch at most this far above the log's.
+pub const MAX_EPOCH_JUMP: u64 = 1_000_000;
 
 /// A callback for [`WriterConfig::on_stop`].
 #[derive(Clone)]
@@ -151,6 +158,7 @@ impl WriterConfig {
             seed: None,
             leadership: None,
             on_stop: None,
+            max_epoch_jump: Some(MAX_EPOCH_JUMP),
             planted_bug: None,
         }
     }

@@ -55,6 +55,13 @@ pub enum WriteError {
         key: String,
     },
 
+    #[error("epoch {epoch} is more than {limit} above the log's current epoch {current}: after it only epochs >= {epoch} could ever append, so nothing was written; use an epoch near {current} (a typo?), or allow the jump explicitly")]
+    EpochTooFarAhead {
+        epoch: u64,
+        current: u64,
+        limit: u64,
+    },
+
     #[error("the store refused the append: {0}")]
     Store(StoreError),
 

@@ -43,7 +43,7 @@ mod writer;
 pub use attach::PART_SIZE;
 pub use config::{
     LockPolicy, PlantedBug, RetryPolicy, StopHook, WriterConfig, DEFAULT_ATTACH_ABOVE,
-    DEFAULT_PARTS_ABOVE,
+    DEFAULT_PARTS_ABOVE, MAX_EPOCH_JUMP,
 };
 pub use error::WriteError;
 pub use resolve::{decide, Resolution, WriterView};

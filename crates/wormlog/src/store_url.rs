@@ -17,6 +17,8 @@ pub struct OpenedStore {
     pub root_prefix: String,
     /// The same store as an `S3Store`, for `s3://` URLs (benchmark baselines use it).
     pub s3: Option<Arc<wormlog_s3::S3Store>>,
+    /// The directory of a directory store.
+    pub directory: Option<PathBuf>,
 }
 
 /// A store URL that cannot be used.
@@ -30,15 +32,33 @@ pub enum StoreUrlError {
     UnknownScheme(String),
     #[error("file:// store URLs need an absolute path, as in file:///var/lib/wormlog (got {0:?})")]
     RelativeFileUrl(String),
+    #[error("{0:?} looks like a store URL but is not one; use s3://bucket/prefix, file:///abs/path or mem:// (a directory whose name has a colon: ./{0})")]
+    Malformed(String),
+}
+
+/// `scheme:` at the start, as in `s3:/bucket` or `file:/x`: a URL with its slashes wrong, which
+/// must not silently become a local directory of that name.
+fn looks_like_a_url(url: &str) -> bool {
+    match url.split_once(':') {
+        Some((scheme, _)) => {
+            scheme.len() > 1
+                && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+                && scheme
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '.' | '-'))
+        }
+        None => false,
+    }
 }
 
 /// Opens the store named by `url`. For `s3://` this builds the client (no request is sent).
 pub async fn open_store(url: &str) -> Result<OpenedStore, StoreUrlError> {
     let url = url.trim();
     let fs = |path: PathBuf| OpenedStore {
-        store: Arc::new(FsStore::open(path)),
+        store: Arc::new(FsStore::open(path.clone())),
         root_prefix: String::new(),
         s3: None,
+        directory: Some(path),
     };
     if url.is_empty() {
         return Err(StoreUrlError::Empty);
@@ -48,6 +68,7 @@ pub async fn open_store(url: &str) -> Result<OpenedStore, StoreUrlError> {
             store: Arc::new(MemoryStore::new()),
             root_prefix: String::new(),
             s3: None,
+            directory: None,
         });
     }
     if let Some(path) = url.strip_prefix("file://") {
@@ -64,10 +85,14 @@ pub async fn open_store(url: &str) -> Result<OpenedStore, StoreUrlError> {
             store: Arc::clone(&store) as Arc<dyn ObjectStore>,
             root_prefix,
             s3: Some(store),
+            directory: None,
         });
     }
     if url.contains("://") {
         return Err(StoreUrlError::UnknownScheme(url.to_owned()));
+    }
+    if looks_like_a_url(url) {
+        return Err(StoreUrlError::Malformed(url.to_owned()));
     }
     // A plain path: made absolute so messages name the directory unambiguously.
     let path = PathBuf::from(url);
@@ -88,6 +113,15 @@ mod tests {
         );
         assert!(describe(open_store("data").await.unwrap()).ends_with("/data"));
         assert!(matches!(open_store("").await, Err(StoreUrlError::Empty)));
+        for typo in ["s3:/bucket", "s3:bucket", "file:/var/lib/x", "S3:/b"] {
+            assert!(
+                matches!(open_store(typo).await, Err(StoreUrlError::Malformed(_))),
+                "{typo}"
+            );
+        }
+        for dir in ["./s3:bucket", "data", "/tmp/a:b", "c:"] {
+            assert!(open_store(dir).await.is_ok(), "{dir}");
+        }
         assert!(matches!(
             open_store("file://rel").await,
             Err(StoreUrlError::RelativeFileUrl(_))

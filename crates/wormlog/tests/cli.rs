@@ -288,6 +288,7 @@ fn demo_fences_the_stale_leader_and_replays_one_history() {
 #[test]
 fn cat_of_an_empty_stream_says_so() {
     let env = Env::new();
+    assert_exit(&env.run(&["init"]), 0);
     let o = env.run(&["cat"]);
     assert_exit(&o, 0);
     assert!(stdout(&o).is_empty());

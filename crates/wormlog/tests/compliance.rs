@@ -397,7 +397,7 @@ fn doctor_read_only_on_a_directory_says_what_it_cannot_enforce() {
         .arg(env.store().join("no-such-dir"))
         .output()
         .unwrap();
-    assert_exit(&o, 4);
+    assert_exit(&o, 2);
 }
 
 /// `verify` of a stream that is not there fails; the report names exactly what was audited;

@@ -5,6 +5,8 @@
 //! and long-running producers); a malformed line stops the command with exit 2 and the lines
 //! before it stay appended.
 
+use std::collections::VecDeque;
+
 use clap::Args;
 use serde_json::value::RawValue;
 use tokio::io::AsyncBufReadExt;
@@ -13,6 +15,7 @@ use wormlog_format::validate_id;
 use wormlog_writer::AppendFuture;
 
 use super::documents::{self, Acks, DocumentArgs, Input};
+use super::interrupt::{Interrupt, Tally};
 use super::writer_args::{Opened, WriterArgs};
 use super::{CliError, CliResult, Context};
 
@@ -109,15 +112,45 @@ async fn append_all(
         }
         return Ok(());
     }
-    let pending: Vec<(AppendFuture, &NewEvent)> = events
-        .iter()
-        .map(|e| (writer.append_event(e.clone()), e))
-        .collect();
-    for (f, e) in pending {
-        acks.print(&f.await?, Some(e)).await;
+    let interrupt = Interrupt::listen();
+    let mut queued = events.iter();
+    let mut pending: VecDeque<(AppendFuture, &NewEvent)> = VecDeque::new();
+    let mut tally = Tally::default();
+    let mut stopped_by = None;
+    loop {
+        // Keep a window in flight, not the whole input: on a signal, only the window is
+        // waited for and the rest is never sent.
+        stopped_by = stopped_by.or(interrupt.received());
+        if stopped_by.is_none() {
+            while pending.len() < IN_FLIGHT {
+                let Some(e) = queued.next() else { break };
+                pending.push_back((writer.append_event(e.clone()), e));
+            }
+        }
+        let Some((f, e)) = pending.pop_front() else {
+            break;
+        };
+        match f.await {
+            Ok(a) => {
+                acks.print(&a, Some(e)).await;
+                tally.committed += 1;
+            }
+            Err(err) if stopped_by.is_some() && !err.is_definite() => tally.unknown += 1,
+            Err(err) => return Err(err.into()),
+        }
     }
-    Ok(())
+    match stopped_by {
+        Some(signal) => {
+            tally.not_sent = queued.count() as u64;
+            Err(tally.interrupted(signal))
+        }
+        None => Ok(()),
+    }
 }
+
+/// Appends in flight at once from one `append` command: two full batches, so group commit
+/// forms full segments, and few enough that a Ctrl-C waits only for them.
+const IN_FLIGHT: usize = 2 * 1000;
 
 /// What a malformed input means for the store, in the error sentence.
 const NOTHING_APPENDED: &str = "nothing was appended";
@@ -125,6 +158,12 @@ const EARLIER_LINES_APPENDED: &str = "the lines before it were appended";
 
 /// Checks that `text` is one JSON value; `what` names it and `outcome` says what was stored.
 fn check_json(text: &str, what: &str, outcome: &str) -> CliResult<()> {
+    if text.starts_with('\u{feff}') {
+        return Err(CliError::usage(format!(
+            "{what} starts with a UTF-8 byte order mark (BOM), which JSON does not allow; {outcome}; \
+             save the file as UTF-8 without BOM, or strip it with sed '1s/^\\xEF\\xBB\\xBF//'"
+        )));
+    }
     serde_json::from_str::<&RawValue>(text).map(|_| ()).map_err(|e| {
         CliError::usage(format!(
             "{what} is not valid JSON ({e}); {outcome}; pass one JSON value such as '{{\"k\":1}}' or '\"text\"'"
@@ -175,16 +214,37 @@ async fn run_streaming(ctx: &Context, args: &AppendArgs) -> CliResult<()> {
         std::sync::Arc::clone(&ctx.store.store),
         keys,
     );
+    let mut interrupt = Interrupt::listen();
     let printer = tokio::spawn(async move {
+        let mut tally = Tally::default();
         while let Some((f, e)) = rx.recv().await {
-            acks.print(&f.await?, Some(&e)).await;
+            match f.await {
+                Ok(a) => {
+                    acks.print(&a, Some(&e)).await;
+                    tally.committed += 1;
+                }
+                Err(err) if !err.is_definite() => {
+                    tally.unknown += 1;
+                    return Err((err, tally));
+                }
+                Err(err) => return Err((err, tally)),
+            }
         }
-        Ok::<(), wormlog::WriteError>(())
+        Ok::<Tally, (wormlog::WriteError, Tally)>(tally)
     });
     let mut writer: Option<Opened> = None;
     let mut n = 0;
     let mut input_error = None;
-    while let Some(line) = next_line(&mut lines).await? {
+    let mut stopped_by = None;
+    loop {
+        let line = tokio::select! {
+            line = next_line(&mut lines) => line?,
+            signal = interrupt.wait() => {
+                stopped_by = Some(signal);
+                break;
+            }
+        };
+        let Some(line) = line else { break };
         n += 1;
         if line.trim().is_empty() {
             continue;
@@ -208,11 +268,17 @@ async fn run_streaming(ctx: &Context, args: &AppendArgs) -> CliResult<()> {
         .await
         .map_err(|e| CliError::store(format!("the acknowledgement printer failed: {e}")))?;
     let opened = writer.is_some();
-    let fenced = printed.as_ref().is_err_and(|e| e.is_fenced());
+    let fenced = printed.as_ref().is_err_and(|(e, _)| e.is_fenced());
     if let Some(w) = writer {
         w.close(fenced).await;
     }
-    printed?;
+    let stopped_by = stopped_by.or(interrupt.received());
+    match (printed, stopped_by) {
+        (Ok(tally), Some(signal)) => return Err(tally.interrupted(signal)),
+        (Err((_, tally)), Some(signal)) => return Err(tally.interrupted(signal)),
+        (Err((e, _)), None) => return Err(e.into()),
+        (Ok(_), None) => {}
+    }
     match input_error {
         Some(e) => Err(e),
         None if !opened => Err(CliError::usage(

@@ -610,7 +610,7 @@ fn summarize(ctx: &Context, args: &Workload, runs: Vec<StreamRun>, elapsed: f64)
 
 fn print_report(r: &Report, json: bool) {
     if json {
-        println!("{}", serde_json::to_string(r).expect("reports serialise"));
+        out!("{}", serde_json::to_string(r).expect("reports serialise"));
         return;
     }
     let what = match (r.mode, r.payload) {
@@ -622,12 +622,15 @@ fn print_report(r: &Report, json: bool) {
         (Mode::Document, _) => "wormlog append of one document file",
         (Mode::DocumentPut, _) => "single PutObject of the same file (baseline)",
     };
-    println!(
+    out!(
         "wormlog bench: {what}: {} events of {} B, {} stream(s), on {}",
-        r.events, r.event_bytes, r.streams, r.store
+        r.events,
+        r.event_bytes,
+        r.streams,
+        r.store
     );
     if matches!(r.mode, Mode::Document | Mode::DocumentPut) {
-        println!(
+        out!(
             "  {:.1} MB in {:.3} s: {:.2} MB/s   ({} objects, {} bytes stored)",
             r.event_bytes as f64 / 1e6,
             r.elapsed_secs,
@@ -636,35 +639,41 @@ fn print_report(r: &Report, json: bool) {
             r.object_bytes_total
         );
         if let Some(rss) = r.peak_rss_bytes {
-            println!(
+            out!(
                 "  peak resident memory: {:.1} MiB",
                 rss as f64 / (1 << 20) as f64
             );
         }
         return;
     }
-    println!(
+    out!(
         "  {:.0} events/s   {:.2} MB/s   {:.0} segments/s   ({} segments in {:.2} s)",
-        r.events_per_sec, r.mb_per_sec, r.segments_per_sec, r.segments, r.elapsed_secs
+        r.events_per_sec,
+        r.mb_per_sec,
+        r.segments_per_sec,
+        r.segments,
+        r.elapsed_secs
     );
-    println!(
+    out!(
         "  append latency: p50 {:.2} ms   p99 {:.2} ms   p999 {:.2} ms",
-        r.latency_ms.p50, r.latency_ms.p99, r.latency_ms.p999
+        r.latency_ms.p50,
+        r.latency_ms.p99,
+        r.latency_ms.p999
     );
     let sizes: Vec<String> = r
         .batch_sizes
         .iter()
         .map(|(k, v)| format!("{k}: {v}"))
         .collect();
-    println!("  events per segment (segments): {}", sizes.join("   "));
+    out!("  events per segment (segments): {}", sizes.join("   "));
     if let Some(rss) = r.peak_rss_bytes {
-        println!(
+        out!(
             "  peak resident memory: {:.1} MiB",
             rss as f64 / (1 << 20) as f64
         );
     }
     if let Some(p) = &r.replay {
-        println!(
+        out!(
             "  replay: {:.2} MB/s ({:.0} events/s); raw parallel GET of the same {} bytes: {:.2} MB/s ({:.0}%)",
             p.replay_mb_per_sec,
             p.replay_events_per_sec,

@@ -45,9 +45,9 @@ pub(crate) async fn run(ctx: &Context, _args: DemoArgs) -> CliResult<()> {
         )
     };
     let store = &ctx.store.store;
-    println!("wormlog demo: two leaders, one stream, one history");
-    println!("  store  {}", store.describe());
-    println!("  stream {stream}\n");
+    out!("wormlog demo: two leaders, one stream, one history");
+    out!("  store  {}", store.describe());
+    out!("  stream {stream}\n");
 
     let config = |epoch, id: &str| {
         let mut c = WriterConfig::new(stream.clone(), epoch, id);
@@ -67,20 +67,20 @@ pub(crate) async fn run(ctx: &Context, _args: DemoArgs) -> CliResult<()> {
         Lease::new(Arc::clone(store), cfg)
     };
 
-    println!(
+    out!(
         "1. Leader A takes the stream's lease ({} ms) and appends under its epoch.",
         LEASE.as_millis()
     );
     let mut lease_a = lease("leader-a")?;
     let token_a = acquire(&mut lease_a).await?;
-    println!("   A holds the lease: {token_a}.");
+    out!("   A holds the lease: {token_a}.");
     let a = LogWriter::open(Arc::clone(store), config(token_a.epoch, "leader-a")).await?;
     for data in A_EVENTS {
         let ack = a.append("order", data).await?;
-        println!("   A  seq {}  slot {}  {data}", ack.seq, ack.slot);
+        out!("   A  seq {}  slot {}  {data}", ack.seq, ack.slot);
     }
 
-    println!("\n2. A stalls (a long GC pause, a partition) and stops renewing its lease.");
+    out!("\n2. A stalls (a long GC pause, a partition) and stops renewing its lease.");
     let mut lease_b = lease("leader-b")?;
     let token_b = loop {
         match lease_b.try_acquire().await? {
@@ -91,29 +91,27 @@ pub(crate) async fn run(ctx: &Context, _args: DemoArgs) -> CliResult<()> {
                 remaining,
             } => {
                 if epoch > 0 {
-                    println!("   B sees the lease held by {holder} (epoch {epoch}); B takes it over if it stays unchanged for {} ms more.", remaining.as_millis());
+                    out!("   B sees the lease held by {holder} (epoch {epoch}); B takes it over if it stays unchanged for {} ms more.", remaining.as_millis());
                 }
                 tokio::time::sleep(remaining.max(std::time::Duration::from_millis(5))).await;
             }
         }
     };
-    println!("   The record stayed unchanged for a full lease: B took it over with {token_b}.");
+    out!("   The record stayed unchanged for a full lease: B took it over with {token_b}.");
     let b = LogWriter::open(Arc::clone(store), config(token_b.epoch, "leader-b")).await?;
     let b_start = b.position().next_slot - 1;
-    println!("   B committed its epoch-start record at slot {b_start}: no lower epoch can commit after it.");
+    out!("   B committed its epoch-start record at slot {b_start}: no lower epoch can commit after it.");
     for data in B_EVENTS {
         let ack = b.append("order", data).await?;
-        println!("   B  seq {}  slot {}  {data}", ack.seq, ack.slot);
+        out!("   B  seq {}  slot {}  {data}", ack.seq, ack.slot);
     }
 
-    println!("\n3. A wakes up. Its own lease expired, but it does not check (or checks too late) and appends {A_STALE}.");
+    out!("\n3. A wakes up. Its own lease expired, but it does not check (or checks too late) and appends {A_STALE}.");
     let a_slot = a.position().next_slot;
     match a.append("order", A_STALE).await {
         Err(WriteError::Fenced { epoch, slot, .. }) => {
-            println!(
-                "   A's create-only PUT of slot {a_slot} was refused with 412 (the slot exists)."
-            );
-            println!("   A read slot {slot}: it was written at epoch {epoch} > 1, so A is fenced and stops.");
+            out!("   A's create-only PUT of slot {a_slot} was refused with 412 (the slot exists).");
+            out!("   A read slot {slot}: it was written at epoch {epoch} > 1, so A is fenced and stops.");
         }
         Err(e) => {
             return Err(CliError::violation(format!(
@@ -128,7 +126,7 @@ pub(crate) async fn run(ctx: &Context, _args: DemoArgs) -> CliResult<()> {
         }
     }
     match a.append("order", A_STALE).await {
-        Err(WriteError::Fenced { .. }) => println!(
+        Err(WriteError::Fenced { .. }) => out!(
             "   A's next append fails at once, without a request: a fenced writer sends no PUT."
         ),
         other => {
@@ -138,30 +136,33 @@ pub(crate) async fn run(ctx: &Context, _args: DemoArgs) -> CliResult<()> {
         }
     }
     let st = a.stats();
-    println!(
+    out!(
         "   A's stats: {} appends in {} segments, {} occupied slot met (the 412), {} retries.",
-        st.appends, st.segments, st.conflicts, st.retries
+        st.appends,
+        st.segments,
+        st.conflicts,
+        st.retries
     );
     lease_a.abandon(); // the log said epoch 2 holds the stream: A does not touch the lease
     a.close().await;
     b.close().await;
     lease_b.release().await?;
 
-    println!("\n4. Replay (what every reader sees):");
+    out!("\n4. Replay (what every reader sees):");
     let reader = LogReader::new(Arc::clone(store), &ctx.store.root_prefix, &stream)?;
     let mut scan = reader.scan(0).await?;
     let mut state: BTreeMap<String, String> = BTreeMap::new();
     let mut seqs = Vec::new();
     while let Some(item) = scan.next().await? {
         match item {
-            ScanItem::Control { slot, header } => println!(
+            ScanItem::Control { slot, header } => out!(
                 "   slot {slot}  {} epoch {} by {}",
                 header.kind.as_str(),
                 header.epoch,
                 header.writer
             ),
             ScanItem::Event(e) => {
-                println!(
+                out!(
                     "   seq {}  epoch {} by {}  {}",
                     e.seq,
                     e.meta.fencing_token.epoch,
@@ -171,9 +172,9 @@ pub(crate) async fn run(ctx: &Context, _args: DemoArgs) -> CliResult<()> {
                 apply(&mut state, e.json().unwrap_or_default());
                 seqs.push(e.seq);
             }
-            ScanItem::Zombie { slot, .. } => println!("   slot {slot}  zombie segment skipped"),
-            ScanItem::Purged { slot, .. } => println!("   slot {slot}  purged (documented)"),
-            ScanItem::Void { slot, .. } => println!("   slot {slot}  void record skipped"),
+            ScanItem::Zombie { slot, .. } => out!("   slot {slot}  zombie segment skipped"),
+            ScanItem::Purged { slot, .. } => out!("   slot {slot}  purged (documented)"),
+            ScanItem::Void { slot, .. } => out!("   slot {slot}  void record skipped"),
         }
     }
     let expected: Vec<u64> = (0..(A_EVENTS.len() + B_EVENTS.len()) as u64).collect();
@@ -182,9 +183,9 @@ pub(crate) async fn run(ctx: &Context, _args: DemoArgs) -> CliResult<()> {
             "the replay delivered seqs {seqs:?}, expected {expected:?}"
         )));
     }
-    println!("\n   state: {state:?}");
-    println!("   A's stale \"refunded\" never happened: every reader agrees.");
-    println!(
+    out!("\n   state: {state:?}");
+    out!("   A's stale \"refunded\" never happened: every reader agrees.");
+    out!(
         "\nInspect it yourself:  wormlog --store {} --stream {stream} cat",
         ctx.store_url
     );

@@ -5,7 +5,7 @@
 //! writes denied, check what can be checked without writing: versioning, Object Lock and its
 //! default retention, the bucket policy's statements, Block Public Access and default
 //! encryption. Create-only and If-Match cannot be proven without writing; the report says so.
-//! A bucket or directory that does not exist is a store error (exit 4), not a finding.
+//! A bucket that does not exist is a store error (exit 4), not a finding.
 
 use clap::Args;
 use serde_json::Value;
@@ -28,16 +28,16 @@ pub(crate) async fn run(ctx: &Context, args: DoctorArgs) -> CliResult<()> {
         "" => "(none)",
         p => p,
     };
-    println!("wormlog doctor: {}, prefix {prefix}\n", store.describe());
+    out!("wormlog doctor: {}, prefix {prefix}\n", store.describe());
     if args.read_only {
         return read_only_report(store, settings).await;
     }
     let report = probe(store, &ctx.store.root_prefix).await;
     if writes_denied(&report) {
-        println!(
+        out!(
             "The probe's first write was refused (access denied): these credentials are read-only."
         );
-        println!("Running the read-only checks instead.\n");
+        out!("Running the read-only checks instead.\n");
         return read_only_report(store, settings).await;
     }
     print_table(
@@ -48,7 +48,7 @@ pub(crate) async fn run(ctx: &Context, args: DoctorArgs) -> CliResult<()> {
     );
     match report.first_failure() {
         None => {
-            println!("verdict: safe for wormlog writers");
+            out!("verdict: safe for wormlog writers");
             Ok(())
         }
         Some(c) => Err(CliError::violation(format!(
@@ -58,7 +58,7 @@ pub(crate) async fn run(ctx: &Context, args: DoctorArgs) -> CliResult<()> {
     }
 }
 
-/// The bucket's settings; a bucket (or directory) that does not exist is exit 4.
+/// The bucket's settings; a bucket that does not exist is exit 4.
 async fn read_settings(store: &dyn ObjectStore) -> CliResult<Option<BucketSettings>> {
     let missing = |what: String| {
         CliError::store(format!(
@@ -71,15 +71,8 @@ async fn read_settings(store: &dyn ObjectStore) -> CliResult<Option<BucketSettin
         Err(e) => Err(CliError::store(format!(
             "reading the bucket's settings failed: {e}"
         ))),
-        Ok(None) => {
-            let described = store.describe();
-            match described.strip_prefix("file://") {
-                Some(dir) if !std::path::Path::new(dir).exists() => {
-                    Err(missing(format!("the directory {dir}")))
-                }
-                _ => Ok(None),
-            }
-        }
+        // A directory that does not exist was refused before the command ran (exit 2).
+        Ok(None) => Ok(None),
     }
 }
 
@@ -96,16 +89,16 @@ fn writes_denied(report: &ProbeReport) -> bool {
 type Row = (String, Outcome, String, &'static str);
 
 fn print_table(rows: impl Iterator<Item = Row>) {
-    println!("| check | result | observed | what it means |");
-    println!("|---|---|---|---|");
+    out!("| check | result | observed | what it means |");
+    out!("|---|---|---|---|");
     for (name, outcome, detail, meaning) in rows {
         let result = match outcome {
             Outcome::Fail => "**FAIL**",
             o => o.as_str(),
         };
-        println!("| {name} | {result} | {detail} | {meaning} |");
+        out!("| {name} | {result} | {detail} | {meaning} |");
     }
-    println!();
+    out!();
 }
 
 async fn read_only_report(
@@ -117,7 +110,7 @@ async fn read_only_report(
         None => directory_rows(store).await?,
     };
     print_table(rows.into_iter());
-    println!(
+    out!(
         "verdict: read-only checks done; create-only and If-Match were not tested (that needs \
          writes): run `wormlog doctor` with a writer's credentials to prove them"
     );

@@ -61,6 +61,7 @@ impl From<WriteError> for CliError {
             WriteError::Conflict { .. }
             | WriteError::InvalidEvent(_)
             | WriteError::Config(_)
+            | WriteError::EpochTooFarAhead { .. }
             | WriteError::File { .. } => USAGE,
             WriteError::Corrupt { .. }
             | WriteError::Vanished { .. }

@@ -51,12 +51,12 @@ pub(crate) async fn run(ctx: &Context, args: InitArgs) -> CliResult<()> {
     } else {
         "already existed"
     };
-    println!("store {} {what}", ctx.store.store.describe());
+    out!("store {} {what}", ctx.store.store.describe());
     match report.default_retention {
-        Some(d) => println!("default retention: {d} on every new segment"),
-        None => println!(
-            "default retention: none (pass --object-lock MODE --retention-days N for WORM)"
-        ),
+        Some(d) => out!("default retention: {d} on every new segment"),
+        None => {
+            out!("default retention: none (pass --object-lock MODE --retention-days N for WORM)")
+        }
     }
     Ok(())
 }

@@ -106,7 +106,7 @@ pub(crate) async fn run(ctx: &Context, args: LeaseArgs) -> CliResult<()> {
                 "wormlog: {} holds the lease of stream {} at epoch {}; it lapses in {} ms unless renewed; append with --epoch {}",
                 token.holder, ctx.stream, token.epoch, h.duration_ms, token.epoch
             );
-            println!("{}", token.epoch);
+            out!("{}", token.epoch);
             Ok(())
         }
         LeaseAction::Release(r) => {
@@ -116,11 +116,11 @@ pub(crate) async fn run(ctx: &Context, args: LeaseArgs) -> CliResult<()> {
             };
             let mut lease = Lease::new(Arc::clone(&ctx.store.store), h.lease_config(ctx))?;
             match lease.release_by_holder().await? {
-                Some(epoch) => println!(
+                Some(epoch) => out!(
                     "released the lease of stream {} at epoch {epoch}",
                     ctx.stream
                 ),
-                None => println!("the lease of stream {} is not held", ctx.stream),
+                None => out!("the lease of stream {} is not held", ctx.stream),
             }
             Ok(())
         }
@@ -135,15 +135,19 @@ async fn status(ctx: &Context) -> CliResult<()> {
 
     let lease = Lease::new(Arc::clone(&ctx.store.store), probe.lease_config(ctx))?;
     match lease.read().await? {
-        None => println!("stream {}: no lease yet", ctx.stream),
+        None => out!("stream {}: no lease yet", ctx.stream),
         Some((rec, _)) => match rec.holder {
-            Some(h) => println!(
+            Some(h) => out!(
                 "stream {}: held by {h} at epoch {}, duration {} ms, renewed {} times",
-                ctx.stream, rec.epoch, rec.duration_ms, rec.renew_count
+                ctx.stream,
+                rec.epoch,
+                rec.duration_ms,
+                rec.renew_count
             ),
-            None => println!(
+            None => out!(
                 "stream {}: free (released at epoch {})",
-                ctx.stream, rec.epoch
+                ctx.stream,
+                rec.epoch
             ),
         },
     }

@@ -128,11 +128,11 @@ pub(crate) async fn hold(ctx: &Context, args: HoldArgs) -> CliResult<()> {
             .store
             .set_legal_hold(&keys.segment(slot), on)
             .await?;
-        println!("slot {slot}: legal hold {what}");
+        out!("slot {slot}: legal hold {what}");
         let contents = contents(ctx, &keys, slot, &which).await?;
         for key in &contents.attachments {
             ctx.store.store.set_legal_hold(key, on).await?;
-            println!("  attachment {key}: legal hold {what}");
+            out!("  attachment {key}: legal hold {what}");
         }
         contents.say_shared(slot);
     }
@@ -149,7 +149,7 @@ struct Contents {
 impl Contents {
     fn say_shared(&self, slot: u64) {
         if !self.others.is_empty() {
-            println!(
+            out!(
                 "  slot {slot} also holds seqs {:?}, outside the range given: they share its lock (append --one-per-segment keeps documents apart)",
                 self.others
             );
@@ -239,9 +239,10 @@ async fn extend(
             }
         };
         if let Some(r) = current.filter(|r| r.retain_until >= until) {
-            println!(
+            out!(
                 "{what}: {} retention until {} already lasts longer; retention is never shortened",
-                r.mode, r.retain_until
+                r.mode,
+                r.retain_until
             );
             return Ok(());
         }
@@ -256,7 +257,7 @@ async fn extend(
                 false,
             )
             .await?;
-        println!("{what}: {new_mode} retention until {until}");
+        out!("{what}: {new_mode} retention until {until}");
     }
     Ok(())
 }

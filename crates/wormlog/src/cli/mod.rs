@@ -1,5 +1,16 @@
 //! Command-line parsing (clap) and the mapping of every failure to its exit code.
 
+/// `println!` for the commands' output: a closed pipe ends the command quietly
+/// (`output::line`).
+macro_rules! out {
+    () => {
+        $crate::cli::output::line(format_args!(""))
+    };
+    ($($arg:tt)*) => {
+        $crate::cli::output::line(format_args!($($arg)*))
+    };
+}
+
 mod append;
 mod bench;
 mod cat;
@@ -9,8 +20,10 @@ mod documents;
 mod exit;
 mod get;
 mod init;
+mod interrupt;
 mod lease;
 mod lock;
+mod output;
 mod policy;
 mod purge;
 mod streams;
@@ -43,6 +56,11 @@ pub(crate) struct Cli {
     /// evidence/acme/2026/11.
     #[arg(long, global = true, env = "WORMLOG_STREAM", default_value = "default")]
     stream: String,
+
+    /// Log lines on stderr as text or as JSON objects (the level comes from WORMLOG_LOG,
+    /// such as debug for wormlog's own debug lines).
+    #[arg(long, global = true, env = "WORMLOG_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
 
     #[command(subcommand)]
     command: Command,
@@ -84,6 +102,24 @@ enum Command {
     Demo(demo::DemoArgs),
 }
 
+impl Command {
+    /// Commands that only make sense on a store that exists: on a directory that does not,
+    /// they say so (exit 2) instead of reporting an empty log.
+    fn reads_an_existing_store(&self) -> bool {
+        matches!(
+            self,
+            Command::Doctor(_)
+                | Command::Cat(_)
+                | Command::Get(_)
+                | Command::Streams(_)
+                | Command::Verify(_)
+                | Command::Hold(_)
+                | Command::Retention(_)
+                | Command::Purge(_)
+        )
+    }
+}
+
 pub(crate) struct Context {
     pub store: OpenedStore,
     pub store_url: String,
@@ -93,7 +129,6 @@ pub(crate) struct Context {
 }
 
 pub(crate) fn main() -> ExitCode {
-    init_tracing();
     let stream_given = std::env::args().any(|a| a == "--stream" || a.starts_with("--stream="))
         || std::env::var_os("WORMLOG_STREAM").is_some();
     let cli = match Cli::try_parse() {
@@ -107,6 +142,7 @@ pub(crate) fn main() -> ExitCode {
             });
         }
     };
+    init_tracing(cli.log_format);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -125,6 +161,14 @@ async fn run(cli: Cli, stream_given: bool) -> CliResult<()> {
     let store = open_store(&cli.store)
         .await
         .map_err(|e| CliError::usage(e.to_string()))?;
+    if cli.command.reads_an_existing_store() {
+        if let Some(dir) = store.directory.as_deref().filter(|d| !d.exists()) {
+            return Err(CliError::usage(format!(
+                "there is no store at {}; check --store, or create one with `wormlog init`",
+                dir.display()
+            )));
+        }
+    }
     let ctx = Context {
         store,
         store_url: cli.store,
@@ -150,12 +194,69 @@ async fn run(cli: Cli, stream_given: bool) -> CliResult<()> {
 }
 
 /// Diagnostics go to stderr; `WORMLOG_LOG` sets the filter (default: warnings).
-fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("WORMLOG_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt()
+/// The crates whose lines `WORMLOG_LOG=<level>` turns on; everything else (the AWS SDK,
+/// hyper) stays at warnings unless named in a full filter such as `debug,aws_smithy=trace`.
+const OWN_CRATES: &[&str] = &[
+    "wormlog",
+    "wormlog_store",
+    "wormlog_s3",
+    "wormlog_format",
+    "wormlog_fencing",
+    "wormlog_writer",
+    "wormlog_reader",
+];
+
+/// `WORMLOG_LOG` as a filter: a bare level means wormlog's own lines at that level.
+fn log_filter(value: Option<&str>) -> String {
+    match value.map(str::trim) {
+        None | Some("") => "warn".to_owned(),
+        Some(level @ ("trace" | "debug" | "info" | "warn" | "error" | "off")) => {
+            let own: Vec<String> = OWN_CRATES.iter().map(|c| format!("{c}={level}")).collect();
+            format!("warn,{}", own.join(","))
+        }
+        Some(filter) => filter.to_owned(),
+    }
+}
+
+/// Logs go to stderr: colours only on a terminal; `--log-format json` for log shippers.
+fn init_tracing(format: LogFormat) {
+    use std::io::IsTerminal;
+    let filter = tracing_subscriber::EnvFilter::try_new(log_filter(
+        std::env::var("WORMLOG_LOG").ok().as_deref(),
+    ))
+    .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_target(false)
-        .try_init();
+        .with_target(false);
+    let _ = match format {
+        LogFormat::Text => builder
+            .with_ansi(std::io::stderr().is_terminal())
+            .try_init(),
+        LogFormat::Json => builder.json().with_ansi(false).try_init(),
+    };
+}
+
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum LogFormat {
+    Text,
+    Json,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::log_filter;
+
+    #[test]
+    fn a_bare_level_means_wormlogs_own_lines() {
+        assert_eq!(log_filter(None), "warn");
+        let debug = log_filter(Some("debug"));
+        assert!(debug.starts_with("warn,") && debug.contains("wormlog_writer=debug"));
+        assert!(!debug.contains("aws"));
+        assert_eq!(
+            log_filter(Some("info,aws_smithy=trace")),
+            "info,aws_smithy=trace"
+        );
+    }
 }

@@ -96,7 +96,7 @@ pub(crate) async fn run(_ctx: &Context, args: PolicyArgs) -> CliResult<()> {
     } else {
         bucket_policy(&args)
     };
-    println!(
+    out!(
         "{}",
         serde_json::to_string_pretty(&doc).expect("policies serialise")
     );

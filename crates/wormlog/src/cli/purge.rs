@@ -114,7 +114,7 @@ pub(crate) async fn run(ctx: &Context, args: PurgeArgs) -> CliResult<()> {
                 "the purge record at slot {record_slot} is committed, but deleting slot {slot} failed ({e}); fix that and rerun the purge for the slots still present"
             ))
         })?;
-        println!("slot {slot}: purged (documented by the purge record at slot {record_slot})");
+        out!("slot {slot}: purged (documented by the purge record at slot {record_slot})");
     }
     for name in &attachments {
         let key = keys.attachment(name);
@@ -133,10 +133,10 @@ pub(crate) async fn run(ctx: &Context, args: PurgeArgs) -> CliResult<()> {
                 "the purge record at slot {record_slot} is committed and its segments deleted, but deleting {key} failed ({e}); delete it by hand"
             ))
         })?;
-        println!("{key}: purged (documented by the purge record at slot {record_slot})");
+        out!("{key}: purged (documented by the purge record at slot {record_slot})");
     }
     discard_snapshots(ctx, &record).await?;
-    println!(
+    out!(
         "purged {} segments ({events} events) of stream {}; `wormlog verify` reports them as documented purges",
         slots.len(),
         ctx.stream
@@ -154,7 +154,7 @@ async fn discard_snapshots(ctx: &Context, record: &PurgeRecord) -> CliResult<()>
     )?;
     for s in replayer.discard_snapshots_covering(record).await? {
         match s.kept {
-            None => println!("snapshot {}: deleted (it held purged events)", s.key),
+            None => out!("snapshot {}: deleted (it held purged events)", s.key),
             Some(why) => eprintln!(
                 "wormlog: snapshot {} holds purged events but cannot be deleted ({why}); replays never use it",
                 s.key

@@ -44,7 +44,7 @@ pub(crate) async fn run(ctx: &Context, args: StreamsArgs) -> CliResult<()> {
         eprintln!("wormlog: no streams in {}", ctx.store.store.describe());
     }
     for s in streams {
-        println!("{s}");
+        out!("{s}");
     }
     Ok(())
 }

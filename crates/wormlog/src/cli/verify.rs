@@ -81,30 +81,37 @@ pub(crate) async fn run(ctx: &Context, args: VerifyArgs) -> CliResult<()> {
         if args.per_event {
             doc["event_locks"] = serde_json::to_value(event_locks(&report)).expect("serialises");
         }
-        println!(
+        out!(
             "{}",
             serde_json::to_string_pretty(&doc).expect("reports serialise")
         );
     } else {
-        println!(
+        out!(
             "wormlog verify: stream {} in {}",
-            report.stream, report.store
+            report.stream,
+            report.store
         );
-        println!(
+        out!(
             "{} segments, {} events, {} control records, {} attachments",
-            report.segments, report.events, report.control_records, report.attachments
+            report.segments,
+            report.events,
+            report.control_records,
+            report.attachments
         );
-        println!("epoch timeline:");
+        out!("epoch timeline:");
         for t in &report.timeline {
-            println!(
+            out!(
                 "  slot {:>6}  seq {:>8}  epoch {:>4}  by {}",
-                t.slot, t.seq, t.epoch, t.writer
+                t.slot,
+                t.seq,
+                t.epoch,
+                t.writer
             );
         }
         if !report.purges.is_empty() {
-            println!("documented purges (deleted under a purge record; not violations):");
+            out!("documented purges (deleted under a purge record; not violations):");
             for p in &report.purges {
-                println!(
+                out!(
                     "  slot {:>6}  seqs {}..{}  purged by {:?} (record at slot {}): {}",
                     p.slot,
                     p.first_seq,
@@ -116,10 +123,10 @@ pub(crate) async fn run(ctx: &Context, args: VerifyArgs) -> CliResult<()> {
             }
         }
         if args.per_event {
-            println!("object lock per event:");
+            out!("object lock per event:");
             for e in event_locks(&report) {
                 let mode = e.mode.map_or("none".to_owned(), |m| m.to_string());
-                println!(
+                out!(
                     "  seq {:>8}  slot {:>6}  {}  {mode:<10}  until {}  legal hold {}",
                     e.seq,
                     e.slot,
@@ -129,11 +136,11 @@ pub(crate) async fn run(ctx: &Context, args: VerifyArgs) -> CliResult<()> {
                 );
             }
         } else if args.require_lock {
-            println!("object lock:");
+            out!("object lock:");
             for l in &report.locks {
                 let mode = l.mode.map_or("none".to_owned(), |m| m.to_string());
                 let until = l.retain_until.as_deref().unwrap_or("-");
-                println!(
+                out!(
                     "  slot {:>6}  {mode:<10}  until {until}  legal hold {}",
                     l.slot,
                     if l.legal_hold { "on" } else { "off" }
@@ -141,21 +148,21 @@ pub(crate) async fn run(ctx: &Context, args: VerifyArgs) -> CliResult<()> {
             }
         }
         if !report.unreferenced_attachments.is_empty() {
-            println!(
+            out!(
                 "attachments no event refers to (uploads whose segment never committed; not violations):"
             );
             for key in &report.unreferenced_attachments {
-                println!("  {key}");
+                out!("  {key}");
             }
         }
         if is_empty(&report) {
-            println!("the stream has no segments");
+            out!("the stream has no segments");
         } else if report.is_clean() {
-            println!("no violations: the log is whole");
+            out!("no violations: the log is whole");
         } else {
-            println!("{} violations:", report.findings.len());
+            out!("{} violations:", report.findings.len());
             for f in &report.findings {
-                println!("  - {}", f.describe());
+                out!("  - {}", f.describe());
             }
         }
     }

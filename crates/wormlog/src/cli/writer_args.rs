@@ -46,6 +46,11 @@ pub(crate) struct WriterArgs {
     /// Put a legal hold on every segment written.
     #[arg(long)]
     legal_hold: bool,
+
+    /// Accept an --epoch more than 1000000 above the log's current one (after it, no lower
+    /// epoch can ever append: a typo would lock every other writer out for good).
+    #[arg(long, requires = "epoch")]
+    allow_epoch_jump: bool,
 }
 
 /// An open writer, and the elector keeping its lease when it has one.
@@ -128,6 +133,9 @@ impl WriterArgs {
             .clone()
             .unwrap_or_else(super::lease::default_process_id);
         let mut cfg = WriterConfig::new(ctx.stream.clone(), epoch, writer_id);
+        if self.allow_epoch_jump {
+            cfg.max_epoch_jump = None;
+        }
         self.apply(ctx, &mut cfg);
         tune(&mut cfg);
         Ok(Opened {

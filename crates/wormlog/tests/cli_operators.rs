@@ -1,0 +1,230 @@
+//! The command line as operators use it: pipes that close early, URLs with a typo, stores
+//! that are not there, logs read by machines, and epochs typed by hand.
+
+mod support;
+
+use std::process::Stdio;
+
+use support::{assert_exit, stderr, stdout, Env};
+
+/// `wormlog verify | head -1` with head gone before wormlog writes: a quiet exit 141, as
+/// SIGPIPE gives other tools, not a panic (exit 101).
+#[test]
+fn a_closed_pipe_ends_a_command_quietly() {
+    let env = Env::new();
+    assert_exit(&env.run(&["append", "--epoch", "1", "1", "2"]), 0);
+    for args in [
+        &["verify"][..],
+        &["policy", "--bucket", "b"][..],
+        &["cat"][..],
+    ] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let o = env
+            .cmd(args)
+            .stdout(Stdio::from(writer))
+            .stderr(Stdio::piped())
+            .output()
+            .unwrap();
+        let err = stderr(&o);
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert!(
+            matches!(o.status.code(), Some(141) | Some(0)),
+            "{args:?}: {:?} {err}",
+            o.status
+        );
+    }
+}
+
+/// `--store s3:/bucket` (one slash) wrote to a local directory named `s3:`.
+#[test]
+fn a_store_url_with_a_typo_is_refused() {
+    let env = Env::new();
+    for url in ["s3:/bucket/prefix", "s3:bucket", "file:/var/lib/wormlog"] {
+        let o = env
+            .cmd(&["append", "--epoch", "1", "1"])
+            .current_dir(env.store().parent().unwrap())
+            .arg("--store")
+            .arg(url)
+            .output()
+            .unwrap();
+        assert_exit(&o, 2);
+        assert!(
+            stderr(&o).contains("looks like a store URL"),
+            "{}",
+            stderr(&o)
+        );
+        let dir = env
+            .store()
+            .parent()
+            .unwrap()
+            .join(url.split('/').next().unwrap());
+        assert!(
+            !dir.exists(),
+            "{url}: nothing was created at {}",
+            dir.display()
+        );
+    }
+}
+
+/// `cat` and `verify` on a directory with no store exited 0, as if the log were empty.
+#[test]
+fn reading_a_directory_that_is_no_store_says_so() {
+    let env = Env::new();
+    for args in [&["cat"][..], &["verify"][..], &["streams"][..]] {
+        let o = env.run(args);
+        assert_exit(&o, 2);
+        assert!(
+            stderr(&o).contains("there is no store at"),
+            "{}",
+            stderr(&o)
+        );
+    }
+    assert!(!env.store().exists(), "reading created nothing");
+}
+
+/// Logs read by machines: no colour codes when stderr is not a terminal, JSON on request;
+/// WORMLOG_LOG=debug turns on wormlog's own debug lines.
+#[test]
+fn logs_have_no_colour_codes_off_a_terminal_and_can_be_json() {
+    let env = Env::new();
+    let o = env
+        .cmd(&["append", "--epoch", "1", "1"])
+        .env("WORMLOG_LOG", "debug")
+        .output()
+        .unwrap();
+    assert_exit(&o, 0);
+    let err = stderr(&o);
+    assert!(err.contains("DEBUG"), "wormlog's debug lines: {err}");
+    assert!(!err.contains('\u{1b}'), "no ANSI escapes: {err:?}");
+    let o = env
+        .cmd(&["append", "--epoch", "1", "--log-format", "json", "2"])
+        .env("WORMLOG_LOG", "debug")
+        .output()
+        .unwrap();
+    assert_exit(&o, 0);
+    let lines: Vec<&str> = std::str::from_utf8(&o.stderr).unwrap().lines().collect();
+    assert!(!lines.is_empty());
+    for line in lines {
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        assert!(v["level"].is_string() && v["fields"].is_object(), "{line}");
+    }
+}
+
+/// `--epoch 18446744073709551615` (a typo) was accepted, after which only that epoch could
+/// ever append. Refused unless the jump is asked for, with nothing written.
+#[test]
+fn an_epoch_far_above_the_log_is_refused_unless_asked_for() {
+    let env = Env::new();
+    assert_exit(&env.run(&["append", "--epoch", "3", "1"]), 0);
+    let before = env.snapshot();
+    let o = env.run(&["append", "--epoch", "18446744073709551615", "2"]);
+    assert_exit(&o, 2);
+    assert!(stderr(&o).contains("current epoch 3"), "{}", stderr(&o));
+    assert_eq!(env.snapshot(), before, "nothing was written");
+    assert_exit(&env.run(&["append", "--epoch", "1000003", "2"]), 0);
+    let o = env.run(&["append", "--epoch", "99999999", "--allow-epoch-jump", "3"]);
+    assert_exit(&o, 0);
+    assert_eq!(support::cat_seqs(&env.run(&["cat"])), [0, 1, 2]);
+    assert!(stdout(&env.run(&["verify"])).contains("epoch 99999999"));
+}
+
+/// An AccessDenied names the operation and the permission to grant; a UTF-8 BOM on stdin is
+/// named as such, not as "not valid JSON at column 1".
+#[test]
+fn errors_name_the_permission_to_grant_and_a_byte_order_mark() {
+    use wormlog_tests::servers::{Server, MOTO};
+    use wormlog_tests::wire::{WireAction, WireFaults, WireRule};
+    let bucket = Server::fresh_bucket("wl-denied");
+    let env = Env::s3_bucket(MOTO, &bucket, false);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let relay = rt.block_on(WireFaults::start(&MOTO.endpoint()));
+    relay.add(WireRule {
+        method: "PUT",
+        path: "/cli/".into(),
+        action: WireAction::Respond {
+            status: 403,
+            code: "AccessDenied",
+            message: "Access Denied",
+        },
+        times: usize::MAX,
+    });
+    let url = MOTO
+        .url(&bucket, "cli")
+        .replace(&MOTO.endpoint(), &relay.endpoint());
+    let o = env
+        .cmd(&["append", "--epoch", "1", "1"])
+        .arg("--store")
+        .arg(url)
+        .output()
+        .unwrap();
+    assert_exit(&o, 4);
+    assert!(stderr(&o).contains("grant s3:PutObject"), "{}", stderr(&o));
+
+    let local = Env::new();
+    let o = local.run_with_stdin(&["append", "--epoch", "1"], "\u{feff}{\"a\":1}\n");
+    assert_exit(&o, 2);
+    assert!(stderr(&o).contains("byte order mark"), "{}", stderr(&o));
+}
+
+/// Ctrl-C (or SIGTERM) during `append`: it stops taking input, waits for what is in flight,
+/// prints the ack of every event that committed, says how many, and exits 130 (143). Every
+/// acknowledged event is in the log and every event in the log was acknowledged.
+fn interrupted_append(signal: &str, code: i32, streaming: bool) {
+    let env = Env::new();
+    let lines: String = (0..200_000).map(|i| format!("{{\"i\":{i}}}\n")).collect();
+    let mut args = vec!["append", "--epoch", "1"];
+    if streaming {
+        args.push("--streaming");
+    }
+    let mut child = env
+        .cmd(&args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let feeder = std::thread::spawn(move || {
+        use std::io::Write;
+        let _ = stdin.write_all(lines.as_bytes());
+    });
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    std::io::BufRead::read_line(&mut out, &mut first).unwrap();
+    assert!(!first.is_empty(), "an ack came before the signal");
+    let status = std::process::Command::new("kill")
+        .args([signal, &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
+    let o = child.wait_with_output().unwrap();
+    drop(feeder);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(code), "{err}");
+    assert!(
+        err.contains("events committed (their acks are above)"),
+        "{err}"
+    );
+    let acked = 1 + rest.lines().count();
+    let in_log = support::cat_seqs(&env.run(&["cat"])).len();
+    assert_eq!(
+        acked, in_log,
+        "every committed event was acknowledged: {err}"
+    );
+    assert!(in_log < 200_000, "the signal stopped the append early");
+    assert!(err.contains(&format!("{in_log} events committed")), "{err}");
+}
+
+#[test]
+fn ctrl_c_during_append_acknowledges_what_committed() {
+    interrupted_append("-INT", 130, false);
+}
+
+#[test]
+fn sigterm_during_a_streaming_append_acknowledges_what_committed() {
+    interrupted_append("-TERM", 143, true);
+}
