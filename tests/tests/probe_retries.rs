@@ -5,8 +5,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use wormlog_store::probe::{probe, VERDICT_TTL};
-use wormlog_store::{Clock, Fault, FaultStore, ManualClock, MemoryStore, Op, Timestamp};
+use wormlog_store::probe::{probe, STORED_VERDICT_TTL, VERDICT_TTL};
+use wormlog_store::{
+    Clock, Fault, FaultStore, ManualClock, MemoryStore, ObjectStore, Op, Timestamp,
+};
 use wormlog_tests::writer_config;
 use wormlog_writer::LogWriter;
 
@@ -58,7 +60,64 @@ async fn a_writer_probes_again_once_the_verdict_is_older_than_its_ttl() {
     assert!(first > 0, "the first writer probes");
     open(2).await.unwrap().close().await;
     assert_eq!(probes(), first, "a fresh verdict is reused");
+    // Past the process's TTL the verdict kept in the bucket answers: one GET, no probe.
     clock.advance(VERDICT_TTL + Duration::from_secs(1));
     open(3).await.unwrap().close().await;
+    assert_eq!(probes(), first, "the bucket's verdict is reused");
+    let verdict_reads = f
+        .journal()
+        .iter()
+        .filter(|r| r.op == Op::Get && r.key.ends_with(".wormlog-probe/verdict"))
+        .count();
+    assert!(verdict_reads >= 1);
+    clock.advance(STORED_VERDICT_TTL);
+    open(4).await.unwrap().close().await;
     assert!(probes() > first, "an old verdict is not trusted");
+}
+
+/// A verdict kept in the bucket says what the probe saw; a writer whose listing of the log
+/// shows what the verdict did not (version ids, where the probe saw an unversioned bucket:
+/// Ceph RGW stops enforcing If-None-Match once versioning is on) probes again.
+#[tokio::test]
+async fn a_verdict_that_says_unversioned_is_checked_against_the_log_listing() {
+    let f = remote_like();
+    let prefix = "verdict-check";
+    let probes = || {
+        f.journal()
+            .iter()
+            .filter(|r| {
+                r.op == Op::PutIfAbsent
+                    && r.key.contains(".wormlog-probe/")
+                    && !r.key.ends_with("verdict")
+            })
+            .count()
+    };
+    let open = |epoch| {
+        let mut cfg = writer_config("v", epoch, "w");
+        cfg.root_prefix = prefix.into();
+        LogWriter::open(Arc::new(f.clone()), cfg)
+    };
+    open(1).await.unwrap().close().await; // probes, keeps the verdict (versioned: the memory store lists version ids)
+    let first = probes();
+    assert!(first > 0);
+    // The kept verdict, edited to say the probe saw an unversioned bucket.
+    let key = wormlog_store::probe::verdict_key(prefix);
+    let got = f.get(&key).await.unwrap();
+    let mut v: wormlog_store::probe::StoredVerdict = serde_json::from_slice(&got.body).unwrap();
+    assert_eq!(v.versioned, Some(true));
+    v.versioned = Some(false);
+    f.put_if_match(
+        &key,
+        bytes::Bytes::from(serde_json::to_vec(&v).unwrap()),
+        &got.meta.etag,
+        &wormlog_store::PutOptions::default(),
+    )
+    .await
+    .unwrap();
+    wormlog_store::probe::forget_verdicts();
+    open(2).await.unwrap().close().await;
+    assert!(
+        probes() > first,
+        "the log's versions contradict the verdict: probe again"
+    );
 }

@@ -549,6 +549,57 @@ async fn a_new_leader_catches_up_with_a_stale_leader_still_writing(store: Arc<dy
     assert_eq!(events.last().unwrap().0, ack.seq);
 }
 
+/// A writer reopening under the epoch that already holds the tail (every `wormlog append
+/// --epoch N` does) commits no epoch-start: its one append writes one object.
+async fn reopening_under_the_tails_epoch_writes_only_the_events(store: Arc<dyn ObjectStore>) {
+    let a = open(Arc::clone(&store), 3, "a").await;
+    a.append("t", "0").await.unwrap(); // slots 0 epoch-start, 1 seq 0
+    a.close().await;
+    let f = faulty(&store);
+    let b = open(Arc::new(f.clone()), 3, "b").await;
+    assert_eq!(b.position().next_slot, 2, "no epoch-start at the tail");
+    let ack = b.append("t", "1").await.unwrap();
+    assert_eq!((ack.slot, ack.seq), (2, 1));
+    b.close().await;
+    assert_eq!(log_puts(&f).len(), 1, "one object for one append");
+    // A lower epoch is fenced by that tail just as by an epoch-start.
+    let stale = LogWriter::open(Arc::clone(&store), writer_config(S, 2, "z")).await;
+    assert!(matches!(stale, Err(WriteError::Fenced { .. })), "{stale:?}");
+}
+
+/// The open's promise: once a writer with epoch e has opened, a lower epoch gets no more
+/// acknowledgements, even from a writer that opened before it. The epoch-start shortcut
+/// keeps it only when the tail already carries e.
+async fn fence_lower_epochs_at_open(
+    store: Arc<dyn ObjectStore>,
+    bug: Option<wormlog_writer::PlantedBug>,
+) -> Result<wormlog_writer::Appended, WriteError> {
+    let a = open(Arc::clone(&store), 5, "a").await;
+    a.append("t", "0").await.unwrap(); // slots 0 epoch-start, 1 seq 0, epoch 5
+    a.close().await;
+    let z = open(Arc::clone(&store), 6, "z").await; // slot 2: epoch-start, epoch 6
+    let mut cfg = writer_config(S, 7, "w");
+    cfg.planted_bug = bug;
+    let _w = LogWriter::open(Arc::clone(&store), cfg).await.unwrap();
+    z.append("t", "\"from the old leader\"").await
+}
+
+async fn an_open_fences_lower_epochs_at_once(store: Arc<dyn ObjectStore>) {
+    let late = fence_lower_epochs_at_open(store, None).await;
+    assert!(matches!(late, Err(WriteError::Fenced { .. })), "{late:?}");
+}
+
+/// The planted bug (no epoch-start whenever the tail's epoch is at or below ours) breaks that
+/// promise, and the test above would catch it.
+async fn planted_bug_skipping_the_epoch_start_below_us_is_caught(store: Arc<dyn ObjectStore>) {
+    let bug = Some(wormlog_writer::PlantedBug::SkipEpochStartBelowUs);
+    let late = fence_lower_epochs_at_open(store, bug).await;
+    assert!(
+        late.is_ok(),
+        "with the bug, the old leader is still acknowledged: {late:?}"
+    );
+}
+
 on_every_store!(
     a_new_leader_catches_up_with_a_stale_leader_still_writing,
     lost_response_is_resolved_as_our_own_write,
@@ -566,6 +617,9 @@ on_every_store!(
     queued_appends_are_group_committed_in_order,
     batches_respect_max_events,
     open_commits_an_epoch_start_record,
+    reopening_under_the_tails_epoch_writes_only_the_events,
+    an_open_fences_lower_epochs_at_once,
+    planted_bug_skipping_the_epoch_start_below_us_is_caught,
 );
 
 // Local stores only: request counting (the capability probe adds requests on S3 stores) and

@@ -3,11 +3,14 @@
 //! (an epoch at or below the log's would be fenced the moment it is used).
 //!
 //! ```text
-//!  HEAD slot 0, 1, 2, 4, 8, ...  gallop to the first absent slot, bisect back: O(log n)
-//!  LIST versions from the last present one
+//!  LIST versions, first page         a log of up to a page (1000 slots on S3) is all here:
+//!                                    one request; otherwise
+//!    HEAD slot 0, 1, 2, 4, 8, ...    gallop to the first absent slot, bisect back: O(log n)
+//!    LIST versions from the last present one
 //!                                    a writer appending meanwhile, or a hole at the
-//!                                    frontier; and any delete marker or older version
-//!                                    there: the tail was cut on a versioned bucket
+//!                                    frontier
+//!  either way: any delete marker or older version from the last present slot on means the
+//!  tail was cut on a versioned bucket
 //!  summary of the highest slot       HEAD metadata, or its header by GET (CRC-checked)
 //!        └─► Tail { next_slot, last: {epoch, first_seq, count, write id, ...}, deleted }
 //! ```
@@ -51,6 +54,9 @@ pub struct Tail {
     /// it). A writer that wrote on would fork the log: create-only puts succeed over a delete
     /// marker on AWS and moto, hiding the locked original.
     pub deleted: Option<u64>,
+    /// The listing showed version ids: the log's objects are versioned (a check of a probe
+    /// verdict made on an unversioned bucket).
+    pub versioned: bool,
 }
 
 impl Tail {
@@ -89,6 +95,66 @@ impl LogReads {
     /// Finds the tail without listing the whole log. The tail is one past the highest slot:
     /// a writer never fills a hole below it (readers report holes).
     pub async fn find_tail(&self) -> Result<Tail, TailError> {
+        let prefix = self.keys.log_prefix();
+        let (first, complete) = self
+            .retrying(|| self.store.list_versions_first(&prefix))
+            .await
+            .map_err(TailError::Store)?;
+        let (last, listed) = if complete {
+            (None, first)
+        } else {
+            let last = self.gallop().await?;
+            // From the last present slot itself (it too may have been written over a marker).
+            let after = last
+                .and_then(|s| s.checked_sub(1))
+                .map(|s| self.keys.segment(s));
+            let beyond = self
+                .retrying(|| self.store.list_versions_after(&prefix, after.as_deref()))
+                .await
+                .map_err(TailError::Store)?;
+            (last, beyond)
+        };
+        let present_max = listed
+            .iter()
+            .filter(|v| v.is_latest && !v.delete_marker)
+            .filter_map(|v| self.keys.parse_slot(&v.key))
+            .max();
+        let last = match (last, present_max) {
+            (Some(l), Some(m)) => Some(l.max(m)),
+            (l, m) => l.or(m),
+        };
+        // What a writer must not write over: a shadowed slot from the last present one on.
+        // (Below it, a deletion is a gap that readers report; writing on forks nothing.)
+        let deleted = shadowed_keys(&listed)
+            .iter()
+            .filter_map(|k| self.keys.parse_slot(k))
+            .filter(|&s| last.is_none_or(|l| s >= l))
+            .min();
+        let versioned = listed.iter().any(|v| v.version_id.is_some());
+        let Some(last) = last else {
+            return Ok(Tail {
+                next_slot: 0,
+                last: None,
+                deleted,
+                versioned,
+            });
+        };
+        let summary = self.summary(last).await?.ok_or_else(|| {
+            TailError::Store(StoreError::NotFound {
+                key: self.keys.segment(last),
+            })
+        })?;
+        Ok(Tail {
+            next_slot: last + 1,
+            last: Some(summary),
+            deleted,
+            versioned,
+        })
+    }
+
+    /// The last present slot by HEADs alone: gallop over slots 0, 1, 2, 4, ... to the first
+    /// absent one, then bisect back. O(log n) reads.
+    async fn gallop(&self) -> Result<Option<u64>, TailError> {
         let mut last: Option<u64> = None;
         let mut probe = 0u64;
         while self.exists(probe).await? {
@@ -107,44 +173,7 @@ impl LogReads {
             }
             last = Some(lo);
         }
-        let prefix = self.keys.log_prefix();
-        // From the last present slot itself (it too may have been written over a marker).
-        let after = last
-            .and_then(|s| s.checked_sub(1))
-            .map(|s| self.keys.segment(s));
-        let beyond = self
-            .retrying(|| self.store.list_versions_after(&prefix, after.as_deref()))
-            .await
-            .map_err(TailError::Store)?;
-        let deleted = shadowed_keys(&beyond)
-            .iter()
-            .filter_map(|k| self.keys.parse_slot(k))
-            .min();
-        if let Some(max) = beyond
-            .iter()
-            .filter(|v| v.is_latest && !v.delete_marker)
-            .filter_map(|v| self.keys.parse_slot(&v.key))
-            .max()
-        {
-            last = Some(last.map_or(max, |l| l.max(max)));
-        }
-        let Some(last) = last else {
-            return Ok(Tail {
-                next_slot: 0,
-                last: None,
-                deleted,
-            });
-        };
-        let summary = self.summary(last).await?.ok_or_else(|| {
-            TailError::Store(StoreError::NotFound {
-                key: self.keys.segment(last),
-            })
-        })?;
-        Ok(Tail {
-            next_slot: last + 1,
-            last: Some(summary),
-            deleted,
-        })
+        Ok(last)
     }
 
     /// Who wrote `slot` (`None` if it is free): HEAD metadata when the store keeps it, else the

@@ -730,65 +730,35 @@ impl ObjectStore for S3Store {
         let mut out = Vec::new();
         // A key marker without a version id marker starts after that key, as start-after does
         // for a LIST.
-        let (mut key_marker, mut version_marker): (Option<String>, Option<String>) =
-            (start_after.map(str::to_owned), None);
+        let mut marker = VersionsMarker {
+            key: start_after.map(str::to_owned),
+            version: None,
+        };
         loop {
-            let req = self
-                .client
-                .list_object_versions()
-                .bucket(&self.config.bucket)
-                .prefix(prefix)
-                .set_key_marker(key_marker.take())
-                .set_version_id_marker(version_marker.take())
-                .send();
-            let started = tokio::time::Instant::now();
-            let answer = req.await;
-            self.stats
-                .record(Op::List, started.elapsed(), answer.is_err());
-            let page = match answer {
-                Ok(page) => page,
-                // Stores without versioning at all (Cloudflare R2) answer NotImplemented:
-                // they can hold neither delete markers nor old versions.
-                Err(e) if e.code() == Some("NotImplemented") => {
-                    return wormlog_store::list_versions_of_current(self, prefix, start_after)
-                        .await;
-                }
-                Err(e) => return Err(classify(Op::List, prefix, e)),
+            let Some((entries, next)) = self.versions_page(prefix, marker).await? else {
+                return wormlog_store::list_versions_of_current(self, prefix, start_after).await;
             };
-            let version = |v: Option<&str>| v.filter(|v| *v != "null").map(str::to_owned);
-            for v in page.versions() {
-                out.push(VersionEntry {
-                    key: v.key().unwrap_or_default().to_owned(),
-                    version_id: version(v.version_id()),
-                    // A server that leaves IsLatest out (AWS always sends it) must not make
-                    // every slot look absent to readers: two versions of one key are
-                    // flagged all the same.
-                    is_latest: v.is_latest().unwrap_or(true),
-                    delete_marker: false,
-                    size: v.size().unwrap_or(0).max(0) as u64,
-                });
-            }
-            for m in page.delete_markers() {
-                out.push(VersionEntry {
-                    key: m.key().unwrap_or_default().to_owned(),
-                    version_id: version(m.version_id()),
-                    is_latest: m.is_latest().unwrap_or(true),
-                    delete_marker: true,
-                    size: 0,
-                });
-            }
-            if !page.is_truncated().unwrap_or(false) {
-                break;
-            }
-            key_marker = page.next_key_marker().map(str::to_owned);
-            version_marker = page.next_version_id_marker().map(str::to_owned);
-            if key_marker.is_none() {
-                break;
+            out.extend(entries);
+            match next {
+                Some(next) => marker = next,
+                None => break,
             }
         }
-        // Key order, and within a key the latest first (markers and versions come in two lists).
-        out.sort_by(|a, b| a.key.cmp(&b.key).then(b.is_latest.cmp(&a.is_latest)));
+        sort_versions(&mut out);
         Ok(out)
+    }
+
+    async fn list_versions_first(&self, prefix: &str) -> StoreResult<(Vec<VersionEntry>, bool)> {
+        let first = VersionsMarker {
+            key: None,
+            version: None,
+        };
+        let Some((mut entries, next)) = self.versions_page(prefix, first).await? else {
+            let all = wormlog_store::list_versions_of_current(self, prefix, None).await?;
+            return Ok((all, true));
+        };
+        sort_versions(&mut entries);
+        Ok((entries, next.is_none()))
     }
 
     async fn bucket_settings(&self) -> StoreResult<Option<wormlog_store::BucketSettings>> {
@@ -892,5 +862,75 @@ impl ObjectStore for S3Store {
             created: !exists,
             default_retention: self.default_retention().await?,
         })
+    }
+}
+
+/// Where a ListObjectVersions page starts.
+struct VersionsMarker {
+    key: Option<String>,
+    version: Option<String>,
+}
+
+/// Key order, and within a key the latest first (markers and versions come in two lists).
+fn sort_versions(out: &mut [VersionEntry]) {
+    out.sort_by(|a, b| a.key.cmp(&b.key).then(b.is_latest.cmp(&a.is_latest)));
+}
+
+impl S3Store {
+    /// One ListObjectVersions page and where the next starts (`None`: it was the last), or
+    /// `None` on a store without versioning at all (Cloudflare R2 answers NotImplemented: it
+    /// can hold neither delete markers nor old versions).
+    async fn versions_page(
+        &self,
+        prefix: &str,
+        marker: VersionsMarker,
+    ) -> StoreResult<Option<(Vec<VersionEntry>, Option<VersionsMarker>)>> {
+        let req = self
+            .client
+            .list_object_versions()
+            .bucket(&self.config.bucket)
+            .prefix(prefix)
+            .set_key_marker(marker.key)
+            .set_version_id_marker(marker.version)
+            .send();
+        let started = tokio::time::Instant::now();
+        let answer = req.await;
+        self.stats
+            .record(Op::List, started.elapsed(), answer.is_err());
+        let page = match answer {
+            Ok(page) => page,
+            Err(e) if e.code() == Some("NotImplemented") => return Ok(None),
+            Err(e) => return Err(classify(Op::List, prefix, e)),
+        };
+        let version = |v: Option<&str>| v.filter(|v| *v != "null").map(str::to_owned);
+        let mut out = Vec::new();
+        for v in page.versions() {
+            out.push(VersionEntry {
+                key: v.key().unwrap_or_default().to_owned(),
+                version_id: version(v.version_id()),
+                // A server that leaves IsLatest out (AWS always sends it) must not make every
+                // slot look absent to readers: two versions of one key are flagged all the same.
+                is_latest: v.is_latest().unwrap_or(true),
+                delete_marker: false,
+                size: v.size().unwrap_or(0).max(0) as u64,
+            });
+        }
+        for m in page.delete_markers() {
+            out.push(VersionEntry {
+                key: m.key().unwrap_or_default().to_owned(),
+                version_id: version(m.version_id()),
+                is_latest: m.is_latest().unwrap_or(true),
+                delete_marker: true,
+                size: 0,
+            });
+        }
+        let next = match (page.is_truncated().unwrap_or(false), page.next_key_marker()) {
+            (true, Some(key)) => Some(VersionsMarker {
+                key: Some(key.to_owned()),
+                version: page.next_version_id_marker().map(str::to_owned),
+            }),
+            _ => None,
+        };
+        Ok(Some((out, next)))
     }
 }

@@ -482,6 +482,14 @@ impl ObjectStore for FaultStore {
         self.run(Op::List, prefix, None, call).await
     }
 
+    async fn list_versions_first(
+        &self,
+        prefix: &str,
+    ) -> StoreResult<(Vec<crate::VersionEntry>, bool)> {
+        let call = self.inner.list_versions_first(prefix);
+        self.run(Op::List, prefix, None, call).await
+    }
+
     async fn list_folders(&self, prefix: &str) -> StoreResult<Vec<String>> {
         let call = self.inner.list_folders(prefix);
         self.run(Op::List, prefix, None, call).await

@@ -269,6 +269,13 @@ pub trait ObjectStore: Send + Sync + std::fmt::Debug + 'static {
         list_versions_of_current(self, prefix, start_after).await
     }
 
+    /// The first page of [`ObjectStore::list_versions`] of `prefix` (on S3 one request, up to
+    /// 1000 entries) and whether it holds everything: a writer finds the tail of a log that
+    /// fits in one page from this alone. Stores without pages answer with everything.
+    async fn list_versions_first(&self, prefix: &str) -> StoreResult<(Vec<VersionEntry>, bool)> {
+        Ok((self.list_versions_after(prefix, None).await?, true))
+    }
+
     /// The bucket's default retention, applied to new objects that ask for none.
     async fn default_retention(&self) -> StoreResult<Option<DefaultRetention>>;
 

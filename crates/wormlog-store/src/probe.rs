@@ -65,6 +65,9 @@ pub struct ProbeReport {
     pub store: String,
     pub prefix: String,
     pub checks: Vec<Check>,
+    /// The probe's own object showed version ids: the bucket is versioned. `None` when the
+    /// listing of versions failed or was not reached.
+    pub versioned: Option<bool>,
 }
 
 impl ProbeReport {
@@ -277,6 +280,11 @@ async fn finish(
     let bypass = DeleteOptions {
         bypass_governance: true,
     };
+    let versioned = with_retries(|| store.list_versions(dir))
+        .await
+        .0
+        .ok()
+        .map(|v| v.iter().any(|e| e.version_id.is_some()));
     let keys = match cleanup {
         Cleanup::Delete => list_all(store, dir, None).await.ok(),
         Cleanup::Leave => None,
@@ -295,48 +303,160 @@ async fn finish(
         store: store.describe(),
         prefix: prefix.to_owned(),
         checks: p.checks,
+        versioned,
     }
 }
 
-/// How long a verdict of [`ensure_safe`] holds before a writer probes again: a bucket's
-/// settings can change under a long-running process (versioning turned on, a gateway put in
-/// front of it).
+/// How long a verdict of [`ensure_safe`] holds in a process before a writer looks again: a
+/// bucket's settings can change under a long-running process (versioning turned on, a
+/// gateway put in front of it).
 pub const VERDICT_TTL: Duration = Duration::from_secs(600);
 
+/// How long a verdict kept in the bucket ([`verdict_key`]) is trusted: after that the next
+/// writer probes again and writes a new one.
+pub const STORED_VERDICT_TTL: Duration = Duration::from_secs(86_400);
+
+/// What a writer knows of a store it may write to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Verdict {
+    /// Whether the probe saw a versioned bucket; `None` where the question does not arise
+    /// (memory and directory stores) or it was not seen.
+    pub versioned: Option<bool>,
+}
+
+/// A probe verdict as kept in the bucket.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct StoredVerdict {
+    /// Format marker: 1.
+    pub wormlog_verdict: u32,
+    /// The store it was reached on ([`ObjectStore::describe`]).
+    pub store: String,
+    pub prefix: String,
+    pub safe: bool,
+    pub versioned: Option<bool>,
+    /// RFC 3339, the prober's clock.
+    pub probed_at: String,
+}
+
+/// Where the verdict for writers under `prefix` is kept: beside the probe's own objects, a
+/// housekeeping object (the lifecycle rule expires it with them).
+pub fn verdict_key(prefix: &str) -> String {
+    match prefix.trim_matches('/') {
+        "" => ".wormlog-probe/verdict".to_owned(),
+        p => format!("{p}/.wormlog-probe/verdict"),
+    }
+}
+
+/// Keeps a safe report's verdict in the bucket, so that writers in other processes need one
+/// GET instead of the whole probe. Best effort: a failure only costs the next writer a probe.
+pub async fn store_verdict(store: &dyn ObjectStore, report: &ProbeReport, now: crate::Timestamp) {
+    if !report.is_safe() {
+        return;
+    }
+    let verdict = StoredVerdict {
+        wormlog_verdict: 1,
+        store: report.store.clone(),
+        prefix: report.prefix.clone(),
+        safe: true,
+        versioned: report.versioned,
+        probed_at: now.to_rfc3339(),
+    };
+    let body = Bytes::from(serde_json::to_vec(&verdict).expect("verdicts serialise"));
+    let key = verdict_key(&report.prefix);
+    let default = store.default_retention().await.ok().flatten();
+    let opts = PutOptions::housekeeping(default, now);
+    let written = match store.put_if_absent(&key, body.clone(), &opts).await {
+        Err(StoreError::AlreadyExists { .. }) => match store.head(&key).await {
+            Ok(m) => store
+                .put_if_match(&key, body, &m.etag, &opts)
+                .await
+                .map(|_| ()),
+            Err(e) => Err(e),
+        },
+        other => other.map(|_| ()),
+    };
+    if let Err(e) = written {
+        tracing::debug!(key = %key, error = %e, "could not keep the probe verdict in the bucket");
+    }
+}
+
+/// The verdict kept in the bucket, if it is for this store and prefix, safe, and younger
+/// than [`STORED_VERDICT_TTL`]. Anything else (missing, unreadable, old) means: probe.
+async fn stored_verdict(
+    store: &dyn ObjectStore,
+    prefix: &str,
+    now: crate::Timestamp,
+) -> Option<StoredVerdict> {
+    let got = store.get(&verdict_key(prefix)).await.ok()?;
+    let v: StoredVerdict = serde_json::from_slice(&got.body).ok()?;
+    let at = crate::Timestamp::parse_rfc3339(&v.probed_at)?;
+    let fresh = at <= now.plus(Duration::from_secs(300))
+        && now.0.saturating_sub(at.0) < STORED_VERDICT_TTL.as_millis() as u64;
+    (v.wormlog_verdict == 1 && v.safe && v.store == store.describe() && v.prefix == prefix && fresh)
+        .then_some(v)
+}
+
 /// Verdicts by store and prefix: the monotonic time each was reached.
-static VERIFIED: Mutex<Option<HashMap<String, Duration>>> = Mutex::new(None);
+static VERIFIED: Mutex<Option<HashMap<String, (Duration, Verdict)>>> = Mutex::new(None);
+
+/// Forgets the verdicts this process reached, as a new process would start: for tests.
+#[doc(hidden)]
+pub fn forget_verdicts() {
+    *VERIFIED.lock() = None;
+}
 
 /// Proves a store safe for writers, at most once per [`VERDICT_TTL`] per store and prefix in
-/// this process. Stores whose conditional writes this project implements itself (memory,
-/// directory) are not probed.
+/// this process:
+/// 1. a verdict this process reached lately;
+/// 2. else the verdict kept in the bucket by `doctor` or an earlier writer (one GET);
+/// 3. else the whole probe, whose verdict is then kept in the bucket.
+///
+/// Stores whose conditional writes this project implements itself (memory, directory) are
+/// not probed. `fresh` skips 1 and 2: the caller saw something the verdict did not (a
+/// versioned log where the verdict says unversioned).
 pub async fn ensure_safe(
     store: &dyn ObjectStore,
     prefix: &str,
     clock: &dyn Clock,
-) -> Result<(), ProbeReport> {
+    fresh: bool,
+) -> Result<Verdict, ProbeReport> {
     if store.enforces_conditions_itself() {
-        return Ok(());
+        return Ok(Verdict { versioned: None });
     }
     let id = format!("{}\u{0}{prefix}", store.describe());
     let now = clock.monotonic();
-    let fresh = |at: &Duration| now.saturating_sub(*at) < VERDICT_TTL;
-    if VERIFIED
+    let cached = VERIFIED
         .lock()
         .as_ref()
-        .and_then(|v| v.get(&id))
-        .is_some_and(fresh)
-    {
-        return Ok(());
+        .and_then(|v| v.get(&id).copied())
+        .filter(|(at, _)| now.saturating_sub(*at) < VERDICT_TTL);
+    if let (Some((_, verdict)), false) = (cached, fresh) {
+        return Ok(verdict);
     }
-    let report = probe_with(store, prefix, Cleanup::Leave).await;
-    if !report.is_safe() {
-        return Err(report);
-    }
+    let kept = match fresh {
+        false => stored_verdict(store, prefix, clock.now()).await,
+        true => None,
+    };
+    let verdict = match kept {
+        Some(v) => Verdict {
+            versioned: v.versioned,
+        },
+        None => {
+            let report = probe_with(store, prefix, Cleanup::Leave).await;
+            if !report.is_safe() {
+                return Err(report);
+            }
+            store_verdict(store, &report, clock.now()).await;
+            Verdict {
+                versioned: report.versioned,
+            }
+        }
+    };
     VERIFIED
         .lock()
         .get_or_insert_with(HashMap::new)
-        .insert(id, now);
-    Ok(())
+        .insert(id, (now, verdict));
+    Ok(verdict)
 }
 
 /// Runs one probe request, again after a transient failure (up to 4 attempts): a single 503

@@ -61,6 +61,26 @@ pub(crate) struct Core {
     pub(crate) stats: Arc<StatsCells>,
 }
 
+/// The capability probe's verdict (`wormlog_store::probe::ensure_safe`), or `UnsafeStore`.
+async fn ensure_safe(
+    store: &dyn ObjectStore,
+    cfg: &WriterConfig,
+    fresh: bool,
+) -> Result<wormlog_store::probe::Verdict, WriteError> {
+    wormlog_store::probe::ensure_safe(store, &cfg.root_prefix, &*cfg.clock, fresh)
+        .await
+        .map_err(|report| {
+            let failed = report
+                .first_failure()
+                .expect("an unsafe report names a failure");
+            WriteError::UnsafeStore {
+                store: report.store.clone(),
+                check: failed.name.to_owned(),
+                detail: failed.detail.clone(),
+            }
+        })
+}
+
 impl Core {
     /// Protocol step 1: prove the store enforces conditional writes (once per process), find
     /// the tail, refuse if a newer epoch holds the log, then commit an `epoch-start` record.
@@ -73,18 +93,7 @@ impl Core {
         cfg.validate().map_err(WriteError::Config)?;
         let keys = StreamKeys::new(&cfg.root_prefix, &cfg.stream)
             .map_err(|e| WriteError::Config(e.to_string()))?;
-        wormlog_store::probe::ensure_safe(&*store, &cfg.root_prefix, &*cfg.clock)
-            .await
-            .map_err(|report| {
-                let failed = report
-                    .first_failure()
-                    .expect("an unsafe report names a failure");
-                WriteError::UnsafeStore {
-                    store: report.store.clone(),
-                    check: failed.name.to_owned(),
-                    detail: failed.detail.clone(),
-                }
-            })?;
+        let verdict = ensure_safe(&*store, &cfg, false).await?;
         let reads = LogReads::new(
             Arc::clone(&store),
             keys.clone(),
@@ -112,6 +121,11 @@ impl Core {
             .find_tail()
             .await
             .map_err(|e| core.read_failed(e))?;
+        // The verdict's cheap check: a probe that saw an unversioned bucket says nothing of a
+        // versioned one (Ceph RGW ignores If-None-Match there). Probe again.
+        if verdict.versioned == Some(false) && tail.versioned {
+            ensure_safe(&*core.store, &core.cfg, true).await?;
+        }
         let unchecked = core.cfg.planted_bug == Some(crate::PlantedBug::OpenOverDeletedSlot);
         if let Some(slot) = tail.deleted.filter(|_| !unchecked) {
             return Err(WriteError::SlotDeleted {
@@ -140,8 +154,21 @@ impl Core {
                 return Err(core.fenced(last.epoch, tail.next_slot - 1, false));
             }
         }
-        core.commit(Payload::EpochStart, None).await?;
+        if !core.tail_holds_our_epoch() {
+            core.commit(Payload::EpochStart, None).await?;
+        }
         Ok(core)
+    }
+
+    /// An `epoch-start` record fences lower epochs from its slot on. A tail segment that
+    /// already carries this writer's epoch does the same (a lower epoch meeting it is fenced
+    /// just as well), so a writer reopening under its epoch, as every `wormlog append --epoch`
+    /// does, writes only its events: one object per append.
+    fn tail_holds_our_epoch(&self) -> bool {
+        let planted = self.cfg.planted_bug == Some(crate::PlantedBug::SkipEpochStartBelowUs);
+        self.prev.is_some()
+            && (self.max_epoch_seen == self.cfg.epoch
+                || (planted && self.max_epoch_seen < self.cfg.epoch))
     }
 
     /// Commits one batch (protocol step 2). Returns where it landed. Each slot it tries is

@@ -137,6 +137,10 @@ pub enum PlantedBug {
     /// A failed attachment upload is ignored: the event that names it is appended anyway
     /// (the rule: an attachment is stored before the segment that refers to it).
     AttachmentFailureIgnored,
+    /// Writer step 1 without the epoch test of its epoch-start shortcut: no `epoch-start`
+    /// whenever the tail's epoch is at or below ours, leaving slots a lower epoch can still
+    /// take after this writer opened.
+    SkipEpochStartBelowUs,
 }
 
 impl WriterConfig {

@@ -152,8 +152,8 @@ fn expected_seq_appends_only_at_that_seq() {
 fn a_corrupted_segment_makes_cat_exit_1_naming_the_slot() {
     let env = Env::new();
     assert_exit(&env.run(&["append", "--epoch", "1", r#"{"n":1}"#]), 0);
-    assert_exit(&env.run(&["append", "--epoch", "1", r#"{"n":2}"#]), 0);
-    // Slots: 0 epoch-start, 1 {"n":1}, 2 epoch-start, 3 {"n":2}. Flip a byte of slot 3.
+    assert_exit(&env.run(&["append", "--epoch", "2", r#"{"n":2}"#]), 0);
+    // Slots: 0 epoch-start, 1 {"n":1}, 2 epoch-start (epoch 2), 3 {"n":2}. Flip a byte of slot 3.
     let path = env.store().join("objects/s/log/00000000000000000003");
     let mut bytes = std::fs::read(&path).unwrap();
     let i = bytes.iter().rposition(|&b| b == b'2').unwrap();

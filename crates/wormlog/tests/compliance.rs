@@ -167,19 +167,19 @@ fn a_tail_cut_by_delete_markers_stops_writers_and_readers() {
         let o = env.run(&[
             "append",
             "--epoch",
-            "1",
+            &(seq + 1).to_string(),
             "--expected-seq",
             &seq.to_string(),
             data,
         ]);
         assert_exit(&o, 0);
     }
-    // Slots: 0 epoch-start, 1 "a", 2 epoch-start, 3 "b", 4 epoch-start, 5 "c".
+    // Slots: 0 epoch-start, 1 "a", 2 epoch-start, 3 "b", 4 epoch-start, 5 "c" (epochs 1-3).
     let rt = tokio::runtime::Runtime::new().unwrap();
     for slot in [4u64, 5] {
         env.plain_delete(&rt, &format!("cli/s/log/{slot:020}"));
     }
-    let o = env.run(&["append", "--epoch", "2", "\"fork\""]);
+    let o = env.run(&["append", "--epoch", "4", "\"fork\""]);
     assert_exit(&o, 1);
     assert!(stderr(&o).contains("slot 4"), "{}", stderr(&o));
     let o = env.run(&["cat"]);
@@ -455,8 +455,8 @@ fn verify_names_what_it_audited_on_a_directory() {
 #[test]
 fn tampering_with_a_directory_store_is_a_violation_naming_the_slot() {
     let env = Env::new();
-    for data in ["\"a\"", "\"b\""] {
-        let o = env.run(&["append", "--epoch", "1", "--one-per-segment", data]);
+    for (epoch, data) in [("1", "\"a\""), ("2", "\"b\"")] {
+        let o = env.run(&["append", "--epoch", epoch, "--one-per-segment", data]);
         assert_exit(&o, 0);
     }
     let log = env.store().join("objects/s/log");

@@ -149,8 +149,9 @@ async fn append_all(
 }
 
 /// Appends in flight at once from one `append` command: two full batches, so group commit
-/// forms full segments, and few enough that a Ctrl-C waits only for them.
-const IN_FLIGHT: usize = 2 * 1000;
+/// forms full segments (`WriterConfig::max_batch_events` is 10,000), and few enough that a
+/// Ctrl-C waits only for them.
+const IN_FLIGHT: usize = 2 * 10_000;
 
 /// What a malformed input means for the store, in the error sentence.
 const NOTHING_APPENDED: &str = "nothing was appended";

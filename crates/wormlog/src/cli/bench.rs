@@ -86,6 +86,10 @@ pub(crate) struct BenchArgs {
     #[arg(long)]
     json: bool,
 
+    /// cold-append: slots the stream holds before the cold appends (default 400).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    prefill: Option<u64>,
+
     /// Run even on a bucket with default retention, where everything the benchmark writes
     /// stays locked for the retention period.
     #[arg(long)]
@@ -156,6 +160,9 @@ enum Mode {
     PerEvent,
     Document,
     DocumentPut,
+    /// One `wormlog append` as a new process makes it, --events times: requests, objects and
+    /// latency against one plain PUT.
+    ColdAppend,
 }
 
 /// Segments the reader and the raw GETs keep in flight.
@@ -230,7 +237,15 @@ pub(crate) async fn run(ctx: &Context, args: BenchArgs) -> CliResult<()> {
             "--payload measures wormlog's own append; use it with --mode wormlog",
         ));
     }
+    if args.prefill.is_some() && args.mode != Mode::ColdAppend {
+        return Err(CliError::usage("--prefill goes with --mode cold-append"));
+    }
     refuse_on_retained_bucket(ctx, &args).await?;
+    if args.mode == Mode::ColdAppend {
+        let prefill = args.prefill.unwrap_or(400);
+        return super::bench_cold::run(ctx, args.events, prefill, args.event_bytes, args.json)
+            .await;
+    }
     if let Some(path) = &args.file {
         return document(ctx, &args, path, &*clock).await;
     }
@@ -295,6 +310,7 @@ pub(crate) async fn run(ctx: &Context, args: BenchArgs) -> CliResult<()> {
                 }));
             }
             Mode::Document | Mode::DocumentPut => unreachable!("measured by document()"),
+            Mode::ColdAppend => unreachable!("measured by bench_cold::run"),
         }
     }
     let mut runs = Vec::new();
@@ -621,6 +637,7 @@ fn print_report(r: &Report, json: bool) {
         (Mode::PerEvent, _) => "per-event create-only PUT baseline (latency per PUT)",
         (Mode::Document, _) => "wormlog append of one document file",
         (Mode::DocumentPut, _) => "single PutObject of the same file (baseline)",
+        (Mode::ColdAppend, _) => "one cold append at a time",
     };
     out!(
         "wormlog bench: {what}: {} events of {} B, {} stream(s), on {}",

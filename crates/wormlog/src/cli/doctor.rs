@@ -48,7 +48,13 @@ pub(crate) async fn run(ctx: &Context, args: DoctorArgs) -> CliResult<()> {
     );
     match report.first_failure() {
         None => {
-            out!("verdict: safe for wormlog writers");
+            // Writers in other processes read this instead of probing themselves.
+            let now = wormlog_store::Clock::now(&wormlog_store::SystemClock::new());
+            wormlog_store::probe::store_verdict(store, &report, now).await;
+            out!(
+                "verdict: safe for wormlog writers (kept in {} for a day)",
+                wormlog_store::probe::verdict_key(&report.prefix)
+            );
             Ok(())
         }
         Some(c) => Err(CliError::violation(format!(
@@ -369,6 +375,7 @@ mod tests {
                 meaning: "",
                 safety: true,
             }],
+            versioned: None,
         }
     }
 

@@ -13,6 +13,7 @@ macro_rules! out {
 
 mod append;
 mod bench;
+mod bench_cold;
 mod cat;
 mod demo;
 mod doctor;

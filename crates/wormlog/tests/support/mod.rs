@@ -404,13 +404,13 @@ pub fn split_brain_race(env: &Env, a_acks_first: usize, b_lines: usize, a_pace: 
 
 /// Legal hold and retention on existing segments, read back through `verify --require-lock`.
 pub fn hold_and_retention_scenario(env: &Env) {
-    // Slots: 0 epoch-start, 1 seqs 0-1, 2 epoch-start, 3 seq 2. (`--expected-seq` puts both
-    // events in one segment; plain appends may commit the first alone.)
+    // Slots: 0 epoch-start, 1 seqs 0-1, 2 epoch-start (epoch 2), 3 seq 2. (`--expected-seq`
+    // puts both events in one segment; plain appends may commit the first alone.)
     assert_exit(
         &env.run(&["append", "--epoch", "1", "--expected-seq", "0", "0", "1"]),
         0,
     );
-    assert_exit(&env.run(&["append", "--epoch", "1", "2"]), 0);
+    assert_exit(&env.run(&["append", "--epoch", "2", "2"]), 0);
     let locks = |env: &Env| -> serde_json::Value {
         let o = env.run(&["verify", "--require-lock", "--json"]);
         serde_json::from_str::<serde_json::Value>(&stdout(&o)).unwrap()["locks"].clone()
@@ -466,11 +466,13 @@ pub fn verify_json(env: &Env, clean: bool) -> serde_json::Value {
 /// hold and on control records, changing nothing; allowed on GOVERNANCE retention, leaving a
 /// purge record that `verify` reports as documented while readers go on past the slot.
 pub fn purge_scenario(env: &Env) {
-    let append = |lock: &str, expected_seq: &str, data: &[&str]| {
+    // Each append under a new epoch, so each opens with an epoch-start record (a writer whose
+    // epoch already holds the tail writes none): slots 2 and 4 are control records.
+    let append = |epoch: &str, lock: &str, expected_seq: &str, data: &[&str]| {
         let mut args = vec![
             "append",
             "--epoch",
-            "1",
+            epoch,
             "--lock-mode",
             lock,
             "--retain-days",
@@ -483,15 +485,15 @@ pub fn purge_scenario(env: &Env) {
     };
     // Slots: 0 epoch-start, 1 seqs 0-1 (GOVERNANCE), 2 epoch-start, 3 seq 2 (COMPLIANCE),
     // 4 epoch-start, 5 seq 3 (GOVERNANCE). `--expected-seq` keeps each append in one segment.
-    append("governance", "0", &["\"a\"", "\"b\""]);
-    append("compliance", "2", &["\"c\""]);
-    append("governance", "3", &["\"d\""]);
+    append("1", "governance", "0", &["\"a\"", "\"b\""]);
+    append("2", "compliance", "2", &["\"c\""]);
+    append("3", "governance", "3", &["\"d\""]);
     let before = verify_json(env, true);
     let purge = |extra: &[&str]| {
         let mut args = vec![
             "purge",
             "--epoch",
-            "1",
+            "4",
             "--operator",
             "auditor-a",
             "--reason",
@@ -578,7 +580,7 @@ pub fn purge_scenario(env: &Env) {
         stderr(&o)
     );
     // The next append continues the seqs.
-    let o = env.run(&["append", "--epoch", "1", "\"e\""]);
+    let o = env.run(&["append", "--epoch", "4", "\"e\""]);
     assert_exit(&o, 0);
     assert!(stdout(&o).starts_with("4 "), "{}", stdout(&o));
 }
