@@ -80,6 +80,24 @@ for round in 1 2 3; do
 done
 rm -f "$DOC"
 
+# What one append costs a new process: requests, objects, latency, against one plain PUT.
+say "cold appends: doctor keeps the verdict, then $(( QUICK ? 10 : 50 )) in-process rounds on a 400-slot stream"
+"$BIN" --store "$STORE" doctor >/dev/null
+"$BIN" --store "$STORE" bench --mode cold-append --events $(( QUICK ? 10 : 50 )) --prefill 400 --json >"$RAW/cold-append.json"
+say "cold appends: the command itself, 20 processes, against 20 process starts (wormlog --version)"
+"$BIN" --store "$STORE" --stream bench-cli-cold append --epoch 1 '{"n":0}' >/dev/null
+python3 - "$BIN" "$STORE" >"$RAW/cold-cli.json" <<'PY'
+import json, subprocess, sys, time
+bin, store = sys.argv[1], sys.argv[2]
+def timed(args):
+    t = time.perf_counter()
+    subprocess.run([bin] + args, check=True, stdout=subprocess.DEVNULL)
+    return (time.perf_counter() - t) * 1e3
+start = sorted(timed(["--version"]) for _ in range(20))
+cli = sorted(timed(["--store", store, "--stream", "bench-cli-cold", "append", "--epoch", "1", '{"n":%d}' % i]) for i in range(20))
+print(json.dumps({"process_start_ms": start[10], "cli_append_ms": cli[10], "cli_append_max_ms": cli[-1]}))
+PY
+
 python3 -c 'import matplotlib' 2>/dev/null || {
   say "installing matplotlib from PyPI (for the plot)"
   python3 -m pip install -q --disable-pip-version-check matplotlib 2>&1 | grep -v 'as the .root. user' >&2 || true

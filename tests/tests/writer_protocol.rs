@@ -499,6 +499,7 @@ async fn open_finds_the_tail_in_logarithmic_reads(store: Arc<dyn ObjectStore>) {
     for i in 0..299 {
         w.append("t", &i.to_string()).await.unwrap();
     }
+    // A log that fits in one listing page: the listing alone, then the last slot's HEAD.
     let f = faulty(&store);
     let b = open(Arc::new(f.clone()), 2, "b").await;
     assert_eq!(
@@ -509,8 +510,22 @@ async fn open_finds_the_tail_in_logarithmic_reads(store: Arc<dyn ObjectStore>) {
     let journal = f.journal();
     let heads = journal.iter().filter(|r| r.op == Op::Head).count();
     let lists = journal.iter().filter(|r| r.op == Op::List).count();
+    assert_eq!((lists, heads), (1, 1), "one listing page and one HEAD");
+    b.close().await;
+    // A longer log than a page (S3 pages at 1000; here 100): the HEAD gallop, then one
+    // listing after the probed tail.
+    let f = faulty(&store);
+    f.page_versions_by(100);
+    let c = open(Arc::new(f.clone()), 3, "c").await;
+    assert_eq!(c.position().next_slot, 302);
+    let journal = f.journal();
+    let heads = journal.iter().filter(|r| r.op == Op::Head).count();
+    let lists = journal.iter().filter(|r| r.op == Op::List).count();
     assert!(heads <= 2 * 9 + 3, "{heads} HEADs for a 300-slot log");
-    assert_eq!(lists, 1, "one LIST page after the probed tail");
+    assert_eq!(
+        lists, 2,
+        "the first page, then one listing after the probed tail"
+    );
 }
 
 /// Liveness: a stale leader still writing fast cannot starve a new leader. After each foreign

@@ -740,8 +740,15 @@ impl ObjectStore for S3Store {
             };
             out.extend(entries);
             match next {
-                Some(next) => marker = next,
-                None => break,
+                Next::Page(next) => marker = next,
+                Next::End => break,
+                Next::Unknown => {
+                    return Err(StoreError::Permanent {
+                        op: Op::List.name(),
+                        key: prefix.to_owned(),
+                        message: "the server's version listing says neither that it is complete nor where it goes on; it cannot be trusted to show every slot".into(),
+                    })
+                }
             }
         }
         sort_versions(&mut out);
@@ -754,11 +761,25 @@ impl ObjectStore for S3Store {
             version: None,
         };
         let Some((mut entries, next)) = self.versions_page(prefix, first).await? else {
-            let all = wormlog_store::list_versions_of_current(self, prefix, None).await?;
-            return Ok((all, true));
+            // No versioning at all (R2): one page of the plain listing, not all of them.
+            let page = self
+                .list_after(prefix, None, wormlog_store::MAX_LIST_PAGE)
+                .await?;
+            let current = page
+                .entries
+                .into_iter()
+                .map(|e| VersionEntry {
+                    key: e.key,
+                    version_id: None,
+                    is_latest: true,
+                    delete_marker: false,
+                    size: e.size,
+                })
+                .collect();
+            return Ok((current, !page.truncated));
         };
         sort_versions(&mut entries);
-        Ok((entries, next.is_none()))
+        Ok((entries, matches!(next, Next::End)))
     }
 
     async fn bucket_settings(&self) -> StoreResult<Option<wormlog_store::BucketSettings>> {
@@ -865,6 +886,14 @@ impl ObjectStore for S3Store {
     }
 }
 
+/// What follows a ListObjectVersions page.
+enum Next {
+    End,
+    Page(VersionsMarker),
+    /// The answer did not say (no IsTruncated, or truncated without a next marker).
+    Unknown,
+}
+
 /// Where a ListObjectVersions page starts.
 struct VersionsMarker {
     key: Option<String>,
@@ -884,7 +913,7 @@ impl S3Store {
         &self,
         prefix: &str,
         marker: VersionsMarker,
-    ) -> StoreResult<Option<(Vec<VersionEntry>, Option<VersionsMarker>)>> {
+    ) -> StoreResult<Option<(Vec<VersionEntry>, Next)>> {
         let req = self
             .client
             .list_object_versions()
@@ -924,12 +953,15 @@ impl S3Store {
                 size: 0,
             });
         }
-        let next = match (page.is_truncated().unwrap_or(false), page.next_key_marker()) {
-            (true, Some(key)) => Some(VersionsMarker {
+        // Only an explicit IsTruncated=false says the listing is whole: a server that leaves
+        // it out (or a next marker) must not make a first page pass for the whole log.
+        let next = match (page.is_truncated(), page.next_key_marker()) {
+            (Some(false), _) => Next::End,
+            (Some(true), Some(key)) => Next::Page(VersionsMarker {
                 key: Some(key.to_owned()),
                 version: page.next_version_id_marker().map(str::to_owned),
             }),
-            _ => None,
+            _ => Next::Unknown,
         };
         Ok(Some((out, next)))
     }

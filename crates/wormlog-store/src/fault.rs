@@ -203,6 +203,8 @@ pub struct FaultStore {
     /// Report that conditional writes are not this project's own (as on S3), so writers
     /// probe the store first.
     remote: Arc<std::sync::atomic::AtomicBool>,
+    /// At most this many versions in a first version page (0: no cap), as S3 pages at 1000.
+    page: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl std::fmt::Debug for FaultStore {
@@ -223,10 +225,17 @@ impl FaultStore {
             hook: Arc::default(),
             chaos: Arc::default(),
             remote: Arc::default(),
+            page: Arc::default(),
         }
     }
 
     /// Makes writers treat this store like a remote one and run the capability probe on it.
+    /// Makes [`ObjectStore::list_versions_first`] answer at most `n` entries, as S3 answers
+    /// 1000: logs longer than that are found by the HEAD gallop.
+    pub fn page_versions_by(&self, n: usize) {
+        self.page.store(n, std::sync::atomic::Ordering::Relaxed);
+    }
+
     pub fn probe_like_a_remote_store(&self) {
         self.remote
             .store(true, std::sync::atomic::Ordering::Relaxed);
@@ -486,7 +495,15 @@ impl ObjectStore for FaultStore {
         &self,
         prefix: &str,
     ) -> StoreResult<(Vec<crate::VersionEntry>, bool)> {
-        let call = self.inner.list_versions_first(prefix);
+        let cap = self.page.load(std::sync::atomic::Ordering::Relaxed);
+        let call = async move {
+            let (mut all, complete) = self.inner.list_versions_first(prefix).await?;
+            if cap > 0 && all.len() > cap {
+                all.truncate(cap);
+                return Ok((all, false));
+            }
+            Ok((all, complete))
+        };
         self.run(Op::List, prefix, None, call).await
     }
 

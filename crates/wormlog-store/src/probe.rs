@@ -313,8 +313,10 @@ async fn finish(
 pub const VERDICT_TTL: Duration = Duration::from_secs(600);
 
 /// How long a verdict kept in the bucket ([`verdict_key`]) is trusted: after that the next
-/// writer probes again and writes a new one.
-pub const STORED_VERDICT_TTL: Duration = Duration::from_secs(86_400);
+/// writer probes again and writes a new one. As long as a process trusts its own verdict:
+/// a bucket turned versioned on Ceph RGW (which then ignores If-None-Match) is noticed by
+/// every writer within this long of the change, as it was when each process probed.
+pub const STORED_VERDICT_TTL: Duration = VERDICT_TTL;
 
 /// What a writer knows of a store it may write to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -347,17 +349,15 @@ pub fn verdict_key(prefix: &str) -> String {
     }
 }
 
-/// Keeps a safe report's verdict in the bucket, so that writers in other processes need one
-/// GET instead of the whole probe. Best effort: a failure only costs the next writer a probe.
+/// Keeps a report's verdict in the bucket, so that writers in other processes need one GET
+/// instead of the whole probe; an unsafe one replaces a safe one, so nobody goes on trusting
+/// that. Best effort: a failure only costs the next writer a probe.
 pub async fn store_verdict(store: &dyn ObjectStore, report: &ProbeReport, now: crate::Timestamp) {
-    if !report.is_safe() {
-        return;
-    }
     let verdict = StoredVerdict {
         wormlog_verdict: 1,
         store: report.store.clone(),
         prefix: report.prefix.clone(),
-        safe: true,
+        safe: report.is_safe(),
         versioned: report.versioned,
         probed_at: now.to_rfc3339(),
     };
@@ -392,7 +392,14 @@ async fn stored_verdict(
     let at = crate::Timestamp::parse_rfc3339(&v.probed_at)?;
     let fresh = at <= now.plus(Duration::from_secs(300))
         && now.0.saturating_sub(at.0) < STORED_VERDICT_TTL.as_millis() as u64;
-    (v.wormlog_verdict == 1 && v.safe && v.store == store.describe() && v.prefix == prefix && fresh)
+    // A verdict that does not say whether the bucket was versioned cannot be checked against
+    // the log's listing: probe instead.
+    (v.wormlog_verdict == 1
+        && v.safe
+        && v.versioned.is_some()
+        && v.store == store.describe()
+        && v.prefix == prefix
+        && fresh)
         .then_some(v)
 }
 
@@ -443,10 +450,10 @@ pub async fn ensure_safe(
         },
         None => {
             let report = probe_with(store, prefix, Cleanup::Leave).await;
+            store_verdict(store, &report, clock.now()).await;
             if !report.is_safe() {
                 return Err(report);
             }
-            store_verdict(store, &report, clock.now()).await;
             Verdict {
                 versioned: report.versioned,
             }

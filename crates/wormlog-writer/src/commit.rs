@@ -82,8 +82,9 @@ async fn ensure_safe(
 }
 
 impl Core {
-    /// Protocol step 1: prove the store enforces conditional writes (once per process), find
-    /// the tail, refuse if a newer epoch holds the log, then commit an `epoch-start` record.
+    /// Protocol step 1: prove the store enforces conditional writes (its verdict), find the
+    /// tail, refuse if a newer epoch holds the log, then commit an `epoch-start` record
+    /// unless the tail already carries our epoch.
     pub(crate) async fn open(
         store: Arc<dyn ObjectStore>,
         cfg: WriterConfig,
@@ -93,7 +94,6 @@ impl Core {
         cfg.validate().map_err(WriteError::Config)?;
         let keys = StreamKeys::new(&cfg.root_prefix, &cfg.stream)
             .map_err(|e| WriteError::Config(e.to_string()))?;
-        let verdict = ensure_safe(&*store, &cfg, false).await?;
         let reads = LogReads::new(
             Arc::clone(&store),
             keys.clone(),
@@ -116,11 +116,14 @@ impl Core {
             stopped: None,
             stats,
         };
-        let tail = core
-            .reads
-            .find_tail()
-            .await
-            .map_err(|e| core.read_failed(e))?;
+        // The verdict and the tail at once: reads change nothing, and nothing is written
+        // before the store is known safe.
+        let (verdict, tail) = tokio::join!(
+            ensure_safe(&*core.store, &core.cfg, false),
+            core.reads.find_tail()
+        );
+        let verdict = verdict?;
+        let tail = tail.map_err(|e| core.read_failed(e))?;
         // The verdict's cheap check: a probe that saw an unversioned bucket says nothing of a
         // versioned one (Ceph RGW ignores If-None-Match there). Probe again.
         if verdict.versioned == Some(false) && tail.versioned {

@@ -9,7 +9,8 @@
 //!    │  last epoch > ours?  -> Fenced, nothing written
 //!    ▼
 //!  commit epoch-start at the tail ───────────────┐   (step 1; from here on no lower epoch
-//!    ▼                                           │    can be acknowledged: I4)
+//!  (none if the tail already carries our epoch)  │    can be acknowledged: I4)
+//!    ▼                                           │
 //!  append() ... append()  ─► queue ─► batch ─► commit(slot s)   (step 4: group commit,
 //!                                                │               one unconfirmed slot)
 //!              PUT P/log/s  If-None-Match: *  ◄──┘

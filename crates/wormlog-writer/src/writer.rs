@@ -109,8 +109,8 @@ impl std::fmt::Debug for LogWriter {
 
 impl LogWriter {
     /// Opens a writer: finds the tail, refuses if a higher epoch holds the log (`Fenced`),
-    /// and commits an `epoch-start` record. No writer with a lower epoch can be acknowledged
-    /// after this returns (I4).
+    /// and commits an `epoch-start` record unless the tail already carries this epoch. No
+    /// writer with a lower epoch can be acknowledged after this returns (I4).
     pub async fn open(
         store: Arc<dyn ObjectStore>,
         mut cfg: WriterConfig,

@@ -22,6 +22,8 @@ struct ColdReport {
     event_bytes: u64,
     /// Requests of one cold append, by operation (the median round's).
     requests_by_op: BTreeMap<String, usize>,
+    /// Mean latency per request by operation over all rounds, in ms (S3 stores).
+    latency_by_op_ms: BTreeMap<String, f64>,
     requests_per_append: Stats,
     objects_per_append: Stats,
     append_ms: Stats,
@@ -88,6 +90,7 @@ pub(crate) async fn run(
     let mut append_ms = Vec::new();
     let mut put_ms = Vec::new();
     let mut by_op: Vec<BTreeMap<String, usize>> = Vec::new();
+    let mut op_latency: BTreeMap<String, (u64, u64)> = BTreeMap::new();
     let mut segment_bytes = 0u64;
     for round in 0..rounds {
         // One cold append: a new process's client and no verdict in memory.
@@ -102,6 +105,11 @@ pub(crate) async fn run(
         let ack = w.append("bench", &data).await?;
         w.close().await;
         append_ms.push((clock.monotonic() - started).as_secs_f64() * 1e3);
+        for r in store.request_stats() {
+            let e = op_latency.entry(r.op.to_owned()).or_default();
+            e.0 += r.requests;
+            e.1 += r.total_latency_us;
+        }
         let journal = store.journal();
         let mut ops = BTreeMap::new();
         for r in &journal {
@@ -154,6 +162,11 @@ pub(crate) async fn run(
         prefill_slots: prefill,
         event_bytes,
         requests_by_op: median_round.map(|i| by_op[i].clone()).unwrap_or_default(),
+        latency_by_op_ms: op_latency
+            .into_iter()
+            .filter(|(_, (n, _))| *n > 0)
+            .map(|(op, (n, us))| (op, us as f64 / n as f64 / 1e3))
+            .collect(),
         requests_per_append: stats(requests),
         objects_per_append: stats(objects),
         append_ms: stats(append_ms),
@@ -171,12 +184,13 @@ pub(crate) async fn run(
         );
     } else {
         out!(
-            "cold append on {} ({} slots, {} rounds): {} requests ({:?}), {} object(s), p50 {:.1} ms vs one PUT {:.1} ms ({:.2}x)",
+            "cold append on {} ({} slots, {} rounds): {} requests ({:?}, mean ms {:?}), {} object(s), p50 {:.1} ms vs one PUT {:.1} ms ({:.2}x)",
             report.store,
             prefill,
             rounds,
             report.requests_per_append.p50,
             report.requests_by_op,
+            report.latency_by_op_ms,
             report.objects_per_append.p50,
             report.append_ms.p50,
             report.raw_put_ms.p50,

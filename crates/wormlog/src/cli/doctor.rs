@@ -52,7 +52,7 @@ pub(crate) async fn run(ctx: &Context, args: DoctorArgs) -> CliResult<()> {
             let now = wormlog_store::Clock::now(&wormlog_store::SystemClock::new());
             wormlog_store::probe::store_verdict(store, &report, now).await;
             out!(
-                "verdict: safe for wormlog writers (kept in {} for a day)",
+                "verdict: safe for wormlog writers (kept in {} for writers, 10 minutes)",
                 wormlog_store::probe::verdict_key(&report.prefix)
             );
             Ok(())
