@@ -70,7 +70,10 @@ async fn a_writer_probes_again_once_the_verdict_is_older_than_its_ttl() {
         .filter(|r| r.op == Op::Get && r.key.ends_with(".wormlog-probe/verdict"))
         .count();
     assert!(verdict_reads >= 1);
-    assert_eq!(VERDICT_TTL, STORED_VERDICT_TTL, "trusted as long as a process's own");
+    assert_eq!(
+        VERDICT_TTL, STORED_VERDICT_TTL,
+        "trusted as long as a process's own"
+    );
     clock.advance(STORED_VERDICT_TTL + Duration::from_secs(1));
     open(4).await.unwrap().close().await;
     assert!(probes() > first, "an old verdict is not trusted");

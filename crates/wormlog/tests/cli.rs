@@ -501,7 +501,7 @@ fn bench_reports_throughput_and_latency_as_json() {
     let p = &r["latency_ms"];
     assert!(p["p50"].as_f64().unwrap() <= p["p99"].as_f64().unwrap());
     assert!(p["p99"].as_f64().unwrap() <= p["p999"].as_f64().unwrap());
-    assert!(!r["batch_sizes"].as_object().unwrap().is_empty());
+    assert!(!r["batch_sizes"].as_array().unwrap().is_empty());
     let o = env.run(&["bench", "--event-bytes", "1"]);
     assert_exit(&o, 2);
     let o = env.run(&["bench", "--events", "200", "--event-bytes", "32"]);

@@ -228,3 +228,100 @@ fn ctrl_c_during_append_acknowledges_what_committed() {
 fn sigterm_during_a_streaming_append_acknowledges_what_committed() {
     interrupted_append("-TERM", 143, true);
 }
+
+/// `bench` says which build it measures (a debug build warns), measures one append on an
+/// idle writer, runs open loop at `--rate`, sorts its batch histogram by size, writes CSV,
+/// and refuses flags that do not apply to its mode.
+#[test]
+fn bench_reports_what_operators_ask_for() {
+    let env = Env::new();
+    let o = env.run(&["bench", "--events", "3000", "--event-bytes", "64", "--json"]);
+    assert_exit(&o, 0);
+    let r: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(
+        r["build"],
+        if cfg!(debug_assertions) {
+            "debug"
+        } else {
+            "release"
+        }
+    );
+    assert!(r["idle_append_ms"]["p50"].as_f64().unwrap() > 0.0, "{r}");
+    let order: Vec<&str> = r["batch_sizes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["events"].as_str().unwrap())
+        .collect();
+    let lower = |b: &str| b.split(['-', '+']).next().unwrap().parse::<u64>().unwrap();
+    assert!(
+        order.windows(2).all(|w| lower(w[0]) < lower(w[1])),
+        "{order:?}"
+    );
+
+    let o = env.run(&["bench", "--events", "200", "--rate", "2000"]);
+    assert_exit(&o, 0);
+    let text = stdout(&o);
+    assert!(text.contains("open loop at 2000 events/s"), "{text}");
+    assert!(text.contains("one append on an idle writer"), "{text}");
+    if cfg!(debug_assertions) {
+        assert!(stderr(&o).contains("debug build"), "{}", stderr(&o));
+    }
+
+    let o = env.run(&["bench", "--events", "100", "--csv"]);
+    assert_exit(&o, 0);
+    let lines: Vec<String> = stdout(&o).lines().map(str::to_owned).collect();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(lines[0].starts_with("mode,payload,events,"));
+    assert_eq!(lines[0].split(',').count(), lines[1].split(',').count());
+
+    for args in [
+        &["bench", "--mode", "raw-put", "--rate", "10"][..],
+        &["bench", "--object-bytes", "100"][..],
+        &["bench", "--mode", "cold-append", "--streams", "2"][..],
+    ] {
+        let o = env.run(args);
+        assert_exit(&o, 2);
+        assert!(
+            stderr(&o).contains("goes with --mode"),
+            "{args:?}: {}",
+            stderr(&o)
+        );
+    }
+}
+
+/// Ctrl-C during `bench` prints the figures of what was done, marked interrupted.
+#[test]
+fn an_interrupted_bench_prints_partial_results() {
+    let env = Env::new();
+    let child = env
+        .cmd(&[
+            "bench",
+            "--events",
+            "50000000",
+            "--event-bytes",
+            "64",
+            "--json",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(130), "{}", stderr(&o));
+    let r: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+    assert_eq!(r["interrupted"], true);
+    let events = r["events"].as_u64().unwrap();
+    assert!(events > 0 && events < 50_000_000, "{r}");
+    assert!(
+        stderr(&o).contains("interrupted by SIGINT"),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -18,7 +18,7 @@
 //!   resident memory of the process and delete what they wrote afterwards (untimed), so a
 //!   benchmark run does not fill the store.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,6 +34,7 @@ use wormlog_store::{
     list_all, Clock, DeleteOptions, ObjectStore, PutOptions, SeededRng, SystemClock,
 };
 
+use super::interrupt::Interrupt;
 use super::{CliError, CliResult, Context};
 
 #[derive(Args, Debug)]
@@ -83,8 +84,17 @@ pub(crate) struct BenchArgs {
     parts_above: Option<u64>,
 
     /// Print one JSON object instead of text.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "csv")]
     json: bool,
+
+    /// Print a CSV header and one row instead of text (for spreadsheets and plots).
+    #[arg(long)]
+    csv: bool,
+
+    /// wormlog: append at this many events/s in all (open loop, as a controller does) instead
+    /// of as fast as the store takes them; latency is then counted from each event's due time.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+    rate: Option<u64>,
 
     /// cold-append: slots the stream holds before the cold appends (default 400).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=100_000))]
@@ -94,6 +104,42 @@ pub(crate) struct BenchArgs {
     /// stays locked for the retention period.
     #[arg(long)]
     yes: bool,
+}
+
+/// A flag that does not apply to the mode is refused, not ignored: a figure measured without
+/// what was asked for would be taken for one measured with it.
+fn refuse_flags_that_do_not_apply(args: &BenchArgs) -> CliResult<()> {
+    let refuse = |flag: &str, modes: &str| {
+        Err(CliError::usage(format!(
+            "{flag} goes with --mode {modes}; it does not apply to --mode {}",
+            args.mode
+                .to_possible_value()
+                .map_or_else(String::new, |v| v.get_name().to_owned())
+        )))
+    };
+    if args.object_bytes.is_some() && args.mode != Mode::RawPut {
+        return refuse("--object-bytes", "raw-put");
+    }
+    if args.rate.is_some() && args.mode != Mode::Wormlog {
+        return refuse("--rate", "wormlog");
+    }
+    if args.streams > 1
+        && matches!(
+            args.mode,
+            Mode::Document | Mode::DocumentPut | Mode::ColdAppend
+        )
+    {
+        return refuse("--streams", "wormlog, raw-put or per-event");
+    }
+    if args.csv
+        && matches!(
+            args.mode,
+            Mode::Document | Mode::DocumentPut | Mode::ColdAppend
+        )
+    {
+        return refuse("--csv", "wormlog, raw-put or per-event");
+    }
+    Ok(())
 }
 
 /// About how many bytes a run stores (payloads only; segments add their headers).
@@ -182,8 +228,18 @@ struct Report {
     segments: u64,
     segments_per_sec: f64,
     latency_ms: Percentiles,
-    /// Events per segment: how many segments carried 1, 2-9, 10-99, ... events.
-    batch_sizes: BTreeMap<String, u64>,
+    /// wormlog: one append at a time on an idle writer (20 after the run, 5 ms apart).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    idle_append_ms: Option<Percentiles>,
+    /// The open-loop rate asked for (`--rate`), events/s.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rate: Option<u64>,
+    /// Events per segment: how many segments carried 1, 2-9, 10-99, ... events, in that order.
+    batch_sizes: Vec<BatchBucket>,
+    /// `release`, or `debug` (figures from a debug build are not representative).
+    build: &'static str,
+    /// Stopped early by Ctrl-C or SIGTERM: the figures cover what was done.
+    interrupted: bool,
     /// Bytes of all objects written (segments with headers, or baseline objects).
     object_bytes_total: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -191,6 +247,22 @@ struct Report {
     /// The process's peak resident memory (VmHWM; Linux only).
     #[serde(skip_serializing_if = "Option::is_none")]
     peak_rss_bytes: Option<u64>,
+}
+
+/// One bar of the events-per-segment histogram.
+#[derive(Serialize)]
+struct BatchBucket {
+    events: &'static str,
+    segments: u64,
+}
+
+/// The build this binary is.
+fn build_profile() -> &'static str {
+    if cfg!(debug_assertions) {
+        "debug"
+    } else {
+        "release"
+    }
 }
 
 /// Reading the benchmark's streams back, both ways, over the same segments.
@@ -216,6 +288,10 @@ struct StreamRun {
     stream: String,
     /// Per append (wormlog) or per PUT (baselines).
     latencies: Vec<Duration>,
+    /// wormlog: single appends on the idle writer after the run.
+    idle: Vec<Duration>,
+    /// wormlog: when the run proper ended (before the idle appends).
+    finished_at: Option<Duration>,
     per_slot: BTreeMap<u64, u64>,
     segments: u64,
     bytes: u64,
@@ -240,6 +316,7 @@ pub(crate) async fn run(ctx: &Context, args: BenchArgs) -> CliResult<()> {
     if args.prefill.is_some() && args.mode != Mode::ColdAppend {
         return Err(CliError::usage("--prefill goes with --mode cold-append"));
     }
+    refuse_flags_that_do_not_apply(&args)?;
     refuse_on_retained_bucket(ctx, &args).await?;
     if args.mode == Mode::ColdAppend {
         let prefill = args.prefill.unwrap_or(400);
@@ -249,10 +326,20 @@ pub(crate) async fn run(ctx: &Context, args: BenchArgs) -> CliResult<()> {
     if let Some(path) = &args.file {
         return document(ctx, &args, path, &*clock).await;
     }
-    let bar = if args.json {
+    let bar = if args.json || args.csv {
         ProgressBar::hidden()
     } else {
         ProgressBar::new(args.events)
+    };
+    if build_profile() == "debug" && !args.json && !args.csv {
+        eprintln!("wormlog bench: this is a debug build; its figures are not representative (cargo build --release)");
+    }
+    let stop = Interrupt::listen();
+    let pace = Pace {
+        interval: args
+            .rate
+            .map(|r| Duration::from_secs_f64(args.streams as f64 / r as f64)),
+        stop: stop.clone(),
     };
     bar.set_style(
         ProgressStyle::with_template("{bar:40} {pos}/{len} events  {per_sec}  eta {eta}")
@@ -278,12 +365,13 @@ pub(crate) async fn run(ctx: &Context, args: BenchArgs) -> CliResult<()> {
         let stream = format!("bench-{}-{w}", &run_id[..8]);
         let keys = StreamKeys::new(&ctx.store.root_prefix, &stream)
             .map_err(|e| CliError::usage(e.to_string()))?;
-        let (store, payload, body, clock, bar) = (
+        let (store, payload, body, clock, bar, pace) = (
             Arc::clone(&ctx.store.store),
             payload.clone(),
             body.clone(),
             Arc::clone(&clock),
             bar.clone(),
+            pace.clone(),
         );
         match args.mode {
             Mode::Wormlog => {
@@ -291,7 +379,7 @@ pub(crate) async fn run(ctx: &Context, args: BenchArgs) -> CliResult<()> {
                 cfg.root_prefix = ctx.store.root_prefix.clone();
                 cfg.max_batch_bytes = args.max_batch_bytes as usize;
                 tasks.push(tokio::spawn(async move {
-                    append_stream(store, cfg, share, &body, &*clock, &bar).await
+                    append_stream(store, cfg, share, &body, pace, &*clock, &bar).await
                 }));
             }
             Mode::RawPut => {
@@ -320,7 +408,13 @@ pub(crate) async fn run(ctx: &Context, args: BenchArgs) -> CliResult<()> {
                 .map_err(|e| CliError::store(format!("a bench writer failed: {e}")))??,
         );
     }
-    let elapsed = (clock.monotonic() - started).as_secs_f64().max(1e-9);
+    // The last stream's end of the run proper (wormlog streams then time idle appends).
+    let ended = runs
+        .iter()
+        .filter_map(|r| r.finished_at)
+        .max()
+        .unwrap_or_else(|| clock.monotonic());
+    let elapsed = (ended - started).as_secs_f64().max(1e-9);
     bar.finish_and_clear();
     let replay = match (args.replay, args.mode) {
         (true, Mode::Wormlog) => Some(replay(ctx, &runs, &*clock).await?),
@@ -331,10 +425,28 @@ pub(crate) async fn run(ctx: &Context, args: BenchArgs) -> CliResult<()> {
         }
         (false, _) => None,
     };
-    let mut report = summarize(ctx, &Workload::of(&args), runs, elapsed);
+    let workload = Workload {
+        interrupted: stop.received().is_some(),
+        ..Workload::of(&args)
+    };
+    let mut report = summarize(ctx, &workload, runs, elapsed);
     report.replay = replay;
-    print_report(&report, args.json);
-    Ok(())
+    if args.csv {
+        print_csv(&report);
+    } else {
+        print_report(&report, args.json);
+    }
+    match stop.received() {
+        Some(signal) => Err(CliError {
+            code: signal.exit_code(),
+            message: format!(
+                "interrupted by {}: the figures above cover the {} events appended before it",
+                signal.name(),
+                report.events
+            ),
+        }),
+        None => Ok(()),
+    }
 }
 
 /// The raw ceiling: plain PutObjects on S3 (`S3Store::put_unconditional`); stores without
@@ -481,6 +593,8 @@ impl StreamRun {
         StreamRun {
             stream: stream.to_owned(),
             latencies: Vec::new(),
+            idle: Vec::new(),
+            finished_at: None,
             per_slot: BTreeMap::new(),
             segments: 0,
             bytes: 0,
@@ -510,6 +624,7 @@ async fn append_stream(
     cfg: WriterConfig,
     n: u64,
     body: &Body,
+    pace: Pace,
     clock: &dyn Clock,
     bar: &ProgressBar,
 ) -> CliResult<StreamRun> {
@@ -521,39 +636,108 @@ async fn append_stream(
         .max_batch_events
         .min(cfg.max_batch_bytes / body.line_bytes());
     let window = 2 * per_batch.max(1);
-    let w = LogWriter::open(store, cfg).await?;
-    let mut inflight = VecDeque::with_capacity(window);
-    run.latencies.reserve(n as usize);
-    let settle = |sent: Duration, ack: wormlog::Appended, run: &mut StreamRun| {
-        run.latencies.push(clock.monotonic().saturating_sub(sent));
-        *run.per_slot.entry(ack.slot).or_default() += 1;
-        bar.inc(1);
+    let idle_cfg = WriterConfig {
+        stream: format!("{}-idle", cfg.stream),
+        ..cfg.clone()
     };
-    for _ in 0..n {
-        let sent = clock.monotonic();
-        let appended = match body {
-            Body::Json(data) => w.append("bench", data),
-            Body::Raw(bytes) => {
-                let event = w
-                    .raw_event("bench", "application/octet-stream", bytes.clone())
-                    .await?;
-                w.append_event(event)
+    let w = LogWriter::open(Arc::clone(&store), cfg).await?;
+    run.latencies.reserve(n as usize);
+    // Closed loop: at most `window` appends in flight. Open loop (`--rate`): each event when
+    // it is due, whatever is in flight; its latency counts from then, so a slow store shows
+    // up as latency, not as a lower rate.
+    let permits = tokio::sync::Semaphore::new(window);
+    let (tx, mut rx) =
+        tokio::sync::mpsc::unbounded_channel::<(Duration, wormlog_writer::AppendFuture)>();
+    let produce = async {
+        let begun = clock.monotonic();
+        for i in 0..n {
+            if pace.stop.received().is_some() {
+                break; // Ctrl-C: what is in flight settles and is reported
             }
-        };
-        inflight.push_back((sent, appended));
-        if inflight.len() >= window {
-            let (sent, f) = inflight.pop_front().expect("window is full");
-            settle(sent, f.await?, &mut run);
+            let sent = match pace.interval {
+                Some(every) => {
+                    let due = begun + every.mul_f64(i as f64);
+                    if let Some(wait) = due.checked_sub(clock.monotonic()) {
+                        tokio::time::sleep(wait).await;
+                    }
+                    due
+                }
+                None => match permits.acquire().await {
+                    Ok(p) => {
+                        p.forget();
+                        clock.monotonic()
+                    }
+                    Err(_) => break, // the settling side failed
+                },
+            };
+            let f = append_one(&w, body).await?;
+            if tx.send((sent, f)).is_err() {
+                break;
+            }
         }
-    }
-    while let Some((sent, f)) = inflight.pop_front() {
-        settle(sent, f.await?, &mut run);
-    }
+        drop(tx);
+        Ok::<(), CliError>(())
+    };
+    let settle_all = async {
+        let result = async {
+            while let Some((sent, f)) = rx.recv().await {
+                let ack = f.await?;
+                run.latencies.push(clock.monotonic().saturating_sub(sent));
+                *run.per_slot.entry(ack.slot).or_default() += 1;
+                bar.inc(1);
+                permits.add_permits(1);
+            }
+            Ok::<(), CliError>(())
+        }
+        .await;
+        permits.close();
+        result
+    };
+    let (produced, settled) = tokio::join!(produce, settle_all);
+    settled?;
+    produced?;
+    // The run's figures end here; the idle appends below are measured apart.
+    run.finished_at = Some(clock.monotonic());
     let stats = w.stats();
     run.segments = stats.segments;
     run.bytes = stats.bytes;
     w.close().await;
+    if pace.stop.received().is_none() {
+        // One append at a time on an idle writer: what a lone event costs. On a stream of its
+        // own, so the run's stream (replayed, and sized for the baselines) holds the run alone.
+        let idle = LogWriter::open(store, idle_cfg).await?;
+        for _ in 0..IDLE_APPENDS {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            let started = clock.monotonic();
+            append_one(&idle, body).await?.await?;
+            run.idle.push(clock.monotonic().saturating_sub(started));
+        }
+        idle.close().await;
+    }
     Ok(run)
+}
+
+/// Single appends on an idle writer after a run (on the stream `<stream>-idle`).
+const IDLE_APPENDS: usize = 20;
+
+/// How a benchmark writer paces itself, and what stops it.
+#[derive(Clone)]
+struct Pace {
+    /// `--rate`, per stream: one event every this long.
+    interval: Option<Duration>,
+    stop: Interrupt,
+}
+
+async fn append_one(w: &LogWriter, body: &Body) -> CliResult<wormlog_writer::AppendFuture> {
+    Ok(match body {
+        Body::Json(data) => w.append("bench", data),
+        Body::Raw(bytes) => {
+            let event = w
+                .raw_event("bench", "application/octet-stream", bytes.clone())
+                .await?;
+            w.append_event(event)
+        }
+    })
 }
 
 /// What was measured: the shape of the workload a report describes.
@@ -563,6 +747,8 @@ struct Workload {
     events: u64,
     event_bytes: u64,
     streams: u64,
+    rate: Option<u64>,
+    interrupted: bool,
 }
 
 impl Workload {
@@ -573,6 +759,8 @@ impl Workload {
             events: args.events,
             event_bytes: args.event_bytes,
             streams: args.streams,
+            rate: args.rate,
+            interrupted: false,
         }
     }
 }
@@ -584,32 +772,57 @@ fn summarize(ctx: &Context, args: &Workload, runs: Vec<StreamRun>, elapsed: f64)
         .collect();
     latencies.sort_unstable();
     let pct = |q: f64| {
-        let i = ((latencies.len() - 1) as f64 * q).round() as usize;
-        latencies[i].as_secs_f64() * 1000.0
+        let i = (latencies.len().saturating_sub(1) as f64 * q).round() as usize;
+        latencies.get(i).map_or(0.0, |d| d.as_secs_f64() * 1000.0)
     };
-    let mut batch_sizes = BTreeMap::new();
-    for count in runs.iter().flat_map(|r| r.per_slot.values()) {
-        let bucket = match count {
-            1 => "1",
-            2..=9 => "2-9",
-            10..=99 => "10-99",
-            100..=999 => "100-999",
-            1000..=9999 => "1000-9999",
-            _ => "10000+",
+    // In numeric order (a map of strings would put 10-99 before 2-9).
+    const BUCKETS: [&str; 6] = ["1", "2-9", "10-99", "100-999", "1000-9999", "10000+"];
+    let mut counts = [0u64; 6];
+    for &count in runs.iter().flat_map(|r| r.per_slot.values()) {
+        let i = match count {
+            1 => 0,
+            2..=9 => 1,
+            10..=99 => 2,
+            100..=999 => 3,
+            1000..=9999 => 4,
+            _ => 5,
         };
-        *batch_sizes.entry(bucket.to_owned()).or_default() += 1;
+        counts[i] += 1;
     }
+    let batch_sizes = BUCKETS
+        .iter()
+        .zip(counts)
+        .filter(|(_, n)| *n > 0)
+        .map(|(&events, segments)| BatchBucket { events, segments })
+        .collect();
+    let mut idle: Vec<Duration> = runs.iter().flat_map(|r| r.idle.iter().copied()).collect();
+    idle.sort_unstable();
+    let idle_pct = |q: f64| {
+        let i = ((idle.len() - 1) as f64 * q).round() as usize;
+        idle[i].as_secs_f64() * 1000.0
+    };
+    let idle_append_ms = (!idle.is_empty()).then(|| Percentiles {
+        p50: idle_pct(0.5),
+        p99: idle_pct(0.99),
+        p999: idle_pct(0.999),
+    });
+    // Latencies are per append for wormlog (so they count what an interrupted run did), per
+    // PUT for the baselines.
+    let events = match args.mode {
+        Mode::Wormlog => latencies.len() as u64,
+        _ => args.events,
+    };
     let segments: u64 = runs.iter().map(|r| r.segments).sum();
     Report {
         mode: args.mode,
         payload: args.payload,
         store: ctx.store.store.describe(),
-        events: args.events,
+        events,
         event_bytes: args.event_bytes,
         streams: args.streams,
         elapsed_secs: elapsed,
-        events_per_sec: args.events as f64 / elapsed,
-        mb_per_sec: (args.events * args.event_bytes) as f64 / elapsed / 1e6,
+        events_per_sec: events as f64 / elapsed,
+        mb_per_sec: (events * args.event_bytes) as f64 / elapsed / 1e6,
         segments,
         segments_per_sec: segments as f64 / elapsed,
         latency_ms: Percentiles {
@@ -617,7 +830,11 @@ fn summarize(ctx: &Context, args: &Workload, runs: Vec<StreamRun>, elapsed: f64)
             p99: pct(0.99),
             p999: pct(0.999),
         },
+        idle_append_ms,
+        rate: args.rate,
         batch_sizes,
+        build: build_profile(),
+        interrupted: args.interrupted,
         object_bytes_total: runs.iter().map(|r| r.bytes).sum(),
         replay: None,
         peak_rss_bytes: peak_rss_bytes(),
@@ -640,11 +857,13 @@ fn print_report(r: &Report, json: bool) {
         (Mode::ColdAppend, _) => "one cold append at a time",
     };
     out!(
-        "wormlog bench: {what}: {} events of {} B, {} stream(s), on {}",
+        "wormlog bench: {what}: {} events of {} B, {} stream(s), on {} ({} build{})",
         r.events,
         r.event_bytes,
         r.streams,
-        r.store
+        r.store,
+        r.build,
+        if r.interrupted { ", interrupted" } else { "" }
     );
     if matches!(r.mode, Mode::Document | Mode::DocumentPut) {
         out!(
@@ -677,10 +896,20 @@ fn print_report(r: &Report, json: bool) {
         r.latency_ms.p99,
         r.latency_ms.p999
     );
+    if let Some(rate) = r.rate {
+        out!("  open loop at {rate} events/s: latency counts from each event's due time");
+    }
+    if let Some(idle) = &r.idle_append_ms {
+        out!(
+            "  one append on an idle writer: p50 {:.2} ms   p99 {:.2} ms",
+            idle.p50,
+            idle.p99
+        );
+    }
     let sizes: Vec<String> = r
         .batch_sizes
         .iter()
-        .map(|(k, v)| format!("{k}: {v}"))
+        .map(|b| format!("{}: {}", b.events, b.segments))
         .collect();
     out!("  events per segment (segments): {}", sizes.join("   "));
     if let Some(rss) = r.peak_rss_bytes {
@@ -699,6 +928,36 @@ fn print_report(r: &Report, json: bool) {
             100.0 * p.replay_mb_per_sec / p.raw_get_mb_per_sec
         );
     }
+}
+
+/// `--csv`: a header and one row of the figures every mode has.
+fn print_csv(r: &Report) {
+    let mode = serde_json::to_value(r.mode).expect("modes serialise");
+    let payload = serde_json::to_value(r.payload).expect("payloads serialise");
+    out!("mode,payload,events,event_bytes,streams,rate,elapsed_secs,events_per_sec,mb_per_sec,segments,p50_ms,p99_ms,p999_ms,idle_p50_ms,object_bytes_total,peak_rss_bytes,build,interrupted");
+    out!(
+        "{},{},{},{},{},{},{:.3},{:.1},{:.3},{},{:.3},{:.3},{:.3},{},{},{},{},{}",
+        mode.as_str().unwrap_or_default(),
+        payload.as_str().unwrap_or_default(),
+        r.events,
+        r.event_bytes,
+        r.streams,
+        r.rate.map_or(String::new(), |x| x.to_string()),
+        r.elapsed_secs,
+        r.events_per_sec,
+        r.mb_per_sec,
+        r.segments,
+        r.latency_ms.p50,
+        r.latency_ms.p99,
+        r.latency_ms.p999,
+        r.idle_append_ms
+            .as_ref()
+            .map_or(String::new(), |i| format!("{:.3}", i.p50)),
+        r.object_bytes_total,
+        r.peak_rss_bytes.map_or(String::new(), |x| x.to_string()),
+        r.build,
+        r.interrupted
+    );
 }
 
 /// One document from a file, appended through a writer (`document`) or sent as one plain
@@ -759,6 +1018,8 @@ async fn document(
         events: 1,
         event_bytes: len,
         streams: 1,
+        rate: None,
+        interrupted: false,
     };
     let report = summarize(ctx, &work, vec![run], elapsed.as_secs_f64().max(1e-9));
     for object in written {

@@ -46,14 +46,56 @@ fn stats(mut v: Vec<f64>) -> Stats {
     }
 }
 
-/// A store as a new process gets it: a new S3 client (new connections) for `s3://`, the same
-/// store otherwise; wrapped to count what it is asked.
-async fn fresh(ctx: &Context) -> FaultStore {
-    let inner: Arc<dyn ObjectStore> = match &ctx.store.s3 {
-        Some(s3) => Arc::new(wormlog_s3::S3Store::connect(s3.config().clone()).await),
-        None => Arc::clone(&ctx.store.store),
-    };
-    FaultStore::new(inner)
+/// A store as a new process gets it: a new S3 client (new connections) for `s3://`, which
+/// counts its own requests; the same store otherwise, wrapped to count what it is asked (a
+/// wrapper would change an S3 store's name, and with it which probe verdict applies).
+enum Fresh {
+    S3(Arc<wormlog_s3::S3Store>),
+    Local(FaultStore),
+}
+
+impl Fresh {
+    async fn new(ctx: &Context) -> Fresh {
+        match &ctx.store.s3 {
+            Some(s3) => Fresh::S3(Arc::new(
+                wormlog_s3::S3Store::connect(s3.config().clone()).await,
+            )),
+            None => Fresh::Local(FaultStore::new(Arc::clone(&ctx.store.store))),
+        }
+    }
+
+    fn store(&self) -> Arc<dyn ObjectStore> {
+        match self {
+            Fresh::S3(s) => Arc::clone(s) as Arc<dyn ObjectStore>,
+            Fresh::Local(f) => Arc::new(f.clone()),
+        }
+    }
+
+    /// Requests by operation, and how many objects were written.
+    fn counted(&self) -> (BTreeMap<String, usize>, usize) {
+        let mut ops = BTreeMap::new();
+        let mut objects = 0;
+        match self {
+            Fresh::S3(s) => {
+                for r in s.request_stats() {
+                    ops.insert(r.op.to_owned(), r.requests as usize);
+                    if matches!(r.op, "put_if_absent" | "put_if_match") {
+                        objects += (r.requests - r.errors) as usize;
+                    }
+                }
+            }
+            Fresh::Local(f) => {
+                for r in f.journal() {
+                    *ops.entry(r.op.name().to_owned()).or_insert(0) += 1;
+                    if matches!(r.op, Op::PutIfAbsent | Op::PutIfMatch) && r.error.is_none() {
+                        objects += 1;
+                    }
+                }
+            }
+        }
+        ops.retain(|_, n| *n > 0);
+        (ops, objects)
+    }
 }
 
 pub(crate) async fn run(
@@ -95,33 +137,20 @@ pub(crate) async fn run(
     for round in 0..rounds {
         // One cold append: a new process's client and no verdict in memory.
         wormlog_store::probe::forget_verdicts();
-        let store = fresh(ctx).await;
+        let fresh = Fresh::new(ctx).await;
         let started = clock.monotonic();
-        let w = LogWriter::open(
-            Arc::new(store.clone()),
-            config(&format!("bench-cold-{round}")),
-        )
-        .await?;
+        let w = LogWriter::open(fresh.store(), config(&format!("bench-cold-{round}"))).await?;
         let ack = w.append("bench", &data).await?;
         w.close().await;
         append_ms.push((clock.monotonic() - started).as_secs_f64() * 1e3);
-        for r in store.request_stats() {
+        for r in fresh.store().request_stats() {
             let e = op_latency.entry(r.op.to_owned()).or_default();
             e.0 += r.requests;
             e.1 += r.total_latency_us;
         }
-        let journal = store.journal();
-        let mut ops = BTreeMap::new();
-        for r in &journal {
-            *ops.entry(r.op.name().to_owned()).or_insert(0usize) += 1;
-        }
-        requests.push(journal.len() as f64);
-        objects.push(
-            journal
-                .iter()
-                .filter(|r| matches!(r.op, Op::PutIfAbsent | Op::PutIfMatch) && r.error.is_none())
-                .count() as f64,
-        );
+        let (ops, written) = fresh.counted();
+        requests.push(ops.values().sum::<usize>() as f64);
+        objects.push(written as f64);
         by_op.push(ops);
         if segment_bytes == 0 {
             let key = wormlog::StreamKeys::new(&ctx.store.root_prefix, &stream)

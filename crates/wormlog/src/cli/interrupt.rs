@@ -31,7 +31,8 @@ impl Signal {
     }
 }
 
-/// Listens for SIGINT and SIGTERM from its creation on.
+/// Listens for SIGINT and SIGTERM from its creation on; clones share what it hears.
+#[derive(Clone)]
 pub(crate) struct Interrupt {
     rx: watch::Receiver<Option<Signal>>,
 }
