@@ -2,7 +2,7 @@
 # Runs every wormlog test: formatting, lints, unit and integration tests on every store
 # (memory, directory, and S3Store on a local Ceph RGW and a local moto server), real-process
 # tests, and the Criterion benches in test mode. On a fresh machine it installs what it needs:
-# cargo-nextest, Debian's radosgw/ceph-mon/ceph-osd, PyPI's moto[server].
+# cargo-nextest, Debian's radosgw/ceph-mon/ceph-osd and prometheus, PyPI's moto[server].
 #
 # Usage: scripts/test.sh
 # A server that cannot be started fails the run (never a skip), with its log printed.
@@ -26,6 +26,8 @@ export AWS_EC2_METADATA_DISABLED=true
 say "starting the real S3 servers (127.0.0.1 only)"
 scripts/rgw.sh start
 scripts/moto.sh start
+say "installing Prometheus (Debian) for the metrics test; the test starts its own, on 127.0.0.1"
+scripts/prometheus.sh install
 
 say "cargo fmt --check"
 cargo fmt --all -- --check

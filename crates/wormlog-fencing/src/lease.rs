@@ -150,6 +150,20 @@ impl Lease {
         Ok(PutOptions::housekeeping(default, self.cfg.clock.now()))
     }
 
+    /// The lease's state as metrics (a no-op without an exporter): `wormlog_lease_held`
+    /// (1 while this candidate holds it) and `wormlog_lease_epoch` (the epoch it holds), per
+    /// stream and holder.
+    fn publish(&self, epoch: Option<u64>) {
+        let labels = [
+            ("stream", self.cfg.stream.clone()),
+            ("holder", self.cfg.holder.clone()),
+        ];
+        metrics::gauge!("wormlog_lease_held", &labels).set(if epoch.is_some() { 1.0 } else { 0.0 });
+        if let Some(e) = epoch {
+            metrics::gauge!("wormlog_lease_epoch", &labels).set(e as f64);
+        }
+    }
+
     /// The lease object's key.
     pub fn key(&self) -> &str {
         &self.key
@@ -234,6 +248,7 @@ impl Lease {
             return Ok(Acquire::Acquired(t.clone()));
         }
         self.held = None;
+        self.publish(None);
         let current = self.read_raw().await?;
         // After the read: a renewal that landed while the read was on its way is in what it
         // returned, so the wait must not start before the read came back.
@@ -346,6 +361,7 @@ impl Lease {
             holder: self.cfg.holder.clone(),
         };
         tracing::info!(key = %self.key, epoch, holder = %self.cfg.holder, "lease acquired");
+        self.publish(Some(epoch));
         self.observed = None;
         self.highest_seen = self.highest_seen.max(epoch);
         self.held = Some(Held {
@@ -374,6 +390,7 @@ impl Lease {
         let lost = || LeaseError::Lost { key: key.clone() };
         if self.token().is_none() {
             self.held = None;
+            self.publish(None);
             return Err(lost());
         }
         let h = self.held.clone().expect("a token implies a held lease");
@@ -389,6 +406,7 @@ impl Lease {
             // believing it leads at its deadline, so the late success counts as lost.
             Ok(_) if self.cfg.clock.monotonic().saturating_sub(h.sent_at) >= self.cfg.duration => {
                 self.held = None;
+                self.publish(None);
                 Err(lost())
             }
             Ok(put) => {
@@ -402,6 +420,7 @@ impl Lease {
             }
             Err(StoreError::PreconditionFailed { .. } | StoreError::NotFound { .. }) => {
                 self.held = None;
+                self.publish(None);
                 Err(lost())
             }
             Err(e) => Err(e.into()),
@@ -415,6 +434,7 @@ impl Lease {
         let Some(h) = self.held.take() else {
             return Ok(());
         };
+        self.publish(None);
         if self.cfg.clock.monotonic().saturating_sub(h.sent_at) >= self.cfg.duration {
             return Ok(());
         }
@@ -459,6 +479,7 @@ impl Lease {
                     .put_if_match(&self.key, released.to_bytes(), &etag, &opts)
                     .await?;
                 self.held = None;
+                self.publish(None);
                 Ok(Some(rec.epoch))
             }
         }
@@ -468,6 +489,7 @@ impl Lease {
     /// newer epoch holds the stream. A fenced writer never touches a lease it does not hold.
     pub fn abandon(&mut self) {
         self.held = None;
+        self.publish(None);
         self.observed = None;
     }
 }

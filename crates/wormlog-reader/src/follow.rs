@@ -99,7 +99,13 @@ impl Follow {
                 return Ok(None);
             }
             match self.scan.next().await {
-                Ok(Some(item)) => return Ok(Some(item)),
+                Ok(Some(item)) => {
+                    if matches!(item, ScanItem::Event(_)) {
+                        metrics::counter!("wormlog_follow_events_total", "stream" => self.scan.keys.stream().to_owned())
+                            .increment(1);
+                    }
+                    return Ok(Some(item));
+                }
                 Ok(None) => {}
                 // A prefetched read failed even after its retries: drop the read-ahead and
                 // go on slot by slot from where the rules stand.

@@ -205,6 +205,15 @@ impl S3Store {
         let latency = started.elapsed();
         self.stats.record(op, latency, result.is_err());
         let result = result.map_err(|e| classify(op, key, e));
+        // Metrics (a no-op without an exporter): every request by operation, its latency,
+        // and failures by kind (a 412 on a create-only PUT is `already_exists`).
+        metrics::counter!("wormlog_s3_requests_total", "op" => op.name()).increment(1);
+        metrics::histogram!("wormlog_s3_request_seconds", "op" => op.name())
+            .record(latency.as_secs_f64());
+        if let Err(e) = &result {
+            metrics::counter!("wormlog_s3_errors_total", "op" => op.name(), "kind" => e.kind())
+                .increment(1);
+        }
         tracing::debug!(
             op = op.name(),
             key,

@@ -71,6 +71,23 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// The variant's name, for metrics labels (`wormlog_s3_errors_total{kind}`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            StoreError::AlreadyExists { .. } => "already_exists",
+            StoreError::PreconditionFailed { .. } => "precondition_failed",
+            StoreError::NotFound { .. } => "not_found",
+            StoreError::Conflict { .. } => "conflict",
+            StoreError::Transient { .. } => "transient",
+            StoreError::Indeterminate { .. } => "indeterminate",
+            StoreError::ObjectLocked { .. } => "object_locked",
+            StoreError::InvalidKey { .. } => "invalid_key",
+            StoreError::Permanent { .. } => "permanent",
+            StoreError::Unsupported { .. } => "unsupported",
+            StoreError::Foreign { .. } => "foreign",
+        }
+    }
+
     /// True for failures after which the same request may be sent again: 409, 5xx, throttling,
     /// timeouts. The outcome of the failed request may be unknown (it may have committed).
     pub fn is_transient(&self) -> bool {

@@ -232,7 +232,16 @@ impl Core {
             let len = body.len() as u64;
             let (key, opts) = (self.keys.segment(slot), self.put_options(&summary));
             let put = self.store.put_if_absent(&key, body, &opts);
-            match put.instrument(span.clone()).await {
+            let sent = self.cfg.clock.monotonic();
+            let put = put.instrument(span.clone()).await;
+            let outcome = match &put {
+                Ok(_) => "ok",
+                Err(StoreError::AlreadyExists { .. }) => "exists",
+                Err(_) => "error",
+            };
+            let took = self.cfg.clock.monotonic().saturating_sub(sent);
+            crate::telemetry::put(self.keys.stream(), outcome, took.as_secs_f64());
+            match put {
                 Ok(_) => {
                     span.in_scope(|| debug!(count = events.len(), bytes = len, "committed"));
                     let committed = self.advance_past(slot, &summary);
@@ -312,6 +321,7 @@ impl Core {
     /// Counts a committed batch in the writer's stats.
     fn counted(&self, committed: Committed, events: &[NewEvent], len: u64) -> Committed {
         self.stats.committed(events.len() as u64, len);
+        crate::telemetry::committed(self.keys.stream(), events.len() as u64, len);
         committed
     }
 
@@ -343,6 +353,7 @@ impl Core {
             }
             d => d,
         };
+        crate::telemetry::resolved(self.keys.stream(), &decided);
         match decided {
             // A lost response: our segment is there, with the seqs we sent.
             Resolution::OurOwnWrite => Ok(Some(self.advance_past(slot, found))),
@@ -486,6 +497,7 @@ impl Core {
         }
         debug!(error = %error, "transient failure; retrying the same slot with the same write id");
         self.stats.retry();
+        crate::telemetry::retry(self.keys.stream());
         self.sleep_backoff(tries.failed).await;
         Ok(())
     }
@@ -513,6 +525,7 @@ impl Core {
             if let Some(hook) = &self.cfg.on_stop {
                 (hook.0)(&e);
             }
+            crate::telemetry::stopped(self.keys.stream(), &e);
             self.stopped = Some(e.clone());
         }
         e

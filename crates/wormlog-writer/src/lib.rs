@@ -39,6 +39,7 @@ mod error;
 mod resolve;
 mod settle;
 mod stats;
+mod telemetry;
 mod writer;
 
 pub use attach::PART_SIZE;

@@ -51,6 +51,8 @@ struct Request {
     expected_seq: Option<u64>,
     purge: Option<PurgeRecord>,
     reply: Reply,
+    /// When `append` was called (the writer's monotonic clock): for the append latency.
+    queued_at: std::time::Duration,
 }
 
 /// The future of one append: resolves once its segment is committed (or definitely not).
@@ -216,6 +218,7 @@ impl LogWriter {
                 expected_seq,
                 purge,
                 reply,
+                queued_at: self.clock.monotonic(),
             })
             .map_err(|_| WriteError::Closed)?;
         Ok(rx)
@@ -288,7 +291,8 @@ async fn run(
         };
         let result = core.commit(payload, batch.expected_seq).await;
         *position.lock() = position_of(&core);
-        reply_all(batch, result);
+        let now = core.config().clock.monotonic();
+        reply_all(batch, result, core.keys().stream(), now);
     }
 }
 
@@ -324,7 +328,7 @@ async fn leadership_ends(
 /// and each request's reply with how many of the events are its own.
 struct Batch {
     events: Vec<NewEvent>,
-    replies: Vec<(Reply, usize)>,
+    replies: Vec<(Reply, usize, std::time::Duration)>,
     expected_seq: Option<u64>,
     purge: Option<PurgeRecord>,
 }
@@ -334,7 +338,7 @@ impl Batch {
         let n = req.events.len();
         Batch {
             events: req.events,
-            replies: vec![(req.reply, n)],
+            replies: vec![(req.reply, n, req.queued_at)],
             expected_seq: req.expected_seq,
             purge: req.purge,
         }
@@ -374,16 +378,26 @@ fn gather_batch(
             break;
         }
         bytes += add_bytes;
-        batch.replies.push((next.reply, next.events.len()));
+        batch
+            .replies
+            .push((next.reply, next.events.len(), next.queued_at));
         batch.events.extend(next.events);
     }
     batch
 }
 
 /// Acknowledges each request with its events' seqs, in order, or fails them all alike.
-fn reply_all(batch: Batch, result: Result<Committed, WriteError>) {
+fn reply_all(
+    batch: Batch,
+    result: Result<Committed, WriteError>,
+    stream: &str,
+    now: std::time::Duration,
+) {
     let mut events = batch.events.iter().enumerate();
-    for (reply, n) in batch.replies {
+    for (reply, n, queued_at) in batch.replies {
+        if result.is_ok() {
+            crate::telemetry::append_latency(stream, now.saturating_sub(queued_at).as_secs_f64());
+        }
         let answer = match &result {
             Ok(c) => Ok(Ack {
                 slot: c.slot,

@@ -58,6 +58,12 @@ pub(crate) struct Cli {
     #[arg(long, global = true, env = "WORMLOG_STREAM", default_value = "default")]
     stream: String,
 
+    /// Serve Prometheus metrics (appends, segments, 412s by resolution, retries, store errors,
+    /// PUT and append latency, lease holder and epoch) at http://ADDR/metrics while the
+    /// command runs: for long-running ones (append --streaming, cat --follow, bench).
+    #[arg(long, global = true, value_name = "ADDR", env = "WORMLOG_METRICS_ADDR")]
+    metrics_addr: Option<std::net::SocketAddr>,
+
     /// Log lines on stderr as text or as JSON objects (the level comes from WORMLOG_LOG,
     /// such as debug for wormlog's own debug lines).
     #[arg(long, global = true, env = "WORMLOG_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
@@ -156,7 +162,29 @@ pub(crate) fn main() -> ExitCode {
     }
 }
 
+/// Installs the Prometheus exporter: an HTTP listener at `addr` that renders every metric
+/// the library records through the `metrics` facade.
+fn serve_metrics(addr: std::net::SocketAddr) -> CliResult<()> {
+    // Latencies as Prometheus histograms (buckets add up across processes; quantiles don't).
+    const SECONDS: &[f64] = &[
+        0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+    ];
+    metrics_exporter_prometheus::PrometheusBuilder::new()
+        .with_http_listener(addr)
+        .set_buckets(SECONDS)
+        .map_err(|e| CliError::usage(format!("the metrics buckets are invalid ({e})")))?
+        .install()
+        .map_err(|e| {
+            CliError::usage(format!(
+                "cannot serve metrics at {addr} ({e}); pick a free port, such as --metrics-addr 127.0.0.1:9464"
+            ))
+        })
+}
+
 async fn run(cli: Cli, stream_given: bool) -> CliResult<()> {
+    if let Some(addr) = cli.metrics_addr {
+        serve_metrics(addr)?;
+    }
     wormlog::format::validate_stream_name(&cli.stream)
         .map_err(|e| CliError::usage(format!("{e}; choose another --stream")))?;
     let store = open_store(&cli.store)
