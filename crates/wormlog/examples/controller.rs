@@ -7,6 +7,9 @@
 //! cargo run -p wormlog --example controller -- --store /tmp/ctl --holder a --seconds 6 &
 //! cargo run -p wormlog --example controller -- --store /tmp/ctl --holder b --seconds 6
 //! ```
+//!
+//! `--metrics-addr 127.0.0.1:9464` serves its metrics (lease held and epoch, appends, 412s)
+//! for Prometheus.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -36,6 +39,8 @@ struct Args {
     store: String,
     holder: String,
     seconds: u64,
+    /// Serve the library's metrics (lease holder and epoch, appends, 412s) for Prometheus.
+    metrics_addr: Option<std::net::SocketAddr>,
 }
 
 fn args() -> Result<Args, String> {
@@ -43,6 +48,7 @@ fn args() -> Result<Args, String> {
         store: "./wormlog-data".into(),
         holder: format!("controller-{}", std::process::id()),
         seconds: 5,
+        metrics_addr: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -51,9 +57,16 @@ fn args() -> Result<Args, String> {
             "--store" => a.store = value,
             "--holder" => a.holder = value,
             "--seconds" => a.seconds = value.parse().map_err(|_| "--seconds takes a number")?,
+            "--metrics-addr" => {
+                a.metrics_addr = Some(
+                    value
+                        .parse()
+                        .map_err(|_| "--metrics-addr takes HOST:PORT, such as 127.0.0.1:9464")?,
+                )
+            }
             other => {
                 return Err(format!(
-                    "unknown flag {other}; use --store, --holder, --seconds"
+                    "unknown flag {other}; use --store, --holder, --seconds, --metrics-addr"
                 ))
             }
         }
@@ -64,6 +77,12 @@ fn args() -> Result<Args, String> {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = args()?;
+    if let Some(addr) = args.metrics_addr {
+        // The library records through the `metrics` facade; this exporter serves them.
+        metrics_exporter_prometheus::PrometheusBuilder::new()
+            .with_http_listener(addr)
+            .install()?;
+    }
     let opened = open_store(&args.store).await?;
     let lease = LeaseConfig {
         root_prefix: opened.root_prefix.clone(),
