@@ -774,17 +774,7 @@ impl ObjectStore for S3Store {
             let page = self
                 .list_after(prefix, None, wormlog_store::MAX_LIST_PAGE)
                 .await?;
-            let current = page
-                .entries
-                .into_iter()
-                .map(|e| VersionEntry {
-                    key: e.key,
-                    version_id: None,
-                    is_latest: true,
-                    delete_marker: false,
-                    size: e.size,
-                })
-                .collect();
+            let current = page.entries.into_iter().map(VersionEntry::from).collect();
             return Ok((current, !page.truncated));
         };
         sort_versions(&mut entries);

@@ -97,13 +97,7 @@ pub async fn list_versions_of_current<S: ObjectStore + ?Sized>(
     Ok(list_all(store, prefix, start_after)
         .await?
         .into_iter()
-        .map(|e| VersionEntry {
-            key: e.key,
-            version_id: None,
-            is_latest: true,
-            delete_marker: false,
-            size: e.size,
-        })
+        .map(VersionEntry::from)
         .collect())
 }
 

@@ -259,6 +259,19 @@ pub struct VersionEntry {
     pub size: u64,
 }
 
+impl From<ListEntry> for VersionEntry {
+    /// A current object as its one version: for stores that keep no versions.
+    fn from(e: ListEntry) -> VersionEntry {
+        VersionEntry {
+            key: e.key,
+            version_id: None,
+            is_latest: true,
+            delete_marker: false,
+            size: e.size,
+        }
+    }
+}
+
 /// A bucket setting as read without writing: `Ok(None)` when it is not configured, `Err`
 /// with the reason when it could not be read (access denied, not implemented).
 pub type Setting<T> = Result<Option<T>, String>;

@@ -178,13 +178,7 @@ fn interrupted_append(signal: &str, code: i32, streaming: bool) {
     if streaming {
         args.push("--streaming");
     }
-    let mut child = env
-        .cmd(&args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = env.spawn(&args);
     let mut stdin = child.stdin.take().unwrap();
     let feeder = std::thread::spawn(move || {
         use std::io::Write;

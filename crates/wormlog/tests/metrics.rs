@@ -6,7 +6,7 @@ mod support;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use support::Env;
@@ -73,20 +73,14 @@ fn prometheus_scrapes_a_streaming_append_and_the_counter_comes_back() {
     let env = Env::new();
     let port = free_port();
     let addr = format!("127.0.0.1:{port}");
-    let mut child = env
-        .cmd(&[
-            "append",
-            "--streaming",
-            "--epoch",
-            "1",
-            "--metrics-addr",
-            &addr,
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = env.spawn(&[
+        "append",
+        "--streaming",
+        "--epoch",
+        "1",
+        "--metrics-addr",
+        &addr,
+    ]);
     let mut stdin = child.stdin.take().unwrap();
     for i in 0..25 {
         writeln!(stdin, "{{\"n\":{i}}}").unwrap();

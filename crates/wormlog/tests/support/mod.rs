@@ -47,6 +47,17 @@ impl Env {
         }
     }
 
+    /// Starts `wormlog <args>` with stdin, stdout and stderr piped, for tests that feed it
+    /// or signal it while it runs.
+    pub fn spawn(&self, args: &[&str]) -> std::process::Child {
+        self.cmd(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
+
     /// The S3 bucket of an S3 environment.
     pub fn bucket(&self) -> String {
         self.s3.as_ref().expect("an S3 store").1.clone()
