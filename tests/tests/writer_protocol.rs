@@ -564,6 +564,25 @@ async fn a_new_leader_catches_up_with_a_stale_leader_still_writing(store: Arc<dy
     assert_eq!(events.last().unwrap().0, ack.seq);
 }
 
+/// A tail hint (the slot a previous process wrote) is read beside the listing and used only
+/// if the listing shows that slot as the last: a wrong one changes nothing but a read.
+async fn a_wrong_tail_hint_changes_nothing_but_a_read(store: Arc<dyn ObjectStore>) {
+    let a = open(Arc::clone(&store), 1, "a").await;
+    for i in 0..5 {
+        a.append("t", &i.to_string()).await.unwrap(); // slots 1..=5
+    }
+    a.close().await;
+    for hint in [None, Some(5), Some(3), Some(9), Some(u64::MAX)] {
+        let mut cfg = writer_config(S, 1, "b");
+        cfg.tail_hint = hint;
+        let b = LogWriter::open(Arc::clone(&store), cfg).await.unwrap();
+        assert_eq!(b.position().next_slot, 6, "hint {hint:?}");
+        assert_eq!(b.position().next_seq, 5, "hint {hint:?}");
+        b.close().await;
+    }
+    assert_eq!(events(&store).await.len(), 5);
+}
+
 /// A writer reopening under the epoch that already holds the tail (every `wormlog append
 /// --epoch N` does) commits no epoch-start: its one append writes one object.
 async fn reopening_under_the_tails_epoch_writes_only_the_events(store: Arc<dyn ObjectStore>) {
@@ -633,6 +652,7 @@ on_every_store!(
     batches_respect_max_events,
     open_commits_an_epoch_start_record,
     reopening_under_the_tails_epoch_writes_only_the_events,
+    a_wrong_tail_hint_changes_nothing_but_a_read,
     an_open_fences_lower_epochs_at_once,
     planted_bug_skipping_the_epoch_start_below_us_is_caught,
 );

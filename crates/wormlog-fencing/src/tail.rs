@@ -95,11 +95,26 @@ impl LogReads {
     /// Finds the tail without listing the whole log. The tail is one past the highest slot:
     /// a writer never fills a hole below it (readers report holes).
     pub async fn find_tail(&self) -> Result<Tail, TailError> {
+        self.find_tail_guessing(None).await
+    }
+
+    /// [`LogReads::find_tail`], reading the summary of `guess` (a slot the caller believes is
+    /// the last, such as the one its previous process wrote) in parallel with the listing.
+    /// The guess is never trusted: its summary is used only if the listing shows that very
+    /// slot as the last; otherwise the last slot's is read as usual. A right guess saves the
+    /// round trip of that read.
+    pub async fn find_tail_guessing(&self, guess: Option<u64>) -> Result<Tail, TailError> {
         let prefix = self.keys.log_prefix();
-        let (first, complete) = self
-            .retrying(|| self.store.list_versions_first(&prefix))
-            .await
-            .map_err(TailError::Store)?;
+        let (listing, guessed) = tokio::join!(
+            self.retrying(|| self.store.list_versions_first(&prefix)),
+            async {
+                match guess {
+                    Some(slot) => Some((slot, self.summary(slot).await)),
+                    None => None,
+                }
+            }
+        );
+        let (first, complete) = listing.map_err(TailError::Store)?;
         let (last, listed) = if complete {
             (None, first)
         } else {
@@ -139,7 +154,15 @@ impl LogReads {
                 versioned,
             });
         };
-        let summary = self.summary(last).await?.ok_or_else(|| {
+        let known = match guessed {
+            Some((slot, Ok(Some(summary)))) if slot == last => Some(summary),
+            _ => None,
+        };
+        let summary = match known {
+            Some(s) => Some(s),
+            None => self.summary(last).await?,
+        };
+        let summary = summary.ok_or_else(|| {
             TailError::Store(StoreError::NotFound {
                 key: self.keys.segment(last),
             })

@@ -120,7 +120,7 @@ impl Core {
         // before the store is known safe.
         let (verdict, tail) = tokio::join!(
             ensure_safe(&*core.store, &core.cfg, false),
-            core.reads.find_tail()
+            core.reads.find_tail_guessing(core.cfg.tail_hint)
         );
         let verdict = verdict?;
         let tail = tail.map_err(|e| core.read_failed(e))?;

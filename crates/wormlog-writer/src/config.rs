@@ -91,6 +91,10 @@ pub struct WriterConfig {
     /// poisoned, leadership lost), at the moment it decides to, before it returns the error
     /// to any append: for metrics, alerts, or a controller that must step down at once.
     pub on_stop: Option<StopHook>,
+    /// A slot the caller believes is the log's last (the one its previous process wrote): its
+    /// summary is read in parallel with the open's listing and used only if the listing shows
+    /// that slot as the last, saving a round trip. Never trusted; `None` reads it after.
+    pub tail_hint: Option<u64>,
     /// The most an epoch may exceed the log's current one: a typo such as
     /// 18446744073709551615 would otherwise let only that epoch ever append. `None` allows any
     /// jump (for epochs from an issuer that skips, such as a timestamp).
@@ -163,6 +167,7 @@ impl WriterConfig {
             leadership: None,
             on_stop: None,
             max_epoch_jump: Some(MAX_EPOCH_JUMP),
+            tail_hint: None,
             planted_bug: None,
         }
     }

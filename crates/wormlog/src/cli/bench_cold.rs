@@ -114,14 +114,15 @@ pub(crate) async fn run(
     let run_id = SeededRng::from_entropy().uuid().simple().to_string();
     let stream = format!("bench-{}-cold", &run_id[..8]);
     let data = format!("\"{}\"", "x".repeat(event_bytes.saturating_sub(2) as usize));
-    let config = |writer: &str| {
+    let config = |writer: &str, tail_hint: Option<u64>| {
         let mut cfg = WriterConfig::new(stream.clone(), 1, writer);
+        cfg.tail_hint = tail_hint;
         cfg.root_prefix = ctx.store.root_prefix.clone();
         cfg.one_per_segment = true;
         cfg
     };
     // The stream as the issue found it: `prefill` slots under epoch 1.
-    let w = LogWriter::open(Arc::clone(&ctx.store.store), config("bench-prefill")).await?;
+    let w = LogWriter::open(Arc::clone(&ctx.store.store), config("bench-prefill", None)).await?;
     for _ in 1..prefill {
         w.append("bench", &data).await?;
     }
@@ -134,13 +135,17 @@ pub(crate) async fn run(
     let mut by_op: Vec<BTreeMap<String, usize>> = Vec::new();
     let mut op_latency: BTreeMap<String, (u64, u64)> = BTreeMap::new();
     let mut segment_bytes = 0u64;
+    // What the command's tail cache gives a process: the slot the previous one wrote.
+    let mut hint = None;
     for round in 0..rounds {
         // One cold append: a new process's client and no verdict in memory.
         wormlog_store::probe::forget_verdicts();
         let fresh = Fresh::new(ctx).await;
         let started = clock.monotonic();
-        let w = LogWriter::open(fresh.store(), config(&format!("bench-cold-{round}"))).await?;
+        let w =
+            LogWriter::open(fresh.store(), config(&format!("bench-cold-{round}"), hint)).await?;
         let ack = w.append("bench", &data).await?;
+        hint = Some(ack.slot);
         w.close().await;
         append_ms.push((clock.monotonic() - started).as_secs_f64() * 1e3);
         for r in fresh.store().request_stats() {

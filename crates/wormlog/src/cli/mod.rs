@@ -28,6 +28,7 @@ mod output;
 mod policy;
 mod purge;
 mod streams;
+mod tail_cache;
 mod verify;
 mod writer_args;
 

@@ -57,13 +57,19 @@ pub(crate) struct WriterArgs {
 pub(crate) struct Opened {
     pub writer: LogWriter,
     elector: Option<LeaderElector>,
+    /// Where the last slot written is remembered for the next process (`tail_cache`).
+    tail: (String, String),
 }
 
 impl Opened {
     /// Closes the writer; releases the lease, unless the log fenced us (then it is not ours
     /// to touch).
     pub async fn close(self, fenced: bool) {
+        let position = self.writer.position();
         self.writer.close().await;
+        if let Some(last) = position.next_slot.checked_sub(1) {
+            super::tail_cache::write(&self.tail.0, &self.tail.1, last);
+        }
         if let Some(e) = self.elector {
             if fenced {
                 e.abandon();
@@ -126,6 +132,7 @@ impl WriterArgs {
             return Ok(Opened {
                 writer,
                 elector: Some(elector),
+                tail: (ctx.store_url.clone(), ctx.stream.clone()),
             });
         };
         let writer_id = self
@@ -141,12 +148,14 @@ impl WriterArgs {
         Ok(Opened {
             writer: LogWriter::open(store, cfg).await?,
             elector: None,
+            tail: (ctx.store_url.clone(), ctx.stream.clone()),
         })
     }
 
     /// The store prefix and the Object Lock flags.
     fn apply(&self, ctx: &Context, cfg: &mut WriterConfig) {
         cfg.root_prefix = ctx.store.root_prefix.clone();
+        cfg.tail_hint = super::tail_cache::read(&ctx.store_url, &ctx.stream);
         // A legal hold alone leaves retention to the bucket's default: it must never set,
         // shorten or change the mode of retention.
         cfg.legal_hold = self.legal_hold;
