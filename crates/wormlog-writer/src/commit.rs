@@ -123,7 +123,16 @@ impl Core {
             core.reads.find_tail_guessing(core.cfg.tail_hint)
         );
         let verdict = verdict?;
-        let tail = tail.map_err(|e| core.read_failed(e))?;
+        let mut tail = tail.map_err(|e| core.read_failed(e))?;
+        if let (Some(hint), Some(crate::PlantedBug::TrustTailHint)) =
+            (core.cfg.tail_hint, core.cfg.planted_bug)
+        {
+            // The planted bug: the hinted slot is taken for the last, unconfirmed.
+            if let Ok(Some(summary)) = core.reads.summary(hint).await {
+                tail.next_slot = hint + 1;
+                tail.last = Some(summary);
+            }
+        }
         // The verdict's cheap check: a probe that saw an unversioned bucket says nothing of a
         // versioned one (Ceph RGW ignores If-None-Match there). Probe again.
         if verdict.versioned == Some(false) && tail.versioned {

@@ -145,6 +145,8 @@ pub enum PlantedBug {
     /// whenever the tail's epoch is at or below ours, leaving slots a lower epoch can still
     /// take after this writer opened.
     SkipEpochStartBelowUs,
+    /// Writer step 1 taking `tail_hint` for the tail without the listing's confirmation.
+    TrustTailHint,
 }
 
 impl WriterConfig {

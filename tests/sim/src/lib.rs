@@ -108,6 +108,12 @@ pub const PLANTED: &[PlantedRow] = &[
         profile: Profile::ReadFaults,
         breaks: "I6: a ghost of a definitely failed append",
     },
+    PlantedRow {
+        name: "trust the tail hint",
+        bug: Planted::Writer(PlantedBug::TrustTailHint),
+        profile: Profile::Default,
+        breaks: "I2, I3: a stale hint reopens the log below its tail, at seqs already taken",
+    },
 ];
 
 /// What one simulation runs.

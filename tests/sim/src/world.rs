@@ -74,12 +74,18 @@ impl World {
         }
     }
 
-    /// Writer settings for `writer` at `epoch`: simulated clock, a seed from `rng`, the
-    /// planted writer bug, and a stop hook that records when it stopped.
+    /// Writer settings for `writer` at `epoch`: simulated clock, a seed from `rng`, a tail
+    /// hint, the planted writer bug, and a stop hook that records when it stopped.
     pub fn writer_config(&self, writer: &str, epoch: u64, rng: &mut SeededRng) -> WriterConfig {
         let mut wc = WriterConfig::new(STREAM, epoch, writer);
         wc.clock = self.clock();
         wc.seed = Some(rng.next_u64());
+        // A tail hint as the command's cache would give it: none, or some slot that may or may
+        // not be the last (the logs here are a few dozen slots long). Never trusted.
+        wc.tail_hint = match rng.below(3) {
+            0 => None,
+            _ => Some(rng.below(48)),
+        };
         if let Some(Planted::Writer(bug)) = self.cfg.planted {
             wc.planted_bug = Some(bug);
         }

@@ -54,4 +54,5 @@ planted! {
     a_seek_onto_a_zombie_is_caught => "seek onto a zombie",
     a_snapshot_that_ignores_purges_is_caught => "a snapshot that ignores purges",
     a_landed_segment_called_failed_is_caught => "a landed segment called a definite failure",
+    trusting_the_tail_hint_is_caught => "trust the tail hint",
 }
