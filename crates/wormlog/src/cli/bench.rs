@@ -765,16 +765,25 @@ impl Workload {
     }
 }
 
+/// p50, p99 and p999 of `sorted`, in ms (zeros when it is empty).
+fn percentiles(sorted: &[Duration]) -> Percentiles {
+    let at = |q: f64| {
+        let i = (sorted.len().saturating_sub(1) as f64 * q).round() as usize;
+        sorted.get(i).map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+    };
+    Percentiles {
+        p50: at(0.50),
+        p99: at(0.99),
+        p999: at(0.999),
+    }
+}
+
 fn summarize(ctx: &Context, args: &Workload, runs: Vec<StreamRun>, elapsed: f64) -> Report {
     let mut latencies: Vec<Duration> = runs
         .iter()
         .flat_map(|r| r.latencies.iter().copied())
         .collect();
     latencies.sort_unstable();
-    let pct = |q: f64| {
-        let i = (latencies.len().saturating_sub(1) as f64 * q).round() as usize;
-        latencies.get(i).map_or(0.0, |d| d.as_secs_f64() * 1000.0)
-    };
     // In numeric order (a map of strings would put 10-99 before 2-9).
     const BUCKETS: [&str; 6] = ["1", "2-9", "10-99", "100-999", "1000-9999", "10000+"];
     let mut counts = [0u64; 6];
@@ -797,15 +806,7 @@ fn summarize(ctx: &Context, args: &Workload, runs: Vec<StreamRun>, elapsed: f64)
         .collect();
     let mut idle: Vec<Duration> = runs.iter().flat_map(|r| r.idle.iter().copied()).collect();
     idle.sort_unstable();
-    let idle_pct = |q: f64| {
-        let i = ((idle.len() - 1) as f64 * q).round() as usize;
-        idle[i].as_secs_f64() * 1000.0
-    };
-    let idle_append_ms = (!idle.is_empty()).then(|| Percentiles {
-        p50: idle_pct(0.5),
-        p99: idle_pct(0.99),
-        p999: idle_pct(0.999),
-    });
+    let idle_append_ms = (!idle.is_empty()).then(|| percentiles(&idle));
     // Latencies are per append for wormlog (so they count what an interrupted run did), per
     // PUT for the baselines.
     let events = match args.mode {
@@ -825,11 +826,7 @@ fn summarize(ctx: &Context, args: &Workload, runs: Vec<StreamRun>, elapsed: f64)
         mb_per_sec: (events * args.event_bytes) as f64 / elapsed / 1e6,
         segments,
         segments_per_sec: segments as f64 / elapsed,
-        latency_ms: Percentiles {
-            p50: pct(0.50),
-            p99: pct(0.99),
-            p999: pct(0.999),
-        },
+        latency_ms: percentiles(&latencies),
         idle_append_ms,
         rate: args.rate,
         batch_sizes,

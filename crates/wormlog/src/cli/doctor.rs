@@ -66,14 +66,11 @@ pub(crate) async fn run(ctx: &Context, args: DoctorArgs) -> CliResult<()> {
 
 /// The bucket's settings; a bucket that does not exist is exit 4.
 async fn read_settings(store: &dyn ObjectStore) -> CliResult<Option<BucketSettings>> {
-    let missing = |what: String| {
-        CliError::store(format!(
-            "{what} does not exist; check the --store URL, or create it with `wormlog init`"
-        ))
-    };
     match store.bucket_settings().await {
         Ok(Some(s)) => Ok(Some(s)),
-        Err(StoreError::NotFound { key }) => Err(missing(format!("the bucket {key}"))),
+        Err(StoreError::NotFound { key }) => Err(CliError::store(format!(
+            "the bucket {key} does not exist; check the --store URL, or create it with `wormlog init`"
+        ))),
         Err(e) => Err(CliError::store(format!(
             "reading the bucket's settings failed: {e}"
         ))),
