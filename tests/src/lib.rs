@@ -79,6 +79,18 @@ impl Plant {
     /// Creates the segment at `slot` of `stream` (create-only, with metadata, as a writer
     /// would), bypassing any writer: another process's write, as the scenario needs it.
     pub async fn at(&self, store: &dyn ObjectStore, stream: &str, slot: u64) -> SegmentSummary {
+        self.try_at(store, stream, slot)
+            .await
+            .expect("planting a segment at a free slot")
+    }
+
+    /// [`Plant::at`], returning the store's refusal (a slot already taken: `AlreadyExists`).
+    pub async fn try_at(
+        &self,
+        store: &dyn ObjectStore,
+        stream: &str,
+        slot: u64,
+    ) -> Result<SegmentSummary, wormlog_store::StoreError> {
         let keys = StreamKeys::new("", stream).unwrap();
         let mut rng = SeededRng::from_entropy();
         let events: Vec<NewEvent> = (0..self.count)
@@ -112,9 +124,8 @@ impl Plant {
         };
         store
             .put_if_absent(&keys.segment(slot), bytes, &opts)
-            .await
-            .expect("planting a segment at a free slot");
-        summary
+            .await?;
+        Ok(summary)
     }
 }
 

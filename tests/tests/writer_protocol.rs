@@ -186,16 +186,18 @@ async fn older_valid_segment_is_counted_and_the_writer_moves_past_it(store: Arc<
         }
     });
     let w = open(Arc::new(f), 2, "new").await;
+    // Slot 1 lost to a writer still at work: the new one claims 2 and 3 with voids (fencing
+    // ahead) while it reads slot 1, then commits its epoch-start at 4.
     assert_eq!(
         w.position().next_slot,
-        3,
-        "epoch-start moved from slot 1 to slot 2"
+        5,
+        "epoch-start moved from slot 1 past the fence's voids to slot 4"
     );
     let ack = w.append("t", "\"new\"").await.unwrap();
     assert_eq!(
         (ack.seq, ack.slot),
-        (3, 3),
-        "the older writer's 3 events were counted"
+        (3, 5),
+        "the older writer's 3 events were counted, the voids were not"
     );
     let seqs: Vec<u64> = events(&store).await.iter().map(|e| e.0).collect();
     assert_eq!(
@@ -531,37 +533,88 @@ async fn open_finds_the_tail_in_logarithmic_reads(store: Arc<dyn ObjectStore>) {
 /// Liveness: a stale leader still writing fast cannot starve a new leader. After each foreign
 /// segment the writer reads the next slot before writing it, so it catches up with reads
 /// (every slot is still read, none skipped) instead of one doomed PUT per slot.
-async fn a_new_leader_catches_up_with_a_stale_leader_still_writing(store: Arc<dyn ObjectStore>) {
-    open(Arc::clone(&store), 1, "old").await;
-    let f = faulty(&store);
-    let inner = Arc::clone(&store);
-    let written = Arc::new(std::sync::atomic::AtomicU64::new(0));
-    // The stale leader commits one more segment each time the new leader reads a slot.
-    let w2 = Arc::clone(&written);
-    f.before_each(move |op, key| {
-        let (inner, written, key) = (Arc::clone(&inner), Arc::clone(&w2), key.to_owned());
-        async move {
-            let n = written.load(Ordering::SeqCst);
-            if op == Op::Head && key.contains("/log/") && n < 40 {
-                Plant::events(n, 1, 1, "old").at(&*inner, S, n + 1).await;
-                written.store(n + 1, Ordering::SeqCst);
+/// A stale leader that appends as fast as the store answers, twice as fast as the new leader
+/// (each of its requests takes 1 ms, each of the new leader's 2 ms), cannot hold the new
+/// leader off: fencing ahead puts it in the log within a few round trips. Returns how many
+/// of the stale leader's appends were acknowledged between the new leader's first log PUT
+/// and its first acknowledged event.
+async fn takeover_against_a_stale_leader(
+    store: Arc<dyn ObjectStore>,
+    bug: Option<wormlog_writer::PlantedBug>,
+) -> u64 {
+    let acked = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    // The stale leader's acks when the new leader sent its first log PUT (after the probe's
+    // verdict and the listing, which S3 stores add): the takeover starts there.
+    let at_first_put = Arc::new(std::sync::atomic::AtomicU64::new(u64::MAX));
+    let latency = |ms: u64, stale: bool| {
+        let f = faulty(&store);
+        let (acked, first) = (Arc::clone(&acked), Arc::clone(&at_first_put));
+        f.before_each(move |op, key| {
+            if !stale && op == Op::PutIfAbsent && key.contains("/log/") {
+                let now = acked.load(Ordering::SeqCst);
+                let _ = first.compare_exchange(u64::MAX, now, Ordering::SeqCst, Ordering::SeqCst);
             }
+            tokio::time::sleep(std::time::Duration::from_millis(ms))
+        });
+        Arc::new(f)
+    };
+    let (fast, slow) = (latency(1, true), latency(2, false));
+    let stale = Arc::new(open(fast, 1, "old").await);
+    let (s, a) = (Arc::clone(&stale), Arc::clone(&acked));
+    let stale_task = tokio::spawn(async move {
+        for i in 0..400 {
+            if s.append("t", &i.to_string()).await.is_err() {
+                return; // fenced
+            }
+            a.fetch_add(1, Ordering::SeqCst);
         }
     });
-    let b = open(Arc::new(f.clone()), 2, "new").await;
+    while acked.load(Ordering::SeqCst) < 5 {
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    }
+    let mut cfg = writer_config(S, 2, "new");
+    cfg.planted_bug = bug;
+    let b = LogWriter::open(Arc::clone(&slow) as Arc<dyn ObjectStore>, cfg)
+        .await
+        .unwrap();
     let ack = b.append("t", "\"new\"").await.unwrap();
-    let doomed = log_puts(&f)
-        .iter()
-        .filter(|r| matches!(r.error, Some(StoreError::AlreadyExists { .. })))
-        .count();
-    assert!(doomed <= 1, "{doomed} create-only PUTs met a taken slot");
+    let during = acked.load(Ordering::SeqCst) - at_first_put.load(Ordering::SeqCst);
+    stale_task.await.unwrap();
     let events = events(&store).await;
     let old_counted = events.iter().filter(|(seq, _)| *seq < ack.seq).count() as u64;
     assert_eq!(
         old_counted, ack.seq,
         "every valid segment before the new epoch is counted"
     );
-    assert_eq!(events.last().unwrap().0, ack.seq);
+    assert_eq!(
+        events.last().unwrap().0,
+        ack.seq,
+        "nothing of the stale leader after it"
+    );
+    during
+}
+
+async fn a_new_leader_fences_a_stale_leader_still_writing(store: Arc<dyn ObjectStore>) {
+    let during = takeover_against_a_stale_leader(store, None).await;
+    // The epoch-start (412), the read of that slot beside 2 voids (taken), 4 voids, the
+    // epoch-start: a handful of the stale leader's appends land meanwhile.
+    assert!(
+        during <= 30,
+        "the stale leader got {during} appends in during the takeover"
+    );
+}
+
+/// Without fencing ahead, the new leader chases the stale one slot by slot for as long as it
+/// writes: the test above would catch it.
+async fn planted_bug_no_fence_ahead_is_held_off_while_the_stale_leader_writes(
+    store: Arc<dyn ObjectStore>,
+) {
+    let bug = Some(wormlog_writer::PlantedBug::NoFenceAhead);
+    let during = takeover_against_a_stale_leader(store, bug).await;
+    assert!(
+        during > 100,
+        "held off while the stale leader wrote: {during} appends"
+    );
 }
 
 /// A tail hint (the slot a previous process wrote) is read beside the listing and used only
@@ -635,7 +688,6 @@ async fn planted_bug_skipping_the_epoch_start_below_us_is_caught(store: Arc<dyn 
 }
 
 on_every_store!(
-    a_new_leader_catches_up_with_a_stale_leader_still_writing,
     lost_response_is_resolved_as_our_own_write,
     higher_epoch_fences_the_writer_and_it_sends_no_more_puts,
     open_below_the_current_epoch_is_fenced_and_writes_nothing,
@@ -661,8 +713,81 @@ on_every_store!(
 // Object Lock on every segment (RGW's unversioned bucket has none; moto's is in s3_stores.rs).
 mod local_only {
     use super::*;
+    // Also the takeover race, timed by the latency the test adds rather than a server's own
+    // (on S3 servers the two-process takeover test measures it).
     on_every_local_store!(
         open_finds_the_tail_in_logarithmic_reads,
+        a_new_leader_fences_a_stale_leader_still_writing,
+        planted_bug_no_fence_ahead_is_held_off_while_the_stale_leader_writes,
         segments_carry_the_requested_object_lock,
+    );
+}
+
+/// A new leader that crashed while fencing ahead: events at slots 0..=1, its voids landed at
+/// 3 and 4 (epoch 2), slot 2 never written. Readers wait at slot 2 (a pending hole, not a
+/// gap); the next opener fills it with a void and goes on, and the log reads whole.
+async fn crashed_fence(store: &Arc<dyn ObjectStore>) {
+    let a = open(Arc::clone(store), 1, "a").await;
+    a.append("t", "0").await.unwrap(); // slot 0 epoch-start, slot 1 seq 0
+    a.close().await;
+    let void = Plant {
+        kind: SegmentKind::Void,
+        ..Plant::events(1, 0, 2, "crashed")
+    };
+    void.at(&**store, S, 3).await;
+    void.at(&**store, S, 4).await;
+}
+
+async fn a_crashed_fence_is_a_pending_hole_that_the_next_opener_fills(store: Arc<dyn ObjectStore>) {
+    crashed_fence(&store).await;
+    let reader = LogReader::new(Arc::clone(&store), "", S).unwrap();
+    let mut scan = reader.scan(0).await.unwrap();
+    let mut seqs = Vec::new();
+    while let Some(item) = scan.next().await.expect("a pending hole is not an error") {
+        if let ScanItem::Event(e) = item {
+            seqs.push(e.seq);
+        }
+    }
+    assert_eq!((seqs, scan.pending_hole()), (vec![0], Some((2, 2))));
+    let report = wormlog_reader::verify(Arc::clone(&store), "", S, false)
+        .await
+        .unwrap();
+    assert!(report.is_clean(), "{:?}", report.findings);
+    assert_eq!(report.pending_holes, vec![(2, 2)]);
+
+    let b = open(Arc::clone(&store), 3, "b").await;
+    let ack = b.append("t", "1").await.unwrap();
+    assert_eq!((ack.seq, ack.slot), (1, 6), "void at 2, epoch-start at 5");
+    assert_eq!(events(&store).await.len(), 2);
+    let report = wormlog_reader::verify(Arc::clone(&store), "", S, false)
+        .await
+        .unwrap();
+    assert!(
+        report.is_clean() && report.pending_holes.is_empty(),
+        "{report:?}"
+    );
+}
+
+/// An opener that writes on above the hole without filling it turns it into a gap below its
+/// own events: readers stop there. The test above would catch it.
+async fn planted_bug_an_opener_that_does_not_repair_leaves_a_gap(store: Arc<dyn ObjectStore>) {
+    crashed_fence(&store).await;
+    let mut cfg = writer_config(S, 3, "b");
+    cfg.planted_bug = Some(wormlog_writer::PlantedBug::OpenWithoutRepair);
+    let b = LogWriter::open(Arc::clone(&store), cfg).await.unwrap();
+    b.append("t", "1").await.unwrap();
+    let reader = LogReader::new(Arc::clone(&store), "", S).unwrap();
+    let read = reader.read_events(0, None).await;
+    assert!(
+        matches!(read, Err(wormlog_reader::ReadError::Gap { first: 2, .. })),
+        "{read:?}"
+    );
+}
+
+mod fencing_ahead {
+    use super::*;
+    on_every_store!(
+        a_crashed_fence_is_a_pending_hole_that_the_next_opener_fills,
+        planted_bug_an_opener_that_does_not_repair_leaves_a_gap,
     );
 }

@@ -22,7 +22,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use wormlog_format::{decode_segment, FormatError, SegmentSummary, StreamKeys};
+use wormlog_format::{decode_segment, FormatError, SegmentKind, SegmentSummary, StreamKeys};
 use wormlog_store::{list_all, shadowed_keys, ObjectStore, StoreError};
 
 /// How reads of the log are retried.
@@ -65,6 +65,31 @@ impl Tail {
         self.last.as_ref().map_or(0, |s| s.epoch)
     }
 }
+
+/// What lies below a tail of `void` records (a new leader fencing ahead, or one that crashed
+/// while it did): the last segment that is not a void, and the voids and missing slots above
+/// it. A missing slot there is a pending hole, not a deletion, while every slot above it is a
+/// void: the next opener fills it with a void of its own (docs/protocol.md, writer step 1).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct VoidRun {
+    /// The highest present slot that holds no void, and its summary (`None`: only voids and
+    /// holes, from slot 0 on).
+    pub base: Option<(u64, SegmentSummary)>,
+    /// The void records above the base.
+    pub voids: Vec<(u64, SegmentSummary)>,
+    /// The missing slots above the base, lowest first.
+    pub holes: Vec<u64>,
+}
+
+impl VoidRun {
+    /// The highest epoch among the voids: a writer below it is fenced by them.
+    pub fn max_void_epoch(&self) -> u64 {
+        self.voids.iter().map(|(_, v)| v.epoch).max().unwrap_or(0)
+    }
+}
+
+/// How many summaries a walk down a void run reads at once.
+const VOID_RUN_BATCH: u64 = 8;
 
 /// Why the log could not be read.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -173,6 +198,35 @@ impl LogReads {
             deleted,
             versioned,
         })
+    }
+
+    /// Walks down from the tail's last slot, a void, to the first slot that holds anything
+    /// else, reading summaries a batch at a time (one round trip for a fenced-ahead window).
+    pub async fn void_run(&self, tail: &Tail) -> Result<VoidRun, TailError> {
+        let mut run = VoidRun::default();
+        let mut top = tail.next_slot; // slots below `top` are still to be read
+        while top > 0 {
+            let low = top.saturating_sub(VOID_RUN_BATCH);
+            let reads = (low..top)
+                .rev()
+                .map(|slot| async move { (slot, self.summary(slot).await) });
+            for (slot, summary) in futures::future::join_all(reads).await {
+                match summary? {
+                    Some(s) if s.kind == SegmentKind::Void => run.voids.push((slot, s)),
+                    Some(s) => {
+                        run.base = Some((slot, s));
+                        run.holes.reverse();
+                        run.voids.reverse();
+                        return Ok(run);
+                    }
+                    None => run.holes.push(slot),
+                }
+            }
+            top = low;
+        }
+        run.holes.reverse();
+        run.voids.reverse();
+        Ok(run)
     }
 
     /// The last present slot by HEADs alone: gallop over slots 0, 1, 2, 4, ... to the first

@@ -22,6 +22,16 @@ pub enum ReadError {
         next: u64,
     },
 
+    /// Only void records lie above the missing slots: a new leader is still fencing ahead, or
+    /// crashed while it did. Not damage: the scan ends there, a follower waits, and the next
+    /// writer's open fills the slots.
+    #[error("slots {first}..={last} of stream {stream} are pending: a writer claimed the slots after them and has not filled these yet; they are filled by it or by the next writer to open")]
+    Pending {
+        stream: String,
+        first: u64,
+        last: u64,
+    },
+
     #[error("the segment at slot {slot} of stream {stream} starts at seq {found}, but the log before it ends at seq {expected}; run `wormlog verify`")]
     Discontinuity {
         stream: String,

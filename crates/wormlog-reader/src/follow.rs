@@ -190,6 +190,8 @@ impl Follow {
         };
         match self.scan.settle_missing(slot, next - 1).await {
             Err(ReadError::Store(e)) if e.is_transient() => Ok(()),
+            // Voids alone beyond: a writer is still filling these slots; wait for them.
+            Err(ReadError::Pending { .. }) => Ok(()),
             other => other.inspect_err(|_| self.scan.finished = true),
         }
     }

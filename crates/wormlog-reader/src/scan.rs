@@ -13,7 +13,7 @@ use wormlog_format::{
 };
 use wormlog_store::{ObjectStore, StoreError};
 
-use crate::fetch::{get_with_retries, list_versions_with_retries};
+use crate::fetch::{get_with_retries, list_page_with_retries, list_versions_with_retries};
 use crate::purges::{DocumentedPurge, PurgeIndex};
 use crate::rules::{Position, Verdict};
 use crate::{ReadError, ReaderBug};
@@ -69,7 +69,13 @@ pub struct Scan {
     /// Listed slots that a delete marker or an older version shadows: the scan stops with
     /// [`ReadError::SlotDeleted`] on reaching one, or at its end.
     pub(crate) shadowed: BTreeSet<u64>,
+    /// The pending hole the scan ended at, if it did ([`Scan::pending_hole`]).
+    hole: Option<(u64, u64)>,
 }
+
+/// More voids above a missing slot than this are more than any writer's window explains: the
+/// slot is a gap, not a pending hole.
+pub const MAX_VOIDS_ABOVE_A_HOLE: usize = 64;
 
 impl LogReader {
     pub fn new(
@@ -202,6 +208,7 @@ impl LogReader {
             at,
             finished: false,
             shadowed,
+            hole: None,
         }
     }
 
@@ -246,8 +253,20 @@ impl Scan {
             if result.is_err() {
                 self.finished = true;
             }
+            if let Err(ReadError::Pending { first, last, .. }) = result {
+                // The log's readable end: nothing but voids above. What was judged before
+                // the hole is still returned.
+                self.hole = Some((first, last));
+                continue;
+            }
             result?;
         }
+    }
+
+    /// The pending hole this scan ended at: slots a writer claimed the slots after and has
+    /// not filled yet (see [`ReadError::Pending`]). `None` if it ended at the log's last slot.
+    pub fn pending_hole(&self) -> Option<(u64, u64)> {
+        self.hole
     }
 
     /// Settles any slots missing before `slot`, then applies the reader rules to what was
@@ -309,6 +328,13 @@ impl Scan {
                 .take_while(|s| !documented(s))
                 .last()
                 .unwrap_or(gap);
+            if gap_end == last && only_voids_above(&*self.store, &self.keys, last).await? {
+                return Err(ReadError::Pending {
+                    stream: self.keys.stream().to_owned(),
+                    first: gap,
+                    last,
+                });
+            }
             return Err(ReadError::Gap {
                 stream: self.keys.stream().to_owned(),
                 first: gap,
@@ -453,4 +479,38 @@ impl Scan {
     pub fn listed_slots(&self) -> usize {
         self.listed
     }
+}
+
+/// True when every slot present above `slot` is a void record, and there is at least one
+/// and at most [`MAX_VOIDS_ABOVE_A_HOLE`]: the slots below them are a pending hole of a
+/// writer fencing ahead, not a deletion (docs/protocol.md, Reader).
+async fn only_voids_above(
+    store: &dyn ObjectStore,
+    keys: &StreamKeys,
+    slot: u64,
+) -> Result<bool, ReadError> {
+    let (prefix, after) = (keys.log_prefix(), keys.segment(slot));
+    let page = list_page_with_retries(store, &prefix, Some(&after), MAX_VOIDS_ABOVE_A_HOLE + 1)
+        .await
+        .map_err(ReadError::Store)?;
+    let above: Vec<u64> = page
+        .entries
+        .iter()
+        .filter_map(|e| keys.parse_slot(&e.key))
+        .collect();
+    if above.is_empty() || above.len() > MAX_VOIDS_ABOVE_A_HOLE {
+        return Ok(false);
+    }
+    for s in above {
+        let got = match get_with_retries(store, &keys.segment(s)).await {
+            Ok(got) => got,
+            Err(StoreError::NotFound { .. }) => continue,
+            Err(e) => return Err(ReadError::Store(e)),
+        };
+        match wormlog_format::decode_header(&got.body) {
+            Ok(h) if h.kind == SegmentKind::Void => {}
+            _ => return Ok(false),
+        }
+    }
+    Ok(true)
 }

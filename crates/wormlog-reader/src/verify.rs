@@ -215,6 +215,10 @@ pub struct VerifyReport {
     /// Attachments no event refers to: uploads whose segment never committed. Not
     /// violations, and safe to delete where retention allows.
     pub unreferenced_attachments: Vec<String>,
+    /// Missing slots with only void records above them (`[first, last]`): a new leader is
+    /// fencing ahead, or crashed while it did. Not violations: readers stop there and wait,
+    /// and the next writer's open fills them.
+    pub pending_holes: Vec<(u64, u64)>,
     pub findings: Vec<Finding>,
 }
 
@@ -276,6 +280,7 @@ pub async fn verify(
             Ok(g) => found.push((slot, g)),
             Err(wormlog_store::StoreError::NotFound { .. }) => absent.push(slot),
             Err(wormlog_store::StoreError::Foreign { reason, .. }) => {
+                audit.present.push((slot, false));
                 report.findings.push(Finding::Foreign {
                     slot,
                     error: reason,
@@ -304,6 +309,7 @@ pub async fn verify(
                 audit.missing(&mut report, &index, from, s - 1);
             }
             if let Some(d) = index.by_slot.get(&s) {
+                audit.present.push((s, false));
                 report.findings.push(Finding::PurgedSlotPresent {
                     slot: s,
                     record_slot: d.record_slot,
@@ -322,6 +328,7 @@ pub async fn verify(
             audit.missing(&mut report, &index, from, slot);
         }
     }
+    audit.pending_holes(&mut report);
     for record_slot in audit.purge_records {
         if !index.by_slot.values().any(|d| d.record_slot == record_slot) {
             report
@@ -354,9 +361,30 @@ struct Audit {
     purge_records: Vec<u64>,
     /// The attachments valid events refer to.
     attachments: Vec<crate::attachments::Reference>,
+    /// Every present slot met, and whether it holds a void record.
+    present: Vec<(u64, bool)>,
 }
 
 impl Audit {
+    /// Gaps with only voids above them, one to [`crate::scan::MAX_VOIDS_ABOVE_A_HOLE`], are
+    /// pending holes, as readers judge them.
+    fn pending_holes(&self, report: &mut VerifyReport) {
+        let present = &self.present;
+        report.findings.retain(|f| {
+            let Finding::Gap { first, last } = *f else {
+                return true;
+            };
+            let above = present.iter().filter(|(s, _)| *s > last);
+            let count = above.clone().count();
+            let voids = above.clone().all(|(_, void)| *void);
+            let pending = voids && (1..=crate::scan::MAX_VOIDS_ABOVE_A_HOLE).contains(&count);
+            if pending {
+                report.pending_holes.push((first, last));
+            }
+            !pending
+        });
+    }
+
     /// Slots `first..=last` are missing: documented purges are noted and their seqs
     /// accounted for as a reader does; runs of undocumented slots are gaps.
     fn missing(&mut self, report: &mut VerifyReport, index: &PurgeIndex, first: u64, last: u64) {
@@ -407,7 +435,10 @@ impl Audit {
     }
 
     fn segment(&mut self, report: &mut VerifyReport, stream: &str, slot: u64, body: &[u8]) {
-        let segment = match decode_segment(body) {
+        let decoded = decode_segment(body);
+        let void = matches!(&decoded, Ok(s) if s.header.kind == SegmentKind::Void);
+        self.present.push((slot, void));
+        let segment = match decoded {
             Ok(s) => s,
             Err(e) => {
                 report.findings.push(Finding::Corrupt {

@@ -15,6 +15,8 @@ use wormlog_format::{
 };
 use wormlog_store::{LockRequest, ObjectStore, PutOptions, Retention, SeededRng, StoreError};
 
+mod fence;
+
 use crate::resolve::{decide, Resolution, WriterView};
 use crate::settle::{Settled, SlotAttempts};
 use crate::stats::StatsCells;
@@ -32,6 +34,8 @@ pub(crate) struct Committed {
 pub(crate) enum Payload<'a> {
     Events(&'a [NewEvent]),
     EpochStart,
+    /// A slot claimed or filled without a segment (fencing ahead, repairing a hole).
+    Void,
     Purge(&'a PurgeRecord),
 }
 
@@ -39,7 +43,7 @@ impl<'a> Payload<'a> {
     fn events(self) -> &'a [NewEvent] {
         match self {
             Payload::Events(events) => events,
-            Payload::EpochStart | Payload::Purge(_) => &[],
+            Payload::EpochStart | Payload::Void | Payload::Purge(_) => &[],
         }
     }
 }
@@ -157,19 +161,88 @@ impl Core {
             }
         }
         core.next_slot = tail.next_slot;
-        if let Some(last) = tail.last {
+        let last = match tail.last.as_ref().map(|l| l.kind) {
+            Some(SegmentKind::Void) => core.below_voids(&tail).await?,
+            _ => tail.last.map(|l| (tail.next_slot - 1, l)),
+        };
+        if let Some((slot, last)) = last {
             core.next_seq = last.next_seq();
             core.max_epoch_seen = last.epoch;
             core.prev = Some(last.write_id);
             let unchecked = core.cfg.planted_bug == Some(crate::PlantedBug::OpenWithoutEpochCheck);
             if last.epoch > core.cfg.epoch && !unchecked {
-                return Err(core.fenced(last.epoch, tail.next_slot - 1, false));
+                return Err(core.fenced(last.epoch, slot, false));
             }
         }
         if !core.tail_holds_our_epoch() {
-            core.commit(Payload::EpochStart, None).await?;
+            core.start_epoch().await?;
         }
         Ok(core)
+    }
+
+    /// The tail is a void: a new leader is fencing ahead, or one crashed while it did. Reads
+    /// down to the last segment that is not a void (where the seqs stand), refuses if a void
+    /// carries a higher epoch, and fills every missing slot above that segment with a void of
+    /// our own before anything else is written ([`fence`]). Returns that segment.
+    async fn below_voids(
+        &mut self,
+        tail: &wormlog_fencing::tail::Tail,
+    ) -> Result<Option<(u64, SegmentSummary)>, WriteError> {
+        loop {
+            let run = self.reads.void_run(tail).await;
+            let run = run.map_err(|e| self.read_failed(e))?;
+            let void_epoch = run.max_void_epoch();
+            if void_epoch > self.cfg.epoch {
+                let slot = run.voids.last().map_or(tail.next_slot - 1, |v| v.0);
+                return Err(self.fenced(void_epoch, slot, false));
+            }
+            let base = run.base.clone();
+            (self.next_seq, self.prev) = match &base {
+                Some((_, b)) => (b.next_seq(), Some(b.write_id)),
+                None => (0, None),
+            };
+            let unrepaired = self.cfg.planted_bug == Some(crate::PlantedBug::OpenWithoutRepair);
+            if run.holes.is_empty() || unrepaired {
+                return Ok(base);
+            }
+            self.refuse_deleted_holes(&run).await?;
+            if self.repair(&run).await? {
+                return Ok(base);
+            }
+            // A late segment took a hole before our void: walk down again from the tail.
+        }
+    }
+
+    /// On a versioned bucket a hole may be a deleted slot (a delete marker), which a void
+    /// would write over on AWS and moto: refuse it as at the tail.
+    async fn refuse_deleted_holes(
+        &mut self,
+        run: &wormlog_fencing::tail::VoidRun,
+    ) -> Result<(), WriteError> {
+        let after = run
+            .base
+            .as_ref()
+            .and_then(|(s, _)| s.checked_sub(1))
+            .map(|s| self.keys.segment(s));
+        let prefix = self.keys.log_prefix();
+        let listed = self
+            .store
+            .list_versions_after(&prefix, after.as_deref())
+            .await;
+        let listed = listed.map_err(WriteError::Store)?;
+        let shadowed = wormlog_store::shadowed_keys(&listed);
+        match run
+            .holes
+            .iter()
+            .find(|&&h| shadowed.contains(&self.keys.segment(h)))
+        {
+            Some(&slot) => Err(WriteError::SlotDeleted {
+                stream: self.keys.stream().to_owned(),
+                slot,
+                key: self.keys.segment(slot),
+            }),
+            None => Ok(()),
+        }
     }
 
     /// An `epoch-start` record fences lower epochs from its slot on. A tail segment that
@@ -401,6 +474,11 @@ impl Core {
                 self.next_slot = slot + 1;
                 self.foreign_conflict(expected_seq, slot)
             }
+            // A void changes no seq: even a conditional append goes on past it.
+            Resolution::SkipVoid => {
+                self.next_slot = slot + 1;
+                Ok(None)
+            }
         }
     }
 
@@ -425,6 +503,7 @@ impl Core {
         let kind = match payload {
             Payload::Events(_) => SegmentKind::Events,
             Payload::EpochStart => SegmentKind::EpochStart,
+            Payload::Void => SegmentKind::Void,
             Payload::Purge(_) => SegmentKind::Purge,
         };
         let spec = SegmentSpec {
@@ -442,7 +521,7 @@ impl Core {
         let (bytes, header) = match payload {
             Payload::Purge(record) => encode_purge(&spec, record),
             Payload::Events(events) => encode_segment(&spec, events),
-            Payload::EpochStart => encode_segment(&spec, &[]),
+            Payload::EpochStart | Payload::Void => encode_segment(&spec, &[]),
         };
         (bytes, SegmentSummary::of(&header))
     }

@@ -99,6 +99,12 @@ pub struct WriterConfig {
     /// 18446744073709551615 would otherwise let only that epoch ever append. `None` allows any
     /// jump (for epochs from an issuer that skips, such as a timestamp).
     pub max_epoch_jump: Option<u64>,
+    /// Fencing ahead: a writer that opens at a new epoch sends its `epoch-start` at the tail
+    /// together with this many `void` records at the slots after it, all at once, so a stale
+    /// leader that keeps taking the next slot is fenced within a round trip or two instead of
+    /// holding the new one off for as long as it writes (docs/protocol.md, writer step 1).
+    /// 0 sends the epoch-start alone; at most [`MAX_FENCE_AHEAD`].
+    pub fence_ahead: u32,
     /// A protocol bug switched on, for tests that prove the simulation checker catches it.
     /// Always `None` outside those tests.
     #[doc(hidden)]
@@ -107,6 +113,13 @@ pub struct WriterConfig {
 
 /// The default [`WriterConfig::max_epoch_jump`]: an epoch at most this far above the log's.
 pub const MAX_EPOCH_JUMP: u64 = 1_000_000;
+
+/// The default [`WriterConfig::fence_ahead`]: a serial stale leader lands at most one or two
+/// slots in the round trip between a new leader's listing and its PUTs.
+pub const DEFAULT_FENCE_AHEAD: u32 = 2;
+
+/// The most [`WriterConfig::fence_ahead`] may be.
+pub const MAX_FENCE_AHEAD: u32 = 15;
 
 /// A callback for [`WriterConfig::on_stop`].
 #[derive(Clone)]
@@ -147,6 +160,12 @@ pub enum PlantedBug {
     SkipEpochStartBelowUs,
     /// Writer step 1 taking `tail_hint` for the tail without the listing's confirmation.
     TrustTailHint,
+    /// Writer step 1 without repairing holes: an opener whose tail is a void run writes on
+    /// above a missing slot, where a stale leader's late PUT can still land.
+    OpenWithoutRepair,
+    /// Writer step 1 without fencing ahead: the epoch-start alone, chasing a stale leader
+    /// slot by slot for as long as it writes.
+    NoFenceAhead,
 }
 
 impl WriterConfig {
@@ -170,6 +189,7 @@ impl WriterConfig {
             on_stop: None,
             max_epoch_jump: Some(MAX_EPOCH_JUMP),
             tail_hint: None,
+            fence_ahead: DEFAULT_FENCE_AHEAD,
             planted_bug: None,
         }
     }
@@ -193,6 +213,12 @@ impl WriterConfig {
         wormlog_format::validate_id("the writer id", &self.writer_id)?;
         if self.max_batch_events == 0 || self.max_batch_bytes == 0 {
             return Err("batch limits must be at least 1".into());
+        }
+        if self.fence_ahead > MAX_FENCE_AHEAD {
+            return Err(format!(
+                "fence_ahead is {}, at most {MAX_FENCE_AHEAD}",
+                self.fence_ahead
+            ));
         }
         if self.retry.max_attempts == 0 {
             return Err("the retry policy must allow at least one attempt".into());

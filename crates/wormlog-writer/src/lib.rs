@@ -45,7 +45,7 @@ mod writer;
 pub use attach::PART_SIZE;
 pub use config::{
     LockPolicy, PlantedBug, RetryPolicy, StopHook, WriterConfig, DEFAULT_ATTACH_ABOVE,
-    DEFAULT_PARTS_ABOVE, MAX_EPOCH_JUMP,
+    DEFAULT_FENCE_AHEAD, DEFAULT_PARTS_ABOVE, MAX_EPOCH_JUMP, MAX_FENCE_AHEAD,
 };
 pub use error::WriteError;
 pub use resolve::{decide, Resolution, WriterView};

@@ -3,7 +3,7 @@
 //! each arm a rule of protocol.md, so it can be read against the spec and tested exhaustively.
 
 use uuid::Uuid;
-use wormlog_format::SegmentSummary;
+use wormlog_format::{SegmentKind, SegmentSummary};
 
 /// What the writer knows when it meets an occupied slot.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -30,6 +30,10 @@ pub enum Resolution {
     CountAndAdvance,
     /// A zombie (epoch below the highest seen): readers skip it, so skip it uncounted.
     SkipZombie,
+    /// A void record at or below our epoch (a new leader fencing ahead, or an opener
+    /// repairing a hole): never valid, so readers skip it without raising their epoch or
+    /// counting it, and so does the writer. A void of a higher epoch fences like any segment.
+    SkipVoid,
 }
 
 /// Decides what the segment found at an occupied slot means (protocol.md, writer step 2).
@@ -40,6 +44,7 @@ pub fn decide(found: &SegmentSummary, me: &WriterView<'_>) -> Resolution {
         // Same epoch but not our write: another process holds our token (even under our
         // writer id: a restarted twin). Counting it would let two leaders interleave.
         f if f.epoch == me.epoch => Resolution::EpochConflict,
+        f if f.kind == SegmentKind::Void => Resolution::SkipVoid,
         f if f.epoch < me.max_epoch_seen => Resolution::SkipZombie,
         _ => Resolution::CountAndAdvance,
     }
@@ -48,7 +53,6 @@ pub fn decide(found: &SegmentSummary, me: &WriterView<'_>) -> Resolution {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use wormlog_format::SegmentKind;
 
     fn found(epoch: u64, writer: &str, id: u128) -> SegmentSummary {
         SegmentSummary {
@@ -88,6 +92,19 @@ mod tests {
         );
         assert_eq!(decide(&found(3, "b", 2), &me(4)), Resolution::SkipZombie);
         assert_eq!(decide(&found(4, "b", 2), &me(5)), Resolution::SkipZombie);
+    }
+
+    #[test]
+    fn a_void_fences_from_above_and_is_skipped_from_below() {
+        let void = |epoch| SegmentSummary {
+            kind: SegmentKind::Void,
+            count: 0,
+            ..found(epoch, "b", 2)
+        };
+        assert_eq!(decide(&void(6), &me(4)), Resolution::Fenced { epoch: 6 });
+        assert_eq!(decide(&void(5), &me(4)), Resolution::EpochConflict);
+        assert_eq!(decide(&void(4), &me(4)), Resolution::SkipVoid);
+        assert_eq!(decide(&void(3), &me(4)), Resolution::SkipVoid);
     }
 
     #[test]

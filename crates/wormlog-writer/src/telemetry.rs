@@ -27,6 +27,7 @@ pub(crate) fn resolved(stream: &str, resolution: &Resolution) {
         Resolution::OurOwnWrite => "own_write",
         Resolution::CountAndAdvance => "counted",
         Resolution::SkipZombie => "zombie",
+        Resolution::SkipVoid => "void",
         Resolution::Fenced { .. } => "fenced",
         Resolution::EpochConflict => "epoch_conflict",
     };

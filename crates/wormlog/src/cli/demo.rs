@@ -174,7 +174,9 @@ pub(crate) async fn run(ctx: &Context, _args: DemoArgs) -> CliResult<()> {
             }
             ScanItem::Zombie { slot, .. } => out!("   slot {slot}  zombie segment skipped"),
             ScanItem::Purged { slot, .. } => out!("   slot {slot}  purged (documented)"),
-            ScanItem::Void { slot, .. } => out!("   slot {slot}  void record skipped"),
+            ScanItem::Void { slot, .. } => {
+                out!("   slot {slot}  void (claimed to fence a stale leader) skipped")
+            }
         }
     }
     let expected: Vec<u64> = (0..(A_EVENTS.len() + B_EVENTS.len()) as u64).collect();

@@ -90,7 +90,8 @@ impl From<ReadError> for CliError {
             | ReadError::AttachmentMissing { .. }
             | ReadError::PayloadMismatch { .. } => VIOLATION,
             ReadError::Config(_) => USAGE,
-            ReadError::Store(_) | ReadError::Output(_) => STORE,
+            // A writer is still filling the slots: try again, as after a store failure.
+            ReadError::Store(_) | ReadError::Output(_) | ReadError::Pending { .. } => STORE,
         };
         CliError {
             code,

@@ -155,6 +155,11 @@ pub(crate) async fn run(ctx: &Context, args: VerifyArgs) -> CliResult<()> {
                 out!("  {key}");
             }
         }
+        for (first, last) in &report.pending_holes {
+            out!(
+                "slots {first}..={last} are pending (not violations): a new writer claimed the slots after them and has not filled these yet, or crashed while it did; readers stop there, and the next writer to open fills them"
+            );
+        }
         if is_empty(&report) {
             out!("the stream has no segments");
         } else if report.is_clean() {

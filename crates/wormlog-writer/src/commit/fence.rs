@@ -1,0 +1,382 @@
+//! Writer step 1 at a new epoch: fencing ahead, and repairing the holes a crashed fence left.
+//!
+//! ```text
+//!  tail t, at a lower epoch    PUT t: epoch-start ── 2xx ─► open (a quiet log: one object)
+//!                                   └── 412: someone is writing, maybe a stale leader
+//!                              at once: HEAD t, and PUT t+1..=t+k: void (create-only)
+//!  judge t, then each claimed slot in order: ours, or read (412) and judged as at any
+//!    occupied slot (a stale leader's segments below our first void are counted; a higher
+//!    epoch fences us). One void of ours landed: the stale leader stops there, so the
+//!    epoch-start goes at the first slot after the window, its first_seq now known. It took
+//!    the whole window: claim the next 2k (doubling, up to 32).
+//!
+//!  tail a void: walk down to the last segment that is not one (one batch of HEADs)
+//!    a void above our epoch: fenced, nothing written
+//!    missing slots above that segment (a fence that crashed): fill each with our own void,
+//!    create-only, before anything else; what a late PUT put there first is judged instead
+//! ```
+//!
+//! Why this is safe (I2, I4): a void is never valid, so readers skip it without counting it
+//! or raising their epoch, and the writer does the same ([`crate::resolve::decide`],
+//! `SkipVoid`). But every writer that meets a void of a higher epoch at a 412 is fenced by
+//! it, as by any segment. A stale leader writes in slot order and never skips a slot unread,
+//! so it stops at the first of our records it meets: below that record it can only have
+//! taken slots contiguously from the tail, each a valid segment readers count, and above it
+//! nothing. Its segments that land in the window do so before we read them, so before our
+//! epoch-start: epochs never decrease along the log. The window is settled whole before the
+//! writer commits anything after it, so a missing slot can only sit inside the last window,
+//! under voids alone: readers wait there (a pending hole) instead of reporting a gap, and the
+//! next opener fills it.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use uuid::Uuid;
+use wormlog_fencing::tail::{LogReads, TailError, VoidRun};
+use wormlog_format::{SegmentKind, SegmentSummary};
+use wormlog_store::{ObjectStore, PutOptions, SeededRng, StoreError};
+
+use super::{Core, Payload};
+use crate::settle::SlotAttempts;
+use crate::{RetryPolicy, WriteError};
+
+/// The most voids one round of fencing ahead claims (a window doubles each time a stale
+/// leader takes all of it). Below the readers' bound on voids above a pending hole.
+const MAX_CLAIM: u64 = 32;
+const _: () = assert!(MAX_CLAIM as usize <= wormlog_reader_bound());
+
+/// [`wormlog_reader::scan::MAX_VOIDS_ABOVE_A_HOLE`], restated: this crate does not depend on
+/// the reader.
+const fn wormlog_reader_bound() -> usize {
+    64
+}
+
+/// What a slot of a window, or a repaired hole, holds once settled.
+enum Fate {
+    /// Our record (2xx, or a 412 on our own write id after a lost response).
+    Ours(SegmentSummary),
+    /// Someone else's segment, read after the 412.
+    Foreign(SegmentSummary),
+    /// A 412, not read yet (the caller reads it beside its next requests): the sends so
+    /// far, and what we sent (the slot may hold it, if an earlier send's answer was lost).
+    Occupied(SlotAttempts, SegmentSummary, u64),
+}
+
+/// A slot a claim lost (412), to be read: its sends, and what we sent there (and its size).
+type Lost = (u64, SlotAttempts, (SegmentSummary, u64));
+
+/// Why one control record's slot could not be settled, with its sends so far.
+struct Unsettled(SlotAttempts, WriteError);
+
+/// One create-only PUT of a control record, retried on transient failures under one write
+/// id; owns what it needs, so a window's PUTs run at once.
+struct ControlPut {
+    store: Arc<dyn ObjectStore>,
+    reads: LogReads,
+    retry: RetryPolicy,
+    rng: SeededRng,
+    slot: u64,
+    key: String,
+    body: Bytes,
+    opts: PutOptions,
+    summary: SegmentSummary,
+    /// Read the slot after a 412 (else [`Fate::Occupied`]).
+    read_occupied: bool,
+    stats: Arc<crate::stats::StatsCells>,
+    stream: String,
+}
+
+impl ControlPut {
+    /// Our record is in the log: counted in the writer's stats like any segment it commits.
+    fn count_landed(&self) {
+        let len = self.body.len() as u64;
+        self.stats.committed(0, len);
+        crate::telemetry::committed(&self.stream, 0, len);
+    }
+
+    async fn settle(mut self) -> Result<(u64, Fate), Unsettled> {
+        let mut tries = SlotAttempts::new(self.slot);
+        loop {
+            match self
+                .store
+                .put_if_absent(&self.key, self.body.clone(), &self.opts)
+                .await
+            {
+                Ok(_) => {
+                    self.count_landed();
+                    return Ok((self.slot, Fate::Ours(self.summary)));
+                }
+                Err(StoreError::AlreadyExists { .. }) if !self.read_occupied => {
+                    return Ok((
+                        self.slot,
+                        Fate::Occupied(tries, self.summary, self.body.len() as u64),
+                    ));
+                }
+                Err(StoreError::AlreadyExists { .. }) => {
+                    let found = self.reads.summary(self.slot).await;
+                    let found = found.map_err(|e| Unsettled(tries, read_failed(e)))?;
+                    return match found {
+                        Some(f) if f.write_id == self.summary.write_id => {
+                            self.count_landed();
+                            Ok((self.slot, Fate::Ours(f)))
+                        }
+                        Some(f) => Ok((self.slot, Fate::Foreign(f))),
+                        // Occupied, then gone: deleted behind us. Never write into it.
+                        // (`settle_all` names the stream and stops the writer.)
+                        None => Err(Unsettled(
+                            tries,
+                            WriteError::Vanished {
+                                stream: String::new(),
+                                slot: self.slot,
+                            },
+                        )),
+                    };
+                }
+                Err(e) if e.is_transient() && tries.failed + 1 < self.retry.max_attempts => {
+                    tries.send_failed(&e);
+                    let ceiling = self.retry.ceiling(tries.failed).as_micros() as u64;
+                    let wait = self.rng.below(ceiling.max(1));
+                    tokio::time::sleep(std::time::Duration::from_micros(wait)).await;
+                }
+                Err(e) => {
+                    if e.is_transient() {
+                        tries.send_failed(&e);
+                    }
+                    return Err(Unsettled(tries, WriteError::Store(e)));
+                }
+            }
+        }
+    }
+}
+
+/// The summaries of `slots`, read at once.
+async fn read_all(
+    reads: &LogReads,
+    slots: &[Lost],
+) -> Vec<Result<Option<SegmentSummary>, TailError>> {
+    futures::future::join_all(slots.iter().map(|(slot, _, _)| reads.summary(*slot))).await
+}
+
+fn read_failed(e: TailError) -> WriteError {
+    match e {
+        TailError::Store(e) => WriteError::Store(e),
+        TailError::Corrupt { slot, source } => WriteError::Corrupt {
+            stream: String::new(),
+            slot,
+            source,
+        },
+    }
+}
+
+impl Core {
+    /// A control record of `kind` for `slot`, ready to be sent on its own.
+    fn control_put(&mut self, slot: u64, kind: SegmentKind) -> ControlPut {
+        let payload = match kind {
+            SegmentKind::EpochStart => Payload::EpochStart,
+            _ => Payload::Void,
+        };
+        let write_id = self.rng.uuid();
+        let (body, summary) = self.encode(payload, slot, write_id);
+        ControlPut {
+            store: Arc::clone(&self.store),
+            reads: self.reads.clone(),
+            retry: self.cfg.retry,
+            rng: SeededRng::new(self.rng.next_u64()),
+            slot,
+            key: self.keys.segment(slot),
+            opts: self.put_options(&summary),
+            body,
+            summary,
+            read_occupied: true,
+            stats: Arc::clone(&self.stats),
+            stream: self.keys.stream().to_owned(),
+        }
+    }
+
+    /// Takes what a batch of control PUTs settled as. A slot that cannot be settled stops
+    /// the open: definite while none of its sends may have landed, otherwise an unknown
+    /// outcome that poisons the writer (the hole it may leave is repaired by the next opener).
+    fn fates(
+        &mut self,
+        settled: Vec<Result<(u64, Fate), Unsettled>>,
+    ) -> Result<Vec<(u64, Fate)>, WriteError> {
+        let mut fates = Vec::with_capacity(settled.len());
+        for result in settled {
+            match result {
+                Ok(fate) => fates.push(fate),
+                Err(Unsettled(tries, e)) => return Err(self.unsettled_control(tries, e)),
+            }
+        }
+        Ok(fates)
+    }
+
+    fn unsettled_control(&mut self, tries: SlotAttempts, e: WriteError) -> WriteError {
+        let e = match e {
+            WriteError::Vanished { slot, .. } => self.vanished(slot),
+            WriteError::Corrupt { slot, source, .. } => WriteError::Corrupt {
+                stream: self.cfg.stream.clone(),
+                slot,
+                source,
+            },
+            e => e,
+        };
+        self.unsettled(&tries, e)
+    }
+
+    /// Judges a foreign segment met in a window or a hole, as at any occupied slot: counted,
+    /// skipped, or the end of this writer (fenced, two writers on one epoch).
+    fn judge_foreign(&mut self, slot: u64, found: &SegmentSummary) -> Result<(), WriteError> {
+        self.stats.conflict();
+        self.resolve_occupied(slot, Uuid::nil(), found, None)
+            .map(drop)
+    }
+
+    /// Commits this writer's `epoch-start` at the tail. If a stale leader got there first,
+    /// fences ahead: [`crate::WriterConfig::fence_ahead`] voids at the slots after it, sent
+    /// beside the read of the slot we lost, then the epoch-start after them.
+    pub(super) async fn start_epoch(&mut self) -> Result<(), WriteError> {
+        let mut ahead = match self.cfg.planted_bug {
+            Some(crate::PlantedBug::NoFenceAhead) => 0,
+            _ => u64::from(self.cfg.fence_ahead),
+        };
+        if ahead == 0 {
+            return self.commit(Payload::EpochStart, None).await.map(drop);
+        }
+        // A quiet log: the epoch-start alone lands, one object.
+        let t = self.next_slot;
+        let mut first = self.control_put(t, SegmentKind::EpochStart);
+        first.read_occupied = false;
+        let lost = match first.settle().await {
+            Ok((slot, Fate::Ours(ours))) => {
+                self.advance_past(slot, &ours);
+                return Ok(());
+            }
+            Ok((_, Fate::Occupied(tries, sent, len))) => (tries, sent, len),
+            Ok((slot, Fate::Foreign(found))) => return self.judge_foreign(slot, &found),
+            Err(Unsettled(tries, e)) => return Err(self.unsettled_control(tries, e)),
+        };
+        // Someone holds slot t, maybe a stale leader still writing: claim the slots after it
+        // now, while reading who holds t. A round whose claims were all taken is followed at
+        // once by a round of twice as many, while its slots are read.
+        let mut lost = vec![(t, lost.0, (lost.1, lost.2))];
+        let mut window = t + 1;
+        let mut started = false;
+        loop {
+            let claims: Vec<ControlPut> = (window..window + ahead)
+                .map(|slot| {
+                    let mut claim = self.control_put(slot, SegmentKind::Void);
+                    claim.read_occupied = false;
+                    claim
+                })
+                .collect();
+            let reads = self.reads.clone();
+            let (found, settled) = tokio::join!(
+                read_all(&reads, &lost),
+                futures::future::join_all(claims.into_iter().map(ControlPut::settle))
+            );
+            let mut ours = self.judge_lost(std::mem::take(&mut lost), found, &mut started)?;
+            let mut claimed = Vec::new();
+            for (slot, fate) in self.fates(settled)? {
+                match fate {
+                    Fate::Occupied(tries, sent, len) => lost.push((slot, tries, (sent, len))),
+                    _ => claimed.push(slot),
+                }
+            }
+            ours |= !claimed.is_empty();
+            if ours {
+                // The stale leader stops at our first record. Read what it took below it (and
+                // anything else around our voids), judge the window in slot order, and
+                // commit the epoch-start after it, its first_seq now known.
+                let found = read_all(&reads, &lost).await;
+                let mut window: Vec<(u64, Option<_>)> =
+                    claimed.into_iter().map(|s| (s, None)).collect();
+                window.extend(
+                    lost.into_iter()
+                        .zip(found)
+                        .map(|(l, f)| (l.0, Some((l, f)))),
+                );
+                window.sort_by_key(|(slot, _)| *slot);
+                for (slot, lost) in window {
+                    match lost {
+                        None => self.next_slot = slot + 1, // our void: nothing to count
+                        Some((l, f)) => {
+                            self.judge_lost(vec![l], vec![f], &mut started)?;
+                        }
+                    }
+                }
+                if started {
+                    return Ok(()); // our first epoch-start landed after all (a lost answer)
+                }
+                return self.commit(Payload::EpochStart, None).await.map(drop);
+            }
+            // It took the whole window, so it lands more than `ahead` slots per round trip
+            // of ours: claim twice as many after it (a bounded number of rounds, whatever
+            // its speed).
+            window += ahead;
+            ahead = (ahead * 2).min(MAX_CLAIM);
+        }
+    }
+
+    /// Judges, in slot order, the slots claims lost (412), from their reads. A slot holding
+    /// what we sent (an earlier send landed, its answer lost) is ours: `Ok(true)`, and our
+    /// epoch-start there sets `started`.
+    fn judge_lost(
+        &mut self,
+        lost: Vec<Lost>,
+        found: Vec<Result<Option<SegmentSummary>, TailError>>,
+        started: &mut bool,
+    ) -> Result<bool, WriteError> {
+        let mut ours = false;
+        for ((slot, tries, (sent, len)), found) in lost.into_iter().zip(found) {
+            match found {
+                Ok(Some(found)) if found.write_id == sent.write_id => {
+                    ours = true;
+                    self.stats.committed(0, len);
+                    crate::telemetry::committed(self.keys.stream(), 0, len);
+                    match found.kind {
+                        SegmentKind::EpochStart => {
+                            self.advance_past(slot, &found);
+                            *started = true;
+                        }
+                        _ => self.next_slot = slot + 1,
+                    }
+                }
+                Ok(Some(found)) => self.judge_foreign(slot, &found)?,
+                Ok(None) => {
+                    let gone = WriteError::Vanished {
+                        stream: String::new(),
+                        slot,
+                    };
+                    return Err(self.unsettled_control(tries, gone));
+                }
+                Err(e) => return Err(self.unsettled_control(tries, read_failed(e))),
+            }
+        }
+        Ok(ours)
+    }
+
+    /// Fills the holes of a void run with voids of our own (create-only), so nothing can
+    /// land in them any more. `Ok(true)` when every hole is now a void; `Ok(false)` when a
+    /// late segment got to one first (the run must be walked again).
+    pub(super) async fn repair(&mut self, run: &VoidRun) -> Result<bool, WriteError> {
+        let puts: Vec<ControlPut> = run
+            .holes
+            .iter()
+            .map(|&slot| self.control_put(slot, SegmentKind::Void))
+            .collect();
+        let mut all_void = true;
+        let settled = futures::future::join_all(puts.into_iter().map(ControlPut::settle)).await;
+        for (slot, fate) in self.fates(settled)? {
+            if let Fate::Foreign(found) = fate {
+                let fenced = found.epoch > self.cfg.epoch
+                    || (found.epoch == self.cfg.epoch && found.kind != SegmentKind::Void);
+                if fenced {
+                    // Judged as at any occupied slot: fenced, or two writers on one epoch.
+                    self.resolve_occupied(slot, Uuid::nil(), &found, None)?;
+                }
+                all_void &= found.kind == SegmentKind::Void;
+            }
+        }
+        Ok(all_void)
+    }
+}
