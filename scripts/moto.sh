@@ -16,6 +16,8 @@ VERSION=5.2.5
 ENDPOINT="http://127.0.0.1:${PORT}"
 
 log() { printf 'moto.sh: %s\n' "$*" >&2; }
+# shellcheck source=scripts/server-lib.sh
+. "$(dirname "$0")/server-lib.sh"
 answers() { curl -sf -o /dev/null --max-time 2 "$ENDPOINT/moto-api/"; }
 
 start() {
@@ -31,24 +33,10 @@ start() {
   mkdir -p "$DIR"
   nohup moto_server -H 127.0.0.1 -p "$PORT" >"$DIR/moto.log" 2>&1 &
   echo $! >"$DIR/moto.pid"
-  for _ in $(seq 1 150); do
-    if answers; then
-      log "moto $VERSION ready at $ENDPOINT"
-      return 0
-    fi
-    sleep 0.2
-  done
-  log "moto did not answer within 30 s; its log follows"
-  cat "$DIR/moto.log" >&2
-  exit 1
+  await_answer moto "$DIR/moto.log" "moto $VERSION ready at $ENDPOINT"
 }
 
-stop() {
-  if [ -f "$DIR/moto.pid" ]; then kill "$(cat "$DIR/moto.pid")" 2>/dev/null || true; fi
-  pkill -f "moto_server -H 127.0.0.1 -p $PORT" 2>/dev/null || true
-  rm -rf "$DIR"
-  log "stopped"
-}
+stop() { stop_server "$DIR/moto.pid" "moto_server -H 127.0.0.1 -p $PORT"; }
 
 case "${1:-}" in
   start) start ;;

@@ -16,6 +16,8 @@ PORT=${WORMLOG_PROMETHEUS_PORT:-9091}
 ENDPOINT="http://127.0.0.1:${PORT}"
 
 log() { printf 'prometheus.sh: %s\n' "$*" >&2; }
+# shellcheck source=scripts/server-lib.sh
+. "$(dirname "$0")/server-lib.sh"
 answers() { curl -sf -o /dev/null --max-time 2 "$ENDPOINT/-/ready"; }
 
 install() {
@@ -54,24 +56,10 @@ EOF
   nohup prometheus --config.file="$DIR/prometheus.yml" --storage.tsdb.path="$DIR/data" \
     --web.listen-address="127.0.0.1:$PORT" >"$DIR/prometheus.log" 2>&1 &
   echo $! >"$DIR/prometheus.pid"
-  for _ in $(seq 1 150); do
-    if answers; then
-      log "Prometheus ready at $ENDPOINT, scraping $target"
-      return 0
-    fi
-    sleep 0.2
-  done
-  log "Prometheus did not answer within 30 s; its log follows"
-  cat "$DIR/prometheus.log" >&2
-  exit 1
+  await_answer Prometheus "$DIR/prometheus.log" "Prometheus ready at $ENDPOINT, scraping $target"
 }
 
-stop() {
-  if [ -f "$DIR/prometheus.pid" ]; then kill "$(cat "$DIR/prometheus.pid")" 2>/dev/null || true; fi
-  pkill -f "web.listen-address=127.0.0.1:$PORT" 2>/dev/null || true
-  rm -rf "$DIR"
-  log "stopped"
-}
+stop() { stop_server "$DIR/prometheus.pid" "web.listen-address=127.0.0.1:$PORT"; }
 
 case "${1:-}" in
   install) install ;;

@@ -164,6 +164,12 @@ impl Lease {
         }
     }
 
+    /// This candidate no longer holds the lease (lost, released, stepped down, fenced).
+    fn forget_held(&mut self) {
+        self.held = None;
+        self.publish(None);
+    }
+
     /// The lease object's key.
     pub fn key(&self) -> &str {
         &self.key
@@ -247,8 +253,7 @@ impl Lease {
         if let Some(t) = self.token() {
             return Ok(Acquire::Acquired(t.clone()));
         }
-        self.held = None;
-        self.publish(None);
+        self.forget_held();
         let current = self.read_raw().await?;
         // After the read: a renewal that landed while the read was on its way is in what it
         // returned, so the wait must not start before the read came back.
@@ -389,8 +394,7 @@ impl Lease {
         let key = self.key.clone();
         let lost = || LeaseError::Lost { key: key.clone() };
         if self.token().is_none() {
-            self.held = None;
-            self.publish(None);
+            self.forget_held();
             return Err(lost());
         }
         let h = self.held.clone().expect("a token implies a held lease");
@@ -405,8 +409,7 @@ impl Lease {
             // A renewal that took a whole duration came too late: this candidate stopped
             // believing it leads at its deadline, so the late success counts as lost.
             Ok(_) if self.cfg.clock.monotonic().saturating_sub(h.sent_at) >= self.cfg.duration => {
-                self.held = None;
-                self.publish(None);
+                self.forget_held();
                 Err(lost())
             }
             Ok(put) => {
@@ -419,8 +422,7 @@ impl Lease {
                 Ok(())
             }
             Err(StoreError::PreconditionFailed { .. } | StoreError::NotFound { .. }) => {
-                self.held = None;
-                self.publish(None);
+                self.forget_held();
                 Err(lost())
             }
             Err(e) => Err(e.into()),
@@ -431,10 +433,10 @@ impl Lease {
     /// nothing unless this candidate still believes it holds the lease; a 412 (someone took
     /// it) is fine.
     pub async fn release(&mut self) -> Result<(), LeaseError> {
-        let Some(h) = self.held.take() else {
+        let Some(h) = self.held.clone() else {
             return Ok(());
         };
-        self.publish(None);
+        self.forget_held();
         if self.cfg.clock.monotonic().saturating_sub(h.sent_at) >= self.cfg.duration {
             return Ok(());
         }
@@ -478,8 +480,7 @@ impl Lease {
                 self.store
                     .put_if_match(&self.key, released.to_bytes(), &etag, &opts)
                     .await?;
-                self.held = None;
-                self.publish(None);
+                self.forget_held();
                 Ok(Some(rec.epoch))
             }
         }
@@ -488,8 +489,7 @@ impl Lease {
     /// Forgets the lease without a request: for a writer that learned from the log that a
     /// newer epoch holds the stream. A fenced writer never touches a lease it does not hold.
     pub fn abandon(&mut self) {
-        self.held = None;
-        self.publish(None);
+        self.forget_held();
         self.observed = None;
     }
 }

@@ -205,7 +205,7 @@ impl LogReads {
     pub async fn void_run(&self, tail: &Tail) -> Result<VoidRun, TailError> {
         let mut run = VoidRun::default();
         let mut top = tail.next_slot; // slots below `top` are still to be read
-        while top > 0 {
+        'walk: while top > 0 {
             let low = top.saturating_sub(VOID_RUN_BATCH);
             let reads = (low..top)
                 .rev()
@@ -215,15 +215,14 @@ impl LogReads {
                     Some(s) if s.kind == SegmentKind::Void => run.voids.push((slot, s)),
                     Some(s) => {
                         run.base = Some((slot, s));
-                        run.holes.reverse();
-                        run.voids.reverse();
-                        return Ok(run);
+                        break 'walk;
                     }
                     None => run.holes.push(slot),
                 }
             }
             top = low;
         }
+        // Read from the top down; kept lowest first.
         run.holes.reverse();
         run.voids.reverse();
         Ok(run)

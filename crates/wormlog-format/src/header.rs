@@ -17,6 +17,11 @@ pub const FORMAT_VERSION: u32 = 2;
 /// | 2 | `prev` and `window` in the header; the `void` kind; raw payloads (`payload`, inline or attached) in event lines; attachments named in purge records |
 pub const READ_VERSIONS: [u32; 2] = [1, 2];
 
+/// The most void records a writer leaves above a slot it has not filled yet (a new leader's
+/// claims, fencing ahead): readers take a missing slot with at most this many voids above it,
+/// and nothing else, for a pending hole rather than a gap; writers claim fewer at once.
+pub const MAX_VOIDS_ABOVE_A_HOLE: usize = 64;
+
 /// What a segment holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use futures::stream::{self, Stream, StreamExt};
 use wormlog_format::{
     decode_segment, Event, FormatError, Segment, SegmentHeader, SegmentKind, StreamKeys,
+    MAX_VOIDS_ABOVE_A_HOLE,
 };
 use wormlog_store::{ObjectStore, StoreError};
 
@@ -72,10 +73,6 @@ pub struct Scan {
     /// The pending hole the scan ended at, if it did ([`Scan::pending_hole`]).
     hole: Option<(u64, u64)>,
 }
-
-/// More voids above a missing slot than this are more than any writer's window explains: the
-/// slot is a gap, not a pending hole.
-pub const MAX_VOIDS_ABOVE_A_HOLE: usize = 64;
 
 impl LogReader {
     pub fn new(

@@ -366,7 +366,7 @@ struct Audit {
 }
 
 impl Audit {
-    /// Gaps with only voids above them, one to [`crate::scan::MAX_VOIDS_ABOVE_A_HOLE`], are
+    /// Gaps with only voids above them, one to [`wormlog_format::MAX_VOIDS_ABOVE_A_HOLE`], are
     /// pending holes, as readers judge them.
     fn pending_holes(&self, report: &mut VerifyReport) {
         let present = &self.present;
@@ -377,7 +377,7 @@ impl Audit {
             let above = present.iter().filter(|(s, _)| *s > last);
             let count = above.clone().count();
             let voids = above.clone().all(|(_, void)| *void);
-            let pending = voids && (1..=crate::scan::MAX_VOIDS_ABOVE_A_HOLE).contains(&count);
+            let pending = voids && (1..=wormlog_format::MAX_VOIDS_ABOVE_A_HOLE).contains(&count);
             if pending {
                 report.pending_holes.push((first, last));
             }

@@ -65,6 +65,18 @@ pub(crate) struct Core {
     pub(crate) stats: Arc<StatsCells>,
 }
 
+/// A failed read of the log, as a write error of `stream`.
+fn read_error(stream: &str, e: TailError) -> WriteError {
+    match e {
+        TailError::Store(e) => WriteError::Store(e),
+        TailError::Corrupt { slot, source } => WriteError::Corrupt {
+            stream: stream.to_owned(),
+            slot,
+            source,
+        },
+    }
+}
+
 /// The capability probe's verdict (`wormlog_store::probe::ensure_safe`), or `UnsafeStore`.
 async fn ensure_safe(
     store: &dyn ObjectStore,
@@ -322,7 +334,7 @@ impl Core {
                 Err(_) => "error",
             };
             let took = self.cfg.clock.monotonic().saturating_sub(sent);
-            crate::telemetry::put(self.keys.stream(), outcome, took.as_secs_f64());
+            self.stats.telemetry.put(outcome, took.as_secs_f64());
             match put {
                 Ok(_) => {
                     span.in_scope(|| debug!(count = events.len(), bytes = len, "committed"));
@@ -403,7 +415,6 @@ impl Core {
     /// Counts a committed batch in the writer's stats.
     fn counted(&self, committed: Committed, events: &[NewEvent], len: u64) -> Committed {
         self.stats.committed(events.len() as u64, len);
-        crate::telemetry::committed(self.keys.stream(), events.len() as u64, len);
         committed
     }
 
@@ -435,7 +446,7 @@ impl Core {
             }
             d => d,
         };
-        crate::telemetry::resolved(self.keys.stream(), &decided);
+        self.stats.telemetry.resolved(&decided);
         match decided {
             // A lost response: our segment is there, with the seqs we sent.
             Resolution::OurOwnWrite => Ok(Some(self.advance_past(slot, found))),
@@ -563,14 +574,7 @@ impl Core {
     }
 
     fn read_failed(&self, e: TailError) -> WriteError {
-        match e {
-            TailError::Store(e) => WriteError::Store(e),
-            TailError::Corrupt { slot, source } => WriteError::Corrupt {
-                stream: self.cfg.stream.clone(),
-                slot,
-                source,
-            },
-        }
+        read_error(&self.cfg.stream, e)
     }
 
     /// After a transient failure at a slot: wait and send again, or, with the slot's budget
@@ -585,7 +589,6 @@ impl Core {
         }
         debug!(error = %error, "transient failure; retrying the same slot with the same write id");
         self.stats.retry();
-        crate::telemetry::retry(self.keys.stream());
         self.sleep_backoff(tries.failed).await;
         Ok(())
     }
@@ -613,7 +616,7 @@ impl Core {
             if let Some(hook) = &self.cfg.on_stop {
                 (hook.0)(&e);
             }
-            crate::telemetry::stopped(self.keys.stream(), &e);
+            self.stats.telemetry.stopped(&e);
             self.stopped = Some(e.clone());
         }
         e

@@ -2,6 +2,8 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::telemetry::Telemetry;
+
 /// What a writer has done so far.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct WriterStats {
@@ -20,20 +22,35 @@ pub struct WriterStats {
     pub store_requests: Vec<wormlog_store::RequestStats>,
 }
 
-#[derive(Debug, Default)]
+/// The writer's counters, and the same events as metrics ([`Telemetry`]).
+#[derive(Debug)]
 pub(crate) struct StatsCells {
     appends: AtomicU64,
     segments: AtomicU64,
     bytes: AtomicU64,
     conflicts: AtomicU64,
     retries: AtomicU64,
+    pub(crate) telemetry: Telemetry,
 }
 
 impl StatsCells {
+    pub(crate) fn new(stream: &str) -> StatsCells {
+        StatsCells {
+            appends: AtomicU64::new(0),
+            segments: AtomicU64::new(0),
+            bytes: AtomicU64::new(0),
+            conflicts: AtomicU64::new(0),
+            retries: AtomicU64::new(0),
+            telemetry: Telemetry::new(stream),
+        }
+    }
+
+    /// A segment of ours is in the log (a batch of `events`, or a control record).
     pub(crate) fn committed(&self, events: u64, bytes: u64) {
         self.appends.fetch_add(events, Ordering::Relaxed);
         self.segments.fetch_add(1, Ordering::Relaxed);
         self.bytes.fetch_add(bytes, Ordering::Relaxed);
+        self.telemetry.committed(events, bytes);
     }
 
     pub(crate) fn conflict(&self) {
@@ -42,6 +59,7 @@ impl StatsCells {
 
     pub(crate) fn retry(&self) {
         self.retries.fetch_add(1, Ordering::Relaxed);
+        self.telemetry.retry();
     }
 
     pub(crate) fn snapshot(&self) -> WriterStats {

@@ -125,7 +125,7 @@ impl LogWriter {
             None => SeededRng::from_entropy(),
         };
         let ids = SeededRng::new(rng.next_u64());
-        let stats = Arc::new(StatsCells::default());
+        let stats = Arc::new(StatsCells::new(&cfg.stream));
         let clock = Arc::clone(&cfg.clock);
         let (lock, attach_above, parts_above) = (cfg.lock, cfg.attach_above, cfg.parts_above);
         let (planted_bug, legal_hold) = (cfg.planted_bug, cfg.legal_hold);
@@ -292,7 +292,7 @@ async fn run(
         let result = core.commit(payload, batch.expected_seq).await;
         *position.lock() = position_of(&core);
         let now = core.config().clock.monotonic();
-        reply_all(batch, result, core.keys().stream(), now);
+        reply_all(batch, result, &core.stats.telemetry, now);
     }
 }
 
@@ -390,13 +390,13 @@ fn gather_batch(
 fn reply_all(
     batch: Batch,
     result: Result<Committed, WriteError>,
-    stream: &str,
+    telemetry: &crate::telemetry::Telemetry,
     now: std::time::Duration,
 ) {
     let mut events = batch.events.iter().enumerate();
     for (reply, n, queued_at) in batch.replies {
         if result.is_ok() {
-            crate::telemetry::append_latency(stream, now.saturating_sub(queued_at).as_secs_f64());
+            telemetry.append_latency(now.saturating_sub(queued_at).as_secs_f64());
         }
         let answer = match &result {
             Ok(c) => Ok(Ack {

@@ -5,7 +5,7 @@ mod support;
 
 use std::process::Stdio;
 
-use support::{assert_exit, stderr, stdout, Env};
+use support::{assert_exit, assert_exit_saying, stderr, stdout, Env};
 
 /// `wormlog verify | head -1` with head gone before wormlog writes: a quiet exit 141, as
 /// SIGPIPE gives other tools, not a panic (exit 101).
@@ -48,12 +48,7 @@ fn a_store_url_with_a_typo_is_refused() {
             .arg(url)
             .output()
             .unwrap();
-        assert_exit(&o, 2);
-        assert!(
-            stderr(&o).contains("looks like a store URL"),
-            "{}",
-            stderr(&o)
-        );
+        assert_exit_saying(&o, 2, "looks like a store URL");
         let dir = env
             .store()
             .parent()
@@ -73,12 +68,7 @@ fn reading_a_directory_that_is_no_store_says_so() {
     let env = Env::new();
     for args in [&["cat"][..], &["verify"][..], &["streams"][..]] {
         let o = env.run(args);
-        assert_exit(&o, 2);
-        assert!(
-            stderr(&o).contains("there is no store at"),
-            "{}",
-            stderr(&o)
-        );
+        assert_exit_saying(&o, 2, "there is no store at");
     }
     assert!(!env.store().exists(), "reading created nothing");
 }
@@ -120,8 +110,7 @@ fn an_epoch_far_above_the_log_is_refused_unless_asked_for() {
     assert_exit(&env.run(&["append", "--epoch", "3", "1"]), 0);
     let before = env.snapshot();
     let o = env.run(&["append", "--epoch", "18446744073709551615", "2"]);
-    assert_exit(&o, 2);
-    assert!(stderr(&o).contains("current epoch 3"), "{}", stderr(&o));
+    assert_exit_saying(&o, 2, "current epoch 3");
     assert_eq!(env.snapshot(), before, "nothing was written");
     assert_exit(&env.run(&["append", "--epoch", "1000003", "2"]), 0);
     let o = env.run(&["append", "--epoch", "99999999", "--allow-epoch-jump", "3"]);
@@ -164,8 +153,7 @@ fn errors_name_the_permission_to_grant_and_a_byte_order_mark() {
 
     let local = Env::new();
     let o = local.run_with_stdin(&["append", "--epoch", "1"], "\u{feff}{\"a\":1}\n");
-    assert_exit(&o, 2);
-    assert!(stderr(&o).contains("byte order mark"), "{}", stderr(&o));
+    assert_exit_saying(&o, 2, "byte order mark");
 }
 
 /// Ctrl-C (or SIGTERM) during `append`: it stops taking input, waits for what is in flight,
@@ -275,12 +263,7 @@ fn bench_reports_what_operators_ask_for() {
         &["bench", "--mode", "cold-append", "--streams", "2"][..],
     ] {
         let o = env.run(args);
-        assert_exit(&o, 2);
-        assert!(
-            stderr(&o).contains("goes with --mode"),
-            "{args:?}: {}",
-            stderr(&o)
-        );
+        assert_exit_saying(&o, 2, "goes with --mode");
     }
 }
 

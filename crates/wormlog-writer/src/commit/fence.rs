@@ -36,20 +36,14 @@ use wormlog_fencing::tail::{LogReads, TailError, VoidRun};
 use wormlog_format::{SegmentKind, SegmentSummary};
 use wormlog_store::{ObjectStore, PutOptions, SeededRng, StoreError};
 
-use super::{Core, Payload};
+use super::{read_error, Core, Payload};
 use crate::settle::SlotAttempts;
 use crate::{RetryPolicy, WriteError};
 
 /// The most voids one round of fencing ahead claims (a window doubles each time a stale
 /// leader takes all of it). Below the readers' bound on voids above a pending hole.
 const MAX_CLAIM: u64 = 32;
-const _: () = assert!(MAX_CLAIM as usize <= wormlog_reader_bound());
-
-/// [`wormlog_reader::scan::MAX_VOIDS_ABOVE_A_HOLE`], restated: this crate does not depend on
-/// the reader.
-const fn wormlog_reader_bound() -> usize {
-    64
-}
+const _: () = assert!(MAX_CLAIM as usize <= wormlog_format::MAX_VOIDS_ABOVE_A_HOLE);
 
 /// What a slot of a window, or a repaired hole, holds once settled.
 enum Fate {
@@ -91,7 +85,6 @@ impl ControlPut {
     fn count_landed(&self) {
         let len = self.body.len() as u64;
         self.stats.committed(0, len);
-        crate::telemetry::committed(&self.stream, 0, len);
     }
 
     async fn settle(mut self) -> Result<(u64, Fate), Unsettled> {
@@ -114,7 +107,7 @@ impl ControlPut {
                 }
                 Err(StoreError::AlreadyExists { .. }) => {
                     let found = self.reads.summary(self.slot).await;
-                    let found = found.map_err(|e| Unsettled(tries, read_failed(e)))?;
+                    let found = found.map_err(|e| Unsettled(tries, read_error(&self.stream, e)))?;
                     return match found {
                         Some(f) if f.write_id == self.summary.write_id => {
                             self.count_landed();
@@ -122,11 +115,11 @@ impl ControlPut {
                         }
                         Some(f) => Ok((self.slot, Fate::Foreign(f))),
                         // Occupied, then gone: deleted behind us. Never write into it.
-                        // (`settle_all` names the stream and stops the writer.)
+                        // (The writer stops on it: `unsettled_control`.)
                         None => Err(Unsettled(
                             tries,
                             WriteError::Vanished {
-                                stream: String::new(),
+                                stream: self.stream,
                                 slot: self.slot,
                             },
                         )),
@@ -155,17 +148,6 @@ async fn read_all(
     slots: &[Lost],
 ) -> Vec<Result<Option<SegmentSummary>, TailError>> {
     futures::future::join_all(slots.iter().map(|(slot, _, _)| reads.summary(*slot))).await
-}
-
-fn read_failed(e: TailError) -> WriteError {
-    match e {
-        TailError::Store(e) => WriteError::Store(e),
-        TailError::Corrupt { slot, source } => WriteError::Corrupt {
-            stream: String::new(),
-            slot,
-            source,
-        },
-    }
 }
 
 impl Core {
@@ -210,14 +192,11 @@ impl Core {
         Ok(fates)
     }
 
+    /// A control record's slot that could not be settled; a slot emptied behind us stops the
+    /// writer, as in step 2.
     fn unsettled_control(&mut self, tries: SlotAttempts, e: WriteError) -> WriteError {
         let e = match e {
             WriteError::Vanished { slot, .. } => self.vanished(slot),
-            WriteError::Corrupt { slot, source, .. } => WriteError::Corrupt {
-                stream: self.cfg.stream.clone(),
-                slot,
-                source,
-            },
             e => e,
         };
         self.unsettled(&tries, e)
@@ -332,7 +311,6 @@ impl Core {
                 Ok(Some(found)) if found.write_id == sent.write_id => {
                     ours = true;
                     self.stats.committed(0, len);
-                    crate::telemetry::committed(self.keys.stream(), 0, len);
                     match found.kind {
                         SegmentKind::EpochStart => {
                             self.advance_past(slot, &found);
@@ -343,13 +321,13 @@ impl Core {
                 }
                 Ok(Some(found)) => self.judge_foreign(slot, &found)?,
                 Ok(None) => {
-                    let gone = WriteError::Vanished {
-                        stream: String::new(),
-                        slot,
-                    };
-                    return Err(self.unsettled_control(tries, gone));
+                    let gone = self.vanished(slot);
+                    return Err(self.unsettled(&tries, gone));
                 }
-                Err(e) => return Err(self.unsettled_control(tries, read_failed(e))),
+                Err(e) => {
+                    let e = self.read_failed(e);
+                    return Err(self.unsettled(&tries, e));
+                }
             }
         }
         Ok(ours)

@@ -206,6 +206,16 @@ pub fn assert_exit(o: &Output, code: i32) {
     );
 }
 
+/// Asserts the exit code (as [`assert_exit`]) and that stderr says `needle`.
+pub fn assert_exit_saying(o: &Output, code: i32, needle: &str) {
+    assert_exit(o, code);
+    assert!(
+        stderr(o).contains(needle),
+        "stderr lacks {needle:?}: {}",
+        stderr(o)
+    );
+}
+
 /// Parses "seq id" acknowledgement lines.
 /// The seqs of the events `cat` printed.
 pub fn cat_seqs(o: &Output) -> Vec<u64> {
