@@ -63,6 +63,8 @@ pub struct Plant {
     pub count: u64,
     pub epoch: u64,
     pub writer: String,
+    /// The header's `window`: for a void, how many slots its writer claimed at once.
+    pub window: u32,
 }
 
 impl Plant {
@@ -73,6 +75,16 @@ impl Plant {
             count,
             epoch,
             writer: writer.to_owned(),
+            window: 1,
+        }
+    }
+
+    /// A void record of `epoch`, one of `window` slots a new leader claimed at once.
+    pub fn void(epoch: u64, window: u32, writer: &str) -> Plant {
+        Plant {
+            kind: SegmentKind::Void,
+            window,
+            ..Plant::events(0, 0, epoch, writer)
         }
     }
 
@@ -113,7 +125,7 @@ impl Plant {
             writer: self.writer.clone(),
             write_id: Uuid::from_u128(rng.next_u64() as u128),
             prev: None,
-            window: 1,
+            window: self.window,
             created_at: "2026-01-01T00:00:00Z".to_owned(),
         };
         let (bytes, header) = encode_segment(&spec, &events);

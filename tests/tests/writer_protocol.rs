@@ -723,19 +723,16 @@ mod local_only {
     );
 }
 
-/// A new leader that crashed while fencing ahead: events at slots 0..=1, its voids landed at
-/// 3 and 4 (epoch 2), slot 2 never written. Readers wait at slot 2 (a pending hole, not a
-/// gap); the next opener fills it with a void and goes on, and the log reads whole.
+/// A new leader that crashed while fencing ahead: events at slots 0..=1, slot 2 taken by a
+/// stale leader's segment (its epoch-start lost there), its two claims at 3 and 4 sent, the
+/// one at 4 landed (epoch 2, window 2), the one at 3 never. Readers wait at slot 3 (a pending
+/// hole, not a gap); the next opener fills it with a void and goes on, and the log reads whole.
 async fn crashed_fence(store: &Arc<dyn ObjectStore>) {
     let a = open(Arc::clone(store), 1, "a").await;
     a.append("t", "0").await.unwrap(); // slot 0 epoch-start, slot 1 seq 0
     a.close().await;
-    let void = Plant {
-        kind: SegmentKind::Void,
-        ..Plant::events(1, 0, 2, "crashed")
-    };
-    void.at(&**store, S, 3).await;
-    void.at(&**store, S, 4).await;
+    Plant::events(1, 1, 1, "a").at(&**store, S, 2).await;
+    Plant::void(2, 2, "crashed").at(&**store, S, 4).await;
 }
 
 async fn a_crashed_fence_is_a_pending_hole_that_the_next_opener_fills(store: Arc<dyn ObjectStore>) {
@@ -748,17 +745,17 @@ async fn a_crashed_fence_is_a_pending_hole_that_the_next_opener_fills(store: Arc
             seqs.push(e.seq);
         }
     }
-    assert_eq!((seqs, scan.pending_hole()), (vec![0], Some((2, 2))));
+    assert_eq!((seqs, scan.pending_hole()), (vec![0, 1], Some((3, 3))));
     let report = wormlog_reader::verify(Arc::clone(&store), "", S, false)
         .await
         .unwrap();
     assert!(report.is_clean(), "{:?}", report.findings);
-    assert_eq!(report.pending_holes, vec![(2, 2)]);
+    assert_eq!(report.pending_holes, vec![(3, 3)]);
 
     let b = open(Arc::clone(&store), 3, "b").await;
-    let ack = b.append("t", "1").await.unwrap();
-    assert_eq!((ack.seq, ack.slot), (1, 6), "void at 2, epoch-start at 5");
-    assert_eq!(events(&store).await.len(), 2);
+    let ack = b.append("t", "2").await.unwrap();
+    assert_eq!((ack.seq, ack.slot), (2, 6), "void at 3, epoch-start at 5");
+    assert_eq!(events(&store).await.len(), 3);
     let report = wormlog_reader::verify(Arc::clone(&store), "", S, false)
         .await
         .unwrap();
@@ -779,9 +776,71 @@ async fn planted_bug_an_opener_that_does_not_repair_leaves_a_gap(store: Arc<dyn 
     let reader = LogReader::new(Arc::clone(&store), "", S).unwrap();
     let read = reader.read_events(0, None).await;
     assert!(
-        matches!(read, Err(wormlog_reader::ReadError::Gap { first: 2, .. })),
+        matches!(read, Err(wormlog_reader::ReadError::Gap { first: 3, .. })),
         "{read:?}"
     );
+}
+
+/// A new leader whose fence lost its race leaves voids of its lower epoch after a higher
+/// epoch-start. The log's epoch is still the higher one: a lease issues above it, and a writer
+/// between the two is fenced at open.
+async fn a_lower_epoch_void_at_the_tail_does_not_hide_the_log_epoch(store: Arc<dyn ObjectStore>) {
+    let b = open(Arc::clone(&store), 5, "b").await;
+    b.append("t", "0").await.unwrap(); // slot 0 epoch-start at 5, slot 1 seq 0
+    b.close().await;
+    Plant::void(2, 2, "loser").at(&*store, S, 2).await;
+    let keys = StreamKeys::new("", S).unwrap();
+    let reads = wormlog_fencing::tail::LogReads::new(Arc::clone(&store), keys, Default::default());
+    assert_eq!(reads.find_tail().await.unwrap().epoch(), 5);
+    let cfg = wormlog_fencing::LeaseConfig::new(
+        S,
+        "candidate",
+        std::time::Duration::from_secs(5),
+        wormlog_store::SystemClock::shared(),
+    );
+    let mut lease = wormlog_fencing::Lease::new(Arc::clone(&store), cfg).unwrap();
+    match lease.try_acquire().await.unwrap() {
+        wormlog_fencing::Acquire::Acquired(t) => assert_eq!(t.epoch, 6, "above the log's 5"),
+        other => panic!("{other:?}"),
+    }
+    let opened = LogWriter::open(Arc::clone(&store), writer_config(S, 3, "between")).await;
+    assert!(
+        matches!(opened, Err(WriteError::Fenced { epoch: 5, .. })),
+        "{opened:?}"
+    );
+}
+
+/// Segments deleted below a crashed fence's voids, further down than its claims reach, are a
+/// gap: readers and `verify` report it, and a writer refuses to open rather than void them
+/// and hand their seqs out again.
+async fn segments_deleted_below_a_crashed_fence_are_a_gap(store: Arc<dyn ObjectStore>) {
+    crashed_fence(&store).await;
+    let keys = StreamKeys::new("", S).unwrap();
+    for slot in 1..=2 {
+        let opts = wormlog_store::DeleteOptions::default();
+        store.delete(&keys.segment(slot), &opts).await.unwrap();
+    }
+    let reader = LogReader::new(Arc::clone(&store), "", S).unwrap();
+    let read = reader.read_events(0, None).await;
+    assert!(
+        matches!(read, Err(wormlog_reader::ReadError::Gap { first: 1, .. })),
+        "{read:?}"
+    );
+    let report = wormlog_reader::verify(Arc::clone(&store), "", S, false)
+        .await
+        .unwrap();
+    assert!(report.pending_holes.is_empty(), "{report:?}");
+    assert!(
+        report
+            .findings
+            .contains(&wormlog_reader::Finding::Gap { first: 1, last: 3 }),
+        "{:?}",
+        report.findings
+    );
+    let before = slots(&*store, S).await;
+    let opened = LogWriter::open(Arc::clone(&store), writer_config(S, 3, "b")).await;
+    assert!(matches!(opened, Err(WriteError::Gap { .. })), "{opened:?}");
+    assert_eq!(slots(&*store, S).await, before, "nothing was written");
 }
 
 mod fencing_ahead {
@@ -789,5 +848,63 @@ mod fencing_ahead {
     on_every_store!(
         a_crashed_fence_is_a_pending_hole_that_the_next_opener_fills,
         planted_bug_an_opener_that_does_not_repair_leaves_a_gap,
+        a_lower_epoch_void_at_the_tail_does_not_hide_the_log_epoch,
+        segments_deleted_below_a_crashed_fence_are_a_gap,
+    );
+}
+
+/// On a versioned bucket, slots deleted above a pending hole (delete markers beyond a
+/// crashed fence's voids) are reported as a cut log, never waited on as a pending hole.
+#[tokio::test]
+async fn a_delete_marker_beyond_a_pending_hole_is_reported_not_waited_on() {
+    let bucket = wormlog_tests::servers::Server::fresh_bucket("wl-fence");
+    let s3 = wormlog_tests::servers::MOTO.store(&bucket, true).await;
+    let store: Arc<dyn ObjectStore> = s3.clone();
+    crashed_fence(&store).await;
+    Plant::void(2, 2, "crashed").at(&*store, S, 5).await;
+    let keys = StreamKeys::new("", S).unwrap();
+    s3.client()
+        .delete_object()
+        .bucket(&bucket)
+        .key(keys.segment(5))
+        .send()
+        .await
+        .unwrap();
+    let reader = LogReader::new(Arc::clone(&store), "", S).unwrap();
+    let read = reader.read_events(0, None).await;
+    assert!(
+        matches!(
+            read,
+            Err(wormlog_reader::ReadError::SlotDeleted { slot: 5, .. })
+        ),
+        "{read:?}"
+    );
+    let opened = LogWriter::open(Arc::clone(&store), writer_config(S, 3, "b")).await;
+    assert!(
+        matches!(opened, Err(WriteError::SlotDeleted { slot: 5, .. })),
+        "{opened:?}"
+    );
+}
+
+/// A slot deleted below a crashed fence's voids on a versioned bucket (a delete marker) is
+/// refused by name: the opener would write a void over the marker.
+#[tokio::test]
+async fn a_deleted_slot_under_voids_on_a_versioned_bucket_is_refused_by_name() {
+    let bucket = wormlog_tests::servers::Server::fresh_bucket("wl-fence");
+    let s3 = wormlog_tests::servers::MOTO.store(&bucket, true).await;
+    let store: Arc<dyn ObjectStore> = s3.clone();
+    crashed_fence(&store).await;
+    let keys = StreamKeys::new("", S).unwrap();
+    s3.client()
+        .delete_object()
+        .bucket(&bucket)
+        .key(keys.segment(2))
+        .send()
+        .await
+        .unwrap();
+    let opened = LogWriter::open(Arc::clone(&store), writer_config(S, 3, "b")).await;
+    assert!(
+        matches!(opened, Err(WriteError::SlotDeleted { slot: 2, .. })),
+        "{opened:?}"
     );
 }

@@ -22,7 +22,9 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use wormlog_format::{decode_segment, FormatError, SegmentKind, SegmentSummary, StreamKeys};
+use wormlog_format::{
+    decode_segment, lowest_pending, FormatError, SegmentKind, SegmentSummary, StreamKeys,
+};
 use wormlog_store::{list_all, shadowed_keys, ObjectStore, StoreError};
 
 /// How reads of the log are retried.
@@ -57,34 +59,52 @@ pub struct Tail {
     /// The listing showed version ids: the log's objects are versioned (a check of a probe
     /// verdict made on an unversioned bucket).
     pub versioned: bool,
+    /// When the last slot holds a void: what lies below it, down to the last other segment.
+    pub voids: Option<VoidRun>,
 }
 
 impl Tail {
-    /// The epoch of the log's last segment (0 for an empty log).
+    /// The highest epoch at the log's end (0 for an empty log): the last segment's, or, when
+    /// the log ends in voids, the highest of theirs and the segment's below them.
     pub fn epoch(&self) -> u64 {
-        self.last.as_ref().map_or(0, |s| s.epoch)
+        match &self.voids {
+            Some(run) => run.epoch(),
+            None => self.last.as_ref().map_or(0, |s| s.epoch),
+        }
     }
 }
 
 /// What lies below a tail of `void` records (a new leader fencing ahead, or one that crashed
 /// while it did): the last segment that is not a void, and the voids and missing slots above
-/// it. A missing slot there is a pending hole, not a deletion, while every slot above it is a
-/// void: the next opener fills it with a void of its own (docs/protocol.md, writer step 1).
+/// it. A void says how many slots its writer claimed at once (its header's `window`), so a
+/// missing slot fewer than that many slots below a void, with only voids above it, is a
+/// pending hole: the next opener fills it with a void of its own (docs/protocol.md, writer
+/// step 1). A missing slot further down is a gap (deleted), and the walk stops there.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct VoidRun {
     /// The highest present slot that holds no void, and its summary (`None`: only voids and
-    /// holes, from slot 0 on).
+    /// holes from slot 0 on, or a gap stopped the walk).
     pub base: Option<(u64, SegmentSummary)>,
-    /// The void records above the base.
+    /// The void records above the base, lowest first.
     pub voids: Vec<(u64, SegmentSummary)>,
-    /// The missing slots above the base, lowest first.
+    /// The pending holes above the base, lowest first.
     pub holes: Vec<u64>,
+    /// A missing slot below every void's claim: deleted, not pending. Nothing below it was
+    /// read.
+    pub gap: Option<u64>,
 }
 
 impl VoidRun {
     /// The highest epoch among the voids: a writer below it is fenced by them.
     pub fn max_void_epoch(&self) -> u64 {
         self.voids.iter().map(|(_, v)| v.epoch).max().unwrap_or(0)
+    }
+
+    /// The highest epoch in the run: the base's or a void's, whichever is higher (a void of
+    /// a new leader that lost its race can sit above a higher epoch-start).
+    pub fn epoch(&self) -> u64 {
+        let base = self.base.as_ref().map_or(0, |(_, b)| b.epoch);
+        base.max(self.max_void_epoch())
     }
 }
 
@@ -177,6 +197,7 @@ impl LogReads {
                 last: None,
                 deleted,
                 versioned,
+                voids: None,
             });
         };
         let known = match guessed {
@@ -192,29 +213,49 @@ impl LogReads {
                 key: self.keys.segment(last),
             })
         })?;
+        let voids = match summary.kind {
+            SegmentKind::Void => Some(self.void_run(last + 1).await?),
+            _ => None,
+        };
         Ok(Tail {
             next_slot: last + 1,
             last: Some(summary),
             deleted,
             versioned,
+            voids,
         })
     }
 
     /// Walks down from the tail's last slot, a void, to the first slot that holds anything
-    /// else, reading summaries a batch at a time (one round trip for a fenced-ahead window).
-    pub async fn void_run(&self, tail: &Tail) -> Result<VoidRun, TailError> {
+    /// else, a batch of summaries at a time (one round trip for a fenced-ahead window), then
+    /// reads the voids' headers for the number of slots each claimed. Stops at a missing slot
+    /// below every void's claim ([`VoidRun::gap`]).
+    pub async fn void_run(&self, next_slot: u64) -> Result<VoidRun, TailError> {
         let mut run = VoidRun::default();
-        let mut top = tail.next_slot; // slots below `top` are still to be read
+        let mut floor = next_slot; // the lowest slot the voids read so far may leave pending
+        let mut top = next_slot; // slots below `top` are still to be read
         'walk: while top > 0 {
             let low = top.saturating_sub(VOID_RUN_BATCH);
-            let reads = (low..top)
-                .rev()
-                .map(|slot| async move { (slot, self.summary(slot).await) });
-            for (slot, summary) in futures::future::join_all(reads).await {
+            let reads = (low..top).rev().map(|slot| async move {
+                let summary = self.summary(slot).await;
+                let window = match &summary {
+                    Ok(Some(s)) if s.kind == SegmentKind::Void => self.window(slot).await,
+                    _ => Ok(1),
+                };
+                (slot, summary, window)
+            });
+            for (slot, summary, window) in futures::future::join_all(reads).await {
                 match summary? {
-                    Some(s) if s.kind == SegmentKind::Void => run.voids.push((slot, s)),
+                    Some(s) if s.kind == SegmentKind::Void => {
+                        floor = floor.min(lowest_pending(slot, window?));
+                        run.voids.push((slot, s));
+                    }
                     Some(s) => {
                         run.base = Some((slot, s));
+                        break 'walk;
+                    }
+                    None if slot < floor => {
+                        run.gap = Some(slot);
                         break 'walk;
                     }
                     None => run.holes.push(slot),
@@ -226,6 +267,29 @@ impl LogReads {
         run.holes.reverse();
         run.voids.reverse();
         Ok(run)
+    }
+
+    /// The `window` of the void at `slot`, from its header (read whole and CRC-checked).
+    async fn window(&self, slot: u64) -> Result<u32, TailError> {
+        let key = self.keys.segment(slot);
+        let got = self
+            .retrying(|| self.store.get(&key))
+            .await
+            .map_err(TailError::Store)?;
+        let segment =
+            decode_segment(&got.body).map_err(|source| TailError::Corrupt { slot, source })?;
+        Ok(segment.header.window.unwrap_or(1))
+    }
+
+    /// The versions listing after `after` (a key), with retries.
+    pub async fn list_versions_after(
+        &self,
+        after: Option<&str>,
+    ) -> Result<Vec<wormlog_store::VersionEntry>, TailError> {
+        let prefix = self.keys.log_prefix();
+        self.retrying(|| self.store.list_versions_after(&prefix, after))
+            .await
+            .map_err(TailError::Store)
     }
 
     /// The last present slot by HEADs alone: gallop over slots 0, 1, 2, 4, ... to the first

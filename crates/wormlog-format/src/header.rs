@@ -22,6 +22,13 @@ pub const READ_VERSIONS: [u32; 2] = [1, 2];
 /// and nothing else, for a pending hole rather than a gap; writers claim fewer at once.
 pub const MAX_VOIDS_ABOVE_A_HOLE: usize = 64;
 
+/// The lowest slot that a void at `slot`, one of `window` slots its writer claimed at once,
+/// can have left pending below it: the claim's first slot is no lower. A missing slot below
+/// that, with voids alone above it, is a gap (deleted), not a writer's unfinished claim.
+pub fn lowest_pending(slot: u64, window: u32) -> u64 {
+    slot.saturating_sub(u64::from(window.max(1)) - 1)
+}
+
 /// What a segment holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]

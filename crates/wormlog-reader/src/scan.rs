@@ -325,7 +325,13 @@ impl Scan {
                 .take_while(|s| !documented(s))
                 .last()
                 .unwrap_or(gap);
-            if gap_end == last && only_voids_above(&*self.store, &self.keys, last).await? {
+            // A cut tail beyond (a delete marker) is reported as such, never waited on.
+            if let Some(&deleted) = self.shadowed.range(gap..).next() {
+                return Err(self.slot_deleted(deleted));
+            }
+            let pending =
+                gap_end == last && only_voids_above(&*self.store, &self.keys, gap, last).await?;
+            if pending {
                 return Err(ReadError::Pending {
                     stream: self.keys.stream().to_owned(),
                     first: gap,
@@ -478,15 +484,17 @@ impl Scan {
     }
 }
 
-/// True when every slot present above `slot` is a void record, and there is at least one
-/// and at most [`MAX_VOIDS_ABOVE_A_HOLE`]: the slots below them are a pending hole of a
-/// writer fencing ahead, not a deletion (docs/protocol.md, Reader).
+/// True when slots `first..=last` are a pending hole: every slot present above them is a
+/// void record (at least one, at most [`MAX_VOIDS_ABOVE_A_HOLE`]) and `first` lies within the
+/// claim of one of them ([`wormlog_format::lowest_pending`]). Otherwise a writer's unfinished
+/// claim does not explain them: a gap (docs/protocol.md, Reader).
 async fn only_voids_above(
     store: &dyn ObjectStore,
     keys: &StreamKeys,
-    slot: u64,
+    first: u64,
+    last: u64,
 ) -> Result<bool, ReadError> {
-    let (prefix, after) = (keys.log_prefix(), keys.segment(slot));
+    let (prefix, after) = (keys.log_prefix(), keys.segment(last));
     let page = list_page_with_retries(store, &prefix, Some(&after), MAX_VOIDS_ABOVE_A_HOLE + 1)
         .await
         .map_err(ReadError::Store)?;
@@ -498,16 +506,21 @@ async fn only_voids_above(
     if above.is_empty() || above.len() > MAX_VOIDS_ABOVE_A_HOLE {
         return Ok(false);
     }
+    let mut floor = u64::MAX;
     for s in above {
         let got = match get_with_retries(store, &keys.segment(s)).await {
             Ok(got) => got,
             Err(StoreError::NotFound { .. }) => continue,
             Err(e) => return Err(ReadError::Store(e)),
         };
-        match wormlog_format::decode_header(&got.body) {
-            Ok(h) if h.kind == SegmentKind::Void => {}
+        // Judged as `verify` judges it: whole, CRC-checked, at its own slot.
+        match decode_segment(&got.body) {
+            Ok(seg) if seg.header.kind == SegmentKind::Void && seg.header.slot == s => {
+                let window = seg.header.window.unwrap_or(1);
+                floor = floor.min(wormlog_format::lowest_pending(s, window));
+            }
             _ => return Ok(false),
         }
     }
-    Ok(true)
+    Ok(first >= floor)
 }

@@ -280,7 +280,7 @@ pub async fn verify(
             Ok(g) => found.push((slot, g)),
             Err(wormlog_store::StoreError::NotFound { .. }) => absent.push(slot),
             Err(wormlog_store::StoreError::Foreign { reason, .. }) => {
-                audit.present.push((slot, false));
+                audit.present.push((slot, None));
                 report.findings.push(Finding::Foreign {
                     slot,
                     error: reason,
@@ -309,7 +309,7 @@ pub async fn verify(
                 audit.missing(&mut report, &index, from, s - 1);
             }
             if let Some(d) = index.by_slot.get(&s) {
-                audit.present.push((s, false));
+                audit.present.push((s, None));
                 report.findings.push(Finding::PurgedSlotPresent {
                     slot: s,
                     record_slot: d.record_slot,
@@ -361,13 +361,14 @@ struct Audit {
     purge_records: Vec<u64>,
     /// The attachments valid events refer to.
     attachments: Vec<crate::attachments::Reference>,
-    /// Every present slot met, and whether it holds a void record.
-    present: Vec<(u64, bool)>,
+    /// Every present slot met; for a void record, the lowest slot its claim reaches.
+    present: Vec<(u64, Option<u64>)>,
 }
 
 impl Audit {
-    /// Gaps with only voids above them, one to [`wormlog_format::MAX_VOIDS_ABOVE_A_HOLE`], are
-    /// pending holes, as readers judge them.
+    /// Gaps with only voids above them, one to [`wormlog_format::MAX_VOIDS_ABOVE_A_HOLE`], and
+    /// within one of their claims ([`wormlog_format::lowest_pending`]), are pending holes, as
+    /// readers judge them.
     fn pending_holes(&self, report: &mut VerifyReport) {
         let present = &self.present;
         report.findings.retain(|f| {
@@ -376,8 +377,14 @@ impl Audit {
             };
             let above = present.iter().filter(|(s, _)| *s > last);
             let count = above.clone().count();
-            let voids = above.clone().all(|(_, void)| *void);
-            let pending = voids && (1..=wormlog_format::MAX_VOIDS_ABOVE_A_HOLE).contains(&count);
+            let voids = above.clone().all(|(_, void)| void.is_some());
+            let floor = above
+                .filter_map(|(_, void)| *void)
+                .min()
+                .unwrap_or(u64::MAX);
+            let pending = voids
+                && (1..=wormlog_format::MAX_VOIDS_ABOVE_A_HOLE).contains(&count)
+                && first >= floor;
             if pending {
                 report.pending_holes.push((first, last));
             }
@@ -436,8 +443,13 @@ impl Audit {
 
     fn segment(&mut self, report: &mut VerifyReport, stream: &str, slot: u64, body: &[u8]) {
         let decoded = decode_segment(body);
-        let void = matches!(&decoded, Ok(s) if s.header.kind == SegmentKind::Void);
-        self.present.push((slot, void));
+        let claim = match &decoded {
+            Ok(s) if s.header.kind == SegmentKind::Void && s.header.slot == slot => Some(
+                wormlog_format::lowest_pending(slot, s.header.window.unwrap_or(1)),
+            ),
+            _ => None,
+        };
+        self.present.push((slot, claim));
         let segment = match decoded {
             Ok(s) => s,
             Err(e) => {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use tracing::{debug, info_span, warn, Instrument};
 use uuid::Uuid;
-use wormlog_fencing::tail::{LogReads, ReadRetry, TailError};
+use wormlog_fencing::tail::{LogReads, ReadRetry, TailError, VoidRun};
 use wormlog_format::{
     encode_purge, encode_segment, NewEvent, PurgeRecord, SegmentKind, SegmentSpec, SegmentSummary,
     StreamKeys,
@@ -34,8 +34,12 @@ pub(crate) struct Committed {
 pub(crate) enum Payload<'a> {
     Events(&'a [NewEvent]),
     EpochStart,
-    /// A slot claimed or filled without a segment (fencing ahead, repairing a hole).
-    Void,
+    /// A slot claimed or filled without a segment (fencing ahead, repairing a hole), with
+    /// how many slots the writer claimed at once (its header's `window`: readers take a
+    /// missing slot for pending only within that many slots below a void).
+    Void {
+        window: u32,
+    },
     Purge(&'a PurgeRecord),
 }
 
@@ -43,7 +47,7 @@ impl<'a> Payload<'a> {
     fn events(self) -> &'a [NewEvent] {
         match self {
             Payload::Events(events) => events,
-            Payload::EpochStart | Payload::Void | Payload::Purge(_) => &[],
+            Payload::EpochStart | Payload::Void { .. } | Payload::Purge(_) => &[],
         }
     }
 }
@@ -162,7 +166,7 @@ impl Core {
                 key: core.keys().segment(slot),
             });
         }
-        let current = tail.last.as_ref().map_or(0, |l| l.epoch);
+        let current = tail.epoch();
         if let Some(limit) = core.cfg.max_epoch_jump {
             if core.cfg.epoch > current.saturating_add(limit) {
                 return Err(WriteError::EpochTooFarAhead {
@@ -173,9 +177,9 @@ impl Core {
             }
         }
         core.next_slot = tail.next_slot;
-        let last = match tail.last.as_ref().map(|l| l.kind) {
-            Some(SegmentKind::Void) => core.below_voids(&tail).await?,
-            _ => tail.last.map(|l| (tail.next_slot - 1, l)),
+        let last = match tail.voids.take() {
+            Some(run) => core.below_voids(tail.next_slot, run).await?,
+            None => tail.last.map(|l| (tail.next_slot - 1, l)),
         };
         if let Some((slot, last)) = last {
             core.next_seq = last.next_seq();
@@ -192,21 +196,36 @@ impl Core {
         Ok(core)
     }
 
-    /// The tail is a void: a new leader is fencing ahead, or one crashed while it did. Reads
-    /// down to the last segment that is not a void (where the seqs stand), refuses if a void
-    /// carries a higher epoch, and fills every missing slot above that segment with a void of
-    /// our own before anything else is written ([`fence`]). Returns that segment.
+    /// The tail is a void: a new leader is fencing ahead, or one crashed while it did. From
+    /// the walk down to the last segment that is not a void (where the seqs stand, read with
+    /// the tail): refuses if a void carries a higher epoch, or if a slot below the voids'
+    /// claims is missing (deleted), and fills every pending hole with a void of our own
+    /// before anything else is written ([`fence`]). Returns that segment.
     async fn below_voids(
         &mut self,
-        tail: &wormlog_fencing::tail::Tail,
+        next_slot: u64,
+        mut run: VoidRun,
     ) -> Result<Option<(u64, SegmentSummary)>, WriteError> {
         loop {
-            let run = self.reads.void_run(tail).await;
-            let run = run.map_err(|e| self.read_failed(e))?;
             let void_epoch = run.max_void_epoch();
             if void_epoch > self.cfg.epoch {
-                let slot = run.voids.last().map_or(tail.next_slot - 1, |v| v.0);
+                let slot = run.voids.last().map_or(next_slot - 1, |v| v.0);
                 return Err(self.fenced(void_epoch, slot, false));
+            }
+            let missing: Vec<u64> = run
+                .gap
+                .into_iter()
+                .chain(run.holes.iter().copied())
+                .collect();
+            if !missing.is_empty() {
+                // On a versioned bucket, a delete marker says what a missing slot is.
+                self.refuse_deleted(&missing).await?;
+            }
+            if let Some(slot) = run.gap {
+                return Err(WriteError::Gap {
+                    stream: self.cfg.stream.clone(),
+                    slot,
+                });
             }
             let base = run.base.clone();
             (self.next_seq, self.prev) = match &base {
@@ -217,34 +236,25 @@ impl Core {
             if run.holes.is_empty() || unrepaired {
                 return Ok(base);
             }
-            self.refuse_deleted_holes(&run).await?;
             if self.repair(&run).await? {
                 return Ok(base);
             }
             // A late segment took a hole before our void: walk down again from the tail.
+            let walked = self.reads.void_run(next_slot).await;
+            run = walked.map_err(|e| self.read_failed(e))?;
         }
     }
 
-    /// On a versioned bucket a hole may be a deleted slot (a delete marker), which a void
-    /// would write over on AWS and moto: refuse it as at the tail.
-    async fn refuse_deleted_holes(
-        &mut self,
-        run: &wormlog_fencing::tail::VoidRun,
-    ) -> Result<(), WriteError> {
-        let after = run
-            .base
-            .as_ref()
-            .and_then(|(s, _)| s.checked_sub(1))
-            .map(|s| self.keys.segment(s));
-        let prefix = self.keys.log_prefix();
-        let listed = self
-            .store
-            .list_versions_after(&prefix, after.as_deref())
-            .await;
-        let listed = listed.map_err(WriteError::Store)?;
+    /// On a versioned bucket a missing slot may be a deleted one (a delete marker), which a
+    /// void would write over on AWS and moto: refuse it as at the tail. One listing of
+    /// versions from the lowest of `missing` on.
+    async fn refuse_deleted(&mut self, missing: &[u64]) -> Result<(), WriteError> {
+        let lowest = missing.iter().min().copied().unwrap_or(0);
+        let after = lowest.checked_sub(1).map(|s| self.keys.segment(s));
+        let listed = self.reads.list_versions_after(after.as_deref()).await;
+        let listed = listed.map_err(|e| self.read_failed(e))?;
         let shadowed = wormlog_store::shadowed_keys(&listed);
-        match run
-            .holes
+        match missing
             .iter()
             .find(|&&h| shadowed.contains(&self.keys.segment(h)))
         {
@@ -514,7 +524,7 @@ impl Core {
         let kind = match payload {
             Payload::Events(_) => SegmentKind::Events,
             Payload::EpochStart => SegmentKind::EpochStart,
-            Payload::Void => SegmentKind::Void,
+            Payload::Void { .. } => SegmentKind::Void,
             Payload::Purge(_) => SegmentKind::Purge,
         };
         let spec = SegmentSpec {
@@ -526,13 +536,16 @@ impl Core {
             writer: self.cfg.writer_id.clone(),
             write_id,
             prev: self.prev,
-            window: 1,
+            window: match payload {
+                Payload::Void { window } => window,
+                _ => 1,
+            },
             created_at: self.cfg.clock.now().to_rfc3339(),
         };
         let (bytes, header) = match payload {
             Payload::Purge(record) => encode_purge(&spec, record),
             Payload::Events(events) => encode_segment(&spec, events),
-            Payload::EpochStart | Payload::Void => encode_segment(&spec, &[]),
+            Payload::EpochStart | Payload::Void { .. } => encode_segment(&spec, &[]),
         };
         (bytes, SegmentSummary::of(&header))
     }

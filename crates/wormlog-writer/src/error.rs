@@ -48,6 +48,9 @@ pub enum WriteError {
     #[error("slot {slot} of stream {stream} held a segment that was then deleted (a purge, or tampering), or is a hole below the tail; the writer stopped rather than fill it; reopen it, and run `wormlog verify` if no purge explains it")]
     Vanished { stream: String, slot: u64 },
 
+    #[error("slot {slot} of stream {stream} is missing below the void records that end the log, further down than any writer's claim reaches: it was deleted; nothing was written; run `wormlog verify`")]
+    Gap { stream: String, slot: u64 },
+
     #[error("slot {slot} of stream {stream} was deleted on a versioned bucket (a delete marker, or a slot written again over one, hides its locked version): writing on would fork the log, so nothing was written; investigate with `wormlog verify` and the bucket's object versions of {key}")]
     SlotDeleted {
         stream: String,

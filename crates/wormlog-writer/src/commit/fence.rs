@@ -37,6 +37,7 @@ use wormlog_format::{SegmentKind, SegmentSummary};
 use wormlog_store::{ObjectStore, PutOptions, SeededRng, StoreError};
 
 use super::{read_error, Core, Payload};
+use crate::resolve::{decide, Resolution, WriterView};
 use crate::settle::SlotAttempts;
 use crate::{RetryPolicy, WriteError};
 
@@ -152,10 +153,14 @@ async fn read_all(
 
 impl Core {
     /// A control record of `kind` for `slot`, ready to be sent on its own.
-    fn control_put(&mut self, slot: u64, kind: SegmentKind) -> ControlPut {
+    /// A control record for `slot`: the epoch-start, or a void claimed as one of `window`
+    /// slots claimed at once.
+    fn control_put(&mut self, slot: u64, kind: SegmentKind, window: u64) -> ControlPut {
         let payload = match kind {
             SegmentKind::EpochStart => Payload::EpochStart,
-            _ => Payload::Void,
+            _ => Payload::Void {
+                window: window.clamp(1, u64::from(u32::MAX)) as u32,
+            },
         };
         let write_id = self.rng.uuid();
         let (body, summary) = self.encode(payload, slot, write_id);
@@ -223,7 +228,7 @@ impl Core {
         }
         // A quiet log: the epoch-start alone lands, one object.
         let t = self.next_slot;
-        let mut first = self.control_put(t, SegmentKind::EpochStart);
+        let mut first = self.control_put(t, SegmentKind::EpochStart, 1);
         first.read_occupied = false;
         let lost = match first.settle().await {
             Ok((slot, Fate::Ours(ours))) => {
@@ -231,7 +236,7 @@ impl Core {
                 return Ok(());
             }
             Ok((_, Fate::Occupied(tries, sent, len))) => (tries, sent, len),
-            Ok((slot, Fate::Foreign(found))) => return self.judge_foreign(slot, &found),
+            Ok((_, Fate::Foreign(_))) => unreachable!("the first PUT does not read what it lost"),
             Err(Unsettled(tries, e)) => return Err(self.unsettled_control(tries, e)),
         };
         // Someone holds slot t, maybe a stale leader still writing: claim the slots after it
@@ -243,7 +248,7 @@ impl Core {
         loop {
             let claims: Vec<ControlPut> = (window..window + ahead)
                 .map(|slot| {
-                    let mut claim = self.control_put(slot, SegmentKind::Void);
+                    let mut claim = self.control_put(slot, SegmentKind::Void, ahead);
                     claim.read_occupied = false;
                     claim
                 })
@@ -340,18 +345,23 @@ impl Core {
         let puts: Vec<ControlPut> = run
             .holes
             .iter()
-            .map(|&slot| self.control_put(slot, SegmentKind::Void))
+            .map(|&slot| self.control_put(slot, SegmentKind::Void, 1))
             .collect();
         let mut all_void = true;
         let settled = futures::future::join_all(puts.into_iter().map(ControlPut::settle)).await;
         for (slot, fate) in self.fates(settled)? {
             if let Fate::Foreign(found) = fate {
-                let fenced = found.epoch > self.cfg.epoch
-                    || (found.epoch == self.cfg.epoch && found.kind != SegmentKind::Void);
-                if fenced {
+                let me = WriterView {
+                    epoch: self.cfg.epoch,
+                    writer_id: &self.cfg.writer_id,
+                    write_id: Uuid::nil(),
+                    max_epoch_seen: self.max_epoch_seen,
+                };
+                if let Resolution::Fenced { .. } | Resolution::EpochConflict = decide(&found, &me) {
                     // Judged as at any occupied slot: fenced, or two writers on one epoch.
-                    self.resolve_occupied(slot, Uuid::nil(), &found, None)?;
+                    self.judge_foreign(slot, &found)?;
                 }
+                // Anything else is judged in its place when the run is walked again.
                 all_void &= found.kind == SegmentKind::Void;
             }
         }

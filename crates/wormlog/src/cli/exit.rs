@@ -65,6 +65,7 @@ impl From<WriteError> for CliError {
             | WriteError::File { .. } => USAGE,
             WriteError::Corrupt { .. }
             | WriteError::Vanished { .. }
+            | WriteError::Gap { .. }
             | WriteError::SlotDeleted { .. } => VIOLATION,
             WriteError::Store(StoreError::InvalidKey { .. }) => USAGE,
             WriteError::OutcomeUnknown { .. }
