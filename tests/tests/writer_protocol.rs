@@ -205,6 +205,18 @@ async fn older_valid_segment_is_counted_and_the_writer_moves_past_it(store: Arc<
         [0, 1, 2, 3],
         "readers agree with the writer's count (I3)"
     );
+    // Each void names how far into its round it lies, so readers know the round began at
+    // slot 2: the slot lost before it (1, the older writer's) is never taken for pending.
+    let keys = StreamKeys::new("", S).unwrap();
+    for (slot, offset) in [(2u64, 1u32), (3, 2)] {
+        let got = store.get(&keys.segment(slot)).await.unwrap();
+        let header = wormlog_format::decode_header(&got.body).unwrap();
+        assert_eq!(
+            (header.kind, header.window),
+            (SegmentKind::Void, Some(offset))
+        );
+        assert_eq!(wormlog_format::lowest_pending(slot, offset), 2);
+    }
 }
 
 /// Step 2, 412 with an epoch below the highest seen: a zombie. Readers skip it, so the writer
@@ -843,9 +855,55 @@ async fn segments_deleted_below_a_crashed_fence_are_a_gap(store: Arc<dyn ObjectS
     assert_eq!(slots(&*store, S).await, before, "nothing was written");
 }
 
+/// An opener below the log's epoch is refused before it repairs anything: with a pending
+/// hole under a lower epoch's void, above a higher epoch's segment, nothing is written.
+async fn an_opener_below_the_log_epoch_repairs_nothing(store: Arc<dyn ObjectStore>) {
+    let h = open(Arc::clone(&store), 3, "h").await;
+    h.append("t", "0").await.unwrap(); // slot 0 epoch-start at 3, slot 1 seq 0
+    h.close().await;
+    Plant::void(2, 2, "crashed").at(&*store, S, 3).await; // its round began at 2: 2 pending
+    let before = slots(&*store, S).await;
+    let opened = LogWriter::open(Arc::clone(&store), writer_config(S, 2, "low")).await;
+    assert!(
+        matches!(opened, Err(WriteError::Fenced { epoch: 3, .. })),
+        "{opened:?}"
+    );
+    assert_eq!(
+        slots(&*store, S).await,
+        before,
+        "nothing was written, no repair either"
+    );
+}
+
+/// Missing slots in two runs under voids, the higher run below every claim above it: the
+/// scan, `verify` and a writer's open all call it a gap, none a pending hole.
+async fn readers_verify_and_writers_judge_every_missing_run_alike(store: Arc<dyn ObjectStore>) {
+    let a = open(Arc::clone(&store), 1, "a").await;
+    a.append("t", "0").await.unwrap(); // slots 0, 1
+    a.close().await;
+    // A round from slot 2: its void at 3 (offset 2); a lone void at 6 (offset 1); 2, 4, 5
+    // missing. The run 4..=5 lies below the only claim above it (6's, from 6).
+    Plant::void(2, 2, "n").at(&*store, S, 3).await;
+    Plant::void(2, 1, "m").at(&*store, S, 6).await;
+    let reader = LogReader::new(Arc::clone(&store), "", S).unwrap();
+    let read = reader.read_events(0, None).await;
+    assert!(
+        matches!(read, Err(wormlog_reader::ReadError::Gap { first: 2, .. })),
+        "{read:?}"
+    );
+    let report = wormlog_reader::verify(Arc::clone(&store), "", S, false)
+        .await
+        .unwrap();
+    assert!(report.pending_holes.is_empty(), "{report:?}");
+    let opened = LogWriter::open(Arc::clone(&store), writer_config(S, 3, "b")).await;
+    assert!(matches!(opened, Err(WriteError::Gap { .. })), "{opened:?}");
+}
+
 mod fencing_ahead {
     use super::*;
     on_every_store!(
+        an_opener_below_the_log_epoch_repairs_nothing,
+        readers_verify_and_writers_judge_every_missing_run_alike,
         a_crashed_fence_is_a_pending_hole_that_the_next_opener_fills,
         planted_bug_an_opener_that_does_not_repair_leaves_a_gap,
         a_lower_epoch_void_at_the_tail_does_not_hide_the_log_epoch,

@@ -3,6 +3,10 @@
 //! (an epoch at or below the log's would be fenced the moment it is used).
 //!
 //! ```text
+//!  a guess g (the slot this machine last wrote), with its summary read beside:
+//!  LIST versions from g on           g listed: nothing at or below g is the tail, and
+//!                                    everything above it is in this short listing; done.
+//!                                    g not listed: the search below, from scratch
 //!  LIST versions, first page         a log of up to a page (1000 slots on S3) is all here:
 //!                                    one request; otherwise
 //!    HEAD slot 0, 1, 2, 4, 8, ...    gallop to the first absent slot, bisect back: O(log n)
@@ -23,7 +27,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use wormlog_format::{
-    decode_segment, lowest_pending, FormatError, SegmentKind, SegmentSummary, StreamKeys,
+    decode_segment, is_pending, lowest_pending, FormatError, SegmentKind, SegmentSummary,
+    StreamKeys,
 };
 use wormlog_store::{list_all, shadowed_keys, ObjectStore, StoreError};
 
@@ -85,8 +90,9 @@ pub struct VoidRun {
     /// The highest present slot that holds no void, and its summary (`None`: only voids and
     /// holes from slot 0 on, or a gap stopped the walk).
     pub base: Option<(u64, SegmentSummary)>,
-    /// The void records above the base, lowest first.
-    pub voids: Vec<(u64, SegmentSummary)>,
+    /// The void records above the base, lowest first, each with its claim's floor (the
+    /// lowest slot it can have left pending: [`wormlog_format::lowest_pending`]).
+    pub voids: Vec<(u64, SegmentSummary, u64)>,
     /// The pending holes above the base, lowest first.
     pub holes: Vec<u64>,
     /// A missing slot below every void's claim: deleted, not pending. Nothing below it was
@@ -97,7 +103,11 @@ pub struct VoidRun {
 impl VoidRun {
     /// The highest epoch among the voids: a writer below it is fenced by them.
     pub fn max_void_epoch(&self) -> u64 {
-        self.voids.iter().map(|(_, v)| v.epoch).max().unwrap_or(0)
+        self.voids
+            .iter()
+            .map(|(_, v, _)| v.epoch)
+            .max()
+            .unwrap_or(0)
     }
 
     /// The highest epoch in the run: the base's or a void's, whichever is higher (a void of
@@ -150,8 +160,13 @@ impl LogReads {
     /// round trip of that read.
     pub async fn find_tail_guessing(&self, guess: Option<u64>) -> Result<Tail, TailError> {
         let prefix = self.keys.log_prefix();
-        let (listing, guessed) = tokio::join!(
-            self.retrying(|| self.store.list_versions_first(&prefix)),
+        let (from_guess, guessed) = tokio::join!(
+            async {
+                match guess {
+                    Some(slot) => Some(self.listed_from(slot).await),
+                    None => None,
+                }
+            },
             async {
                 match guess {
                     Some(slot) => Some((slot, self.summary(slot).await)),
@@ -159,20 +174,12 @@ impl LogReads {
                 }
             }
         );
-        let (first, complete) = listing.map_err(TailError::Store)?;
-        let (last, listed) = if complete {
-            (None, first)
-        } else {
-            let last = self.gallop().await?;
-            // From the last present slot itself (it too may have been written over a marker).
-            let after = last
-                .and_then(|s| s.checked_sub(1))
-                .map(|s| self.keys.segment(s));
-            let beyond = self
-                .retrying(|| self.store.list_versions_after(&prefix, after.as_deref()))
-                .await
-                .map_err(TailError::Store)?;
-            (last, beyond)
+        let (last, listed) = match from_guess.transpose()? {
+            // The guessed slot is there: nothing at or below it can be the tail, and the
+            // listing from it on shows everything above it, delete markers included.
+            Some(Some(listed)) => (None, listed),
+            // No guess, or a wrong one (the slot is not there): the whole search.
+            _ => self.listed_whole(&prefix).await?,
         };
         let present_max = listed
             .iter()
@@ -247,8 +254,9 @@ impl LogReads {
             for (slot, summary, window) in futures::future::join_all(reads).await {
                 match summary? {
                     Some(s) if s.kind == SegmentKind::Void => {
-                        floor = floor.min(lowest_pending(slot, window?));
-                        run.voids.push((slot, s));
+                        let claim = lowest_pending(slot, window?);
+                        floor = floor.min(claim);
+                        run.voids.push((slot, s, claim));
                     }
                     Some(s) => {
                         run.base = Some((slot, s));
@@ -266,6 +274,23 @@ impl LogReads {
         // Read from the top down; kept lowest first.
         run.holes.reverse();
         run.voids.reverse();
+        // The walk stopped at the first slot below every claim; the holes above it are judged
+        // once more by the rule readers and `verify` apply (bounded voids, every run).
+        if let (None, Some(&lowest)) = (run.gap, run.holes.first()) {
+            let above: Vec<(u64, Option<u64>)> = run
+                .voids
+                .iter()
+                .filter(|(slot, _, _)| *slot > lowest)
+                .map(|(slot, _, claim)| (*slot, Some(*claim)))
+                .collect();
+            let run_end = (lowest..)
+                .take_while(|s| run.holes.contains(s))
+                .last()
+                .unwrap_or(lowest);
+            if !is_pending(lowest, run_end, &above) {
+                run.gap = Some(lowest);
+            }
+        }
         Ok(run)
     }
 
@@ -290,6 +315,43 @@ impl LogReads {
         self.retrying(|| self.store.list_versions_after(&prefix, after))
             .await
             .map_err(TailError::Store)
+    }
+
+    /// The versions listing from `slot` on, if `slot` is present in it (`None` otherwise):
+    /// one short request in place of the first page or the gallop, for a right guess.
+    async fn listed_from(
+        &self,
+        slot: u64,
+    ) -> Result<Option<Vec<wormlog_store::VersionEntry>>, TailError> {
+        let after = slot.checked_sub(1).map(|s| self.keys.segment(s));
+        let listed = self.list_versions_after(after.as_deref()).await?;
+        let key = self.keys.segment(slot);
+        let present = listed
+            .iter()
+            .any(|v| v.key == key && v.is_latest && !v.delete_marker);
+        Ok(present.then_some(listed))
+    }
+
+    /// The whole tail search without a guess: the first page of the versions listing holds a
+    /// log of up to a page; a longer one is galloped over, then listed from its last slot.
+    /// Returns the galloped last slot (if it galloped) and the listing.
+    async fn listed_whole(
+        &self,
+        prefix: &str,
+    ) -> Result<(Option<u64>, Vec<wormlog_store::VersionEntry>), TailError> {
+        let listing = self
+            .retrying(|| self.store.list_versions_first(prefix))
+            .await;
+        let (first, complete) = listing.map_err(TailError::Store)?;
+        if complete {
+            return Ok((None, first));
+        }
+        let last = self.gallop().await?;
+        // From the last present slot itself (it too may have been written over a marker).
+        let after = last
+            .and_then(|s| s.checked_sub(1))
+            .map(|s| self.keys.segment(s));
+        Ok((last, self.list_versions_after(after.as_deref()).await?))
     }
 
     /// The last present slot by HEADs alone: gallop over slots 0, 1, 2, 4, ... to the first

@@ -22,11 +22,44 @@ pub const READ_VERSIONS: [u32; 2] = [1, 2];
 /// and nothing else, for a pending hole rather than a gap; writers claim fewer at once.
 pub const MAX_VOIDS_ABOVE_A_HOLE: usize = 64;
 
-/// The lowest slot that a void at `slot`, one of `window` slots its writer claimed at once,
-/// can have left pending below it: the claim's first slot is no lower. A missing slot below
-/// that, with voids alone above it, is a gap (deleted), not a writer's unfinished claim.
+/// The lowest slot that a void at `slot` can have left pending below it: its header's
+/// `window` says how far into its writer's round of claims it lies (1: the round's first
+/// slot), so the round began at `slot - window + 1`. A missing slot below that, with voids
+/// alone above it, is no unfinished claim but a gap (deleted).
 pub fn lowest_pending(slot: u64, window: u32) -> u64 {
     slot.saturating_sub(u64::from(window.max(1)) - 1)
+}
+
+/// Whether the missing slots `first..=last` are pending rather than a gap, given every slot
+/// present above them, ascending, each with its claim's floor ([`lowest_pending`]) if it is
+/// a void and `None` otherwise. Pending when at least one and at most
+/// [`MAX_VOIDS_ABOVE_A_HOLE`] slots lie above, all voids, and every missing run from `first`
+/// up (this one and each between the slots above) starts at or above the lowest floor of
+/// the voids above that run. One rule for the writer's walk, the scan and `verify`.
+pub fn is_pending(first: u64, last: u64, above: &[(u64, Option<u64>)]) -> bool {
+    if above.is_empty() || above.len() > MAX_VOIDS_ABOVE_A_HOLE || last < first {
+        return false;
+    }
+    let Some(floors) = above.iter().map(|(_, f)| *f).collect::<Option<Vec<u64>>>() else {
+        return false; // something other than a void above: a gap
+    };
+    // The missing runs: first..=last, then the gaps between consecutive slots above.
+    let mut runs = vec![first];
+    runs.extend(
+        above
+            .windows(2)
+            .filter(|w| w[1].0 > w[0].0 + 1)
+            .map(|w| w[0].0 + 1),
+    );
+    runs.iter().all(|&run_first| {
+        let floor = above
+            .iter()
+            .zip(&floors)
+            .filter(|((slot, _), _)| *slot > run_first)
+            .map(|(_, f)| *f)
+            .min();
+        floor.is_some_and(|f| run_first >= f)
+    })
 }
 
 /// What a segment holds.
@@ -175,4 +208,33 @@ fn check_header(h: &SegmentHeader) -> Result<(), FormatError> {
 /// Decodes only the header line (no CRC check of the body): for quick scans of many segments.
 pub fn decode_header(bytes: &[u8]) -> Result<SegmentHeader, FormatError> {
     split_header(bytes).map(|(h, _)| h)
+}
+
+#[cfg(test)]
+mod pending_tests {
+    use super::*;
+
+    #[test]
+    fn a_hole_within_a_round_is_pending_and_one_below_it_is_not() {
+        // A round from slot 10: claims landed at 11 (window 2) and 13 (window 4).
+        let above = [
+            (11, Some(lowest_pending(11, 2))),
+            (13, Some(lowest_pending(13, 4))),
+        ];
+        assert!(is_pending(10, 10, &above));
+        assert!(!is_pending(9, 10, &above), "below the round's first slot");
+        assert!(
+            !is_pending(10, 10, &[(11, Some(10)), (12, None)]),
+            "not a void above"
+        );
+        assert!(!is_pending(10, 10, &[]), "nothing above: beyond the log");
+    }
+
+    #[test]
+    fn every_missing_run_above_is_judged_too() {
+        // 12 is missing under the void at 13, whose round began at 13: a gap, so the run at
+        // 10 is not pending either (readers, verify and the walk all say so).
+        assert!(!is_pending(10, 10, &[(11, Some(10)), (13, Some(13))]));
+        assert!(is_pending(10, 10, &[(11, Some(10)), (13, Some(12))]));
+    }
 }

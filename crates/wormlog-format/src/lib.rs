@@ -40,8 +40,8 @@ pub use event::{
     NewEvent, Payload, PayloadFacts,
 };
 pub use header::{
-    decode_header, lowest_pending, SegmentHeader, SegmentKind, SegmentSpec, FORMAT_VERSION,
-    MAX_VOIDS_ABOVE_A_HOLE, READ_VERSIONS,
+    decode_header, is_pending, lowest_pending, SegmentHeader, SegmentKind, SegmentSpec,
+    FORMAT_VERSION, MAX_VOIDS_ABOVE_A_HOLE, READ_VERSIONS,
 };
 pub use keys::{validate_id, validate_stream_name, StreamKeys, RESERVED_PARTS, SLOT_DIGITS};
 pub use purge::{PurgeRecord, PurgedSlot};

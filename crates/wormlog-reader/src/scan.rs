@@ -484,10 +484,10 @@ impl Scan {
     }
 }
 
-/// True when slots `first..=last` are a pending hole: every slot present above them is a
-/// void record (at least one, at most [`MAX_VOIDS_ABOVE_A_HOLE`]) and `first` lies within the
-/// claim of one of them ([`wormlog_format::lowest_pending`]). Otherwise a writer's unfinished
-/// claim does not explain them: a gap (docs/protocol.md, Reader).
+/// True when slots `first..=last` are a pending hole ([`wormlog_format::is_pending`]): every
+/// slot present above them is a void record (whole, CRC-checked, at its own slot), and every
+/// missing run from `first` up lies within the claim of a void above it. Otherwise a writer's
+/// unfinished claim does not explain them: a gap (docs/protocol.md, Reader).
 async fn only_voids_above(
     store: &dyn ObjectStore,
     keys: &StreamKeys,
@@ -498,16 +498,16 @@ async fn only_voids_above(
     let page = list_page_with_retries(store, &prefix, Some(&after), MAX_VOIDS_ABOVE_A_HOLE + 1)
         .await
         .map_err(ReadError::Store)?;
-    let above: Vec<u64> = page
+    let listed: Vec<u64> = page
         .entries
         .iter()
         .filter_map(|e| keys.parse_slot(&e.key))
         .collect();
-    if above.is_empty() || above.len() > MAX_VOIDS_ABOVE_A_HOLE {
+    if listed.is_empty() || listed.len() > MAX_VOIDS_ABOVE_A_HOLE {
         return Ok(false);
     }
-    let mut floor = u64::MAX;
-    for s in above {
+    let mut above = Vec::with_capacity(listed.len());
+    for s in listed {
         let got = match get_with_retries(store, &keys.segment(s)).await {
             Ok(got) => got,
             Err(StoreError::NotFound { .. }) => continue,
@@ -517,10 +517,10 @@ async fn only_voids_above(
         match decode_segment(&got.body) {
             Ok(seg) if seg.header.kind == SegmentKind::Void && seg.header.slot == s => {
                 let window = seg.header.window.unwrap_or(1);
-                floor = floor.min(wormlog_format::lowest_pending(s, window));
+                above.push((s, Some(wormlog_format::lowest_pending(s, window))));
             }
             _ => return Ok(false),
         }
     }
-    Ok(first >= floor)
+    Ok(wormlog_format::is_pending(first, last, &above))
 }

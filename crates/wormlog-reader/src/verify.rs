@@ -366,25 +366,16 @@ struct Audit {
 }
 
 impl Audit {
-    /// Gaps with only voids above them, one to [`wormlog_format::MAX_VOIDS_ABOVE_A_HOLE`], and
-    /// within one of their claims ([`wormlog_format::lowest_pending`]), are pending holes, as
-    /// readers judge them.
+    /// Gaps that are pending holes by the readers' rule ([`wormlog_format::is_pending`]).
     fn pending_holes(&self, report: &mut VerifyReport) {
         let present = &self.present;
         report.findings.retain(|f| {
             let Finding::Gap { first, last } = *f else {
                 return true;
             };
-            let above = present.iter().filter(|(s, _)| *s > last);
-            let count = above.clone().count();
-            let voids = above.clone().all(|(_, void)| void.is_some());
-            let floor = above
-                .filter_map(|(_, void)| *void)
-                .min()
-                .unwrap_or(u64::MAX);
-            let pending = voids
-                && (1..=wormlog_format::MAX_VOIDS_ABOVE_A_HOLE).contains(&count)
-                && first >= floor;
+            let above: Vec<(u64, Option<u64>)> =
+                present.iter().filter(|(s, _)| *s > last).copied().collect();
+            let pending = wormlog_format::is_pending(first, last, &above);
             if pending {
                 report.pending_holes.push((first, last));
             }

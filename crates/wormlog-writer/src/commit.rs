@@ -177,6 +177,12 @@ impl Core {
             }
         }
         core.next_slot = tail.next_slot;
+        let unchecked = core.cfg.planted_bug == Some(crate::PlantedBug::OpenWithoutEpochCheck);
+        if current > core.cfg.epoch && !unchecked {
+            // A newer epoch holds the log (its last segment, or the voids that end it, or the
+            // segment below them): refused before anything is written, repairs included.
+            return Err(core.fenced(current, tail.next_slot.saturating_sub(1), false));
+        }
         let last = match tail.voids.take() {
             Some(run) => core.below_voids(tail.next_slot, run).await?,
             None => tail.last.map(|l| (tail.next_slot - 1, l)),
@@ -185,7 +191,6 @@ impl Core {
             core.next_seq = last.next_seq();
             core.max_epoch_seen = last.epoch;
             core.prev = Some(last.write_id);
-            let unchecked = core.cfg.planted_bug == Some(crate::PlantedBug::OpenWithoutEpochCheck);
             if last.epoch > core.cfg.epoch && !unchecked {
                 return Err(core.fenced(last.epoch, slot, false));
             }

@@ -153,8 +153,8 @@ async fn read_all(
 
 impl Core {
     /// A control record of `kind` for `slot`, ready to be sent on its own.
-    /// A control record for `slot`: the epoch-start, or a void claimed as one of `window`
-    /// slots claimed at once.
+    /// A control record for `slot`: the epoch-start, or a void lying `window` slots into the
+    /// round of claims it belongs to (1: the round's first slot, or a lone repair).
     fn control_put(&mut self, slot: u64, kind: SegmentKind, window: u64) -> ControlPut {
         let payload = match kind {
             SegmentKind::EpochStart => Payload::EpochStart,
@@ -248,7 +248,9 @@ impl Core {
         loop {
             let claims: Vec<ControlPut> = (window..window + ahead)
                 .map(|slot| {
-                    let mut claim = self.control_put(slot, SegmentKind::Void, ahead);
+                    // Its header's window: how far into this round it lies (1 for the
+                    // round's first slot), so readers know where the round began.
+                    let mut claim = self.control_put(slot, SegmentKind::Void, slot - window + 1);
                     claim.read_occupied = false;
                     claim
                 })
