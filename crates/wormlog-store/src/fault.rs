@@ -125,8 +125,12 @@ pub struct ChaosRule {
     pub fail_before: f64,
     /// Chance that the store applies the request and the caller gets a timeout anyway.
     pub lose_response: f64,
-    /// Each request first waits a uniform 0..=max_latency (tokio time).
+    /// Each request first waits a uniform min_latency..=max_latency (tokio time).
     pub max_latency: std::time::Duration,
+    /// The least wait (zero: any wait up to `max_latency`). A narrow range models a network
+    /// whose round trips hardly vary, where the order of two racing writers' requests
+    /// repeats from one slot to the next.
+    pub min_latency: std::time::Duration,
 }
 
 struct Chaos {
@@ -147,7 +151,8 @@ impl Chaos {
             .find(|r| r.op == op && key.contains(&r.key_contains))?;
         let (max_latency, fail_before, lose_response) =
             (rule.max_latency, rule.fail_before, rule.lose_response);
-        let latency_us = self.rng.below(max_latency.as_micros() as u64 + 1);
+        let min_us = (rule.min_latency.min(max_latency)).as_micros() as u64;
+        let latency_us = min_us + self.rng.below(max_latency.as_micros() as u64 - min_us + 1);
         let roll = self.rng.below(1_000_000) as f64 / 1_000_000.0;
         let kind = self.rng.below(4);
         let transient = |message: &str| StoreError::Transient {

@@ -29,7 +29,36 @@ pub fn check(run: &SimRun) -> Vec<Violation> {
     let at = log_is_whole(run, &replay, &mut v);
     outcomes_hold(run, &at, &mut v);
     stopped_writers_stay_stopped(run, &mut v);
+    takeovers_are_bounded(run, &mut v);
     v
+}
+
+/// Liveness (profiles with a takeover bound): a leader that opens while a stale writer
+/// appends without pause is in the log (or refused) within the bound, whatever the stale
+/// writer does: fencing ahead, not a chase that lasts as long as it writes.
+fn takeovers_are_bounded(run: &SimRun, v: &mut Vec<Violation>) {
+    let Some(bound) = run.takeover_bound else {
+        return;
+    };
+    let h = &run.history;
+    for o in h
+        .open_times
+        .iter()
+        .filter(|o| o.writer.starts_with("node-"))
+    {
+        let contended = h
+            .runaways
+            .iter()
+            .any(|&(from, to)| o.started_ms < to && o.started_ms + o.took_ms > from);
+        if contended && o.took_ms > bound.as_millis() as u64 {
+            v.push(format!(
+                "{} took {} ms to open while a stale writer appended (bound {} ms): the takeover is not bounded",
+                o.writer,
+                o.took_ms,
+                bound.as_millis()
+            ));
+        }
+    }
 }
 
 /// I8: every way of reading the log gives the same events.

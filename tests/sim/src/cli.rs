@@ -47,6 +47,41 @@ pub(crate) async fn run(world: Arc<World>, mut rng: SeededRng) {
     }
 }
 
+/// A stale writer without a lease check: takes the lease once (`lease acquire`), then
+/// appends one op after another, as fast as the store answers, never renewing, until the log
+/// fences it (or 250 ops). Leaders take the lapsed lease meanwhile and must get past it.
+pub(crate) async fn runaways(world: Arc<World>, mut rng: SeededRng) {
+    for run in 0..world.settings.runaways {
+        World::pause(&mut rng, Duration::from_secs(4)).await;
+        let writer = format!("runaway-{run}");
+        let Some(epoch) = lease_acquire(&world, &writer).await else {
+            continue;
+        };
+        let wc = world.writer_config(&writer, epoch, &mut rng);
+        let Ok(w) = world.open(wc).await else {
+            continue;
+        };
+        let from = world.now_ms();
+        for _ in 0..250 {
+            world.append_ops(&w, &writer, epoch, 1).await;
+            if world
+                .history
+                .lock()
+                .stops
+                .iter()
+                .any(|s| s.writer == writer)
+            {
+                break; // fenced by the new leader
+            }
+        }
+        let to = world.now_ms();
+        world.history.lock().runaways.push((from, to));
+        if let Ok(w) = Arc::try_unwrap(w) {
+            w.close().await;
+        }
+    }
+}
+
 /// `wormlog lease acquire`: takes the lease (waiting out a live holder), prints the epoch,
 /// and exits without renewing or releasing it.
 async fn lease_acquire(world: &World, holder: &str) -> Option<u64> {

@@ -82,6 +82,19 @@ pub struct History {
     pub opened: Vec<(String, u64)>,
     pub stops: Vec<Stop>,
     pub purges: Vec<PurgeAttempt>,
+    /// Every open that finished (opened or refused): who, when it started, how long it took
+    /// (simulated milliseconds).
+    pub open_times: Vec<OpenTime>,
+    /// When a runaway stale writer was appending: (from, to) in simulated milliseconds.
+    pub runaways: Vec<(u64, u64)>,
+}
+
+/// How long one writer's open took.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OpenTime {
+    pub writer: String,
+    pub started_ms: u64,
+    pub took_ms: u64,
 }
 
 /// Appends invoked and not yet completed, by op: what a crash turns into unknown outcomes.

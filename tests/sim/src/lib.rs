@@ -34,7 +34,7 @@ use wormlog_writer::PlantedBug;
 
 pub use check::{check, Violation};
 pub use finale::Finale;
-pub use history::{Entry, History, Outcome, PurgeAttempt, Stop, StopKind};
+pub use history::{Entry, History, OpenTime, Outcome, PurgeAttempt, Stop, StopKind};
 pub use profile::{Profile, Settings};
 
 use world::World;
@@ -109,6 +109,12 @@ pub const PLANTED: &[PlantedRow] = &[
         breaks: "I6: a ghost of a definitely failed append",
     },
     PlantedRow {
+        name: "no fence ahead (chase a stale writer slot by slot)",
+        bug: Planted::Writer(PlantedBug::NoFenceAhead),
+        profile: Profile::StaleWriter,
+        breaks: "liveness: a new leader held off for as long as a stale writer appends",
+    },
+    PlantedRow {
         name: "trust the tail hint",
         bug: Planted::Writer(PlantedBug::TrustTailHint),
         profile: Profile::Default,
@@ -180,6 +186,8 @@ pub struct SimRun {
     /// Requests during the run, and how many of them met an injected fault.
     pub requests: u64,
     pub faults: u64,
+    /// The profile's bound on a contended takeover ([`Settings::takeover_bound`]).
+    pub takeover_bound: Option<Duration>,
 }
 
 /// What a set of runs exercised, for the summary line of `sim`.
@@ -288,6 +296,10 @@ async fn simulate(cfg: SimConfig) -> SimRun {
     let mut seeded = || SeededRng::new(rng.next_u64());
     let (a, b, c, d) = (seeded(), seeded(), seeded(), seeded());
     actors.push(tokio::spawn(cli::run(Arc::clone(&world), a)));
+    if world.settings.runaways > 0 {
+        let e = seeded();
+        actors.push(tokio::spawn(cli::runaways(Arc::clone(&world), e)));
+    }
     actors.push(tokio::spawn(operator::purges(Arc::clone(&world), b)));
     actors.push(tokio::spawn(operator::snapshots(Arc::clone(&world), c)));
     actors.push(tokio::spawn(operator::vandalise_lease(
@@ -336,5 +348,6 @@ async fn simulate(cfg: SimConfig) -> SimRun {
         log_puts,
         requests: journal.len() as u64,
         faults: injected,
+        takeover_bound: world.settings.takeover_bound,
     }
 }

@@ -21,6 +21,9 @@ pub enum Profile {
     LeaseChaos,
     /// Most terms end in a crash at a random point, mid-request included.
     CrashHeavy,
+    /// A lease-less stale writer appending as fast as the store answers while leaders take
+    /// over: every takeover must be in the log within a bounded time (fencing ahead).
+    StaleWriter,
 }
 
 /// What a profile sets.
@@ -34,6 +37,8 @@ pub struct Settings {
     pub read: f64,
     /// Every request waits up to this long (half on the way, half back).
     pub latency: Duration,
+    /// ... and at least this long.
+    pub min_latency: Duration,
     /// Out of 10 leader terms: how many end in a crash, how many in a pause past the lease.
     pub crashes: u64,
     pub pauses: u64,
@@ -44,16 +49,22 @@ pub struct Settings {
     pub cli_runs: usize,
     pub purges: usize,
     pub snapshots: usize,
+    /// Runs of a stale writer that takes the lease once and then appends one op after
+    /// another, without pause or renewal, until fenced.
+    pub runaways: usize,
+    /// A leader's open that starts while a runaway appends must finish within this long.
+    pub takeover_bound: Option<Duration>,
 }
 
 impl Profile {
-    pub const ALL: [Profile; 6] = [
+    pub const ALL: [Profile; 7] = [
         Profile::Calm,
         Profile::Default,
         Profile::HeavyPut,
         Profile::ReadFaults,
         Profile::LeaseChaos,
         Profile::CrashHeavy,
+        Profile::StaleWriter,
     ];
 
     pub fn name(self) -> &'static str {
@@ -64,6 +75,7 @@ impl Profile {
             Profile::ReadFaults => "read-faults",
             Profile::LeaseChaos => "lease-chaos",
             Profile::CrashHeavy => "crash-heavy",
+            Profile::StaleWriter => "stale-writer",
         }
     }
 
@@ -77,6 +89,7 @@ impl Profile {
             cas: (0.05, 0.03),
             read: 0.05,
             latency: Duration::from_millis(15),
+            min_latency: Duration::ZERO,
             crashes: 2,
             pauses: 2,
             lease: Duration::from_secs(2),
@@ -84,6 +97,8 @@ impl Profile {
             cli_runs: 4,
             purges: 2,
             snapshots: 3,
+            runaways: 0,
+            takeover_bound: None,
         };
         match self {
             Profile::Calm => Settings {
@@ -115,6 +130,24 @@ impl Profile {
                 pauses: 1,
                 ..base
             },
+            // No store faults, so that an open's time is the protocol's alone (a retry's
+            // backoff is not a takeover's cost); round trips of 9 to 10 ms, so that a writer
+            // one step ahead stays ahead (as measured on RGW, where a chase by reads lost
+            // every slot for as long as the stale writer wrote); crashes and pauses as usual,
+            // so fences are cut short mid-window too.
+            Profile::StaleWriter => Settings {
+                put: (0.0, 0.0),
+                cas: (0.0, 0.0),
+                read: 0.0,
+                latency: Duration::from_millis(10),
+                min_latency: Duration::from_millis(9),
+                runaways: 2,
+                // 15 round trips: a fenced-ahead open takes about 7 here (the listing, the
+                // tail's summary, the lost epoch-start, its read beside the claims, the read
+                // of the claims it lost, the epoch-start); a chase by reads takes 30 or more.
+                takeover_bound: Some(Duration::from_millis(150)),
+                ..base
+            },
         }
     }
 }
@@ -128,6 +161,7 @@ impl Settings {
             fail_before: fail,
             lose_response: lost,
             max_latency: self.latency,
+            min_latency: self.min_latency,
         };
         vec![
             rule(Op::PutIfAbsent, "", self.put),

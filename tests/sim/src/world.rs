@@ -9,7 +9,7 @@ use wormlog_reader::{LogReader, ReaderBug, Replayer};
 use wormlog_store::{Clock, FaultStore, ObjectStore, SeededRng, Timestamp, TokioClock};
 use wormlog_writer::{LogWriter, RetryPolicy, StopHook, WriteError, WriterConfig};
 
-use crate::history::{Entry, History, InFlight, Outcome, Stop, StopKind};
+use crate::history::{Entry, History, InFlight, OpenTime, Outcome, Stop, StopKind};
 use crate::profile::Settings;
 use crate::{Planted, SimConfig, STREAM};
 
@@ -116,9 +116,16 @@ impl World {
     /// open then fails).
     pub async fn open(&self, wc: WriterConfig) -> Result<Arc<LogWriter>, WriteError> {
         let (writer, epoch) = (wc.writer_id.clone(), wc.epoch);
-        self.history.lock().opened.push((writer, epoch));
-        let w = LogWriter::open(Arc::clone(&self.store), wc).await?;
-        Ok(Arc::new(w))
+        self.history.lock().opened.push((writer.clone(), epoch));
+        let started_ms = self.now_ms();
+        let opened = LogWriter::open(Arc::clone(&self.store), wc).await;
+        let took_ms = self.now_ms() - started_ms;
+        self.history.lock().open_times.push(OpenTime {
+            writer,
+            started_ms,
+            took_ms,
+        });
+        Ok(Arc::new(opened?))
     }
 
     fn next_op(&self) -> u64 {

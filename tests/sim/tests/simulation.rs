@@ -29,3 +29,34 @@ fn one_seed_run_twice_gives_the_same_history() {
     );
     assert_eq!(a.log_puts, b.log_puts);
 }
+
+/// The stale-writer profile is not vacuous: leaders do open while a runaway writer appends,
+/// and the runaways are fenced by them.
+#[test]
+fn the_stale_writer_profile_contends_takeovers() {
+    let (mut contended, mut fenced) = (0, 0);
+    for seed in 1..=10 {
+        let r = run(&SimConfig::new(seed, Profile::StaleWriter));
+        let h = &r.history;
+        contended += h
+            .open_times
+            .iter()
+            .filter(|o| o.writer.starts_with("node-"))
+            .filter(|o| {
+                h.runaways
+                    .iter()
+                    .any(|&(from, to)| o.started_ms < to && o.started_ms + o.took_ms > from)
+            })
+            .count();
+        fenced += h
+            .stops
+            .iter()
+            .filter(|s| s.writer.starts_with("runaway-") && s.kind == wormlog_sim::StopKind::Fenced)
+            .count();
+    }
+    assert!(
+        contended >= 5,
+        "{contended} leader opens met a runaway writer"
+    );
+    assert!(fenced >= 5, "{fenced} runaway writers were fenced");
+}

@@ -605,3 +605,58 @@ pub fn purge_scenario(env: &Env) {
     assert_exit(&o, 0);
     assert!(stdout(&o).starts_with("4 "), "{}", stdout(&o));
 }
+
+/// A new leader takes over from a lease-less stale one that appends as fast as the store
+/// answers: A (epoch 1) streams lines with no pause; once it is well under way, one
+/// `wormlog append --epoch 2` runs. It must be in the log while A is still writing (fencing
+/// ahead; a chase by reads used to last as long as A wrote), with no warning, A exits 3, and
+/// the log is one history. Returns (the contended append's time, the same append's time on a
+/// quiet stream of the same store) for the caller to print.
+pub fn takeover_race(env: &Env) -> (Duration, Duration) {
+    let clock = wormlog::store::SystemClock::new();
+    let timed = |stream: &str, epoch: &str, data: &str| {
+        let started = wormlog::store::Clock::monotonic(&clock);
+        let o = env.run_in(
+            stream,
+            &["append", "--epoch", epoch, "--writer-id", "leader-b", data],
+        );
+        (o, wormlog::store::Clock::monotonic(&clock) - started)
+    };
+    // The baseline: an epoch change on a quiet stream (process start, verdict, listing,
+    // epoch-start, event), as warm as the contended one.
+    assert_exit(&env.run_in("quiet", &["append", "--epoch", "1", "0"]), 0);
+    let (o, quiet) = timed("quiet", "2", "1");
+    assert_exit(&o, 0);
+
+    const LINES: usize = 1_000_000;
+    let a = Appender::start(env, 1, "leader-a", LINES, 64, Duration::ZERO);
+    a.wait_for_acks(500);
+    let (b, contended) = timed("s", "2", r#"{"b":1}"#);
+    let a_running = a.ack_count() < LINES;
+    let (a_code, a_acks, a_err) = a.finish();
+    assert_exit(&b, 0);
+    assert!(a_running, "A was still appending when B was in");
+    assert!(
+        !stderr(&b).contains("WARN"),
+        "no warning on the way in: {}",
+        stderr(&b)
+    );
+    assert_eq!(a_code, Some(3), "A (epoch 1) exits 3, fenced: {a_err}");
+    let b_acks = acks(&stdout(&b));
+    assert_eq!(b_acks.len(), 1);
+    let log = read_log(env);
+    let mut all = a_acks.clone();
+    all.extend(b_acks.iter().cloned());
+    check_log(&log, &all);
+    assert_eq!(
+        log.len(),
+        all.len(),
+        "I6: nothing unacknowledged is in the log"
+    );
+    let first_b = log.iter().position(|e| e.2 == 2).unwrap();
+    assert!(
+        a_acks.iter().all(|(seq, _)| (*seq as usize) < first_b),
+        "every A ack precedes B's epoch"
+    );
+    (contended, quiet)
+}
