@@ -104,6 +104,24 @@ impl std::fmt::Debug for S3Store {
     }
 }
 
+/// The HTTP client for an `http://` endpoint (a local Ceph RGW, MinIO or moto): one whose
+/// TLS trust store is empty, since no connection uses TLS. The default client reads and
+/// parses every system root certificate at its first connection (146 files on Debian), about
+/// 4 ms of a one-shot command's 20 (measured with `perf stat`).
+fn plain_http_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
+    use aws_smithy_http_client::tls;
+    let context = tls::TlsContext::builder()
+        .with_trust_store(tls::TrustStore::empty())
+        .build()
+        .expect("an empty trust store is a valid TLS context");
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::AwsLc,
+        ))
+        .tls_context(context)
+        .build_https()
+}
+
 impl S3Store {
     /// Builds the client: credentials from the config or the standard AWS chain, operation and
     /// attempt timeouts, SDK retries for 5xx and throttling, path-style addressing if asked,
@@ -149,6 +167,9 @@ impl S3Store {
                 loader = loader.credentials_provider(chain);
             }
             (None, false) => {}
+        }
+        if config.endpoint.as_deref().is_some_and(|e| e.starts_with("http://")) {
+            loader = loader.http_client(plain_http_client());
         }
         let shared = loader.load().await;
         let mut s3 = aws_sdk_s3::config::Builder::from(&shared)
