@@ -168,7 +168,11 @@ impl S3Store {
             }
             (None, false) => {}
         }
-        if config.endpoint.as_deref().is_some_and(|e| e.starts_with("http://")) {
+        if config
+            .endpoint
+            .as_deref()
+            .is_some_and(|e| e.starts_with("http://"))
+        {
             loader = loader.http_client(plain_http_client());
         }
         let shared = loader.load().await;
