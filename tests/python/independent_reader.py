@@ -31,7 +31,7 @@ def main():
         body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
         header_line, rest = body.split(b"\n", 1)
         header = json.loads(header_line)
-        assert header["wormlog"] in (1, 2), f"unknown format version {header['wormlog']}"
+        assert header["wormlog"] in (1, 2, 3), f"unknown format version {header['wormlog']}"
         # The CRC-32 of every byte after the header line.
         assert zlib.crc32(rest) == header["crc32"], f"{key}: CRC mismatch"
         if header["kind"] != "events":

@@ -65,6 +65,9 @@ pub struct Plant {
     pub writer: String,
     /// The header's `window`: for a void, how many slots its writer claimed at once.
     pub window: u32,
+    /// The `prev` it names: `None` for what a writer that read the slot below would name
+    /// (the highest segment below that is not a void); `Some` to name exactly that.
+    pub prev: Option<Option<Uuid>>,
 }
 
 impl Plant {
@@ -76,6 +79,16 @@ impl Plant {
             epoch,
             writer: writer.to_owned(),
             window: 1,
+            prev: None,
+        }
+    }
+
+    /// The same segment naming `prev` as its predecessor: an orphan where that is not the
+    /// valid segment below.
+    pub fn naming(self, prev: Option<Uuid>) -> Plant {
+        Plant {
+            prev: Some(prev),
+            ..self
         }
     }
 
@@ -124,7 +137,10 @@ impl Plant {
             epoch: self.epoch,
             writer: self.writer.clone(),
             write_id: Uuid::from_u128(rng.next_u64() as u128),
-            prev: None,
+            prev: match self.prev {
+                Some(named) => named,
+                None => segment_below(store, &keys, slot).await?,
+            },
             window: self.window,
             created_at: "2026-01-01T00:00:00Z".to_owned(),
         };
@@ -139,6 +155,27 @@ impl Plant {
             .await?;
         Ok(summary)
     }
+}
+
+/// The write id of the highest segment below `slot` that is not a void: what a writer that
+/// read the slots below would name as `prev` in the simple cases tests plant.
+async fn segment_below(
+    store: &dyn ObjectStore,
+    keys: &StreamKeys,
+    slot: u64,
+) -> Result<Option<Uuid>, wormlog_store::StoreError> {
+    for below in (0..slot).rev() {
+        match store.head(&keys.segment(below)).await {
+            Ok(head) => match SegmentSummary::from_metadata(&head.metadata) {
+                Some(s) if s.kind == SegmentKind::Void => continue,
+                Some(s) => return Ok(Some(s.write_id)),
+                None => continue,
+            },
+            Err(wormlog_store::StoreError::NotFound { .. }) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(None)
 }
 
 /// Slots present in a stream's log.

@@ -70,6 +70,7 @@ async fn run_history(steps: Vec<Step>) {
             ScanItem::Zombie { .. } => panic!("correct writers never leave a zombie"),
             ScanItem::Purged { .. } => panic!("nothing was purged"),
             ScanItem::Void { .. } => panic!("correct writers with a window of 1 leave no void"),
+            ScanItem::Orphan { .. } => panic!("correct writers with a window of 1 leave no orphan"),
         }
     }
     for a in &acked {

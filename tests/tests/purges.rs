@@ -73,6 +73,7 @@ async fn scan_all(store: &Arc<dyn ObjectStore>, from: u64) -> Result<Vec<String>
             ScanItem::Control { slot, .. } => format!("control@{slot}"),
             ScanItem::Zombie { slot, .. } => format!("zombie@{slot}"),
             ScanItem::Void { slot, .. } => format!("void@{slot}"),
+            ScanItem::Orphan { slot, .. } => format!("orphan@{slot}"),
         });
     }
     Ok(out)

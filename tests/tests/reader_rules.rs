@@ -171,7 +171,10 @@ async fn zombies_are_reported_and_never_delivered(store: Arc<dyn ObjectStore>) {
                 );
                 seqs.push(e.seq);
             }
-            ScanItem::Control { .. } | ScanItem::Purged { .. } | ScanItem::Void { .. } => {}
+            ScanItem::Control { .. }
+            | ScanItem::Purged { .. }
+            | ScanItem::Void { .. }
+            | ScanItem::Orphan { .. } => {}
         }
     }
     assert_eq!(zombies, [(2, 2, 3)]);
@@ -214,7 +217,83 @@ async fn an_empty_stream_has_no_events(store: Arc<dyn ObjectStore>) {
     assert!(seqs.is_empty());
 }
 
+/// A pipelined writer's history: slots 1 and 2 valid (seqs 0, 1); slot 3 an orphan (its
+/// batch names a predecessor that never became valid, seqs 2..=3 speculative); slot 4 the
+/// same writer's batch sent again, naming slot 2. Returns the ids readers must deliver.
+async fn a_log_with_an_orphan(store: &Arc<dyn ObjectStore>) -> Vec<uuid::Uuid> {
+    let w = log_of(store, 2).await;
+    drop(w);
+    let lost = Some(uuid::Uuid::from_u128(77));
+    Plant::events(2, 2, 1, "w")
+        .naming(lost)
+        .at(&**store, S, 3)
+        .await;
+    // Named from the valid slot 2 (planted without `naming`: the highest segment below that
+    // is not a void would be the orphan).
+    let keys = StreamKeys::new("", S).unwrap();
+    let two = store.get(&keys.segment(2)).await.unwrap();
+    let two = wormlog_format::decode_header(&two.body).unwrap().write_id;
+    Plant::events(2, 1, 1, "w")
+        .naming(Some(two))
+        .at(&**store, S, 4)
+        .await;
+    let mut ids = Vec::new();
+    for slot in [1u64, 2, 4] {
+        let got = store.get(&keys.segment(slot)).await.unwrap();
+        let seg = wormlog_format::decode_segment(&got.body).unwrap();
+        ids.extend(seg.events.iter().map(|e| e.id));
+    }
+    ids
+}
+
+/// Version 3's rule: a segment whose `prev` is not the last valid segment is an orphan. The
+/// scan skips it and goes on, a seek never starts on it, verify lists it (not a violation).
+async fn orphans_are_skipped_by_every_reader_and_listed_by_verify(store: Arc<dyn ObjectStore>) {
+    let want = a_log_with_an_orphan(&store).await;
+    let reader = LogReader::new(Arc::clone(&store), "", S).unwrap();
+    let mut scan = reader.scan(0).await.unwrap();
+    let (mut ids, mut orphans) = (Vec::new(), Vec::new());
+    while let Some(item) = scan.next().await.unwrap() {
+        match item {
+            ScanItem::Event(e) => ids.push(e.id),
+            ScanItem::Orphan { slot, .. } => orphans.push(slot),
+            _ => {}
+        }
+    }
+    assert_eq!(ids, want, "the orphan's events are never delivered");
+    assert_eq!(orphans, [3]);
+    let from_2 = reader.read_events(2, None).await.unwrap();
+    assert_eq!(
+        from_2.iter().map(|e| (e.seq, e.id)).collect::<Vec<_>>(),
+        [(2, want[2])],
+        "a seek to seq 2 starts at slot 4, not on the orphan claiming seqs 2..=3"
+    );
+    let report = wormlog_reader::verify(Arc::clone(&store), "", S, false)
+        .await
+        .unwrap();
+    assert!(report.is_clean(), "{:?}", report.findings);
+    assert_eq!(report.events, 3);
+    assert_eq!(
+        report.orphans.iter().map(|o| o.slot).collect::<Vec<_>>(),
+        [3]
+    );
+}
+
+/// The planted bug (orphans taken for valid) delivers the orphan's events and loses the
+/// batch sent again: the check above catches it.
+async fn planted_bug_delivering_orphans_is_caught(store: Arc<dyn ObjectStore>) {
+    let want = a_log_with_an_orphan(&store).await;
+    let reader = LogReader::new(Arc::clone(&store), "", S)
+        .unwrap()
+        .with_planted_bug(wormlog_reader::ReaderBug::DeliverOrphans);
+    let got = reader.read_events(0, None).await;
+    let ids: Option<Vec<uuid::Uuid>> = got.ok().map(|es| es.iter().map(|e| e.id).collect());
+    assert_ne!(ids.as_ref(), Some(&want), "with the bug the replay differs");
+}
+
 on_every_store!(
+    orphans_are_skipped_by_every_reader_and_listed_by_verify,
+    planted_bug_delivering_orphans_is_caught,
     a_flipped_byte_is_reported_as_corruption_naming_the_slot,
     a_truncated_segment_is_corruption,
     a_deleted_segment_is_a_gap,

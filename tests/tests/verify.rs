@@ -117,6 +117,8 @@ async fn a_duplicated_event_id_is_found(store: Arc<dyn ObjectStore>) {
     log_of(&store, 2).await;
     let first = store.get(&key(1)).await.unwrap();
     let original = wormlog_format::decode_segment(&first.body).unwrap().events[0].clone();
+    let below = store.get(&key(2)).await.unwrap();
+    let below = wormlog_format::decode_header(&below.body).unwrap().write_id;
     // A valid segment at slot 3 whose event reuses the id of seq 0.
     let spec = SegmentSpec {
         stream: S.into(),
@@ -126,7 +128,7 @@ async fn a_duplicated_event_id_is_found(store: Arc<dyn ObjectStore>) {
         epoch: 2,
         writer: "leader".into(),
         write_id: uuid::Uuid::from_u128(99),
-        prev: None,
+        prev: Some(below),
         window: 1,
         created_at: "2026-01-01T00:00:00Z".into(),
     };

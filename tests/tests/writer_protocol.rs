@@ -5,6 +5,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+use uuid::Uuid;
 use wormlog_format::{SegmentKind, SegmentSummary, StreamKeys};
 use wormlog_reader::{LogReader, ScanItem};
 use wormlog_store::{Fault, FaultStore, ObjectStore, Op, StoreError};
@@ -219,6 +220,73 @@ async fn older_valid_segment_is_counted_and_the_writer_moves_past_it(store: Arc<
     }
 }
 
+/// Step 2, 412 with a version 3 segment of a lower epoch (not a zombie) that names another
+/// predecessor than the valid segment below: an orphan (a pipelined stale writer's batch
+/// above a slot it lost). Readers skip it, so the writer skips it uncounted, and its own
+/// segments name the valid one below. Returns what readers deliver and the new writer's ack.
+async fn an_orphan_met_at_a_412(
+    store: Arc<dyn ObjectStore>,
+    bug: Option<wormlog_writer::PlantedBug>,
+) -> (
+    Result<Vec<u64>, wormlog_reader::ReadError>,
+    wormlog_writer::Appended,
+) {
+    open(Arc::clone(&store), 1, "old").await;
+    let f = faulty(&store);
+    let planted = Arc::new(AtomicBool::new(false));
+    let inner = Arc::clone(&store);
+    f.before_each(move |op, key| {
+        let (inner, planted, key) = (Arc::clone(&inner), Arc::clone(&planted), key.to_owned());
+        async move {
+            if op == Op::PutIfAbsent
+                && key.ends_with("00000000000000000001")
+                && !planted.swap(true, Ordering::SeqCst)
+            {
+                let orphan = Plant::events(0, 3, 1, "old").naming(Some(Uuid::from_u128(77)));
+                orphan.at(&*inner, S, 1).await;
+            }
+        }
+    });
+    let mut cfg = writer_config(S, 2, "new");
+    cfg.planted_bug = bug;
+    let w = LogWriter::open(Arc::new(f), cfg).await.unwrap();
+    let ack = w.append("t", "\"new\"").await.unwrap();
+    let reader = LogReader::new(Arc::clone(&store), "", S).unwrap();
+    let read = reader.read_events(0, None).await;
+    (
+        read.map(|events| events.iter().map(|e| e.seq).collect()),
+        ack,
+    )
+}
+
+async fn an_older_writers_orphan_is_skipped_uncounted(store: Arc<dyn ObjectStore>) {
+    let (seqs, ack) = an_orphan_met_at_a_412(Arc::clone(&store), None).await;
+    assert_eq!(ack.seq, 0, "the orphan's 3 events were not counted");
+    assert_eq!(
+        seqs.unwrap(),
+        [0],
+        "readers deliver the acknowledged event (I3)"
+    );
+    let report = wormlog_reader::verify(store, "", S, false).await.unwrap();
+    assert!(report.is_clean(), "{:?}", report.findings);
+    assert_eq!(
+        report.orphans.iter().map(|o| o.slot).collect::<Vec<_>>(),
+        [1]
+    );
+}
+
+/// The planted bug (an orphan counted as valid) makes the writer acknowledge an event that
+/// no reader delivers: the test above catches it.
+async fn planted_bug_counting_an_orphan_loses_an_acknowledged_event(store: Arc<dyn ObjectStore>) {
+    let bug = Some(wormlog_writer::PlantedBug::CountOrphans);
+    let (seqs, ack) = an_orphan_met_at_a_412(store, bug).await;
+    assert_eq!(ack.seq, 3, "with the bug, the orphan's events are counted");
+    assert!(
+        !seqs.as_ref().is_ok_and(|s| s.contains(&ack.seq)),
+        "and readers do not deliver the acknowledged event: {seqs:?}"
+    );
+}
+
 /// Step 2, 412 with an epoch below the highest seen: a zombie. Readers skip it, so the writer
 /// skips it without counting its events.
 async fn zombie_segment_is_skipped_uncounted(store: Arc<dyn ObjectStore>) {
@@ -237,6 +305,7 @@ async fn zombie_segment_is_skipped_uncounted(store: Arc<dyn ObjectStore>) {
         saw.push(match item {
             ScanItem::Zombie { slot, .. } => format!("zombie@{slot}"),
             ScanItem::Void { slot, .. } => format!("void@{slot}"),
+            ScanItem::Orphan { slot, .. } => format!("orphan@{slot}"),
             ScanItem::Event(e) => format!("seq{}", e.seq),
             ScanItem::Control { slot, .. } => format!("control@{slot}"),
             ScanItem::Purged { slot, .. } => format!("purged@{slot}"),
@@ -706,6 +775,8 @@ on_every_store!(
     same_epoch_other_writer_is_an_epoch_conflict,
     older_valid_segment_is_counted_and_the_writer_moves_past_it,
     zombie_segment_is_skipped_uncounted,
+    an_older_writers_orphan_is_skipped_uncounted,
+    planted_bug_counting_an_orphan_loses_an_acknowledged_event,
     conflict_409_is_retried_on_the_same_slot,
     server_errors_are_retried_with_the_same_write_id,
     exhausted_retries_poison_the_writer_until_reopened,

@@ -283,7 +283,7 @@ mod tests {
         let (bytes, header) = encode_segment(&spec(SegmentKind::Events), &events);
         let seg = decode_segment(&bytes).unwrap();
         assert_eq!(seg.header, header);
-        assert_eq!((header.wormlog, header.window), (2, Some(1)));
+        assert_eq!((header.wormlog, header.window), (3, Some(1)));
         assert_eq!(header.prev, Some(Uuid::from_u128(6)));
         assert_eq!(seg.header.count, 2);
         assert_eq!(seg.events[0].seq, 10);
@@ -526,7 +526,7 @@ mod tests {
     fn each_version_has_exactly_its_fields() {
         let (bytes, _) = encode_segment(&spec(SegmentKind::Events), &[event(1, "1")]);
         let text = String::from_utf8(bytes.to_vec()).unwrap();
-        let as_v1 = text.replacen("\"wormlog\":2", "\"wormlog\":1", 1);
+        let as_v1 = text.replacen("\"wormlog\":3", "\"wormlog\":1", 1);
         assert!(
             matches!(
                 decode_segment(as_v1.as_bytes()),
@@ -539,6 +539,11 @@ mod tests {
             decode_header(no_window.as_bytes()),
             Err(FormatError::Header(_))
         ));
+        let wide = text.replacen(",\"window\":1", ",\"window\":17", 1);
+        assert!(
+            matches!(decode_header(wide.as_bytes()), Err(FormatError::Header(_))),
+            "a window above MAX_WINDOW"
+        );
     }
 
     #[test]

@@ -5,8 +5,8 @@ use uuid::Uuid;
 
 use crate::FormatError;
 
-/// The segment format version written in every new header (`"wormlog": 2`).
-pub const FORMAT_VERSION: u32 = 2;
+/// The segment format version written in every new header (`"wormlog": 3`).
+pub const FORMAT_VERSION: u32 = 3;
 
 /// Every format version readers accept. Logs are kept for years: a version once written is
 /// read forever.
@@ -15,7 +15,16 @@ pub const FORMAT_VERSION: u32 = 2;
 /// |---|---|
 /// | 1 | the original segment: header, JSON events, `epoch-start` and `purge` records |
 /// | 2 | `prev` and `window` in the header; the `void` kind; raw payloads (`payload`, inline or attached) in event lines; attachments named in purge records |
-pub const READ_VERSIONS: [u32; 2] = [1, 2];
+/// | 3 | `prev` binds: an events or purge segment is valid only if it names the valid segment below it (else an orphan), so a writer may keep several slots in flight; its version, `prev` and `window` also in the object metadata |
+///
+/// Version 3 is a version of its own, not version 2 with a new rule, because readers of
+/// version 2 ignore `prev`: given a pipelined log they would deliver its orphans. They refuse
+/// version 3 instead.
+pub const READ_VERSIONS: [u32; 3] = [1, 2, 3];
+
+/// The largest window a writer may keep (slots in flight at once): a missing slot more than
+/// this far below a segment is no slot its writer may still be sending.
+pub const MAX_WINDOW: u32 = 16;
 
 /// The most void records a writer leaves above a slot it has not filled yet (a new leader's
 /// claims, fencing ahead): readers take a missing slot with at most this many voids above it,
@@ -124,7 +133,8 @@ pub struct SegmentHeader {
     /// Fresh per commit attempt series; a 412 on our own write id means our write landed.
     pub write_id: Uuid,
     /// Version 2: the write id of the segment the writer took for the valid one just below
-    /// (`null` at slot 0). Absent in version 1.
+    /// (`null` at slot 0), informational. Version 3: the same, and binding (an events or
+    /// purge segment naming another is an orphan). Absent in version 1.
     #[serde(default)]
     pub prev: Option<Uuid>,
     /// Version 2: how many unsettled slots the writer allowed itself (1: one at a time).
@@ -199,8 +209,14 @@ fn check_header(h: &SegmentHeader) -> Result<(), FormatError> {
         (1, None) if h.kind == SegmentKind::Void => {
             bad("void records exist from version 2 on".into())
         }
-        (2, None) => bad("a version 2 header names the writer's window".into()),
-        (2, Some(0)) => bad("the writer's window is at least 1".into()),
+        (2 | 3, None) => bad(format!(
+            "a version {} header names the writer's window",
+            h.wormlog
+        )),
+        (2 | 3, Some(0)) => bad("the writer's window is at least 1".into()),
+        (3, Some(w)) if w > MAX_WINDOW && h.kind != SegmentKind::Void => bad(format!(
+            "a writer's window is at most {MAX_WINDOW}, this header says {w}"
+        )),
         _ => Ok(()),
     }
 }

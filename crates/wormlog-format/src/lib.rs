@@ -5,7 +5,7 @@
 //! object is one segment, UTF-8 JSON Lines readable with `jq`:
 //!
 //! ```text
-//! line 1      header   {"wormlog":2,"stream":..,"slot":..,"kind":"events","first_seq":..,
+//! line 1      header   {"wormlog":3,"stream":..,"slot":..,"kind":"events","first_seq":..,
 //!                        "count":n,"epoch":..,"writer":..,"write_id":..,"prev":..,"window":1,
 //!                        "created_at":..,"crc32":..}
 //! lines 2..   events   {"seq":..,"id":..,"type":..,"time":..,"data":<caller's JSON>,
@@ -14,7 +14,7 @@
 //!                        "base64":.. | "attachment":"attachments/<sha256>"},"meta":..}
 //! ```
 //!
-//! New segments are written in version 2 ([`FORMAT_VERSION`]); every version ever written is
+//! New segments are written in version 3 ([`FORMAT_VERSION`]); every version ever written is
 //! read ([`READ_VERSIONS`]). `crc32` covers every byte after the header line. The decoder
 //! ([`decode_segment`]) checks the version and exactly its fields, the CRC, the line count,
 //! that seqs run `first_seq..first_seq+count`, that each event's fencing token matches the
@@ -41,8 +41,8 @@ pub use event::{
 };
 pub use header::{
     decode_header, is_pending, lowest_pending, SegmentHeader, SegmentKind, SegmentSpec,
-    FORMAT_VERSION, MAX_VOIDS_ABOVE_A_HOLE, READ_VERSIONS,
+    FORMAT_VERSION, MAX_VOIDS_ABOVE_A_HOLE, MAX_WINDOW, READ_VERSIONS,
 };
 pub use keys::{validate_id, validate_stream_name, StreamKeys, RESERVED_PARTS, SLOT_DIGITS};
 pub use purge::{PurgeRecord, PurgedSlot};
-pub use summary::SegmentSummary;
+pub use summary::{Prev, SegmentSummary};

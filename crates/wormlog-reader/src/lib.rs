@@ -45,7 +45,7 @@ pub use purges::{DocumentedPurge, PurgeIndex};
 pub use replay::{DiscardedSnapshot, Replayed, Replayer, State, Target};
 pub use rules::Position;
 pub use scan::{LogReader, Scan, ScanItem};
-pub use verify::{verify, Finding, PurgeNote, SegmentLock, Transition, VerifyReport};
+pub use verify::{verify, Finding, OrphanNote, PurgeNote, SegmentLock, Transition, VerifyReport};
 
 /// Bugs a test can plant in readers (`LogReader::with_planted_bug`) to show that the
 /// simulation checker notices what they break.
@@ -58,4 +58,7 @@ pub enum ReaderBug {
     FollowerStopsEarly,
     /// A replay starts from a snapshot without checking it knows every purge it covers.
     SnapshotIgnoresPurges,
+    /// Orphans (version 3 segments naming a predecessor other than the valid one) are taken
+    /// for valid.
+    DeliverOrphans,
 }

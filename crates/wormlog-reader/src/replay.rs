@@ -86,8 +86,13 @@ impl<S: Default> Replayed<S> {
 }
 
 /// The snapshot format written now; version 1 (no `max_time`, `position` or
-/// `purged_slots`) is still read: usable for seq targets on logs without purges.
-const SNAPSHOT_VERSION: u32 = 2;
+/// `purged_slots`) is still read: usable for seq targets on logs without purges. Version 2's
+/// position has no `prev` (the last valid segment's write id, which segment format 3 binds):
+/// a replay seeks from its `next_seq` instead of resuming at that position.
+const SNAPSHOT_VERSION: u32 = 3;
+
+/// The first snapshot version whose position a scan can resume from as it is.
+const POSITION_WITH_PREV: u32 = 3;
 
 #[derive(Serialize, Deserialize)]
 struct SnapshotFile<S> {
@@ -158,7 +163,10 @@ impl Replayer {
         };
         let (mut r, mut scan) = match start {
             Some((seq, snap)) => {
-                let scan = match snap.position {
+                let position = snap
+                    .position
+                    .filter(|_| snap.wormlog_snapshot >= POSITION_WITH_PREV);
+                let scan = match position {
                     Some(p) => self.reader.scan_from(p, snap.next_seq).await?,
                     None => self.reader.scan(snap.next_seq).await?,
                 };
@@ -168,7 +176,7 @@ impl Replayer {
                     max_epoch: snap.max_epoch,
                     last_time: snap.last_time,
                     max_time: snap.max_time,
-                    position: snap.position,
+                    position,
                     purged_slots: snap.purged_slots,
                     from_snapshot: Some(seq),
                 };
@@ -183,9 +191,10 @@ impl Replayer {
                     r.purged_slots.push(slot);
                     continue;
                 }
-                ScanItem::Control { .. } | ScanItem::Zombie { .. } | ScanItem::Void { .. } => {
-                    continue
-                }
+                ScanItem::Control { .. }
+                | ScanItem::Zombie { .. }
+                | ScanItem::Void { .. }
+                | ScanItem::Orphan { .. } => continue,
             };
             let time = Timestamp::parse_rfc3339(&e.time);
             let reached = match target {

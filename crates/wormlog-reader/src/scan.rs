@@ -16,7 +16,7 @@ use wormlog_store::{ObjectStore, StoreError};
 
 use crate::fetch::{get_with_retries, list_page_with_retries, list_versions_with_retries};
 use crate::purges::{DocumentedPurge, PurgeIndex};
-use crate::rules::{Position, Verdict};
+use crate::rules::{Facts, Position, Verdict};
 use crate::{ReadError, ReaderBug};
 
 /// Reads one stream.
@@ -47,6 +47,14 @@ pub enum ScanItem {
     Purged { slot: u64, purge: DocumentedPurge },
     /// A void record: a slot its writer never filled. Never valid, never an error.
     Void { slot: u64, header: SegmentHeader },
+    /// A version 3 segment that names a predecessor other than the valid segment below it
+    /// (`expected_prev`): a pipelined writer's batch whose slot below went to another, or
+    /// failed. Never delivered; its writer sends its events again if it acknowledged none.
+    Orphan {
+        slot: u64,
+        header: SegmentHeader,
+        expected_prev: Option<uuid::Uuid>,
+    },
 }
 
 /// A slot's segment, fetched and decoded (decoding fails with the segment's own error).
@@ -70,6 +78,8 @@ pub struct Scan {
     /// Listed slots that a delete marker or an older version shadows: the scan stops with
     /// [`ReadError::SlotDeleted`] on reaching one, or at its end.
     pub(crate) shadowed: BTreeSet<u64>,
+    /// A planted reader bug, for tests that prove a check catches it.
+    bug: Option<ReaderBug>,
     /// The pending hole the scan ended at, if it did ([`Scan::pending_hole`]).
     hole: Option<(u64, u64)>,
 }
@@ -206,6 +216,7 @@ impl LogReader {
             finished: false,
             shadowed,
             hole: None,
+            bug: self.bug,
         }
     }
 
@@ -359,11 +370,12 @@ impl Scan {
     fn account_purged(&mut self, slot: u64, purge: DocumentedPurge) -> Result<(), ReadError> {
         let p = &purge.purged;
         let before = self.at;
-        match self.at.judge(p.epoch, p.first_seq) {
+        let facts = Facts::of_purged(p);
+        match self.at.judge(&facts) {
             // A purged zombie was never counted by readers; it stays uncounted.
-            Verdict::Zombie => self.at.skip(),
+            Verdict::Zombie | Verdict::Orphan => self.at.skip(),
             Verdict::Discontinuity => return Err(self.discontinuity(slot, p.first_seq)),
-            Verdict::Valid => self.at.accept(p.epoch, p.first_seq, p.count),
+            Verdict::Valid => self.at.accept(&facts),
         }
         self.pending
             .push_back((ScanItem::Purged { slot, purge }, before));
@@ -442,7 +454,21 @@ impl Scan {
                 .push_back((ScanItem::Void { slot, header }, before));
             return Ok(());
         }
-        match self.at.judge(header.epoch, header.first_seq) {
+        let facts = Facts::of_header(&header);
+        match self.at.judge(&facts) {
+            Verdict::Orphan if self.bug == Some(ReaderBug::DeliverOrphans) => {
+                self.at.accept(&facts); // the planted bug: an orphan taken for valid
+            }
+            Verdict::Orphan => {
+                self.at.skip();
+                let orphan = ScanItem::Orphan {
+                    slot,
+                    header,
+                    expected_prev: before.prev,
+                };
+                self.pending.push_back((orphan, before));
+                return Ok(());
+            }
             Verdict::Zombie => {
                 self.at.skip();
                 let max_epoch = before.max_epoch;
@@ -455,7 +481,7 @@ impl Scan {
                 return Ok(());
             }
             Verdict::Discontinuity => return Err(self.discontinuity(slot, header.first_seq)),
-            Verdict::Valid => self.at.accept(header.epoch, header.first_seq, header.count),
+            Verdict::Valid => self.at.accept(&facts),
         }
         if header.kind.is_control() {
             self.pending

@@ -25,7 +25,7 @@ use wormlog_store::{ObjectStore, StoreError};
 
 use crate::fetch::{get_with_retries, head_with_retries};
 use crate::purges::PurgeIndex;
-use crate::rules::{Position, Verdict};
+use crate::rules::{Facts, Position, Verdict};
 use crate::{ReadError, ReaderBug};
 
 /// How many summaries a seek reads at once.
@@ -48,10 +48,10 @@ pub(crate) async fn start_point(
     let mut at = Position::default();
     let mut index = 0usize;
     let purged = |slot: u64| {
-        purges.by_slot.get(&slot).map(|d| {
-            let p = &d.purged;
-            (SegmentKind::Events, p.epoch, p.first_seq, p.count)
-        })
+        purges
+            .by_slot
+            .get(&slot)
+            .map(|d| Facts::of_purged(&d.purged))
     };
     while let Some((slot, summary)) = summaries.next().await {
         // Slots missing below this one: documented purges count as their records say.
@@ -59,7 +59,7 @@ pub(crate) async fn start_point(
             let Some(facts) = purged(at.slot) else {
                 return Ok(None); // a gap: the scan from slot 0 reports it
             };
-            match step(&mut at, facts, seq, bug) {
+            match step(&mut at, &facts, seq, bug) {
                 Step::Past => {}
                 Step::StartHere => return Ok(Some((index, at))),
                 Step::Undecided => return Ok(None),
@@ -69,11 +69,11 @@ pub(crate) async fn start_point(
         let facts = match purged(slot) {
             Some(facts) => facts,
             None => match summary.map_err(ReadError::Store)? {
-                Some(s) => (s.kind, s.epoch, s.first_seq, s.count),
+                Some(s) => Facts::of_summary(&s),
                 None => return Ok(None),
             },
         };
-        match step(&mut at, facts, seq, bug) {
+        match step(&mut at, &facts, seq, bug) {
             Step::Past => {}
             Step::StartHere => return Ok(Some((index, at))),
             Step::Undecided => return Ok(None),
@@ -94,32 +94,30 @@ enum Step {
     Undecided,
 }
 
-/// Applies the rules to one slot's facts `(kind, epoch, first_seq, count)`.
-fn step(
-    at: &mut Position,
-    (kind, epoch, first_seq, count): (SegmentKind, u64, u64, u64),
-    seq: u64,
-    bug: Option<ReaderBug>,
-) -> Step {
-    if kind == SegmentKind::Void {
+/// Applies the rules to one slot's facts.
+fn step(at: &mut Position, f: &Facts, seq: u64, bug: Option<ReaderBug>) -> Step {
+    if f.kind == SegmentKind::Void {
         at.skip(); // never valid, never an error
         return Step::Past;
     }
-    let verdict = match at.judge(epoch, first_seq) {
+    let verdict = match at.judge(f) {
         // The planted bug: a zombie's header is trusted as if it were valid.
         Verdict::Zombie if bug == Some(ReaderBug::SeekOntoZombie) => {
-            (at.max_epoch, at.expected_seq) = (epoch, first_seq);
+            (at.max_epoch, at.expected_seq) = (f.epoch, f.first_seq);
             Verdict::Valid
         }
+        Verdict::Orphan if bug == Some(ReaderBug::DeliverOrphans) => Verdict::Valid,
         v => v,
     };
     match verdict {
-        Verdict::Zombie => at.skip(),
+        Verdict::Zombie | Verdict::Orphan => at.skip(),
         Verdict::Discontinuity => return Step::Undecided,
-        Verdict::Valid if kind == SegmentKind::Events && first_seq.saturating_add(count) > seq => {
+        Verdict::Valid
+            if f.kind == SegmentKind::Events && f.first_seq.saturating_add(f.count) > seq =>
+        {
             return Step::StartHere;
         }
-        Verdict::Valid => at.accept(epoch, first_seq, count),
+        Verdict::Valid => at.accept(f),
     }
     Step::Past
 }

@@ -23,6 +23,7 @@ use wormlog_store::{ObjectStore, RetentionMode, Timestamp};
 
 use crate::fetch::{get_with_retries, list_all_with_retries};
 use crate::purges::{DocumentedPurge, PurgeIndex};
+use crate::rules::Facts;
 use crate::ReadError;
 
 /// One problem found, naming where.
@@ -219,7 +220,28 @@ pub struct VerifyReport {
     /// fencing ahead, or crashed while it did. Not violations: readers stop there and wait,
     /// and the next writer's open fills them.
     pub pending_holes: Vec<(u64, u64)>,
+    /// Segments that name a predecessor other than the valid one below them: a pipelined
+    /// writer's batches above a slot it lost or failed, sent again higher up. Not
+    /// violations: readers skip them, and no acknowledged event is among them.
+    pub orphans: Vec<OrphanNote>,
+    /// Slots holding void records: claimed by a new leader fencing ahead, or filled by a
+    /// writer or opener so that a slot it could not write is dead. Never valid, not
+    /// violations.
+    pub voids: Vec<u64>,
     pub findings: Vec<Finding>,
+}
+
+/// One orphan: where it is, who wrote it, the predecessor it names and the valid one.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct OrphanNote {
+    pub slot: u64,
+    pub epoch: u64,
+    pub writer: String,
+    pub count: u64,
+    /// The write id it names as `prev`.
+    pub names: Option<uuid::Uuid>,
+    /// The write id of the valid segment below it.
+    pub valid_below: Option<uuid::Uuid>,
 }
 
 impl VerifyReport {
@@ -286,6 +308,7 @@ pub async fn verify(
                     error: reason,
                 });
                 audit.expected_seq = None;
+                audit.prev_unknown = true;
             }
             Err(e) => return Err(ReadError::Store(e)),
         }
@@ -363,6 +386,11 @@ struct Audit {
     attachments: Vec<crate::attachments::Reference>,
     /// Every present slot met; for a void record, the lowest slot its claim reaches.
     present: Vec<(u64, Option<u64>)>,
+    /// The write id of the last valid segment: what a version 3 segment must name.
+    prev: Option<uuid::Uuid>,
+    /// After a gap or an unreadable slot the valid segment below is unknown: the next
+    /// segment's `prev` cannot be checked (the damage is reported already).
+    prev_unknown: bool,
 }
 
 impl Audit {
@@ -401,6 +429,7 @@ impl Audit {
                 }
                 None => {
                     gap_start.get_or_insert(slot);
+                    self.prev_unknown = true;
                 }
             }
         }
@@ -430,6 +459,7 @@ impl Audit {
         self.started = true;
         self.max_epoch = p.epoch;
         self.expected_seq = Some(p.first_seq + p.count);
+        (self.prev, self.prev_unknown) = (Some(p.write_id), false);
     }
 
     fn segment(&mut self, report: &mut VerifyReport, stream: &str, slot: u64, body: &[u8]) {
@@ -449,6 +479,7 @@ impl Audit {
                     error: e.to_string(),
                 });
                 self.expected_seq = None;
+                self.prev_unknown = true;
                 return;
             }
         };
@@ -462,7 +493,7 @@ impl Audit {
         }
         if h.kind == SegmentKind::Void {
             // A slot its writer never filled: never valid, never an error.
-            report.control_records += 1;
+            report.voids.push(slot);
             return;
         }
         if h.epoch < self.max_epoch {
@@ -471,6 +502,17 @@ impl Audit {
                 epoch: h.epoch,
                 max_epoch: self.max_epoch,
                 writer: h.writer.clone(),
+            });
+            return;
+        }
+        if !self.prev_unknown && Facts::of_header(h).orphaned_by(self.prev) {
+            report.orphans.push(OrphanNote {
+                slot,
+                epoch: h.epoch,
+                writer: h.writer.clone(),
+                count: h.count,
+                names: h.prev,
+                valid_below: self.prev,
             });
             return;
         }
@@ -497,6 +539,7 @@ impl Audit {
         self.started = true;
         self.max_epoch = h.epoch;
         self.expected_seq = Some(h.first_seq + h.count);
+        (self.prev, self.prev_unknown) = (Some(h.write_id), false);
         if h.kind.is_control() {
             report.control_records += 1;
         }

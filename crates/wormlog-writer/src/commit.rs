@@ -451,11 +451,18 @@ impl Core {
             writer_id: &self.cfg.writer_id,
             write_id,
             max_epoch_seen: self.max_epoch_seen,
+            prev: self.prev,
         };
         let decided = match decide(found, &me) {
             // The planted bug: a higher epoch is counted and passed, as if it were older.
             Resolution::Fenced { .. }
                 if self.cfg.planted_bug == Some(crate::PlantedBug::CountHigherEpoch) =>
+            {
+                Resolution::CountAndAdvance
+            }
+            // The planted bug: an orphan is counted as if it were valid.
+            Resolution::SkipOrphan
+                if self.cfg.planted_bug == Some(crate::PlantedBug::CountOrphans) =>
             {
                 Resolution::CountAndAdvance
             }
@@ -496,6 +503,14 @@ impl Core {
                     slot,
                     epoch = found.epoch,
                     "skipping a zombie segment"
+                );
+                self.next_slot = slot + 1;
+                self.foreign_conflict(expected_seq, slot)
+            }
+            Resolution::SkipOrphan => {
+                debug!(
+                    stream = self.keys.stream(),
+                    slot, "skipping an orphan segment"
                 );
                 self.next_slot = slot + 1;
                 self.foreign_conflict(expected_seq, slot)

@@ -136,6 +136,9 @@ impl std::fmt::Debug for StopHook {
 #[doc(hidden)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PlantedBug {
+    /// Writer step 2 without the orphan rule: a version 3 segment naming another
+    /// predecessor is counted as valid, so the writer's own next segment names an orphan.
+    CountOrphans,
     /// Writer step 2 without its first rule: a 412 on our own write id (a lost response) is
     /// taken for another writer's segment.
     IgnoreOwnWriteId,

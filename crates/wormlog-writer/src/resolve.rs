@@ -3,7 +3,7 @@
 //! each arm a rule of protocol.md, so it can be read against the spec and tested exhaustively.
 
 use uuid::Uuid;
-use wormlog_format::{SegmentKind, SegmentSummary};
+use wormlog_format::{Prev, SegmentKind, SegmentSummary};
 
 /// What the writer knows when it meets an occupied slot.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -14,6 +14,9 @@ pub struct WriterView<'a> {
     pub write_id: Uuid,
     /// The highest epoch this writer has seen in the log (its own once its epoch-start landed).
     pub max_epoch_seen: u64,
+    /// The write id of the last segment the writer counted as valid (`None` before any):
+    /// what a version 3 segment at this slot must name to be valid.
+    pub prev: Option<Uuid>,
 }
 
 /// What the occupied slot means for the batch being committed.
@@ -34,6 +37,10 @@ pub enum Resolution {
     /// repairing a hole): never valid, so readers skip it without raising their epoch or
     /// counting it, and so does the writer. A void of a higher epoch fences like any segment.
     SkipVoid,
+    /// A version 3 segment naming another predecessor than the valid one below (a
+    /// pipelined writer's batch above a slot it lost): an orphan, which readers skip. Skip
+    /// it uncounted: counting it would make our own next segment name an orphan.
+    SkipOrphan,
 }
 
 /// Decides what the segment found at an occupied slot means (protocol.md, writer step 2).
@@ -46,8 +53,16 @@ pub fn decide(found: &SegmentSummary, me: &WriterView<'_>) -> Resolution {
         f if f.epoch == me.epoch => Resolution::EpochConflict,
         f if f.kind == SegmentKind::Void => Resolution::SkipVoid,
         f if f.epoch < me.max_epoch_seen => Resolution::SkipZombie,
+        f if names_another(f, me.prev) => Resolution::SkipOrphan,
         _ => Resolution::CountAndAdvance,
     }
+}
+
+/// The readers' orphan rule (`wormlog_reader`'s `Facts::orphaned_by`): a version 3 events or
+/// purge segment whose `prev` is not the last valid segment's write id.
+fn names_another(found: &SegmentSummary, last_valid: Option<Uuid>) -> bool {
+    matches!(found.kind, SegmentKind::Events | SegmentKind::Purge)
+        && matches!(found.prev, Prev::Bound(named) if named != last_valid)
 }
 
 #[cfg(test)]
@@ -62,6 +77,8 @@ mod tests {
             write_id: Uuid::from_u128(id),
             first_seq: 0,
             count: 3,
+            prev: Prev::Unbound,
+            window: 1,
         }
     }
 
@@ -71,6 +88,7 @@ mod tests {
             writer_id: "me",
             write_id: Uuid::from_u128(1),
             max_epoch_seen: max_seen,
+            prev: Some(Uuid::from_u128(40)),
         }
     }
 
@@ -105,6 +123,47 @@ mod tests {
         assert_eq!(decide(&void(5), &me(4)), Resolution::EpochConflict);
         assert_eq!(decide(&void(4), &me(4)), Resolution::SkipVoid);
         assert_eq!(decide(&void(3), &me(4)), Resolution::SkipVoid);
+    }
+
+    #[test]
+    fn a_version_3_segment_naming_another_predecessor_is_skipped_as_an_orphan() {
+        let linked = |prev| SegmentSummary {
+            prev: Prev::Bound(prev),
+            ..found(4, "b", 2)
+        };
+        let ours_below = Some(Uuid::from_u128(40));
+        assert_eq!(
+            decide(&linked(ours_below), &me(4)),
+            Resolution::CountAndAdvance
+        );
+        assert_eq!(
+            decide(&linked(Some(Uuid::from_u128(41))), &me(4)),
+            Resolution::SkipOrphan
+        );
+        assert_eq!(decide(&linked(None), &me(4)), Resolution::SkipOrphan);
+        assert_eq!(
+            decide(&linked(Some(Uuid::from_u128(41))), &me(5)),
+            Resolution::SkipZombie,
+            "a lower epoch is a zombie first"
+        );
+        let epoch_start = SegmentSummary {
+            kind: SegmentKind::EpochStart,
+            count: 0,
+            ..linked(Some(Uuid::from_u128(41)))
+        };
+        assert_eq!(
+            decide(&epoch_start, &me(4)),
+            Resolution::CountAndAdvance,
+            "an epoch-start's prev is advisory"
+        );
+        assert_eq!(
+            decide(
+                &linked(Some(Uuid::from_u128(41))),
+                &WriterView { epoch: 3, ..me(3) }
+            ),
+            Resolution::Fenced { epoch: 4 },
+            "a higher epoch fences whatever it names"
+        );
     }
 
     #[test]

@@ -78,6 +78,7 @@ impl Telemetry {
             Resolution::CountAndAdvance => "counted",
             Resolution::SkipZombie => "zombie",
             Resolution::SkipVoid => "void",
+            Resolution::SkipOrphan => "orphan",
             Resolution::Fenced { .. } => "fenced",
             Resolution::EpochConflict => "epoch_conflict",
         };

@@ -124,7 +124,9 @@ async fn rogue_zombie_at_the_tail(world: &World, keys: &StreamKeys) -> Vec<Zombi
         epoch: 1,
         writer: "rogue".into(),
         write_id: uuid::Uuid::from_u128(0x0bad),
-        prev: None,
+        // It names the valid segment below, as a writer that read the tail would: only its
+        // epoch makes it a zombie (the rule the planted seek bug switches off).
+        prev: at.prev,
         window: 1,
         created_at: "2026-01-01T00:00:00Z".into(),
     };

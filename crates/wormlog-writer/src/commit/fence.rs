@@ -358,6 +358,7 @@ impl Core {
                     writer_id: &self.cfg.writer_id,
                     write_id: Uuid::nil(),
                     max_epoch_seen: self.max_epoch_seen,
+                    prev: self.prev,
                 };
                 if let Resolution::Fenced { .. } | Resolution::EpochConflict = decide(&found, &me) {
                     // Judged as at any occupied slot: fenced, or two writers on one epoch.

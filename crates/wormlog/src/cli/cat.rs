@@ -126,7 +126,11 @@ fn note(item: &ScanItem) {
             purge.reason
         ),
         // Voids are part of every epoch change (a new leader fences ahead with them), as
-        // epoch-start records are: not worth a line each.
-        ScanItem::Event(_) | ScanItem::Control { .. } | ScanItem::Void { .. } => {}
+        // epoch-start records are, and orphans of a pipelined writer's lost races: not worth
+        // a line each (`verify` lists them).
+        ScanItem::Event(_)
+        | ScanItem::Control { .. }
+        | ScanItem::Void { .. }
+        | ScanItem::Orphan { .. } => {}
     }
 }

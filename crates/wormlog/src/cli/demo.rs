@@ -177,6 +177,9 @@ pub(crate) async fn run(ctx: &Context, _args: DemoArgs) -> CliResult<()> {
             ScanItem::Void { slot, .. } => {
                 out!("   slot {slot}  void (claimed to fence a stale leader) skipped")
             }
+            ScanItem::Orphan { slot, .. } => {
+                out!("   slot {slot}  orphan (names another predecessor) skipped")
+            }
         }
     }
     let expected: Vec<u64> = (0..(A_EVENTS.len() + B_EVENTS.len()) as u64).collect();

@@ -92,10 +92,12 @@ pub(crate) async fn run(ctx: &Context, args: VerifyArgs) -> CliResult<()> {
             report.store
         );
         out!(
-            "{} segments, {} events, {} control records, {} attachments",
+            "{} segments, {} events, {} control records, {} void records, {} orphans, {} attachments",
             report.segments,
             report.events,
             report.control_records,
+            report.voids.len(),
+            report.orphans.len(),
             report.attachments
         );
         out!("epoch timeline:");
@@ -153,6 +155,23 @@ pub(crate) async fn run(ctx: &Context, args: VerifyArgs) -> CliResult<()> {
             );
             for key in &report.unreferenced_attachments {
                 out!("  {key}");
+            }
+        }
+        if !report.orphans.is_empty() {
+            out!(
+                "orphans (segments naming another predecessor than the valid one below them: a writer's batches above a slot it lost, sent again higher up; readers skip them; not violations):"
+            );
+            for o in &report.orphans {
+                let id = |w: Option<uuid::Uuid>| w.map_or("none".to_owned(), |w| w.to_string());
+                out!(
+                    "  slot {:>6}  epoch {:>4}  by {}  {} events  names {}, the valid one below is {}",
+                    o.slot,
+                    o.epoch,
+                    o.writer,
+                    o.count,
+                    id(o.names),
+                    id(o.valid_below)
+                );
             }
         }
         for (first, last) in &report.pending_holes {

@@ -351,7 +351,7 @@ pub fn read_log(env: &Env) -> Vec<(u64, String, u64)> {
                     panic!("a zombie at slot {slot}: a stale write was committed")
                 }
                 ScanItem::Purged { slot, .. } => panic!("slot {slot} was purged in a race test"),
-                ScanItem::Control { .. } | ScanItem::Void { .. } => {}
+                ScanItem::Control { .. } | ScanItem::Void { .. } | ScanItem::Orphan { .. } => {}
             }
         }
         out
