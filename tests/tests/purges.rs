@@ -222,7 +222,43 @@ async fn a_follower_passes_a_purge_made_while_it_waits(store: Arc<dyn ObjectStor
     stop.stop();
 }
 
+/// A purge record keeps a version 3 segment's `prev`, so a purged orphan is judged as the
+/// orphan was: skipped. Without it, readers would take the record's copy for valid, and the
+/// batch its writer sent again above it (acknowledged) would turn into an orphan.
+async fn a_purged_orphan_stays_an_orphan(store: Arc<dyn ObjectStore>) {
+    drop(log_of(&store, 2).await); // slots 1 and 2: seqs 0 and 1, epoch 2
+    let two = store.get(&keys().segment(2)).await.unwrap();
+    let two = decode_segment(&two.body).unwrap().header.write_id;
+    let lost = Some(uuid::Uuid::from_u128(77));
+    let orphan = wormlog_tests::Plant::events(2, 2, 2, "leader").naming(lost);
+    orphan.at(&*store, S, 3).await;
+    let again = wormlog_tests::Plant::events(2, 1, 2, "leader").naming(Some(two));
+    again.at(&*store, S, 4).await;
+    let reader = LogReader::new(Arc::clone(&store), "", S).unwrap();
+    let before: Vec<_> = reader.read_events(0, None).await.unwrap();
+    let w = LogWriter::open(
+        Arc::clone(&store),
+        wormlog_tests::writer_config(S, 3, "ops"),
+    )
+    .await
+    .unwrap();
+    let record = record_of(&store, &[3]).await;
+    assert_eq!(
+        record.purged[0].prev,
+        Some(lost),
+        "the record keeps its prev"
+    );
+    purge(&store, &w, &[3]).await;
+    let after: Vec<_> = reader.read_events(0, None).await.unwrap();
+    assert_eq!(after, before, "the purge of an orphan changes no event");
+    assert_eq!(after.len(), 3);
+    let report = verify(Arc::clone(&store), "", S, false).await.unwrap();
+    assert!(report.is_clean(), "{:?}", report.findings);
+    assert_eq!(report.events, 3);
+}
+
 on_every_store!(
+    a_purged_orphan_stays_an_orphan,
     readers_and_verify_pass_a_documented_purge,
     an_undocumented_deletion_is_still_a_gap,
     a_forged_index_key_documents_nothing,

@@ -205,6 +205,12 @@ fn decode_purge_body(header: &SegmentHeader, body: &[u8]) -> Result<PurgeRecord,
     if header.wormlog < 2 && !record.attachments.is_empty() {
         return Err(bad("a version 1 purge record names no attachments".into()));
     }
+    if header.wormlog < 3 && record.purged.iter().any(|p| p.prev.is_some()) {
+        return Err(bad(format!(
+            "a version {} purge record keeps no purged segment's prev",
+            header.wormlog
+        )));
+    }
     record.check(header.slot).map_err(bad)?;
     Ok(record)
 }
@@ -437,6 +443,7 @@ mod tests {
                     writer: "w".into(),
                     write_id: Uuid::from_u128(slot.into()),
                     leaf_hashes: Vec::new(),
+                    prev: None,
                 })
                 .collect(),
             attachments: Vec::new(),

@@ -36,6 +36,20 @@ pub struct PurgedSlot {
     /// computable, and a purge visible, after the events are gone. Empty when not recorded.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub leaf_hashes: Vec<String>,
+    /// Version 3: the `prev` the purged segment named, when it was a version 3 segment
+    /// (`null` for one naming none), so readers judge it exactly as they judged the segment:
+    /// a purged orphan stays an orphan. Absent for older segments, whose `prev` never bound.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    pub prev: Option<Option<Uuid>>,
+}
+
+/// A field that is present, even as `null`: `Some(None)`, where a missing one is `None`.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<Uuid>>, D::Error> {
+    Option::<Uuid>::deserialize(d).map(Some)
 }
 
 impl PurgedSlot {
@@ -49,6 +63,7 @@ impl PurgedSlot {
             writer: header.writer.clone(),
             write_id: header.write_id,
             leaf_hashes: Vec::new(),
+            prev: (header.wormlog >= 3).then_some(header.prev),
         }
     }
 

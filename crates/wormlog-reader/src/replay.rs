@@ -88,11 +88,8 @@ impl<S: Default> Replayed<S> {
 /// The snapshot format written now; version 1 (no `max_time`, `position` or
 /// `purged_slots`) is still read: usable for seq targets on logs without purges. Version 2's
 /// position has no `prev` (the last valid segment's write id, which segment format 3 binds):
-/// a replay seeks from its `next_seq` instead of resuming at that position.
+/// `scan_from` seeks from its `next_seq` instead of resuming at that position.
 const SNAPSHOT_VERSION: u32 = 3;
-
-/// The first snapshot version whose position a scan can resume from as it is.
-const POSITION_WITH_PREV: u32 = 3;
 
 #[derive(Serialize, Deserialize)]
 struct SnapshotFile<S> {
@@ -163,9 +160,7 @@ impl Replayer {
         };
         let (mut r, mut scan) = match start {
             Some((seq, snap)) => {
-                let position = snap
-                    .position
-                    .filter(|_| snap.wormlog_snapshot >= POSITION_WITH_PREV);
+                let position = snap.position;
                 let scan = match position {
                     Some(p) => self.reader.scan_from(p, snap.next_seq).await?,
                     None => self.reader.scan(snap.next_seq).await?,

@@ -24,15 +24,32 @@ use wormlog_format::{Prev, SegmentHeader, SegmentKind, SegmentSummary};
 /// segment so far, the seq the next valid segment must start at, and the write id of the
 /// last valid segment (what a version 3 segment must name as its `prev`). A scan can start
 /// from any position a reader reached (it is known valid); [`crate::LogReader::scan_from`].
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Position {
     pub slot: u64,
     pub max_epoch: u64,
     pub expected_seq: u64,
-    /// `None` before the first valid segment. Positions saved before version 3 lack it: the
-    /// replay does not resume from those (see `crate::replay`).
+    /// `None` before the first valid segment.
     #[serde(default)]
     pub prev: Option<Uuid>,
+    /// Whether `prev` is known. A position saved before format version 3 has no `prev`, so
+    /// it reads as unknown, and [`crate::LogReader::scan_from`] seeks from the seq instead
+    /// of resuming there (it would take every later segment for an orphan).
+    #[serde(default)]
+    pub prev_known: bool,
+}
+
+impl Default for Position {
+    /// Slot 0, before anything: nothing valid below, which is known.
+    fn default() -> Position {
+        Position {
+            slot: 0,
+            max_epoch: 0,
+            expected_seq: 0,
+            prev: None,
+            prev_known: true,
+        }
+    }
 }
 
 /// What the rules make of one slot's segment.
@@ -75,9 +92,9 @@ impl Facts {
         }
     }
 
-    /// A purged segment, from its purge record's copy of its header facts. The record keeps
-    /// no `prev`: `wormlog purge` deletes only segments that were valid or zombies, which
-    /// the epoch tells apart as it always did, and its write id is what the next one names.
+    /// A purged segment, from its purge record's copy of its header facts: judged exactly as
+    /// the segment was (a purged orphan stays an orphan, since the record keeps the `prev` of
+    /// a version 3 segment), and its write id is what the next segment names.
     pub(crate) fn of_purged(p: &wormlog_format::PurgedSlot) -> Facts {
         Facts {
             kind: SegmentKind::Events,
@@ -85,7 +102,7 @@ impl Facts {
             first_seq: p.first_seq,
             count: p.count,
             write_id: p.write_id,
-            prev: Prev::Unbound,
+            prev: p.prev.map_or(Prev::Unbound, Prev::Bound),
         }
     }
 
@@ -117,7 +134,7 @@ impl Position {
     pub(crate) fn accept(&mut self, f: &Facts) {
         self.max_epoch = f.epoch;
         self.expected_seq = f.first_seq.saturating_add(f.count);
-        self.prev = Some(f.write_id);
+        (self.prev, self.prev_known) = (Some(f.write_id), true);
         self.slot += 1;
     }
 
@@ -165,8 +182,20 @@ mod tests {
                 max_epoch: 2,
                 expected_seq: 3,
                 prev: Some(Uuid::from_u128(1)),
+                prev_known: true,
             }
         );
+    }
+
+    #[test]
+    fn a_position_saved_before_version_3_has_an_unknown_prev() {
+        let old: Position =
+            serde_json::from_str(r#"{"slot":4,"max_epoch":2,"expected_seq":7}"#).unwrap();
+        assert!(!old.prev_known);
+        let now = Position::default();
+        let back: Position = serde_json::from_str(&serde_json::to_string(&now).unwrap()).unwrap();
+        assert_eq!(back, now);
+        assert!(back.prev_known);
     }
 
     #[test]

@@ -143,6 +143,11 @@ impl LogReader {
     /// delivering events with seq >= `from_seq`: no seek, no reads below it. The position is
     /// trusted; give only one a reader produced.
     pub async fn scan_from(&self, position: Position, from_seq: u64) -> Result<Scan, ReadError> {
+        if !position.prev_known {
+            // Saved before format version 3: without the last valid write id every version 3
+            // segment after it would read as an orphan. Seek instead (reads below it).
+            return self.scan(from_seq).await;
+        }
         // The listing starts after slot - 2, so it covers the last slot the position judged
         // (slot - 1): a fork written over a cut tail must rewrite that slot to reach beyond
         // it, and shows there as a second version. The slot itself is not read again.

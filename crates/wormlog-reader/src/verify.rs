@@ -444,6 +444,9 @@ impl Audit {
         if p.epoch < self.max_epoch {
             return; // a purged zombie, never counted
         }
+        if !self.prev_unknown && Facts::of_purged(p).orphaned_by(self.prev) {
+            return; // a purged orphan, never counted either
+        }
         let expected = if self.started {
             self.expected_seq
         } else {
@@ -489,6 +492,7 @@ impl Audit {
                 slot,
                 error: format!("its header says stream {:?} slot {}", h.stream, h.slot),
             });
+            self.prev_unknown = true;
             return;
         }
         if h.kind == SegmentKind::Void {
