@@ -25,6 +25,27 @@ fn faulty(store: &Arc<dyn ObjectStore>) -> FaultStore {
     FaultStore::new(Arc::clone(store))
 }
 
+/// A store that plants `plant` at slot 1 just before the first PUT there: another writer
+/// committed at the tail between a new writer's read of the log and its first PUT.
+fn planting_at_slot_1(store: &Arc<dyn ObjectStore>, plant: Plant) -> FaultStore {
+    let f = faulty(store);
+    let planted = Arc::new(AtomicBool::new(false));
+    let inner = Arc::clone(store);
+    f.before_each(move |op, key| {
+        let (inner, planted, key) = (Arc::clone(&inner), Arc::clone(&planted), key.to_owned());
+        let plant = plant.clone();
+        async move {
+            if op == Op::PutIfAbsent
+                && key.ends_with("00000000000000000001")
+                && !planted.swap(true, Ordering::SeqCst)
+            {
+                plant.at(&*inner, S, 1).await;
+            }
+        }
+    });
+    f
+}
+
 /// The log PUTs recorded by `f` (create-only puts of segments).
 fn log_puts(f: &FaultStore) -> Vec<wormlog_store::RecordedRequest> {
     f.journal()
@@ -172,20 +193,7 @@ async fn same_epoch_other_writer_is_an_epoch_conflict(store: Arc<dyn ObjectStore
 /// tail between our LIST and our first PUT. Readers count it, so the writer counts it too.
 async fn older_valid_segment_is_counted_and_the_writer_moves_past_it(store: Arc<dyn ObjectStore>) {
     open(Arc::clone(&store), 1, "old").await;
-    let f = faulty(&store);
-    let planted = Arc::new(AtomicBool::new(false));
-    let inner = Arc::clone(&store);
-    f.before_each(move |op, key| {
-        let (inner, planted, key) = (Arc::clone(&inner), Arc::clone(&planted), key.to_owned());
-        async move {
-            if op == Op::PutIfAbsent
-                && key.ends_with("00000000000000000001")
-                && !planted.swap(true, Ordering::SeqCst)
-            {
-                Plant::events(0, 3, 1, "old").at(&*inner, S, 1).await;
-            }
-        }
-    });
+    let f = planting_at_slot_1(&store, Plant::events(0, 3, 1, "old"));
     let w = open(Arc::new(f), 2, "new").await;
     // Slot 1 lost to a writer still at work: the new one claims 2 and 3 with voids (fencing
     // ahead) while it reads slot 1, then commits its epoch-start at 4.
@@ -232,21 +240,8 @@ async fn an_orphan_met_at_a_412(
     wormlog_writer::Appended,
 ) {
     open(Arc::clone(&store), 1, "old").await;
-    let f = faulty(&store);
-    let planted = Arc::new(AtomicBool::new(false));
-    let inner = Arc::clone(&store);
-    f.before_each(move |op, key| {
-        let (inner, planted, key) = (Arc::clone(&inner), Arc::clone(&planted), key.to_owned());
-        async move {
-            if op == Op::PutIfAbsent
-                && key.ends_with("00000000000000000001")
-                && !planted.swap(true, Ordering::SeqCst)
-            {
-                let orphan = Plant::events(0, 3, 1, "old").naming(Some(Uuid::from_u128(77)));
-                orphan.at(&*inner, S, 1).await;
-            }
-        }
-    });
+    let orphan = Plant::events(0, 3, 1, "old").naming(Some(Uuid::from_u128(77)));
+    let f = planting_at_slot_1(&store, orphan);
     let mut cfg = writer_config(S, 2, "new");
     cfg.planted_bug = bug;
     let w = LogWriter::open(Arc::new(f), cfg).await.unwrap();
