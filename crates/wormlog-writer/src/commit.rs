@@ -494,7 +494,11 @@ impl Core {
                         },
                     }));
                 }
+                let prev = self.prev;
                 self.advance_past(slot, found);
+                if self.cfg.planted_bug == Some(crate::PlantedBug::StalePrevAfterCount) {
+                    self.prev = prev; // the planted bug: the counted segment is not named
+                }
                 self.foreign_conflict(expected_seq, slot)
             }
             Resolution::SkipZombie => {

@@ -139,6 +139,9 @@ pub enum PlantedBug {
     /// Writer step 2 without the orphan rule: a version 3 segment naming another
     /// predecessor is counted as valid, so the writer's own next segment names an orphan.
     CountOrphans,
+    /// After counting a foreign segment, the writer keeps naming the segment below it as
+    /// its next `prev`: its own next segment is an orphan.
+    StalePrevAfterCount,
     /// Writer step 2 without its first rule: a 412 on our own write id (a lost response) is
     /// taken for another writer's segment.
     IgnoreOwnWriteId,

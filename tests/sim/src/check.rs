@@ -125,8 +125,8 @@ fn follower_is_complete(run: &SimRun, replay: &[Seen], v: &mut Vec<Violation>) {
     }
 }
 
-/// `verify` finds nothing; the only finding allowed is a purge record whose commit had an
-/// unknown outcome, left without its index key.
+/// `verify` finds nothing and no orphan; the only finding allowed is a purge record whose
+/// commit had an unknown outcome, left without its index key.
 fn audit_is_clean(run: &SimRun, v: &mut Vec<Violation>) {
     let report = match &run.finale.verify {
         Ok(r) => r,
@@ -139,6 +139,16 @@ fn audit_is_clean(run: &SimRun, v: &mut Vec<Violation>) {
             Finding::PurgeUnindexed { .. } => unindexed += 1,
             other => v.push(format!("verify: {}", other.describe())),
         }
+    }
+    // Writers keep one slot in flight, settling each before the next: every segment they
+    // write names the valid one below it, so none is an orphan.
+    if let Some(o) = report.orphans.first() {
+        v.push(format!(
+            "verify found {} orphans (first at slot {}, by {:?}): a writer named the wrong predecessor",
+            report.orphans.len(),
+            o.slot,
+            o.writer
+        ));
     }
     if unindexed > unknown_purges {
         v.push(format!(

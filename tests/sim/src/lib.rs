@@ -115,6 +115,12 @@ pub const PLANTED: &[PlantedRow] = &[
         breaks: "liveness: a new leader held off for as long as a stale writer appends",
     },
     PlantedRow {
+        name: "name a stale predecessor after counting a segment",
+        bug: Planted::Writer(PlantedBug::StalePrevAfterCount),
+        profile: Profile::Default,
+        breaks: "I3: the writer's next segment is an orphan, its acknowledged events skipped",
+    },
+    PlantedRow {
         name: "trust the tail hint",
         bug: Planted::Writer(PlantedBug::TrustTailHint),
         profile: Profile::Default,

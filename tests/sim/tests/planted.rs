@@ -55,5 +55,6 @@ planted! {
     a_snapshot_that_ignores_purges_is_caught => "a snapshot that ignores purges",
     a_landed_segment_called_failed_is_caught => "a landed segment called a definite failure",
     trusting_the_tail_hint_is_caught => "trust the tail hint",
+    naming_a_stale_predecessor_is_caught => "name a stale predecessor after counting a segment",
     not_fencing_ahead_is_caught => "no fence ahead (chase a stale writer slot by slot)",
 }
