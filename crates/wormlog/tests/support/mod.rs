@@ -360,6 +360,24 @@ pub fn read_log(env: &Env) -> Vec<(u64, String, u64)> {
 
 /// Every acknowledged event is in the log at its seq (I3); ids are unique (I7); epochs never
 /// decrease (I4); seqs run 0.. without gaps (I2).
+/// The log after leaders A and B, checked against both one's acknowledgements: I2, I3, and
+/// nothing unacknowledged in it (I6).
+fn log_of_two_leaders(
+    env: &Env,
+    a_acks: &[(u64, String)],
+    b_acks: &[(u64, String)],
+) -> Vec<(u64, String, u64)> {
+    let log = read_log(env);
+    let all: Vec<(u64, String)> = a_acks.iter().chain(b_acks).cloned().collect();
+    check_log(&log, &all);
+    assert_eq!(
+        log.len(),
+        all.len(),
+        "I6: nothing unacknowledged is in the log"
+    );
+    log
+}
+
 pub fn check_log(log: &[(u64, String, u64)], acked: &[(u64, String)]) {
     for (i, (seq, _, _)) in log.iter().enumerate() {
         assert_eq!(*seq, i as u64, "I2: seqs run without gaps");
@@ -403,15 +421,7 @@ pub fn split_brain_race(env: &Env, a_acks_first: usize, b_lines: usize, a_pace: 
         a_err.contains("fenced") && a_err.contains("412"),
         "A says why: {a_err}"
     );
-    let log = read_log(env);
-    let mut all = a_acks.clone();
-    all.extend(b_acks.iter().cloned());
-    check_log(&log, &all);
-    assert_eq!(
-        log.len(),
-        all.len(),
-        "I6: nothing unacknowledged is in the log"
-    );
+    let log = log_of_two_leaders(env, &a_acks, &b_acks);
     let first_b = log.iter().position(|e| e.2 == 2).unwrap();
     assert!(
         log[first_b..].iter().all(|e| e.2 == 2),
@@ -644,15 +654,7 @@ pub fn takeover_race(env: &Env) -> (Duration, Duration) {
     assert_eq!(a_code, Some(3), "A (epoch 1) exits 3, fenced: {a_err}");
     let b_acks = acks(&stdout(&b));
     assert_eq!(b_acks.len(), 1);
-    let log = read_log(env);
-    let mut all = a_acks.clone();
-    all.extend(b_acks.iter().cloned());
-    check_log(&log, &all);
-    assert_eq!(
-        log.len(),
-        all.len(),
-        "I6: nothing unacknowledged is in the log"
-    );
+    let log = log_of_two_leaders(env, &a_acks, &b_acks);
     let first_b = log.iter().position(|e| e.2 == 2).unwrap();
     assert!(
         a_acks.iter().all(|(seq, _)| (*seq as usize) < first_b),
