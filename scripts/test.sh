@@ -52,5 +52,8 @@ rm -rf "$ctl"
 say "deterministic simulation: 300 seeds of every fault profile, each checked against the invariants"
 scripts/sim.sh 300 --profile all
 
+say "the protocol suites again with a window of 8 (pipelined writers) on every store"
+WORMLOG_TEST_IN_FLIGHT=8 cargo nextest run -p wormlog-tests -p wormlog
+
 say "tests: conformance, writer protocol and reader rules on memory, directory, Ceph RGW and moto; CLI; processes"
 cargo nextest run --workspace --all-features

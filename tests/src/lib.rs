@@ -43,9 +43,23 @@ pub async fn one_event_segments(
     w
 }
 
-/// Writer settings for tests: fast retries and a seed of its own.
+/// The window the suites' writers use: `WORMLOG_TEST_IN_FLIGHT` (scripts/test.sh runs the
+/// protocol suites once with 1 and once with 8), else 1.
+pub fn test_in_flight() -> u32 {
+    std::env::var("WORMLOG_TEST_IN_FLIGHT")
+        .ok()
+        .map(|v| {
+            v.parse()
+                .expect("WORMLOG_TEST_IN_FLIGHT is a window, 1 to 16")
+        })
+        .unwrap_or(1)
+}
+
+/// Writer settings for tests: fast retries, a seed of its own, and the suite's window
+/// ([`test_in_flight`]).
 pub fn writer_config(stream: &str, epoch: u64, writer: &str) -> WriterConfig {
     let mut cfg = WriterConfig::new(stream, epoch, writer);
+    cfg.in_flight = test_in_flight();
     cfg.retry = RetryPolicy {
         max_attempts: 5,
         base_delay: Duration::from_millis(1),

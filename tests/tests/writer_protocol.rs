@@ -654,7 +654,11 @@ async fn takeover_against_a_stale_leader(
         Arc::new(f)
     };
     let (fast, slow) = (latency(1, true), latency(2, false));
-    let stale = Arc::new(open(fast, 1, "old").await);
+    // Both one slot in flight, whatever the suite's window: the race timed here is fencing
+    // ahead against a serial stale leader, not pipelining.
+    let mut stale_cfg = writer_config(S, 1, "old");
+    stale_cfg.in_flight = 1;
+    let stale = Arc::new(LogWriter::open(fast, stale_cfg).await.unwrap());
     let (s, a) = (Arc::clone(&stale), Arc::clone(&acked));
     let stale_task = tokio::spawn(async move {
         for i in 0..400 {
@@ -669,6 +673,7 @@ async fn takeover_against_a_stale_leader(
     }
     let mut cfg = writer_config(S, 2, "new");
     cfg.planted_bug = bug;
+    cfg.in_flight = 1;
     let b = LogWriter::open(Arc::clone(&slow) as Arc<dyn ObjectStore>, cfg)
         .await
         .unwrap();

@@ -118,8 +118,83 @@ impl VoidRun {
     }
 }
 
+/// What lies below a tail a pipelined writer left (its last batch sent with slots below it
+/// unsettled: a header `window` above 1), judged as readers will judge it once everything
+/// below is settled, but from the headers of the last windows alone.
+///
+/// A pipelined batch at slot `s` with window `d` was sent when every slot below `s - d + 1`
+/// had settled and the slots from there up were its writer's own batches in flight, each
+/// encoded to name the one below it. A writer sends nothing speculative after a speculation
+/// failed until its window has drained. So the batch is valid exactly when each of those
+/// slots holds the batch the one above it names, with seqs that follow on: its writer then
+/// settled each as its own, as speculated. A batch whose chain is broken inside its window
+/// is an orphan. Judged from the top down, the first valid batch is the last valid segment.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct WindowRun {
+    /// The last valid segment (`None`: nothing valid from slot 0 on).
+    pub base: Option<(u64, SegmentSummary)>,
+    /// The missing slots above the base's window, lowest first: pending holes the opener
+    /// fills with voids.
+    pub holes: Vec<u64>,
+    /// A missing slot no window above explains: deleted, not pending.
+    pub gap: Option<u64>,
+    /// The highest epoch among the slots read.
+    pub epoch: u64,
+}
+
+/// How a present slot of a pipelined tail is judged.
+enum Judged {
+    /// Valid: the last valid segment, if nothing above it was.
+    Valid,
+    /// Not valid (a void, or a batch whose speculation failed).
+    Skipped,
+    /// The slots of its window are not read yet.
+    ReadFurther,
+}
+
+/// Judges the segment at `slot` from the summaries read (`read`: slot to summary, `None`
+/// for a missing slot), by what its writer knew when it sent it ([`WindowRun`]).
+fn judge_windowed(
+    slot: u64,
+    read: &std::collections::BTreeMap<u64, Option<SegmentSummary>>,
+) -> Judged {
+    let Some(Some(s)) = read.get(&slot) else {
+        return Judged::Skipped;
+    };
+    if s.kind == SegmentKind::Void {
+        return Judged::Skipped;
+    }
+    // Sent with nothing unsettled below it (a window of 1, an older version, a control
+    // record): its writer had settled what it names, as the opener trusts a tail.
+    if s.window <= 1 || !matches!(s.prev, wormlog_format::Prev::Bound(_)) {
+        return Judged::Valid;
+    }
+    let floor = lowest_pending(slot, s.window);
+    if (floor..slot).any(|below| !read.contains_key(&below)) {
+        return Judged::ReadFurther;
+    }
+    let mut upper = s;
+    for below in (floor..slot).rev() {
+        let Some(Some(lower)) = read.get(&below) else {
+            return Judged::Skipped; // a hole inside its window: what it named never landed
+        };
+        let linked = upper.prev == wormlog_format::Prev::Bound(Some(lower.write_id))
+            && upper.first_seq == lower.next_seq()
+            && lower.kind == SegmentKind::Events
+            && lower.epoch == upper.epoch;
+        if !linked {
+            return Judged::Skipped;
+        }
+        upper = lower;
+    }
+    Judged::Valid
+}
+
 /// How many summaries a walk down a void run reads at once.
 const VOID_RUN_BATCH: u64 = 8;
+
+/// How many summaries a walk down a pipelined tail reads at once: a whole window.
+const WINDOW_RUN_BATCH: u64 = wormlog_format::MAX_WINDOW as u64;
 
 /// Why the log could not be read.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -291,6 +366,68 @@ impl LogReads {
                 run.gap = Some(lowest);
             }
         }
+        Ok(run)
+    }
+
+    /// Walks down from a tail a pipelined writer left ([`WindowRun`]), a batch of summaries
+    /// at a time, judging the slots from the top until the last valid segment is found with
+    /// every slot of its window read; then judges the missing slots above it by the readers'
+    /// rule ([`is_pending`]).
+    pub async fn window_run(&self, next_slot: u64) -> Result<WindowRun, TailError> {
+        let mut read = std::collections::BTreeMap::new();
+        let mut floors: Vec<(u64, Option<u64>)> = Vec::new();
+        let mut top = next_slot;
+        let mut run = WindowRun::default();
+        'walk: loop {
+            let low = top.saturating_sub(WINDOW_RUN_BATCH);
+            let reads = (low..top).map(|slot| async move { (slot, self.summary(slot).await) });
+            for (slot, summary) in futures::future::join_all(reads).await {
+                let summary = summary?;
+                if let Some(s) = &summary {
+                    run.epoch = run.epoch.max(s.epoch);
+                    let floor = match (s.kind, &s.prev) {
+                        (_, wormlog_format::Prev::Bound(_)) => Some(lowest_pending(slot, s.window)),
+                        (SegmentKind::Void, _) => {
+                            Some(lowest_pending(slot, self.window(slot).await?))
+                        }
+                        _ => None,
+                    };
+                    floors.push((slot, floor));
+                }
+                read.insert(slot, summary);
+            }
+            top = low;
+            // Judge from the highest slot down, as far as what was read allows.
+            for slot in (top..next_slot).rev() {
+                match judge_windowed(slot, &read) {
+                    Judged::Valid => {
+                        let summary = read[&slot].clone().expect("a valid slot is present");
+                        run.base = Some((slot, summary));
+                        break 'walk;
+                    }
+                    Judged::Skipped => {}
+                    Judged::ReadFurther if top > 0 => continue 'walk,
+                    Judged::ReadFurther => {}
+                }
+            }
+            if top == 0 {
+                break;
+            }
+        }
+        floors.sort_by_key(|(slot, _)| *slot);
+        let above_base = run.base.as_ref().map_or(0, |(slot, _)| slot + 1);
+        let missing: Vec<u64> = (above_base..next_slot)
+            .filter(|slot| matches!(read.get(slot), Some(None)))
+            .collect();
+        for &hole in &missing {
+            let above: Vec<(u64, Option<u64>)> =
+                floors.iter().filter(|(s, _)| *s > hole).copied().collect();
+            if !is_pending(hole, hole, &above) {
+                run.gap = Some(hole);
+                return Ok(run);
+            }
+        }
+        run.holes = missing;
         Ok(run)
     }
 

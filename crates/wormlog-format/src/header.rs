@@ -31,26 +31,30 @@ pub const MAX_WINDOW: u32 = 16;
 /// and nothing else, for a pending hole rather than a gap; writers claim fewer at once.
 pub const MAX_VOIDS_ABOVE_A_HOLE: usize = 64;
 
-/// The lowest slot that a void at `slot` can have left pending below it: its header's
-/// `window` says how far into its writer's round of claims it lies (1: the round's first
-/// slot), so the round began at `slot - window + 1`. A missing slot below that, with voids
-/// alone above it, is no unfinished claim but a gap (deleted).
+/// The lowest slot that a segment at `slot` can have left pending below it. Its header's
+/// `window` says how many slots its writer had unsettled when it sent this one, itself
+/// included: for a pipelined batch, the batches in flight below it; for a void, how far into
+/// its writer's round of claims it lies (1: the round's first slot). Every slot below
+/// `slot - window + 1` was settled by then, so a missing one is no unfinished write of
+/// that writer's but a gap (deleted).
 pub fn lowest_pending(slot: u64, window: u32) -> u64 {
     slot.saturating_sub(u64::from(window.max(1)) - 1)
 }
 
 /// Whether the missing slots `first..=last` are pending rather than a gap, given every slot
-/// present above them, ascending, each with its claim's floor ([`lowest_pending`]) if it is
-/// a void and `None` otherwise. Pending when at least one and at most
-/// [`MAX_VOIDS_ABOVE_A_HOLE`] slots lie above, all voids, and every missing run from `first`
-/// up (this one and each between the slots above) starts at or above the lowest floor of
-/// the voids above that run. One rule for the writer's walk, the scan and `verify`.
+/// present above them, ascending, each with its floor ([`lowest_pending`]) if it is a
+/// version 3 segment or a void, and `None` otherwise (a version 1 or 2 batch, or one that
+/// could not be read whole). Pending when at least one and at most
+/// [`MAX_VOIDS_ABOVE_A_HOLE`] slots lie above, every one with a floor, and every missing run
+/// from `first` up (this one and each between the slots above) starts at or above the floor
+/// of every slot above it: each of their writers may still have been sending it. One rule
+/// for the writer's walk, the scan and `verify`.
 pub fn is_pending(first: u64, last: u64, above: &[(u64, Option<u64>)]) -> bool {
     if above.is_empty() || above.len() > MAX_VOIDS_ABOVE_A_HOLE || last < first {
         return false;
     }
     let Some(floors) = above.iter().map(|(_, f)| *f).collect::<Option<Vec<u64>>>() else {
-        return false; // something other than a void above: a gap
+        return false; // a batch that says nothing of the slots below it: a gap
     };
     // The missing runs: first..=last, then the gaps between consecutive slots above.
     let mut runs = vec![first];
@@ -61,13 +65,11 @@ pub fn is_pending(first: u64, last: u64, above: &[(u64, Option<u64>)]) -> bool {
             .map(|w| w[0].0 + 1),
     );
     runs.iter().all(|&run_first| {
-        let floor = above
+        above
             .iter()
             .zip(&floors)
             .filter(|((slot, _), _)| *slot > run_first)
-            .map(|(_, f)| *f)
-            .min();
-        floor.is_some_and(|f| run_first >= f)
+            .all(|(_, &floor)| run_first >= floor)
     })
 }
 
@@ -251,6 +253,23 @@ mod pending_tests {
         // 12 is missing under the void at 13, whose round began at 13: a gap, so the run at
         // 10 is not pending either (readers, verify and the walk all say so).
         assert!(!is_pending(10, 10, &[(11, Some(10)), (13, Some(13))]));
-        assert!(is_pending(10, 10, &[(11, Some(10)), (13, Some(12))]));
+        assert!(is_pending(10, 10, &[(11, Some(10)), (13, Some(10))]));
+    }
+
+    #[test]
+    fn a_hole_below_a_slot_sent_with_it_settled_is_a_gap() {
+        // 13 was sent when everything below 12 had settled: 10 cannot still be on its way,
+        // whatever 11 says.
+        assert!(!is_pending(10, 10, &[(11, Some(10)), (13, Some(12))]));
+        // A pipelined writer's batches above a hole, each sent with it unsettled.
+        assert!(is_pending(
+            10,
+            10,
+            &[(11, Some(10)), (12, Some(9)), (13, Some(10))]
+        ));
+        assert!(
+            !is_pending(10, 10, &[(11, Some(11))]),
+            "sent after 10 settled"
+        );
     }
 }

@@ -345,8 +345,8 @@ impl Scan {
             if let Some(&deleted) = self.shadowed.range(gap..).next() {
                 return Err(self.slot_deleted(deleted));
             }
-            let pending =
-                gap_end == last && only_voids_above(&*self.store, &self.keys, gap, last).await?;
+            let pending = gap_end == last
+                && claimed_by_writers_above(&*self.store, &self.keys, gap, last).await?;
             if pending {
                 return Err(ReadError::Pending {
                     stream: self.keys.stream().to_owned(),
@@ -516,10 +516,11 @@ impl Scan {
 }
 
 /// True when slots `first..=last` are a pending hole ([`wormlog_format::is_pending`]): every
-/// slot present above them is a void record (whole, CRC-checked, at its own slot), and every
-/// missing run from `first` up lies within the claim of a void above it. Otherwise a writer's
+/// slot present above them is a void record or a version 3 segment (whole, CRC-checked, at
+/// its own slot), and every missing run from `first` up lies within what each of them says
+/// its writer may still have been sending. Otherwise a writer's
 /// unfinished claim does not explain them: a gap (docs/protocol.md, Reader).
-async fn only_voids_above(
+async fn claimed_by_writers_above(
     store: &dyn ObjectStore,
     keys: &StreamKeys,
     first: u64,
@@ -546,7 +547,7 @@ async fn only_voids_above(
         };
         // Judged as `verify` judges it: whole, CRC-checked, at its own slot.
         match decode_segment(&got.body) {
-            Ok(seg) if seg.header.kind == SegmentKind::Void && seg.header.slot == s => {
+            Ok(seg) if crate::verify::claims_below(&seg.header) && seg.header.slot == s => {
                 let window = seg.header.window.unwrap_or(1);
                 above.push((s, Some(wormlog_format::lowest_pending(s, window))));
             }

@@ -468,7 +468,7 @@ impl Audit {
     fn segment(&mut self, report: &mut VerifyReport, stream: &str, slot: u64, body: &[u8]) {
         let decoded = decode_segment(body);
         let claim = match &decoded {
-            Ok(s) if s.header.kind == SegmentKind::Void && s.header.slot == slot => Some(
+            Ok(s) if claims_below(&s.header) && s.header.slot == slot => Some(
                 wormlog_format::lowest_pending(slot, s.header.window.unwrap_or(1)),
             ),
             _ => None,
@@ -653,4 +653,10 @@ async fn audit_versions(
         }
     }
     Ok(())
+}
+
+/// Whether a segment says how far below it its writer may still have been sending
+/// ([`wormlog_format::lowest_pending`]): a version 3 segment, or a void of any version.
+pub(crate) fn claims_below(header: &wormlog_format::SegmentHeader) -> bool {
+    header.kind == SegmentKind::Void || header.wormlog >= 3
 }

@@ -16,6 +16,8 @@ use wormlog_format::{
 use wormlog_store::{LockRequest, ObjectStore, PutOptions, Retention, SeededRng, StoreError};
 
 mod fence;
+pub(crate) mod pipeline;
+mod slot_put;
 
 use crate::resolve::{decide, Resolution, WriterView};
 use crate::settle::{Settled, SlotAttempts};
@@ -52,6 +54,14 @@ impl<'a> Payload<'a> {
     }
 }
 
+/// Where a batch starts, what it names as its predecessor and its header's `window`.
+#[derive(Clone, Copy)]
+struct Speculated {
+    first_seq: u64,
+    prev: Option<Uuid>,
+    window: u32,
+}
+
 /// The writer's protocol state.
 pub(crate) struct Core {
     store: Arc<dyn ObjectStore>,
@@ -66,7 +76,19 @@ pub(crate) struct Core {
     prev: Option<Uuid>,
     /// Set once the writer must refuse every further append (fenced, conflicted, poisoned).
     pub(crate) stopped: Option<WriteError>,
+    /// A pipelined window met another writer's segment: the next batch goes alone, reading
+    /// each slot before it writes it (the chase of step 2), so it never fills a purged hole
+    /// and never races a stale leader with doomed PUTs.
+    pub(crate) chasing: bool,
     pub(crate) stats: Arc<StatsCells>,
+}
+
+/// A batch its writer sent with slots below it still unsettled (a pipelined writer's): what
+/// it names is known valid only once its window is judged.
+fn sent_with_slots_unsettled(summary: &SegmentSummary) -> bool {
+    summary.kind != SegmentKind::Void
+        && summary.window > 1
+        && matches!(summary.prev, wormlog_format::Prev::Bound(_))
 }
 
 /// A failed read of the log, as a write error of `stream`.
@@ -134,6 +156,7 @@ impl Core {
             max_epoch_seen: 0,
             prev: None,
             stopped: None,
+            chasing: false,
             stats,
         };
         // The verdict and the tail at once: reads change nothing, and nothing is written
@@ -185,6 +208,9 @@ impl Core {
         }
         let last = match tail.voids.take() {
             Some(run) => core.below_voids(tail.next_slot, run).await?,
+            None if tail.last.as_ref().is_some_and(sent_with_slots_unsettled) => {
+                core.below_window(tail.next_slot).await?
+            }
             None => tail.last.map(|l| (tail.next_slot - 1, l)),
         };
         if let Some((slot, last)) = last {
@@ -232,6 +258,14 @@ impl Core {
                     slot,
                 });
             }
+            if run
+                .base
+                .as_ref()
+                .is_some_and(|(_, b)| sent_with_slots_unsettled(b))
+            {
+                // A pipelined writer's batches below the voids: judged by their windows.
+                return self.below_window(next_slot).await;
+            }
             let base = run.base.clone();
             (self.next_seq, self.prev) = match &base {
                 Some((_, b)) => (b.next_seq(), Some(b.write_id)),
@@ -241,12 +275,54 @@ impl Core {
             if run.holes.is_empty() || unrepaired {
                 return Ok(base);
             }
-            if self.repair(&run).await? {
+            if self.repair(&run.holes).await? {
                 return Ok(base);
             }
             // A late segment took a hole before our void: walk down again from the tail.
             let walked = self.reads.void_run(next_slot).await;
             run = walked.map_err(|e| self.read_failed(e))?;
+        }
+    }
+
+    /// The tail is a pipelined writer's batch, sent with slots below it unsettled (it may
+    /// have crashed with its window full): judged from the headers of its windows
+    /// ([`LogReads::window_run`]). Refuses if a higher epoch is among them or a missing slot
+    /// is no pending one, fills every pending hole with a void of our own, and returns the
+    /// last valid segment.
+    async fn below_window(
+        &mut self,
+        next_slot: u64,
+    ) -> Result<Option<(u64, SegmentSummary)>, WriteError> {
+        loop {
+            let run = self.reads.window_run(next_slot).await;
+            let run = run.map_err(|e| self.read_failed(e))?;
+            let unchecked = self.cfg.planted_bug == Some(crate::PlantedBug::OpenWithoutEpochCheck);
+            if run.epoch > self.cfg.epoch && !unchecked {
+                return Err(self.fenced(run.epoch, next_slot - 1, false));
+            }
+            let missing: Vec<u64> = run
+                .gap
+                .into_iter()
+                .chain(run.holes.iter().copied())
+                .collect();
+            if !missing.is_empty() {
+                self.refuse_deleted(&missing).await?;
+            }
+            if let Some(slot) = run.gap {
+                return Err(WriteError::Gap {
+                    stream: self.cfg.stream.clone(),
+                    slot,
+                });
+            }
+            (self.next_seq, self.prev) = match &run.base {
+                Some((_, b)) => (b.next_seq(), Some(b.write_id)),
+                None => (0, None),
+            };
+            let unrepaired = self.cfg.planted_bug == Some(crate::PlantedBug::OpenWithoutRepair);
+            if run.holes.is_empty() || unrepaired || self.repair(&run.holes).await? {
+                return Ok(run.base);
+            }
+            // A late batch took a hole before our void: judge the windows again.
         }
     }
 
@@ -300,7 +376,7 @@ impl Core {
         // After moving past a foreign segment the tail may still be moving (a stale leader
         // still writing): read the next slot before writing it, so catching up costs one read
         // per slot instead of a doomed create-only PUT. Nothing is skipped unread.
-        let mut read_ahead = false;
+        let mut read_ahead = std::mem::take(&mut self.chasing);
         let mut purged = None;
         loop {
             let slot = self.next_slot;
@@ -544,7 +620,29 @@ impl Core {
         }
     }
 
+    /// Encodes a batch for `slot` from where the writer stands (no speculation).
     fn encode(&self, payload: Payload<'_>, slot: u64, write_id: Uuid) -> (Bytes, SegmentSummary) {
+        let window = match payload {
+            Payload::Void { window } => window,
+            _ => 1,
+        };
+        let here = Speculated {
+            first_seq: self.next_seq,
+            prev: self.prev,
+            window,
+        };
+        self.encode_as(payload, slot, write_id, here)
+    }
+
+    /// Encodes a batch for `slot` starting at `at.first_seq`, naming `at.prev` (a pipelined
+    /// batch speculates both from the batches in flight below it).
+    fn encode_as(
+        &self,
+        payload: Payload<'_>,
+        slot: u64,
+        write_id: Uuid,
+        at: Speculated,
+    ) -> (Bytes, SegmentSummary) {
         let kind = match payload {
             Payload::Events(_) => SegmentKind::Events,
             Payload::EpochStart => SegmentKind::EpochStart,
@@ -555,15 +653,12 @@ impl Core {
             stream: self.cfg.stream.clone(),
             slot,
             kind,
-            first_seq: self.next_seq,
+            first_seq: at.first_seq,
             epoch: self.cfg.epoch,
             writer: self.cfg.writer_id.clone(),
             write_id,
-            prev: self.prev,
-            window: match payload {
-                Payload::Void { window } => window,
-                _ => 1,
-            },
+            prev: at.prev,
+            window: at.window,
             created_at: self.cfg.clock.now().to_rfc3339(),
         };
         let (bytes, header) = match payload {
@@ -572,6 +667,25 @@ impl Core {
             Payload::EpochStart | Payload::Void { .. } => encode_segment(&spec, &[]),
         };
         (bytes, SegmentSummary::of(&header))
+    }
+
+    /// A create-only PUT of `body` (encoded as `summary`) to `slot`, settled on its own.
+    fn slot_put(&mut self, slot: u64, body: Bytes, summary: &SegmentSummary) -> slot_put::SlotPut {
+        slot_put::SlotPut {
+            store: Arc::clone(&self.store),
+            reads: self.reads.clone(),
+            retry: self.cfg.retry,
+            rng: SeededRng::new(self.rng.next_u64()),
+            slot,
+            key: self.keys.segment(slot),
+            opts: self.put_options(summary),
+            body,
+            summary: summary.clone(),
+            read_occupied: true,
+            count_on_land: true,
+            stats: Arc::clone(&self.stats),
+            stream: self.keys.stream().to_owned(),
+        }
     }
 
     fn put_options(&self, summary: &SegmentSummary) -> PutOptions {

@@ -105,11 +105,27 @@ pub struct WriterConfig {
     /// holding the new one off for as long as it writes (docs/protocol.md, writer step 1).
     /// 0 sends the epoch-start alone; at most [`MAX_FENCE_AHEAD`].
     pub fence_ahead: u32,
+    /// Pipelining: how many segments the writer keeps in flight at once (its window `k`),
+    /// 1..=[`wormlog_format::MAX_WINDOW`]. 1 sends one segment and waits for its answer
+    /// before the next; `k` sends the next batches while the first are on their way, each
+    /// naming the one below it, and acknowledges in slot order (docs/protocol.md,
+    /// "Pipelining"). A window pays off when a PUT takes longer than encoding a segment.
+    pub in_flight: u32,
+    /// Backpressure: at most about this many bytes of events queued or in flight. `append`
+    /// waits beyond it (in call order); `try_append` says the writer is full instead. A
+    /// lone event larger than this still goes, alone.
+    pub max_unacked_bytes: usize,
     /// A protocol bug switched on, for tests that prove the simulation checker catches it.
     /// Always `None` outside those tests.
     #[doc(hidden)]
     pub planted_bug: Option<PlantedBug>,
 }
+
+/// The default [`WriterConfig::in_flight`].
+pub const DEFAULT_IN_FLIGHT: u32 = 1;
+
+/// The default [`WriterConfig::max_unacked_bytes`]: 64 MiB.
+pub const DEFAULT_MAX_UNACKED_BYTES: usize = 64 << 20;
 
 /// The default [`WriterConfig::max_epoch_jump`]: an epoch at most this far above the log's.
 pub const MAX_EPOCH_JUMP: u64 = 1_000_000;
@@ -172,6 +188,18 @@ pub enum PlantedBug {
     /// Writer step 1 without fencing ahead: the epoch-start alone, chasing a stale leader
     /// slot by slot for as long as it writes.
     NoFenceAhead,
+    /// Pipelining without its window: one slot more in flight than `in_flight` allows, so
+    /// readers and openers take a missing slot below it for a gap.
+    WindowAboveK,
+    /// Pipelining acknowledging a batch as soon as its PUT returns, before the slots below
+    /// it settle: an orphan's events are acknowledged.
+    AckBeforeLowerSettles,
+    /// Pipelining without re-encoding: after a failed speculation, the batches above it are
+    /// taken as committed where they landed (as orphans).
+    NoReencode,
+    /// Pipelining without the void record: a definite failure below landed slots leaves the
+    /// hole open, and the batches above are sent again over it.
+    NoVoid,
 }
 
 impl WriterConfig {
@@ -196,6 +224,8 @@ impl WriterConfig {
             max_epoch_jump: Some(MAX_EPOCH_JUMP),
             tail_hint: None,
             fence_ahead: DEFAULT_FENCE_AHEAD,
+            in_flight: DEFAULT_IN_FLIGHT,
+            max_unacked_bytes: DEFAULT_MAX_UNACKED_BYTES,
             planted_bug: None,
         }
     }
@@ -225,6 +255,16 @@ impl WriterConfig {
                 "fence_ahead is {}, at most {MAX_FENCE_AHEAD}",
                 self.fence_ahead
             ));
+        }
+        if !(1..=wormlog_format::MAX_WINDOW).contains(&self.in_flight) {
+            return Err(format!(
+                "in_flight is {}; it must be 1 to {}",
+                self.in_flight,
+                wormlog_format::MAX_WINDOW
+            ));
+        }
+        if self.max_unacked_bytes == 0 {
+            return Err("max_unacked_bytes must be at least 1".into());
         }
         if self.retry.max_attempts == 0 {
             return Err("the retry policy must allow at least one attempt".into());

@@ -91,6 +91,9 @@ pub enum WriteError {
     #[error("invalid writer configuration: {0}")]
     Config(String),
 
+    #[error("the writer is full: {unacked} bytes of appends are unanswered, at most {max} (max_unacked_bytes); wait for some to be answered, or use append, which waits")]
+    Full { unacked: usize, max: usize },
+
     #[error("the writer is closed")]
     Closed,
 }

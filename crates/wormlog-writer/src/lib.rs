@@ -33,6 +33,7 @@
 //! write id, so an unknown outcome lands at most once), I7 (event ids are fresh UUIDs).
 
 mod attach;
+mod budget;
 mod commit;
 mod config;
 mod error;
@@ -45,7 +46,8 @@ mod writer;
 pub use attach::PART_SIZE;
 pub use config::{
     LockPolicy, PlantedBug, RetryPolicy, StopHook, WriterConfig, DEFAULT_ATTACH_ABOVE,
-    DEFAULT_FENCE_AHEAD, DEFAULT_PARTS_ABOVE, MAX_EPOCH_JUMP, MAX_FENCE_AHEAD,
+    DEFAULT_FENCE_AHEAD, DEFAULT_IN_FLIGHT, DEFAULT_MAX_UNACKED_BYTES, DEFAULT_PARTS_ABOVE,
+    MAX_EPOCH_JUMP, MAX_FENCE_AHEAD,
 };
 pub use error::WriteError;
 pub use resolve::{decide, Resolution, WriterView};

@@ -14,6 +14,12 @@ use wormlog_fencing::FencingToken;
 use wormlog_format::{NewEvent, PurgeRecord, StreamKeys};
 use wormlog_store::{Clock, ObjectStore, SeededRng};
 
+use std::collections::VecDeque;
+
+use futures::stream::{FuturesUnordered, StreamExt};
+
+use crate::budget::{Budget, Reserved, Ticket};
+use crate::commit::pipeline::{Answer, Settlement, SlotSend, Window};
 use crate::commit::{Committed, Core, Payload};
 use crate::stats::StatsCells;
 use crate::{WriteError, WriterConfig, WriterStats};
@@ -53,6 +59,8 @@ struct Request {
     reply: Reply,
     /// When `append` was called (the writer's monotonic clock): for the append latency.
     queued_at: std::time::Duration,
+    /// Its share of the backpressure budget, given back when it is answered.
+    reserved: Option<Reserved>,
 }
 
 /// The future of one append: resolves once its segment is committed (or definitely not).
@@ -62,6 +70,8 @@ pub struct AppendFuture {
 
 enum AppendState {
     Ready(Option<Result<Appended, WriteError>>),
+    /// Waiting for room in the writer's budget, in line behind earlier appends.
+    Queued(Admission, oneshot::Receiver<Result<Ack, WriteError>>),
     Waiting(oneshot::Receiver<Result<Ack, WriteError>>),
 }
 
@@ -69,15 +79,76 @@ impl Future for AppendFuture {
     type Output = Result<Appended, WriteError>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        if let AppendState::Queued(admission, _) = &mut self.state {
+            match Pin::new(admission).poll(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Err(e)) => {
+                    self.state = AppendState::Ready(None);
+                    return Poll::Ready(Err(e));
+                }
+                Poll::Ready(Ok(())) => {
+                    let state = std::mem::replace(&mut self.state, AppendState::Ready(None));
+                    let AppendState::Queued(_, rx) = state else {
+                        unreachable!()
+                    };
+                    self.state = AppendState::Waiting(rx);
+                }
+            }
+        }
         match &mut self.state {
             AppendState::Ready(r) => {
                 Poll::Ready(r.take().expect("AppendFuture polled after completion"))
             }
+            AppendState::Queued(..) => unreachable!("admitted above"),
             AppendState::Waiting(rx) => Pin::new(rx).poll(cx).map(|r| match r {
                 Ok(Ok(mut ack)) => Ok(ack.events.pop().expect("one event, one ack")),
                 Ok(Err(e)) => Err(e),
                 Err(_) => Err(WriteError::Closed),
             }),
+        }
+    }
+}
+
+/// A request waiting for room in the budget: queued for the writer task when its ticket is
+/// served. Dropped unserved, it gives up its place in the line.
+struct Admission {
+    budget: Arc<Budget>,
+    ticket: Option<Ticket>,
+    bytes: usize,
+    request: Option<Request>,
+    tx: mpsc::UnboundedSender<Request>,
+}
+
+impl Future for Admission {
+    type Output = Result<(), WriteError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        let Some(ticket) = &this.ticket else {
+            return Poll::Ready(Ok(()));
+        };
+        let (tx, request) = (&this.tx, &mut this.request);
+        let sent = this
+            .budget
+            .poll_ticket(ticket, this.bytes, cx.waker(), |reserved| {
+                let mut request = request.take().expect("queued once");
+                request.reserved = Some(reserved);
+                tx.send(request).map_err(|_| WriteError::Closed)
+            });
+        match sent {
+            None => Poll::Pending,
+            Some(sent) => {
+                this.ticket = None;
+                Poll::Ready(sent)
+            }
+        }
+    }
+}
+
+impl Drop for Admission {
+    fn drop(&mut self) {
+        if let Some(ticket) = self.ticket.take() {
+            self.budget.cancel(&ticket);
         }
     }
 }
@@ -98,6 +169,7 @@ pub struct LogWriter {
     pub(crate) legal_hold: bool,
     stats: Arc<StatsCells>,
     position: Arc<Mutex<WriterPosition>>,
+    budget: Arc<Budget>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -129,6 +201,7 @@ impl LogWriter {
         let clock = Arc::clone(&cfg.clock);
         let (lock, attach_above, parts_above) = (cfg.lock, cfg.attach_above, cfg.parts_above);
         let (planted_bug, legal_hold) = (cfg.planted_bug, cfg.legal_hold);
+        let budget = Budget::new(cfg.max_unacked_bytes);
         let core = Core::open(Arc::clone(&store), cfg, rng, Arc::clone(&stats)).await?;
         let keys = core.keys().clone();
         let position = Arc::new(Mutex::new(position_of(&core)));
@@ -148,6 +221,7 @@ impl LogWriter {
             legal_hold,
             stats,
             position,
+            budget,
             task,
         })
     }
@@ -170,15 +244,49 @@ impl LogWriter {
         }
     }
 
-    /// Appends a prepared event.
+    /// Appends a prepared event. Beyond [`WriterConfig::max_unacked_bytes`] of appends
+    /// unanswered, the future first waits for room, in call order.
     pub fn append_event(&self, event: NewEvent) -> AppendFuture {
-        match self.send(vec![event], None, None) {
-            Ok(rx) => AppendFuture {
+        let (request, rx) = self.request(vec![event], None, None);
+        match self.admit(request) {
+            Ok(None) => AppendFuture {
                 state: AppendState::Waiting(rx),
+            },
+            Ok(Some(admission)) => AppendFuture {
+                state: AppendState::Queued(admission, rx),
             },
             Err(e) => AppendFuture {
                 state: AppendState::Ready(Some(Err(e))),
             },
+        }
+    }
+
+    /// [`LogWriter::append`] that never waits for room: [`WriteError::Full`] when the
+    /// writer's budget of unacknowledged bytes is spent (or others wait for it), with
+    /// nothing queued.
+    pub fn try_append(
+        &self,
+        event_type: &str,
+        data_json: &str,
+    ) -> Result<AppendFuture, WriteError> {
+        let event = self.event(event_type, data_json)?;
+        let bytes = event.approx_len();
+        let (request, rx) = self.request(vec![event], None, None);
+        let mut request = Some(request);
+        let sent = self.budget.try_reserve(bytes, |reserved| {
+            let mut request = request.take().expect("sent once");
+            request.reserved = Some(reserved);
+            self.tx.send(request).map_err(|_| WriteError::Closed)
+        });
+        match sent {
+            Some(Ok(())) => Ok(AppendFuture {
+                state: AppendState::Waiting(rx),
+            }),
+            Some(Err(e)) => Err(e),
+            None => Err(WriteError::Full {
+                unacked: self.budget.used(),
+                max: self.budget.max(),
+            }),
         }
     }
 
@@ -193,7 +301,7 @@ impl LogWriter {
         if events.is_empty() {
             return Ok(Vec::new());
         }
-        let rx = self.send(events, Some(expected_seq), None)?;
+        let rx = self.send(events, Some(expected_seq), None).await?;
         Ok(rx.await.unwrap_or(Err(WriteError::Closed))?.events)
     }
 
@@ -201,26 +309,61 @@ impl LogWriter {
     /// tail, after every append queued before it, and returns its slot. The caller deletes
     /// the named segments only after this succeeds, so the trail is in the log first.
     pub async fn append_purge(&self, record: PurgeRecord) -> Result<u64, WriteError> {
-        let rx = self.send(Vec::new(), None, Some(record))?;
+        let rx = self.send(Vec::new(), None, Some(record)).await?;
         Ok(rx.await.unwrap_or(Err(WriteError::Closed))?.slot)
     }
 
-    fn send(
+    fn request(
+        &self,
+        events: Vec<NewEvent>,
+        expected_seq: Option<u64>,
+        purge: Option<PurgeRecord>,
+    ) -> (Request, oneshot::Receiver<Result<Ack, WriteError>>) {
+        let (reply, rx) = oneshot::channel();
+        let request = Request {
+            events,
+            expected_seq,
+            purge,
+            reply,
+            queued_at: self.clock.monotonic(),
+            reserved: None,
+        };
+        (request, rx)
+    }
+
+    /// Queues `request` now if the budget has room and nobody waits (`Ok(None)`), else
+    /// returns its place in the line.
+    fn admit(&self, request: Request) -> Result<Option<Admission>, WriteError> {
+        let bytes = Batch::bytes(&request.events);
+        let mut request = Some(request);
+        let admitted = self.budget.reserve_or_queue(bytes, |reserved| {
+            let mut request = request.take().expect("sent once");
+            request.reserved = Some(reserved);
+            self.tx.send(request).map_err(|_| WriteError::Closed)
+        });
+        match admitted {
+            Ok(sent) => sent.map(|()| None),
+            Err(ticket) => Ok(Some(Admission {
+                budget: Arc::clone(&self.budget),
+                ticket: Some(ticket),
+                bytes,
+                request,
+                tx: self.tx.clone(),
+            })),
+        }
+    }
+
+    /// Queues a request behind every earlier append, waiting for room if need be.
+    async fn send(
         &self,
         events: Vec<NewEvent>,
         expected_seq: Option<u64>,
         purge: Option<PurgeRecord>,
     ) -> Result<oneshot::Receiver<Result<Ack, WriteError>>, WriteError> {
-        let (reply, rx) = oneshot::channel();
-        self.tx
-            .send(Request {
-                events,
-                expected_seq,
-                purge,
-                reply,
-                queued_at: self.clock.monotonic(),
-            })
-            .map_err(|_| WriteError::Closed)?;
+        let (request, rx) = self.request(events, expected_seq, purge);
+        if let Some(admission) = self.admit(request)? {
+            admission.await?;
+        }
         Ok(rx)
     }
 
@@ -264,6 +407,9 @@ async fn run(
     position: Arc<Mutex<WriterPosition>>,
     mut leadership: Option<watch::Receiver<Option<FencingToken>>>,
 ) {
+    if core.config().in_flight > 1 {
+        return run_pipelined(core, rx, position, leadership).await;
+    }
     let epoch = core.config().epoch;
     let mut held: Option<Request> = None;
     loop {
@@ -293,6 +439,149 @@ async fn run(
         *position.lock() = position_of(&core);
         let now = core.config().clock.monotonic();
         reply_all(batch, result, &core.stats.telemetry, now);
+    }
+}
+
+/// The writer task with a window of `k > 1` ([`crate::commit::pipeline`]): keeps up to `k`
+/// batches in flight, settles them in slot order, and sends again, in order and ahead of
+/// anything new, the batches a failed speculation left uncommitted. A conditional append or
+/// a purge record waits for the window to drain and commits alone.
+async fn run_pipelined(
+    mut core: Core,
+    mut rx: mpsc::UnboundedReceiver<Request>,
+    position: Arc<Mutex<WriterPosition>>,
+    mut leadership: Option<watch::Receiver<Option<FencingToken>>>,
+) {
+    let epoch = core.config().epoch;
+    let mut window = core.window();
+    let mut sends: FuturesUnordered<SlotSend> = FuturesUnordered::new();
+    // The batches in flight, lowest slot first (the window's slots), and those to send again.
+    let mut flying: VecDeque<Batch> = VecDeque::new();
+    let mut again: VecDeque<Batch> = VecDeque::new();
+    let mut held: Option<Request> = None;
+    let mut open = true;
+    loop {
+        if !still_leading(&leadership, epoch) {
+            core.lose_leadership();
+        }
+        // A stopped writer sends nothing: every batch fails at once, as it would at the door.
+        while core.may_send(&window) || core.stopped.is_some() {
+            let batch = match again.pop_front() {
+                Some(batch) => batch,
+                None => {
+                    let Some(first) = held.take().or_else(|| rx.try_recv().ok()) else {
+                        break;
+                    };
+                    if Batch::alone(&first) && !window.is_empty() && core.stopped.is_none() {
+                        held = Some(first); // after the window drains
+                        break;
+                    }
+                    gather_batch(first, &mut rx, &mut held, core.config())
+                }
+            };
+            let alone = batch.expected_seq.is_some() || batch.purge.is_some();
+            if alone || core.chasing || core.stopped.is_some() {
+                commit_alone(&mut core, batch).await;
+                if window.is_empty() {
+                    core.restart(&mut window);
+                }
+                continue;
+            }
+            sends.push(core.send_speculative(&mut window, &batch.events));
+            flying.push_back(batch);
+        }
+        *position.lock() = position_of(&core);
+        if window.is_empty() {
+            if held.is_some() || !again.is_empty() {
+                continue;
+            }
+            if !open {
+                return;
+            }
+            tokio::select! {
+                r = rx.recv() => match r {
+                    Some(r) => held = Some(r),
+                    None => open = false,
+                },
+                _ = leadership_ends(&mut leadership, epoch) => {
+                    core.lose_leadership();
+                    leadership = None;
+                }
+            }
+            continue;
+        }
+        tokio::select! {
+            Some(answer) = sends.next() => {
+                if core.config().planted_bug == Some(crate::PlantedBug::AckBeforeLowerSettles) {
+                    ack_at_once(&window, &answer, &mut flying, &core);
+                }
+                window.settled(answer);
+            }
+            r = rx.recv(), if held.is_none() && open => match r {
+                Some(r) => held = Some(r),
+                None => open = false,
+            },
+            _ = leadership_ends(&mut leadership, epoch) => {
+                core.lose_leadership();
+                leadership = None;
+            }
+        }
+        while window.lowest_settled() {
+            let batch = flying.pop_front().expect("one batch per slot in flight");
+            let now = core.config().clock.monotonic();
+            match core.settle_lowest(&mut window, &batch.events).await {
+                Settlement::Committed(c) => reply_all(batch, Ok(c), &core.stats.telemetry, now),
+                Settlement::Resend => again.push_back(batch),
+                Settlement::Failed(e) => reply_all(batch, Err(e), &core.stats.telemetry, now),
+            }
+            let abandon =
+                matches!(&core.stopped, Some(e) if !matches!(e, WriteError::LeadershipLost { .. }));
+            if abandon {
+                // The writer stopped: what is still in flight is abandoned where it is.
+                sends.clear();
+                for (slot, batch) in Core::in_flight_slots(&window)
+                    .into_iter()
+                    .zip(flying.drain(..))
+                {
+                    let e = core.abandoned(slot);
+                    reply_all(batch, Err(e), &core.stats.telemetry, now);
+                }
+                window = core.window();
+            }
+        }
+        if window.is_empty() {
+            core.restart(&mut window);
+        }
+    }
+}
+
+/// A conditional append or a purge record, committed alone with nothing in flight.
+async fn commit_alone(core: &mut Core, batch: Batch) {
+    let payload = match &batch.purge {
+        Some(record) => Payload::Purge(record),
+        None => Payload::Events(&batch.events),
+    };
+    let result = core.commit(payload, batch.expected_seq).await;
+    let now = core.config().clock.monotonic();
+    reply_all(batch, result, &core.stats.telemetry, now);
+}
+
+/// The planted bug `AckBeforeLowerSettles`: a batch whose PUT landed is acknowledged at
+/// once, at the seqs it was speculated to get, whatever the slots below it settle as.
+fn ack_at_once(window: &Window, answer: &Answer, flying: &mut VecDeque<Batch>, core: &Core) {
+    let Some(committed) = window.landed_as_sent_now(answer) else {
+        return;
+    };
+    let index = (committed.slot - window.lowest_slot()) as usize;
+    if let Some(batch) = flying.get_mut(index) {
+        let early = Batch {
+            events: batch.events.clone(),
+            replies: std::mem::take(&mut batch.replies),
+            expected_seq: None,
+            purge: None,
+        };
+        let now = core.config().clock.monotonic();
+        reply_all(early, Ok(committed), &core.stats.telemetry, now);
     }
 }
 
@@ -328,7 +617,7 @@ async fn leadership_ends(
 /// and each request's reply with how many of the events are its own.
 struct Batch {
     events: Vec<NewEvent>,
-    replies: Vec<(Reply, usize, std::time::Duration)>,
+    replies: Vec<(Reply, usize, std::time::Duration, Option<Reserved>)>,
     expected_seq: Option<u64>,
     purge: Option<PurgeRecord>,
 }
@@ -338,7 +627,7 @@ impl Batch {
         let n = req.events.len();
         Batch {
             events: req.events,
-            replies: vec![(req.reply, n, req.queued_at)],
+            replies: vec![(req.reply, n, req.queued_at, req.reserved)],
             expected_seq: req.expected_seq,
             purge: req.purge,
         }
@@ -380,7 +669,7 @@ fn gather_batch(
         bytes += add_bytes;
         batch
             .replies
-            .push((next.reply, next.events.len(), next.queued_at));
+            .push((next.reply, next.events.len(), next.queued_at, next.reserved));
         batch.events.extend(next.events);
     }
     batch
@@ -394,7 +683,8 @@ fn reply_all(
     now: std::time::Duration,
 ) {
     let mut events = batch.events.iter().enumerate();
-    for (reply, n, queued_at) in batch.replies {
+    // Each request's reservation is given back as it is answered.
+    for (reply, n, queued_at, _reserved) in batch.replies {
         if result.is_ok() {
             telemetry.append_latency(now.saturating_sub(queued_at).as_secs_f64());
         }

@@ -28,120 +28,23 @@
 //! under voids alone: readers wait there (a pending hole) instead of reporting a gap, and the
 //! next opener fills it.
 
-use std::sync::Arc;
-
-use bytes::Bytes;
 use uuid::Uuid;
-use wormlog_fencing::tail::{LogReads, TailError, VoidRun};
+use wormlog_fencing::tail::{LogReads, TailError};
 use wormlog_format::{SegmentKind, SegmentSummary};
-use wormlog_store::{ObjectStore, PutOptions, SeededRng, StoreError};
 
-use super::{read_error, Core, Payload};
+use super::slot_put::{Fate, SlotPut, Unsettled};
+use super::{Core, Payload};
 use crate::resolve::{decide, Resolution, WriterView};
 use crate::settle::SlotAttempts;
-use crate::{RetryPolicy, WriteError};
+use crate::WriteError;
 
 /// The most voids one round of fencing ahead claims (a window doubles each time a stale
 /// leader takes all of it). Below the readers' bound on voids above a pending hole.
 const MAX_CLAIM: u64 = 32;
 const _: () = assert!(MAX_CLAIM as usize <= wormlog_format::MAX_VOIDS_ABOVE_A_HOLE);
 
-/// What a slot of a window, or a repaired hole, holds once settled.
-enum Fate {
-    /// Our record (2xx, or a 412 on our own write id after a lost response).
-    Ours(SegmentSummary),
-    /// Someone else's segment, read after the 412.
-    Foreign(SegmentSummary),
-    /// A 412, not read yet (the caller reads it beside its next requests): the sends so
-    /// far, and what we sent (the slot may hold it, if an earlier send's answer was lost).
-    Occupied(SlotAttempts, SegmentSummary, u64),
-}
-
 /// A slot a claim lost (412), to be read: its sends, and what we sent there (and its size).
 type Lost = (u64, SlotAttempts, (SegmentSummary, u64));
-
-/// Why one control record's slot could not be settled, with its sends so far.
-struct Unsettled(SlotAttempts, WriteError);
-
-/// One create-only PUT of a control record, retried on transient failures under one write
-/// id; owns what it needs, so a window's PUTs run at once.
-struct ControlPut {
-    store: Arc<dyn ObjectStore>,
-    reads: LogReads,
-    retry: RetryPolicy,
-    rng: SeededRng,
-    slot: u64,
-    key: String,
-    body: Bytes,
-    opts: PutOptions,
-    summary: SegmentSummary,
-    /// Read the slot after a 412 (else [`Fate::Occupied`]).
-    read_occupied: bool,
-    stats: Arc<crate::stats::StatsCells>,
-    stream: String,
-}
-
-impl ControlPut {
-    /// Our record is in the log: counted in the writer's stats like any segment it commits.
-    fn count_landed(&self) {
-        let len = self.body.len() as u64;
-        self.stats.committed(0, len);
-    }
-
-    async fn settle(mut self) -> Result<(u64, Fate), Unsettled> {
-        let mut tries = SlotAttempts::new(self.slot);
-        loop {
-            match self
-                .store
-                .put_if_absent(&self.key, self.body.clone(), &self.opts)
-                .await
-            {
-                Ok(_) => {
-                    self.count_landed();
-                    return Ok((self.slot, Fate::Ours(self.summary)));
-                }
-                Err(StoreError::AlreadyExists { .. }) if !self.read_occupied => {
-                    return Ok((
-                        self.slot,
-                        Fate::Occupied(tries, self.summary, self.body.len() as u64),
-                    ));
-                }
-                Err(StoreError::AlreadyExists { .. }) => {
-                    let found = self.reads.summary(self.slot).await;
-                    let found = found.map_err(|e| Unsettled(tries, read_error(&self.stream, e)))?;
-                    return match found {
-                        Some(f) if f.write_id == self.summary.write_id => {
-                            self.count_landed();
-                            Ok((self.slot, Fate::Ours(f)))
-                        }
-                        Some(f) => Ok((self.slot, Fate::Foreign(f))),
-                        // Occupied, then gone: deleted behind us. Never write into it.
-                        // (The writer stops on it: `unsettled_control`.)
-                        None => Err(Unsettled(
-                            tries,
-                            WriteError::Vanished {
-                                stream: self.stream,
-                                slot: self.slot,
-                            },
-                        )),
-                    };
-                }
-                Err(e) if e.is_transient() && tries.failed + 1 < self.retry.max_attempts => {
-                    tries.send_failed(&e);
-                    let ceiling = self.retry.ceiling(tries.failed).as_micros() as u64;
-                    let wait = self.rng.below(ceiling.max(1));
-                    tokio::time::sleep(std::time::Duration::from_micros(wait)).await;
-                }
-                Err(e) => {
-                    if e.is_transient() {
-                        tries.send_failed(&e);
-                    }
-                    return Err(Unsettled(tries, WriteError::Store(e)));
-                }
-            }
-        }
-    }
-}
 
 /// The summaries of `slots`, read at once.
 async fn read_all(
@@ -155,7 +58,7 @@ impl Core {
     /// A control record of `kind` for `slot`, ready to be sent on its own.
     /// A control record for `slot`: the epoch-start, or a void lying `window` slots into the
     /// round of claims it belongs to (1: the round's first slot, or a lone repair).
-    fn control_put(&mut self, slot: u64, kind: SegmentKind, window: u64) -> ControlPut {
+    pub(super) fn control_put(&mut self, slot: u64, kind: SegmentKind, window: u64) -> SlotPut {
         let payload = match kind {
             SegmentKind::EpochStart => Payload::EpochStart,
             _ => Payload::Void {
@@ -164,20 +67,7 @@ impl Core {
         };
         let write_id = self.rng.uuid();
         let (body, summary) = self.encode(payload, slot, write_id);
-        ControlPut {
-            store: Arc::clone(&self.store),
-            reads: self.reads.clone(),
-            retry: self.cfg.retry,
-            rng: SeededRng::new(self.rng.next_u64()),
-            slot,
-            key: self.keys.segment(slot),
-            opts: self.put_options(&summary),
-            body,
-            summary,
-            read_occupied: true,
-            stats: Arc::clone(&self.stats),
-            stream: self.keys.stream().to_owned(),
-        }
+        self.slot_put(slot, body, &summary)
     }
 
     /// Takes what a batch of control PUTs settled as. A slot that cannot be settled stops
@@ -199,7 +89,7 @@ impl Core {
 
     /// A control record's slot that could not be settled; a slot emptied behind us stops the
     /// writer, as in step 2.
-    fn unsettled_control(&mut self, tries: SlotAttempts, e: WriteError) -> WriteError {
+    pub(super) fn unsettled_control(&mut self, tries: SlotAttempts, e: WriteError) -> WriteError {
         let e = match e {
             WriteError::Vanished { slot, .. } => self.vanished(slot),
             e => e,
@@ -209,7 +99,11 @@ impl Core {
 
     /// Judges a foreign segment met in a window or a hole, as at any occupied slot: counted,
     /// skipped, or the end of this writer (fenced, two writers on one epoch).
-    fn judge_foreign(&mut self, slot: u64, found: &SegmentSummary) -> Result<(), WriteError> {
+    pub(super) fn judge_foreign(
+        &mut self,
+        slot: u64,
+        found: &SegmentSummary,
+    ) -> Result<(), WriteError> {
         self.stats.conflict();
         self.resolve_occupied(slot, Uuid::nil(), found, None)
             .map(drop)
@@ -246,7 +140,7 @@ impl Core {
         let mut window = t + 1;
         let mut started = false;
         loop {
-            let claims: Vec<ControlPut> = (window..window + ahead)
+            let claims: Vec<SlotPut> = (window..window + ahead)
                 .map(|slot| {
                     // Its header's window: how far into this round it lies (1 for the
                     // round's first slot), so readers know where the round began.
@@ -258,7 +152,7 @@ impl Core {
             let reads = self.reads.clone();
             let (found, settled) = tokio::join!(
                 read_all(&reads, &lost),
-                futures::future::join_all(claims.into_iter().map(ControlPut::settle))
+                futures::future::join_all(claims.into_iter().map(SlotPut::settle))
             );
             let mut ours = self.judge_lost(std::mem::take(&mut lost), found, &mut started)?;
             let mut claimed = Vec::new();
@@ -340,17 +234,16 @@ impl Core {
         Ok(ours)
     }
 
-    /// Fills the holes of a void run with voids of our own (create-only), so nothing can
+    /// Fills the holes of a void run or a pipelined tail with voids of our own (create-only), so nothing can
     /// land in them any more. `Ok(true)` when every hole is now a void; `Ok(false)` when a
     /// late segment got to one first (the run must be walked again).
-    pub(super) async fn repair(&mut self, run: &VoidRun) -> Result<bool, WriteError> {
-        let puts: Vec<ControlPut> = run
-            .holes
+    pub(super) async fn repair(&mut self, holes: &[u64]) -> Result<bool, WriteError> {
+        let puts: Vec<SlotPut> = holes
             .iter()
             .map(|&slot| self.control_put(slot, SegmentKind::Void, 1))
             .collect();
         let mut all_void = true;
-        let settled = futures::future::join_all(puts.into_iter().map(ControlPut::settle)).await;
+        let settled = futures::future::join_all(puts.into_iter().map(SlotPut::settle)).await;
         for (slot, fate) in self.fates(settled)? {
             if let Fate::Foreign(found) = fate {
                 let me = WriterView {

@@ -72,6 +72,7 @@ impl From<WriteError> for CliError {
             | WriteError::UnsafeStore { .. }
             | WriteError::Poisoned { .. }
             | WriteError::Store(_)
+            | WriteError::Full { .. }
             | WriteError::Closed => STORE,
         };
         CliError {

@@ -51,6 +51,12 @@ pub(crate) struct WriterArgs {
     /// epoch can ever append: a typo would lock every other writer out for good).
     #[arg(long, requires = "epoch")]
     allow_epoch_jump: bool,
+
+    /// Segments in flight at once (pipelining): 1 waits for each PUT before the next, N
+    /// sends up to N at once and acknowledges in order. Pays off where a PUT takes longer
+    /// than encoding a segment (a store across a network) and many events are appended.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=i64::from(wormlog_format::MAX_WINDOW)))]
+    in_flight: u32,
 }
 
 /// An open writer, and the elector keeping its lease when it has one.
@@ -140,6 +146,7 @@ impl WriterArgs {
             .clone()
             .unwrap_or_else(super::lease::default_process_id);
         let mut cfg = WriterConfig::new(ctx.stream.clone(), epoch, writer_id);
+        cfg.in_flight = self.in_flight;
         if self.allow_epoch_jump {
             cfg.max_epoch_jump = None;
         }

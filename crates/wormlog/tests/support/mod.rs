@@ -258,6 +258,8 @@ impl Appender {
         payload_bytes: usize,
         pace: Duration,
     ) -> Appender {
+        // The suite's window (scripts/test.sh runs it with 1 and with 8): split brain pipelined.
+        let in_flight = std::env::var("WORMLOG_TEST_IN_FLIGHT").unwrap_or_else(|_| "1".into());
         let mut child = env
             .cmd(&[
                 "append",
@@ -266,6 +268,8 @@ impl Appender {
                 &epoch.to_string(),
                 "--writer-id",
                 id,
+                "--in-flight",
+                &in_flight,
             ])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
