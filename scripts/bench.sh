@@ -8,6 +8,9 @@
 #   scripts/bench.sh            the full run (a few minutes); RGW is restarted empty first
 #                               and stopped at the end (up to 8 GiB of memory)
 #   scripts/bench.sh --quick    fewer events, for a smoke test (docs written to $OUT_DIR)
+#   scripts/bench.sh --pipelining   only the pipelining section (scripts/bench_pipelining.sh:
+#                               RGW behind a delay relay, window 1 against window 8), written
+#                               into the existing docs/benchmarks.md
 #
 # For each event size, in this order, on one fresh bucket:
 #   (c) wormlog bench --replay      append through a real writer, then replay vs raw GETs
@@ -26,8 +29,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-QUICK=0
+QUICK=0 PIPE_ONLY=0
 [[ "${1:-}" == "--quick" ]] && QUICK=1
+[[ "${1:-}" == "--pipelining" ]] && PIPE_ONLY=1
 OUT_DIR=${OUT_DIR:-docs}
 SIZES=(64 256 1024 4096)
 RAW=target/bench-raw
@@ -40,6 +44,7 @@ cargo build -q --release -p wormlog
 BIN=target/release/wormlog
 
 # First, before the RGW runs leave its daemons busy on the same cores.
+if (( ! PIPE_ONLY )); then
 MEM_EVENTS=$(( QUICK ? 100000 : 1000000 ))
 say "MemoryStore, one core (taskset -c 0): $MEM_EVENTS events of 256 B"
 taskset -c 0 "$BIN" --store mem:// bench --events "$MEM_EVENTS" --event-bytes 256 --json >"$RAW/memory-256.json"
@@ -52,6 +57,7 @@ for size in "${PAYLOAD_SIZES[@]}"; do
     taskset -c 0 "$BIN" --store mem:// bench --events "$n" --event-bytes "$size" --payload "$payload" --json >"$RAW/memory-payload-$payload-$size.json"
   done
 done
+fi
 
 say "Ceph RGW, restarted empty (its memstore OSD holds 8 GiB; a full one blocks writes)"
 scripts/rgw.sh stop >&2 || true
@@ -62,6 +68,20 @@ export AWS_ACCESS_KEY_ID="$WORMLOG_RGW_ACCESS_KEY" AWS_SECRET_ACCESS_KEY="$WORML
 BUCKET="wl-bench-$(date +%s)"
 STORE="s3://${BUCKET}/bench?endpoint=${WORMLOG_RGW_ENDPOINT}&region=us-east-1&path_style=true"
 "$BIN" --store "$STORE" init >&2
+python3 -c 'import matplotlib' 2>/dev/null || {
+  say "installing matplotlib from PyPI (for the plots)"
+  python3 -m pip install -q --disable-pip-version-check matplotlib 2>&1 | grep -v 'as the .root. user' >&2 || true
+}
+pipelining() {
+  say "pipelining: RGW behind a delay relay, window 1 against window ${PIPELINE_K:-8}"
+  scripts/bench_pipelining.sh "$BIN" "$STORE" "$RAW" $( (( QUICK )) && echo --quick )
+}
+if (( PIPE_ONLY )); then
+  pipelining
+  say "writing the pipelining section of $OUT_DIR/benchmarks.md"
+  python3 scripts/bench_pipelining.py "$RAW" "$OUT_DIR"
+  exit 0
+fi
 say "warm-up (not recorded): a fresh RGW is slow for its first writes"
 "$BIN" --store "$STORE" bench --events 100000 --event-bytes 256 --json >/dev/null
 
@@ -138,5 +158,8 @@ for size in "${PAYLOAD_SIZES[@]}"; do
 done
 
 
+pipelining
+
 say "writing $OUT_DIR/benchmarks.md and $OUT_DIR/benchmarks.png"
 python3 scripts/bench_report.py "$RAW" "$OUT_DIR" "${SIZES[@]}"
+python3 scripts/bench_pipelining.py "$RAW" "$OUT_DIR"

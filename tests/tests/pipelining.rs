@@ -462,7 +462,87 @@ async fn backpressure_bounds_what_is_unanswered(store: Arc<dyn ObjectStore>) {
     assert_eq!(next.seq, 100, "nothing was queued by the refused try");
 }
 
+/// Rule 6: an append waiting for room needs no polling to move up the line: awaiting a
+/// later append while holding an earlier one's future never hangs, and order is kept.
+async fn a_held_append_does_not_block_a_later_one(store: Arc<dyn ObjectStore>) {
+    let mut cfg = pipelined(1, "a");
+    cfg.max_unacked_bytes = 1; // every event alone: each waits for the one before it
+    let w = LogWriter::open(Arc::clone(&store), cfg).await.unwrap();
+    let first = w.append("t", "0");
+    let second = w.append("t", "1");
+    let second = tokio::time::timeout(Duration::from_secs(10), second)
+        .await
+        .expect("the later append is answered without the earlier one being polled")
+        .unwrap();
+    assert_eq!(first.await.unwrap().seq + 1, second.seq);
+    w.close().await;
+}
+
+/// A store whose log PUTs to any of `slots` never return; others are held a moment.
+fn stuck_at_all(store: &Arc<dyn ObjectStore>, slots: &[u64]) -> FaultStore {
+    let f = FaultStore::new(Arc::clone(store));
+    let suffixes: Vec<String> = slots.iter().map(|&s| slot_key(s)).collect();
+    f.before_each(move |op, key| {
+        let put = op == Op::PutIfAbsent && key.contains("/log/");
+        let stuck = put && suffixes.iter().any(|s| key.ends_with(s.as_str()));
+        async move {
+            if stuck {
+                std::future::pending::<()>().await;
+            } else if put {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        }
+    });
+    f
+}
+
+/// An opener's repair that fills one of two holes and not the other (its void refused, or
+/// a crash) leaves the other pending under the void it did place, never a gap: the voids of
+/// one repair each claim every hole below them. The next opener finishes the repair.
+async fn a_repair_that_fails_halfway_leaves_the_rest_pending(store: Arc<dyn ObjectStore>) {
+    let f: Arc<dyn ObjectStore> = Arc::new(stuck_at_all(&store, &[3, 5]));
+    let w = LogWriter::open(Arc::clone(&f), pipelined(1, "a"))
+        .await
+        .unwrap();
+    let w = Arc::new(w);
+    let writer = Arc::clone(&w);
+    let old = tokio::spawn(async move { append_at_once(&writer, 8).await });
+    until_present(&store, 6, 8).await;
+    w.abort();
+    old.abort();
+    let refusing: Arc<dyn ObjectStore> = Arc::new(refusing_once_at(&store, 3));
+    let open = LogWriter::open(Arc::clone(&refusing), writer_config(S, 2, "b")).await;
+    assert!(
+        open.is_err(),
+        "the void at slot 3 was refused: the open fails"
+    );
+    let slots = wormlog_tests::slots(&*store, S).await;
+    assert!(slots.contains(&5) && !slots.contains(&3), "{slots:?}");
+    let report = wormlog_reader::verify(Arc::clone(&store), "", S, false)
+        .await
+        .unwrap();
+    assert!(report.is_clean(), "a pending hole, not a gap: {report:?}");
+    assert_eq!(report.pending_holes, vec![(3, 3)]);
+    let c = LogWriter::open(Arc::clone(&store), writer_config(S, 3, "c"))
+        .await
+        .unwrap();
+    c.append("t", "\"c\"").await.unwrap();
+    let report = wormlog_reader::verify(Arc::clone(&store), "", S, false)
+        .await
+        .unwrap();
+    assert!(
+        report.is_clean() && report.pending_holes.is_empty(),
+        "{report:?}"
+    );
+    assert!(
+        report.voids.contains(&3) && report.voids.contains(&5),
+        "{report:?}"
+    );
+}
+
 on_every_store!(
+    a_held_append_does_not_block_a_later_one,
+    a_repair_that_fails_halfway_leaves_the_rest_pending,
     backpressure_bounds_what_is_unanswered,
     a_window_overlaps_k_puts_and_acknowledges_in_order,
     planted_bug_window_above_k_is_caught,

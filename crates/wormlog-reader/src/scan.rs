@@ -347,7 +347,10 @@ impl Scan {
             }
             let pending = gap_end == last
                 && claimed_by_writers_above(&*self.store, &self.keys, gap, last).await?;
-            if pending {
+            // A slot that landed since it was found missing (a pipelined writer's PUTs land
+            // out of order, and the one above may have been sent after it settled) is no
+            // gap: the log's readable end is here for now, and a follower reads it next.
+            if pending || landed_since(&*self.store, &self.keys.segment(gap)).await? {
                 return Err(ReadError::Pending {
                     stream: self.keys.stream().to_owned(),
                     first: gap,
@@ -512,6 +515,15 @@ impl Scan {
     /// How many slots the scan covers (those listed when it started).
     pub fn listed_slots(&self) -> usize {
         self.listed
+    }
+}
+
+/// Whether the slot at `key`, missing when the scan fetched it, is there now.
+async fn landed_since(store: &dyn ObjectStore, key: &str) -> Result<bool, ReadError> {
+    match store.head(key).await {
+        Ok(_) => Ok(true),
+        Err(StoreError::NotFound { .. }) => Ok(false),
+        Err(e) => Err(ReadError::Store(e)),
     }
 }
 

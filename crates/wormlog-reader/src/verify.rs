@@ -391,9 +391,19 @@ struct Audit {
     /// After a gap or an unreadable slot the valid segment below is unknown: the next
     /// segment's `prev` cannot be checked (the damage is reported already).
     prev_unknown: bool,
+    /// The highest slot found missing so far (undocumented).
+    last_missing: Option<u64>,
 }
 
 impl Audit {
+    /// Whether the segment at `slot` was sent while a slot found missing below it was still
+    /// unsettled (its header's window reaches that slot).
+    fn waits_on_a_missing_slot(&self, slot: u64, h: &wormlog_format::SegmentHeader) -> bool {
+        self.last_missing.is_some_and(|missing| {
+            h.wormlog >= 3 && wormlog_format::lowest_pending(slot, h.window.unwrap_or(1)) <= missing
+        })
+    }
+
     /// Gaps that are pending holes by the readers' rule ([`wormlog_format::is_pending`]).
     fn pending_holes(&self, report: &mut VerifyReport) {
         let present = &self.present;
@@ -430,6 +440,7 @@ impl Audit {
                 None => {
                     gap_start.get_or_insert(slot);
                     self.prev_unknown = true;
+                    self.last_missing = Some(slot);
                 }
             }
         }
@@ -500,6 +511,27 @@ impl Audit {
             report.voids.push(slot);
             return;
         }
+        if self.waits_on_a_missing_slot(slot, h) {
+            // Sent while a missing slot below it was unsettled (a pipelined writer's batch
+            // above a pending hole): what it is depends on that slot, as readers wait on it.
+            // It is judged once the hole is filled; the hole is reported.
+            return;
+        }
+        let orphaned = !self.prev_unknown && Facts::of_header(h).orphaned_by(self.prev);
+        if h.epoch < self.max_epoch && orphaned && h.wormlog >= 3 {
+            // Below a newer epoch and naming no valid predecessor: what a pipelined writer
+            // had in flight when a new leader's epoch-start took a slot below it. Skipped by
+            // readers as any zombie, but the protocol's own leftover, not damage.
+            report.orphans.push(OrphanNote {
+                slot,
+                epoch: h.epoch,
+                writer: h.writer.clone(),
+                count: h.count,
+                names: h.prev,
+                valid_below: self.prev,
+            });
+            return;
+        }
         if h.epoch < self.max_epoch {
             report.findings.push(Finding::Zombie {
                 slot,
@@ -509,7 +541,7 @@ impl Audit {
             });
             return;
         }
-        if !self.prev_unknown && Facts::of_header(h).orphaned_by(self.prev) {
+        if orphaned {
             report.orphans.push(OrphanNote {
                 slot,
                 epoch: h.epoch,

@@ -125,6 +125,9 @@ pub struct ChaosRule {
     pub fail_before: f64,
     /// Chance that the store applies the request and the caller gets a timeout anyway.
     pub lose_response: f64,
+    /// Chance that the request is refused for good before the store (403 AccessDenied): a
+    /// definite failure, which a writer does not retry.
+    pub refuse: f64,
     /// Each request first waits a uniform min_latency..=max_latency (tokio time).
     pub max_latency: std::time::Duration,
     /// The least wait (zero: any wait up to `max_latency`). A narrow range models a network
@@ -149,8 +152,12 @@ impl Chaos {
             .rules
             .iter()
             .find(|r| r.op == op && key.contains(&r.key_contains))?;
-        let (max_latency, fail_before, lose_response) =
-            (rule.max_latency, rule.fail_before, rule.lose_response);
+        let (max_latency, fail_before, lose_response, refuse) = (
+            rule.max_latency,
+            rule.fail_before,
+            rule.lose_response,
+            rule.refuse,
+        );
         let min_us = (rule.min_latency.min(max_latency)).as_micros() as u64;
         let latency_us = min_us + self.rng.below(max_latency.as_micros() as u64 - min_us + 1);
         let roll = self.rng.below(1_000_000) as f64 / 1_000_000.0;
@@ -175,6 +182,13 @@ impl Chaos {
                 FaultPoint::AfterCommit,
                 transient("response lost: request timed out"),
             ))
+        } else if roll < fail_before + lose_response + refuse {
+            let e = StoreError::Permanent {
+                op: op.name(),
+                key: key.to_owned(),
+                message: "403 AccessDenied (injected)".into(),
+            };
+            Some((FaultPoint::Before, e))
         } else {
             None
         };

@@ -1,60 +1,66 @@
 //! Backpressure (docs/protocol.md, "Pipelining", rule 6): at most about
-//! `max_unacked_bytes` of events queued or in flight. An append reserves its events' size
-//! before it is queued and gives it back when it is answered, so memory stays bounded
-//! whatever the producer does.
+//! `max_unacked_bytes` of events queued for or in flight in the writer task. A request
+//! reserves its events' size when it is handed to the task and gives it back when it is
+//! answered.
 //!
-//! Appends keep their call order when the writer is full: each append that cannot reserve
-//! at once takes a ticket, and tickets are served in order; an append that finds anyone
-//! waiting waits behind them even if its own events would fit. A lone event larger than the
-//! whole budget still goes, alone (when nothing else is reserved).
+//! A request that does not fit waits in a line here, in call order, and is handed over as
+//! soon as answers free enough room: nobody has to poll it for that, so holding one append's
+//! future while awaiting a later one never hangs. A request never overtakes one waiting
+//! before it. A lone event larger than the whole budget still goes, alone (when nothing else
+//! is reserved). A producer that waits for its request to be handed over
+//! (`LogWriter::queue`, `try_append`) holds no more than the budget in the writer plus its
+//! own next event.
 
-use std::collections::BTreeSet;
+use std::collections::VecDeque;
 use std::sync::Arc;
-use std::task::Waker;
 
 use parking_lot::Mutex;
+use tokio::sync::{mpsc, oneshot};
 
-/// The writer's budget of unacknowledged bytes.
-#[derive(Debug)]
+use crate::writer::Request;
+use crate::WriteError;
+
+/// The writer's budget of unanswered bytes, and the line of requests waiting for room.
 pub(crate) struct Budget {
     max: usize,
     state: Mutex<State>,
 }
 
-#[derive(Debug, Default)]
 struct State {
     used: usize,
-    /// Tickets issued so far, and the one to be served next.
-    issued: u64,
-    serving: u64,
-    /// Tickets whose append was dropped before it was served: skipped.
-    cancelled: BTreeSet<u64>,
-    /// Appends waiting for room or for their turn.
-    wakers: Vec<Waker>,
+    line: VecDeque<Waiting>,
+    /// The writer task's queue; `None` once the writer is closing and the line is empty.
+    tx: Option<mpsc::UnboundedSender<Request>>,
+    closing: bool,
 }
 
-/// A reservation: given back when dropped (the append was answered).
-#[derive(Debug)]
+/// A request waiting for room, and who to tell when it is handed over.
+struct Waiting {
+    request: Request,
+    bytes: usize,
+    handed_over: Option<oneshot::Sender<()>>,
+}
+
+/// A request's share of the budget: given back when dropped (the request was answered).
 pub(crate) struct Reserved {
     budget: Arc<Budget>,
     bytes: usize,
 }
 
-impl Drop for Reserved {
-    fn drop(&mut self) {
-        let mut state = self.budget.state.lock();
-        state.used -= self.bytes;
-        wake_all(&mut state);
+impl std::fmt::Debug for Reserved {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Reserved({} bytes)", self.bytes)
     }
 }
 
-/// A place in the line of appends waiting for room.
-#[derive(Debug)]
-pub(crate) struct Ticket(u64);
-
-fn wake_all(state: &mut State) {
-    for w in state.wakers.drain(..) {
-        w.wake();
+impl Drop for Reserved {
+    fn drop(&mut self) {
+        let unsent = {
+            let mut state = self.budget.state.lock();
+            state.used -= self.bytes;
+            self.budget.hand_over(&mut state)
+        };
+        drop(unsent); // outside the lock: their reservations come back through it
     }
 }
 
@@ -62,103 +68,128 @@ impl State {
     fn fits(&self, bytes: usize, max: usize) -> bool {
         self.used == 0 || self.used + bytes <= max
     }
-
-    /// Moves past `ticket` and any cancelled tickets after it.
-    fn served(&mut self) {
-        self.serving += 1;
-        while self.cancelled.remove(&self.serving) {
-            self.serving += 1;
-        }
-    }
 }
 
 impl Budget {
-    pub fn new(max: usize) -> Arc<Budget> {
+    pub fn new(max: usize, tx: mpsc::UnboundedSender<Request>) -> Arc<Budget> {
         Arc::new(Budget {
             max,
-            state: Mutex::new(State::default()),
+            state: Mutex::new(State {
+                used: 0,
+                line: VecDeque::new(),
+                tx: Some(tx),
+                closing: false,
+            }),
         })
     }
 
-    /// Reserves `bytes` now if nobody waits and they fit, running `then` under the budget's
-    /// lock (the caller queues its append there, so fast appends keep call order with the
-    /// ones served from the line). Otherwise `None`.
-    pub fn try_reserve<T>(
+    /// Hands `request` to the writer task now if nobody waits and it fits, else puts it in
+    /// line; `handed_over` is told either way once it is with the task.
+    pub fn submit(
         self: &Arc<Self>,
+        request: Request,
         bytes: usize,
-        then: impl FnOnce(Reserved) -> T,
-    ) -> Option<T> {
-        let mut state = self.state.lock();
-        if state.issued != state.serving || !state.fits(bytes, self.max) {
-            return None;
-        }
-        state.used += bytes;
-        Some(then(self.reserved(bytes)))
+        handed_over: Option<oneshot::Sender<()>>,
+    ) -> Result<(), WriteError> {
+        let unsent = {
+            let mut state = self.state.lock();
+            if state.tx.is_none() || state.closing {
+                return Err(WriteError::Closed);
+            }
+            state.line.push_back(Waiting {
+                request,
+                bytes,
+                handed_over,
+            });
+            self.hand_over(&mut state)
+        };
+        drop(unsent);
+        Ok(())
     }
 
-    /// Like [`Budget::try_reserve`], but when it cannot reserve now, takes a ticket for the
-    /// line instead.
-    pub fn reserve_or_queue<T>(
-        self: &Arc<Self>,
-        bytes: usize,
-        then: impl FnOnce(Reserved) -> T,
-    ) -> Result<T, Ticket> {
-        let mut state = self.state.lock();
-        if state.issued == state.serving && state.fits(bytes, self.max) {
+    /// Hands `request` over now, or gives it back with [`WriteError::Full`] if it must wait
+    /// (no room, or others wait before it).
+    pub fn try_submit(self: &Arc<Self>, request: Request, bytes: usize) -> Result<(), WriteError> {
+        let unsent = {
+            let mut state = self.state.lock();
+            if state.tx.is_none() || state.closing {
+                return Err(WriteError::Closed);
+            }
+            if !state.line.is_empty() || !state.fits(bytes, self.max) {
+                return Err(WriteError::Full {
+                    unacked: state.used,
+                    max: self.max,
+                });
+            }
+            state.line.push_back(Waiting {
+                request,
+                bytes,
+                handed_over: None,
+            });
+            self.hand_over(&mut state)
+        };
+        drop(unsent);
+        Ok(())
+    }
+
+    /// No more requests: the task's queue closes once the line has been handed over.
+    pub fn close(self: &Arc<Self>) {
+        let unsent = {
+            let mut state = self.state.lock();
+            state.closing = true;
+            self.hand_over(&mut state)
+        };
+        drop(unsent);
+    }
+
+    /// Hands over the line's head while it fits. A request the task can no longer take (it
+    /// stopped) is returned, for the caller to drop once it has let go of the lock (its
+    /// reservation comes back through it); dropped, it answers its append with `Closed`.
+    #[must_use]
+    fn hand_over(self: &Arc<Self>, state: &mut State) -> Vec<Request> {
+        let mut unsent = Vec::new();
+        while let Some(head) = state.line.front() {
+            if !state.fits(head.bytes, self.max) {
+                break;
+            }
+            let Waiting {
+                mut request,
+                bytes,
+                handed_over,
+            } = state.line.pop_front().expect("a head");
             state.used += bytes;
-            return Ok(then(self.reserved(bytes)));
+            request.reserved = Some(Reserved {
+                budget: Arc::clone(self),
+                bytes,
+            });
+            match &state.tx {
+                Some(tx) => {
+                    if let Err(mpsc::error::SendError(request)) = tx.send(request) {
+                        unsent.push(request); // the task is gone
+                    }
+                }
+                None => unsent.push(request),
+            }
+            if let Some(told) = handed_over {
+                let _ = told.send(());
+            }
         }
-        let ticket = Ticket(state.issued);
-        state.issued += 1;
-        Err(ticket)
-    }
-
-    /// Serves `ticket` if it is its turn and the bytes fit, running `then` under the lock;
-    /// otherwise registers `waker` to be woken when that may have changed.
-    pub fn poll_ticket<T>(
-        self: &Arc<Self>,
-        ticket: &Ticket,
-        bytes: usize,
-        waker: &Waker,
-        then: impl FnOnce(Reserved) -> T,
-    ) -> Option<T> {
-        let mut state = self.state.lock();
-        if state.serving != ticket.0 || !state.fits(bytes, self.max) {
-            state.wakers.push(waker.clone());
-            return None;
+        if state.closing && state.line.is_empty() {
+            state.tx = None;
         }
-        state.used += bytes;
-        state.served();
-        let queued = then(self.reserved(bytes));
-        wake_all(&mut state);
-        Some(queued)
-    }
-
-    /// An append dropped while it waited: its place in the line is given up.
-    pub fn cancel(&self, ticket: &Ticket) {
-        let mut state = self.state.lock();
-        if state.serving == ticket.0 {
-            state.served();
-            wake_all(&mut state);
-        } else {
-            state.cancelled.insert(ticket.0);
-        }
+        unsent
     }
 
     /// Bytes reserved now.
+    #[cfg(test)]
     pub fn used(&self) -> usize {
         self.state.lock().used
     }
 
-    pub fn max(&self) -> usize {
-        self.max
-    }
-
-    fn reserved(self: &Arc<Self>, bytes: usize) -> Reserved {
-        Reserved {
-            budget: Arc::clone(self),
-            bytes,
-        }
+    /// Requests waiting for room.
+    #[cfg(test)]
+    pub fn waiting(&self) -> usize {
+        self.state.lock().line.len()
     }
 }
 
@@ -166,45 +197,56 @@ impl Budget {
 mod tests {
     use super::*;
 
-    fn noop() -> Waker {
-        std::task::Waker::noop().clone()
+    fn request() -> (
+        Request,
+        oneshot::Receiver<Result<crate::writer::Ack, WriteError>>,
+    ) {
+        Request::for_test()
     }
 
     #[test]
-    fn a_full_budget_queues_in_call_order_and_frees_on_answer() {
-        let b = Budget::new(100);
-        let first = b.try_reserve(80, |r| r).unwrap();
-        assert!(b.try_reserve(30, |r| r).is_none(), "does not fit");
-        let t1 = b.reserve_or_queue(30, |r| r).unwrap_err();
-        let t2 = b.reserve_or_queue(1, |r| r).unwrap_err();
+    fn a_full_budget_lines_requests_up_in_call_order_and_frees_on_answer() {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let b = Budget::new(100, tx);
+        b.submit(request().0, 80, None).unwrap();
+        assert!(matches!(
+            b.try_submit(request().0, 30),
+            Err(WriteError::Full {
+                unacked: 80,
+                max: 100
+            })
+        ));
+        b.submit(request().0, 30, None).unwrap();
         assert!(
-            b.try_reserve(1, |r| r).is_none(),
+            matches!(b.try_submit(request().0, 1), Err(WriteError::Full { .. })),
             "someone waits: no overtaking"
         );
-        assert!(
-            b.poll_ticket(&t2, 1, &noop(), |r| r).is_none(),
-            "not its turn"
-        );
-        assert!(
-            b.poll_ticket(&t1, 30, &noop(), |r| r).is_none(),
-            "no room yet"
-        );
-        drop(first);
-        let r1 = b.poll_ticket(&t1, 30, &noop(), |r| r).unwrap();
-        let r2 = b.poll_ticket(&t2, 1, &noop(), |r| r).unwrap();
-        assert_eq!(b.used(), 31);
-        drop((r1, r2));
+        assert_eq!((b.used(), b.waiting()), (80, 1));
+        let first = rx.try_recv().unwrap();
+        assert!(rx.try_recv().is_err(), "the second waits for room");
+        drop(first); // answered: its reservation goes back, the next is handed over
+        assert_eq!((b.used(), b.waiting()), (30, 0));
+        drop(rx.try_recv().unwrap());
         assert_eq!(b.used(), 0);
     }
 
     #[test]
-    fn a_dropped_waiter_gives_up_its_turn_and_a_lone_big_event_still_goes() {
-        let b = Budget::new(10);
-        let big = b.try_reserve(1_000, |r| r).unwrap();
-        let t1 = b.reserve_or_queue(5, |r| r).unwrap_err();
-        let t2 = b.reserve_or_queue(5, |r| r).unwrap_err();
-        b.cancel(&t1);
+    fn a_lone_big_event_still_goes_and_close_waits_for_the_line() {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let b = Budget::new(10, tx);
+        b.submit(request().0, 1_000, None).unwrap();
+        let (told, handed_over) = oneshot::channel();
+        b.submit(request().0, 5, Some(told)).unwrap();
+        b.close();
+        let big = rx.try_recv().unwrap();
+        assert!(rx.try_recv().is_err());
         drop(big);
-        assert!(b.poll_ticket(&t2, 5, &noop(), |r| r).is_some());
+        assert!(rx.try_recv().is_ok(), "handed over after close");
+        assert!(handed_over.blocking_recv().is_ok());
+        assert!(rx.blocking_recv().is_none(), "then the queue closes");
+        assert!(matches!(
+            b.submit(request().0, 1, None),
+            Err(WriteError::Closed)
+        ));
     }
 }

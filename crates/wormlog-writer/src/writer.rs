@@ -18,7 +18,7 @@ use std::collections::VecDeque;
 
 use futures::stream::{FuturesUnordered, StreamExt};
 
-use crate::budget::{Budget, Reserved, Ticket};
+use crate::budget::{Budget, Reserved};
 use crate::commit::pipeline::{Answer, Settlement, SlotSend, Window};
 use crate::commit::{Committed, Core, Payload};
 use crate::stats::StatsCells;
@@ -43,7 +43,7 @@ pub struct WriterPosition {
 }
 
 /// What a committed request gets back: the slot its segment landed in, and its events.
-struct Ack {
+pub(crate) struct Ack {
     slot: u64,
     events: Vec<Appended>,
 }
@@ -52,7 +52,7 @@ type Reply = oneshot::Sender<Result<Ack, WriteError>>;
 
 /// One queued request: plain events join a shared batch; a conditional one, or a purge
 /// record, commits alone.
-struct Request {
+pub(crate) struct Request {
     events: Vec<NewEvent>,
     expected_seq: Option<u64>,
     purge: Option<PurgeRecord>,
@@ -60,18 +60,34 @@ struct Request {
     /// When `append` was called (the writer's monotonic clock): for the append latency.
     queued_at: std::time::Duration,
     /// Its share of the backpressure budget, given back when it is answered.
-    reserved: Option<Reserved>,
+    pub(crate) reserved: Option<Reserved>,
+}
+
+#[cfg(test)]
+impl Request {
+    pub(crate) fn for_test() -> (Request, oneshot::Receiver<Result<Ack, WriteError>>) {
+        let (reply, rx) = oneshot::channel();
+        let request = Request {
+            events: Vec::new(),
+            expected_seq: None,
+            purge: None,
+            reply,
+            queued_at: std::time::Duration::ZERO,
+            reserved: None,
+        };
+        (request, rx)
+    }
 }
 
 /// The future of one append: resolves once its segment is committed (or definitely not).
+/// While the writer is full it waits for room first (the request waits in line in the
+/// writer, so it needs no polling to move up).
 pub struct AppendFuture {
     state: AppendState,
 }
 
 enum AppendState {
     Ready(Option<Result<Appended, WriteError>>),
-    /// Waiting for room in the writer's budget, in line behind earlier appends.
-    Queued(Admission, oneshot::Receiver<Result<Ack, WriteError>>),
     Waiting(oneshot::Receiver<Result<Ack, WriteError>>),
 }
 
@@ -79,27 +95,10 @@ impl Future for AppendFuture {
     type Output = Result<Appended, WriteError>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        if let AppendState::Queued(admission, _) = &mut self.state {
-            match Pin::new(admission).poll(cx) {
-                Poll::Pending => return Poll::Pending,
-                Poll::Ready(Err(e)) => {
-                    self.state = AppendState::Ready(None);
-                    return Poll::Ready(Err(e));
-                }
-                Poll::Ready(Ok(())) => {
-                    let state = std::mem::replace(&mut self.state, AppendState::Ready(None));
-                    let AppendState::Queued(_, rx) = state else {
-                        unreachable!()
-                    };
-                    self.state = AppendState::Waiting(rx);
-                }
-            }
-        }
         match &mut self.state {
             AppendState::Ready(r) => {
                 Poll::Ready(r.take().expect("AppendFuture polled after completion"))
             }
-            AppendState::Queued(..) => unreachable!("admitted above"),
             AppendState::Waiting(rx) => Pin::new(rx).poll(cx).map(|r| match r {
                 Ok(Ok(mut ack)) => Ok(ack.events.pop().expect("one event, one ack")),
                 Ok(Err(e)) => Err(e),
@@ -109,54 +108,9 @@ impl Future for AppendFuture {
     }
 }
 
-/// A request waiting for room in the budget: queued for the writer task when its ticket is
-/// served. Dropped unserved, it gives up its place in the line.
-struct Admission {
-    budget: Arc<Budget>,
-    ticket: Option<Ticket>,
-    bytes: usize,
-    request: Option<Request>,
-    tx: mpsc::UnboundedSender<Request>,
-}
-
-impl Future for Admission {
-    type Output = Result<(), WriteError>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = &mut *self;
-        let Some(ticket) = &this.ticket else {
-            return Poll::Ready(Ok(()));
-        };
-        let (tx, request) = (&this.tx, &mut this.request);
-        let sent = this
-            .budget
-            .poll_ticket(ticket, this.bytes, cx.waker(), |reserved| {
-                let mut request = request.take().expect("queued once");
-                request.reserved = Some(reserved);
-                tx.send(request).map_err(|_| WriteError::Closed)
-            });
-        match sent {
-            None => Poll::Pending,
-            Some(sent) => {
-                this.ticket = None;
-                Poll::Ready(sent)
-            }
-        }
-    }
-}
-
-impl Drop for Admission {
-    fn drop(&mut self) {
-        if let Some(ticket) = self.ticket.take() {
-            self.budget.cancel(&ticket);
-        }
-    }
-}
-
 /// Appends events to one stream under one fencing token. Cheap to share by reference; all
 /// appends go through one background task, in call order.
 pub struct LogWriter {
-    tx: mpsc::UnboundedSender<Request>,
     pub(crate) store: Arc<dyn ObjectStore>,
     pub(crate) keys: StreamKeys,
     pub(crate) ids: Mutex<SeededRng>,
@@ -170,7 +124,16 @@ pub struct LogWriter {
     stats: Arc<StatsCells>,
     position: Arc<Mutex<WriterPosition>>,
     budget: Arc<Budget>,
-    task: tokio::task::JoinHandle<()>,
+    /// The writer task (taken by `close`).
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for LogWriter {
+    /// Dropped without `close`: the task answers what it was given and ends, as after
+    /// `close`, in the background.
+    fn drop(&mut self) {
+        self.budget.close();
+    }
 }
 
 impl std::fmt::Debug for LogWriter {
@@ -201,15 +164,15 @@ impl LogWriter {
         let clock = Arc::clone(&cfg.clock);
         let (lock, attach_above, parts_above) = (cfg.lock, cfg.attach_above, cfg.parts_above);
         let (planted_bug, legal_hold) = (cfg.planted_bug, cfg.legal_hold);
-        let budget = Budget::new(cfg.max_unacked_bytes);
+        let max_unacked_bytes = cfg.max_unacked_bytes;
         let core = Core::open(Arc::clone(&store), cfg, rng, Arc::clone(&stats)).await?;
         let keys = core.keys().clone();
         let position = Arc::new(Mutex::new(position_of(&core)));
         let (tx, rx) = mpsc::unbounded_channel();
+        let budget = Budget::new(max_unacked_bytes, tx);
         let leadership = core.config().leadership.clone();
         let task = tokio::spawn(run(core, rx, Arc::clone(&position), leadership));
         Ok(LogWriter {
-            tx,
             store,
             keys,
             ids: Mutex::new(ids),
@@ -222,7 +185,7 @@ impl LogWriter {
             stats,
             position,
             budget,
-            task,
+            task: Some(task),
         })
     }
 
@@ -245,15 +208,13 @@ impl LogWriter {
     }
 
     /// Appends a prepared event. Beyond [`WriterConfig::max_unacked_bytes`] of appends
-    /// unanswered, the future first waits for room, in call order.
+    /// unanswered, it waits in line for room first, in call order.
     pub fn append_event(&self, event: NewEvent) -> AppendFuture {
+        let bytes = event.approx_len();
         let (request, rx) = self.request(vec![event], None, None);
-        match self.admit(request) {
-            Ok(None) => AppendFuture {
+        match self.budget.submit(request, bytes, None) {
+            Ok(()) => AppendFuture {
                 state: AppendState::Waiting(rx),
-            },
-            Ok(Some(admission)) => AppendFuture {
-                state: AppendState::Queued(admission, rx),
             },
             Err(e) => AppendFuture {
                 state: AppendState::Ready(Some(Err(e))),
@@ -261,9 +222,25 @@ impl LogWriter {
         }
     }
 
+    /// Waits until the writer has taken `event` in (room in its budget, in call order, as
+    /// [`LogWriter::append_event`]), and returns the future of its acknowledgement. A
+    /// producer that awaits this holds no more than [`WriterConfig::max_unacked_bytes`] in
+    /// the writer, whatever its pace.
+    pub async fn queue(&self, event: NewEvent) -> Result<AppendFuture, WriteError> {
+        let bytes = event.approx_len();
+        let (request, rx) = self.request(vec![event], None, None);
+        let (told, handed_over) = oneshot::channel();
+        self.budget.submit(request, bytes, Some(told))?;
+        // Dropped unanswered only when the writer is gone: the append then says so.
+        let _ = handed_over.await;
+        Ok(AppendFuture {
+            state: AppendState::Waiting(rx),
+        })
+    }
+
     /// [`LogWriter::append`] that never waits for room: [`WriteError::Full`] when the
-    /// writer's budget of unacknowledged bytes is spent (or others wait for it), with
-    /// nothing queued.
+    /// writer's budget of unanswered bytes is spent (or others wait for it), with nothing
+    /// queued.
     pub fn try_append(
         &self,
         event_type: &str,
@@ -272,22 +249,10 @@ impl LogWriter {
         let event = self.event(event_type, data_json)?;
         let bytes = event.approx_len();
         let (request, rx) = self.request(vec![event], None, None);
-        let mut request = Some(request);
-        let sent = self.budget.try_reserve(bytes, |reserved| {
-            let mut request = request.take().expect("sent once");
-            request.reserved = Some(reserved);
-            self.tx.send(request).map_err(|_| WriteError::Closed)
-        });
-        match sent {
-            Some(Ok(())) => Ok(AppendFuture {
-                state: AppendState::Waiting(rx),
-            }),
-            Some(Err(e)) => Err(e),
-            None => Err(WriteError::Full {
-                unacked: self.budget.used(),
-                max: self.budget.max(),
-            }),
-        }
+        self.budget.try_submit(request, bytes)?;
+        Ok(AppendFuture {
+            state: AppendState::Waiting(rx),
+        })
     }
 
     /// Appends `events` in one segment only if the next seq is `expected_seq`, i.e. no other
@@ -331,39 +296,17 @@ impl LogWriter {
         (request, rx)
     }
 
-    /// Queues `request` now if the budget has room and nobody waits (`Ok(None)`), else
-    /// returns its place in the line.
-    fn admit(&self, request: Request) -> Result<Option<Admission>, WriteError> {
-        let bytes = Batch::bytes(&request.events);
-        let mut request = Some(request);
-        let admitted = self.budget.reserve_or_queue(bytes, |reserved| {
-            let mut request = request.take().expect("sent once");
-            request.reserved = Some(reserved);
-            self.tx.send(request).map_err(|_| WriteError::Closed)
-        });
-        match admitted {
-            Ok(sent) => sent.map(|()| None),
-            Err(ticket) => Ok(Some(Admission {
-                budget: Arc::clone(&self.budget),
-                ticket: Some(ticket),
-                bytes,
-                request,
-                tx: self.tx.clone(),
-            })),
-        }
-    }
-
-    /// Queues a request behind every earlier append, waiting for room if need be.
+    /// Hands a request to the writer behind every earlier append, waiting for room if need
+    /// be; returns where its answer will come.
     async fn send(
         &self,
         events: Vec<NewEvent>,
         expected_seq: Option<u64>,
         purge: Option<PurgeRecord>,
     ) -> Result<oneshot::Receiver<Result<Ack, WriteError>>, WriteError> {
+        let bytes = Batch::bytes(&events);
         let (request, rx) = self.request(events, expected_seq, purge);
-        if let Some(admission) = self.admit(request)? {
-            admission.await?;
-        }
+        self.budget.submit(request, bytes, None)?;
         Ok(rx)
     }
 
@@ -382,13 +325,17 @@ impl LogWriter {
     /// it is (it may or may not land), queued appends are never sent, and every pending
     /// append fails with `Closed` (an unknown outcome).
     pub fn abort(&self) {
-        self.task.abort();
+        if let Some(task) = &self.task {
+            task.abort();
+        }
     }
 
     /// Waits for every queued append to settle, then stops the writer.
-    pub async fn close(self) {
-        drop(self.tx);
-        let _ = self.task.await;
+    pub async fn close(mut self) {
+        self.budget.close();
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
     }
 }
 
@@ -529,21 +476,19 @@ async fn run_pipelined(
         while window.lowest_settled() {
             let batch = flying.pop_front().expect("one batch per slot in flight");
             let now = core.config().clock.monotonic();
-            match core.settle_lowest(&mut window, &batch.events).await {
+            let settled = core.settle_lowest(&mut window, &batch.events).await;
+            let abandon = core.must_abandon(&settled);
+            match settled {
                 Settlement::Committed(c) => reply_all(batch, Ok(c), &core.stats.telemetry, now),
                 Settlement::Resend => again.push_back(batch),
                 Settlement::Failed(e) => reply_all(batch, Err(e), &core.stats.telemetry, now),
             }
-            let abandon =
-                matches!(&core.stopped, Some(e) if !matches!(e, WriteError::LeadershipLost { .. }));
-            if abandon {
-                // The writer stopped: what is still in flight is abandoned where it is.
+            if let Some(cause) = abandon {
+                // What is still in flight is given up where it is: no PUT is sent again (I5).
                 sends.clear();
-                for (slot, batch) in Core::in_flight_slots(&window)
-                    .into_iter()
-                    .zip(flying.drain(..))
-                {
-                    let e = core.abandoned(slot);
+                let slots = Core::in_flight_slots(&window);
+                for (slot, batch) in slots.into_iter().zip(flying.drain(..)) {
+                    let e = core.abandoned(slot, &cause);
                     reply_all(batch, Err(e), &core.stats.telemetry, now);
                 }
                 window = core.window();

@@ -121,6 +121,36 @@ pub const PLANTED: &[PlantedRow] = &[
         breaks: "I3: the writer's next segment is an orphan, its acknowledged events skipped",
     },
     PlantedRow {
+        name: "pipelining: one slot more in flight than the window",
+        bug: Planted::Writer(PlantedBug::WindowAboveK),
+        profile: Profile::Pipelined,
+        breaks: "I1, I8: a missing slot below it is taken for a gap, not a pending hole",
+    },
+    PlantedRow {
+        name: "pipelining: acknowledge before the slots below settle",
+        bug: Planted::Writer(PlantedBug::AckBeforeLowerSettles),
+        profile: Profile::Pipelined,
+        breaks: "I3, I6: an orphan's events acknowledged",
+    },
+    PlantedRow {
+        name: "pipelining: no re-encoding after a failed speculation",
+        bug: Planted::Writer(PlantedBug::NoReencode),
+        profile: Profile::Pipelined,
+        breaks: "I3: orphans taken for committed, their events acknowledged and lost",
+    },
+    PlantedRow {
+        name: "pipelining: no void under landed slots",
+        bug: Planted::Writer(PlantedBug::NoVoid),
+        profile: Profile::Pipelined,
+        breaks: "I1: a hole under landed slots stops every reader",
+    },
+    PlantedRow {
+        name: "pipelining: an opener that does not repair",
+        bug: Planted::Writer(PlantedBug::OpenWithoutRepair),
+        profile: Profile::Pipelined,
+        breaks: "I3: a late PUT completes a crashed writer's chain under the new leader's",
+    },
+    PlantedRow {
         name: "trust the tail hint",
         bug: Planted::Writer(PlantedBug::TrustTailHint),
         profile: Profile::Default,
@@ -194,6 +224,8 @@ pub struct SimRun {
     pub faults: u64,
     /// The profile's bound on a contended takeover ([`Settings::takeover_bound`]).
     pub takeover_bound: Option<Duration>,
+    /// Writers kept several slots in flight ([`Settings::pipelined`]).
+    pub pipelined: bool,
 }
 
 /// What a set of runs exercised, for the summary line of `sim`.
@@ -355,5 +387,6 @@ async fn simulate(cfg: SimConfig) -> SimRun {
         requests: journal.len() as u64,
         faults: injected,
         takeover_bound: world.settings.takeover_bound,
+        pipelined: world.settings.pipelined,
     }
 }

@@ -24,6 +24,10 @@ pub enum Profile {
     /// A lease-less stale writer appending as fast as the store answers while leaders take
     /// over: every takeover must be in the log within a bounded time (fencing ahead).
     StaleWriter,
+    /// Pipelined writers (2 to 8 slots in flight): PUTs that land out of order (latency
+    /// that varies from zero up), crashes with a full window, and definite refusals
+    /// mid-window besides the usual faults.
+    Pipelined,
 }
 
 /// What a profile sets.
@@ -54,10 +58,14 @@ pub struct Settings {
     pub runaways: usize,
     /// A leader's open that starts while a runaway appends must finish within this long.
     pub takeover_bound: Option<Duration>,
+    /// Writers keep several slots in flight (`in_flight` 2..=8, drawn per writer).
+    pub pipelined: bool,
+    /// Log PUTs: chance of a definite refusal (403) before the store.
+    pub refuse: f64,
 }
 
 impl Profile {
-    pub const ALL: [Profile; 7] = [
+    pub const ALL: [Profile; 8] = [
         Profile::Calm,
         Profile::Default,
         Profile::HeavyPut,
@@ -65,6 +73,7 @@ impl Profile {
         Profile::LeaseChaos,
         Profile::CrashHeavy,
         Profile::StaleWriter,
+        Profile::Pipelined,
     ];
 
     pub fn name(self) -> &'static str {
@@ -76,6 +85,7 @@ impl Profile {
             Profile::LeaseChaos => "lease-chaos",
             Profile::CrashHeavy => "crash-heavy",
             Profile::StaleWriter => "stale-writer",
+            Profile::Pipelined => "pipelined",
         }
     }
 
@@ -99,6 +109,8 @@ impl Profile {
             snapshots: 3,
             runaways: 0,
             takeover_bound: None,
+            pipelined: false,
+            refuse: 0.0,
         };
         match self {
             Profile::Calm => Settings {
@@ -148,6 +160,12 @@ impl Profile {
                 takeover_bound: Some(Duration::from_millis(150)),
                 ..base
             },
+            Profile::Pipelined => Settings {
+                crashes: 4,
+                pipelined: true,
+                refuse: 0.03,
+                ..base
+            },
         }
     }
 }
@@ -160,10 +178,16 @@ impl Settings {
             key_contains: key.to_owned(),
             fail_before: fail,
             lose_response: lost,
+            refuse: 0.0,
             max_latency: self.latency,
             min_latency: self.min_latency,
         };
+        let log_puts = ChaosRule {
+            refuse: self.refuse,
+            ..rule(Op::PutIfAbsent, "/log/", self.put)
+        };
         vec![
+            log_puts,
             rule(Op::PutIfAbsent, "", self.put),
             rule(Op::PutIfMatch, "", self.cas),
             rule(Op::Get, "", (self.read, 0.0)),

@@ -89,6 +89,10 @@ impl World {
         if let Some(Planted::Writer(bug)) = self.cfg.planted {
             wc.planted_bug = Some(bug);
         }
+        if self.settings.pipelined {
+            wc.in_flight = 2 + rng.below(7) as u32;
+            wc.one_per_segment = rng.below(2) == 0;
+        }
         wc.retry = RetryPolicy {
             max_attempts: 6,
             ..RetryPolicy::default()

@@ -57,4 +57,9 @@ planted! {
     trusting_the_tail_hint_is_caught => "trust the tail hint",
     naming_a_stale_predecessor_is_caught => "name a stale predecessor after counting a segment",
     not_fencing_ahead_is_caught => "no fence ahead (chase a stale writer slot by slot)",
+    a_window_above_k_is_caught => "pipelining: one slot more in flight than the window",
+    acknowledging_before_lower_slots_settle_is_caught => "pipelining: acknowledge before the slots below settle",
+    not_reencoding_is_caught => "pipelining: no re-encoding after a failed speculation",
+    no_void_under_landed_slots_is_caught => "pipelining: no void under landed slots",
+    an_opener_that_does_not_repair_is_caught => "pipelining: an opener that does not repair",
 }

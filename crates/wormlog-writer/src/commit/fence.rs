@@ -237,10 +237,15 @@ impl Core {
     /// Fills the holes of a void run or a pipelined tail with voids of our own (create-only), so nothing can
     /// land in them any more. `Ok(true)` when every hole is now a void; `Ok(false)` when a
     /// late segment got to one first (the run must be walked again).
+    ///
+    /// The voids are sent at once, so each claims every hole below it (its `window` reaches
+    /// the lowest): if one of them does not land (a refusal, a crash), the hole it leaves is
+    /// still pending under the others, not a gap, and the next opener fills it.
     pub(super) async fn repair(&mut self, holes: &[u64]) -> Result<bool, WriteError> {
+        let lowest = holes.iter().copied().min().unwrap_or(0);
         let puts: Vec<SlotPut> = holes
             .iter()
-            .map(|&slot| self.control_put(slot, SegmentKind::Void, 1))
+            .map(|&slot| self.control_put(slot, SegmentKind::Void, slot - lowest + 1))
             .collect();
         let mut all_void = true;
         let settled = futures::future::join_all(puts.into_iter().map(SlotPut::settle)).await;

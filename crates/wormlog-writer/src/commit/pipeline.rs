@@ -193,7 +193,12 @@ impl Core {
             Ok(Fate::Occupied(..)) => unreachable!("a pipelined PUT reads the slot it lost"),
             Err(Unsettled(tries, e)) => {
                 let e = self.unsettled_control(tries, e);
-                match self.stopped.is_some() {
+                // A writer whose lease ended still fills the hole under what it sent.
+                let stopped_for_good = self
+                    .stopped
+                    .as_ref()
+                    .is_some_and(|s| !matches!(s, WriteError::LeadershipLost { .. }));
+                match stopped_for_good || !e.is_definite() {
                     true => Settlement::Failed(e),
                     false => {
                         self.definite_failure(sent.slot, e, !window.is_empty())
@@ -274,20 +279,34 @@ impl Core {
         }
     }
 
-    /// The error for a batch still in flight when the writer stopped: definite when the
-    /// stop proves nothing above it can be valid (a higher epoch or a twin holds a slot
-    /// below), otherwise an unknown outcome.
-    pub(crate) fn abandoned(&self, slot: u64) -> WriteError {
-        let stopped = self.stopped.clone().unwrap_or(WriteError::Closed);
-        match stopped {
-            WriteError::Fenced { .. } | WriteError::EpochConflict { .. } => stopped,
+    /// Why the batches still in flight must be given up after `settled` (what the lowest
+    /// slot just settled as), if they must: a fence or a twin below them (nothing above can
+    /// be valid), an unknown outcome below them (anything above may be valid: their outcome
+    /// is unknown too), or any other stop but a lost lease (with which the window settles
+    /// as usual, and nothing new is sent).
+    pub(crate) fn must_abandon(&self, settled: &Settlement) -> Option<WriteError> {
+        if let Settlement::Failed(e) = settled {
+            if e.is_fenced() || !e.is_definite() {
+                return Some(e.clone());
+            }
+        }
+        self.stopped
+            .clone()
+            .filter(|s| !matches!(s, WriteError::LeadershipLost { .. }))
+    }
+
+    /// The error for a batch at `slot` given up in flight because of `cause`: definite when
+    /// the cause proves nothing above it can be valid, otherwise an unknown outcome.
+    pub(crate) fn abandoned(&self, slot: u64, cause: &WriteError) -> WriteError {
+        match cause {
+            WriteError::Fenced { .. } | WriteError::EpochConflict { .. } => cause.clone(),
             other => WriteError::OutcomeUnknown {
                 slot,
                 attempts: 1,
                 source: wormlog_store::StoreError::Permanent {
                     op: "settle slot",
                     key: self.keys.segment(slot),
-                    message: format!("the writer stopped with a batch in flight: {other}"),
+                    message: format!("the writer stopped with this batch in flight: {other}"),
                 },
             },
         }

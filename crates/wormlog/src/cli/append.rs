@@ -260,7 +260,12 @@ async fn run_streaming(ctx: &Context, args: &AppendArgs) -> CliResult<()> {
         }
         let w = &writer.as_ref().expect("opened above").writer;
         let event = w.event(&args.event_type, &line)?;
-        if tx.send((w.append_event(event.clone()), event)).is_err() {
+        // Waits while the writer is full (its max_unacked_bytes), so a producer faster than
+        // the store holds stdin back instead of memory.
+        let Ok(queued) = w.queue(event.clone()).await else {
+            break; // the writer is gone; its error reaches the printer with the appends
+        };
+        if tx.send((queued, event)).is_err() {
             break; // the printer stopped at an error; it is reported below
         }
     }

@@ -100,6 +100,15 @@ pub(crate) struct BenchArgs {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=100_000))]
     prefill: Option<u64>,
 
+    /// wormlog: segments in flight per writer (pipelining, 1..=16); raw-put: PutObjects in
+    /// flight per stream, for the ceiling at the same concurrency.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=i64::from(wormlog_format::MAX_WINDOW)))]
+    in_flight: u32,
+
+    /// wormlog: the writer's backpressure budget in bytes (appends wait beyond it).
+    #[arg(long, value_name = "B", value_parser = clap::value_parser!(u64).range(1..=1 << 34))]
+    max_unacked_bytes: Option<u64>,
+
     /// Run even on a bucket with default retention, where everything the benchmark writes
     /// stays locked for the retention period.
     #[arg(long)]
@@ -122,6 +131,12 @@ fn refuse_flags_that_do_not_apply(args: &BenchArgs) -> CliResult<()> {
     }
     if args.rate.is_some() && args.mode != Mode::Wormlog {
         return refuse("--rate", "wormlog");
+    }
+    if args.max_unacked_bytes.is_some() && args.mode != Mode::Wormlog {
+        return refuse("--max-unacked-bytes", "wormlog");
+    }
+    if args.in_flight > 1 && !matches!(args.mode, Mode::Wormlog | Mode::RawPut) {
+        return refuse("--in-flight", "wormlog or raw-put");
     }
     if args.streams > 1
         && matches!(
@@ -234,6 +249,8 @@ struct Report {
     /// The open-loop rate asked for (`--rate`), events/s.
     #[serde(skip_serializing_if = "Option::is_none")]
     rate: Option<u64>,
+    /// Segments (wormlog) or PutObjects (raw-put) in flight per stream.
+    in_flight: u32,
     /// Events per segment: how many segments carried 1, 2-9, 10-99, ... events, in that order.
     batch_sizes: Vec<BatchBucket>,
     /// `release`, or `debug` (figures from a debug build are not representative).
@@ -290,7 +307,10 @@ struct StreamRun {
     latencies: Vec<Duration>,
     /// wormlog: single appends on the idle writer after the run.
     idle: Vec<Duration>,
-    /// wormlog: when the run proper ended (before the idle appends).
+    /// wormlog: when the writer was open and the run proper began (its open, the probe and
+    /// the epoch-start are not part of append throughput), and when it ended (before the
+    /// idle appends).
+    began_at: Option<Duration>,
     finished_at: Option<Duration>,
     per_slot: BTreeMap<u64, u64>,
     segments: u64,
@@ -378,6 +398,10 @@ pub(crate) async fn run(ctx: &Context, args: BenchArgs) -> CliResult<()> {
                 let mut cfg = WriterConfig::new(stream, 1, format!("bench-{w}"));
                 cfg.root_prefix = ctx.store.root_prefix.clone();
                 cfg.max_batch_bytes = args.max_batch_bytes as usize;
+                cfg.in_flight = args.in_flight;
+                if let Some(max) = args.max_unacked_bytes {
+                    cfg.max_unacked_bytes = max as usize;
+                }
                 tasks.push(tokio::spawn(async move {
                     append_stream(store, cfg, share, &body, pace, &*clock, &bar).await
                 }));
@@ -386,10 +410,19 @@ pub(crate) async fn run(ctx: &Context, args: BenchArgs) -> CliResult<()> {
                 let total = share * args.event_bytes;
                 let size = args.object_bytes.unwrap_or(args.max_batch_bytes);
                 let s3 = ctx.store.s3.clone();
+                let in_flight = args.in_flight as usize;
                 tasks.push(tokio::spawn(async move {
                     let put = RawPut { store, s3 };
-                    put.run(keys, total, size, args.event_bytes, &*clock, &bar)
-                        .await
+                    put.run(
+                        keys,
+                        total,
+                        size,
+                        args.event_bytes,
+                        in_flight,
+                        &*clock,
+                        &bar,
+                    )
+                    .await
                 }));
             }
             Mode::PerEvent => {
@@ -414,7 +447,12 @@ pub(crate) async fn run(ctx: &Context, args: BenchArgs) -> CliResult<()> {
         .filter_map(|r| r.finished_at)
         .max()
         .unwrap_or_else(|| clock.monotonic());
-    let elapsed = (ended - started).as_secs_f64().max(1e-9);
+    let began = runs
+        .iter()
+        .filter_map(|r| r.began_at)
+        .min()
+        .unwrap_or(started);
+    let elapsed = (ended - began.max(started)).as_secs_f64().max(1e-9);
     bar.finish_and_clear();
     let replay = match (args.replay, args.mode) {
         (true, Mode::Wormlog) => Some(replay(ctx, &runs, &*clock).await?),
@@ -457,37 +495,43 @@ struct RawPut {
 }
 
 impl RawPut {
-    /// PUTs `total` bytes as objects of `size` bytes, one at a time.
+    /// PUTs `total` bytes as objects of `size` bytes, `in_flight` at a time.
+    #[allow(clippy::too_many_arguments)]
     async fn run(
         &self,
         keys: StreamKeys,
         total: u64,
         size: u64,
         event_bytes: u64,
+        in_flight: usize,
         clock: &dyn Clock,
         bar: &ProgressBar,
     ) -> CliResult<StreamRun> {
+        use futures::stream::{self, StreamExt, TryStreamExt};
         let mut run = StreamRun::new(keys.stream());
         let body = Bytes::from(vec![b'x'; size as usize]);
-        let mut sent = 0u64;
-        while sent < total {
-            let n = size.min(total - sent);
-            let key = keys.segment(run.segments);
-            let started = clock.monotonic();
-            let object = body.slice(..n as usize);
-            match &self.s3 {
-                Some(s3) => s3.put_unconditional(&key, object).await?,
-                None => {
-                    self.store
-                        .put_if_absent(&key, object, &PutOptions::default())
-                        .await?;
+        let objects = total.div_ceil(size.max(1));
+        let puts = stream::iter(0..objects).map(|i| {
+            let n = size.min(total - i * size);
+            let (key, object) = (keys.segment(i), body.slice(..n as usize));
+            async move {
+                let started = clock.monotonic();
+                match &self.s3 {
+                    Some(s3) => s3.put_unconditional(&key, object).await?,
+                    None => {
+                        self.store
+                            .put_if_absent(&key, object, &PutOptions::default())
+                            .await?;
+                    }
                 }
+                Ok::<_, CliError>((n, clock.monotonic().saturating_sub(started)))
             }
-            run.latencies
-                .push(clock.monotonic().saturating_sub(started));
+        });
+        let mut done = puts.buffer_unordered(in_flight.max(1));
+        while let Some((n, took)) = done.try_next().await? {
+            run.latencies.push(took);
             run.segments += 1;
             run.bytes += n;
-            sent += n;
             bar.set_position(bar.position() + n / event_bytes.max(1));
         }
         Ok(run)
@@ -594,6 +638,7 @@ impl StreamRun {
             stream: stream.to_owned(),
             latencies: Vec::new(),
             idle: Vec::new(),
+            began_at: None,
             finished_at: None,
             per_slot: BTreeMap::new(),
             segments: 0,
@@ -629,18 +674,20 @@ async fn append_stream(
     bar: &ProgressBar,
 ) -> CliResult<StreamRun> {
     let mut run = StreamRun::new(&cfg.stream);
-    // Two batches' worth in flight: one being committed while the next fills, so every
-    // segment is full (one batch's worth would alternate full and near-empty segments), and
-    // an append waits for at most the batch ahead of its own.
+    // One batch's worth more than the writer's window in flight: the window's batches being
+    // committed while the next fills, so every segment is full (one batch's worth would
+    // alternate full and near-empty segments), and an append waits for at most the window
+    // ahead of its own.
     let per_batch = cfg
         .max_batch_events
         .min(cfg.max_batch_bytes / body.line_bytes());
-    let window = 2 * per_batch.max(1);
+    let window = (cfg.in_flight as usize + 1) * per_batch.max(1);
     let idle_cfg = WriterConfig {
         stream: format!("{}-idle", cfg.stream),
         ..cfg.clone()
     };
     let w = LogWriter::open(Arc::clone(&store), cfg).await?;
+    run.began_at = Some(clock.monotonic());
     run.latencies.reserve(n as usize);
     // Closed loop: at most `window` appends in flight. Open loop (`--rate`): each event when
     // it is due, whatever is in flight; its latency counts from then, so a slow store shows
@@ -728,16 +775,17 @@ struct Pace {
     stop: Interrupt,
 }
 
+/// Queues one event, waiting while the writer is full (`--max-unacked-bytes`), so an open
+/// loop faster than the store holds at most that much in memory.
 async fn append_one(w: &LogWriter, body: &Body) -> CliResult<wormlog_writer::AppendFuture> {
-    Ok(match body {
-        Body::Json(data) => w.append("bench", data),
+    let event = match body {
+        Body::Json(data) => w.event("bench", data)?,
         Body::Raw(bytes) => {
-            let event = w
-                .raw_event("bench", "application/octet-stream", bytes.clone())
-                .await?;
-            w.append_event(event)
+            w.raw_event("bench", "application/octet-stream", bytes.clone())
+                .await?
         }
-    })
+    };
+    Ok(w.queue(event).await?)
 }
 
 /// What was measured: the shape of the workload a report describes.
@@ -748,6 +796,7 @@ struct Workload {
     event_bytes: u64,
     streams: u64,
     rate: Option<u64>,
+    in_flight: u32,
     interrupted: bool,
 }
 
@@ -760,6 +809,7 @@ impl Workload {
             event_bytes: args.event_bytes,
             streams: args.streams,
             rate: args.rate,
+            in_flight: args.in_flight,
             interrupted: false,
         }
     }
@@ -829,6 +879,7 @@ fn summarize(ctx: &Context, args: &Workload, runs: Vec<StreamRun>, elapsed: f64)
         latency_ms: percentiles(&latencies),
         idle_append_ms,
         rate: args.rate,
+        in_flight: args.in_flight,
         batch_sizes,
         build: build_profile(),
         interrupted: args.interrupted,
@@ -1016,6 +1067,7 @@ async fn document(
         event_bytes: len,
         streams: 1,
         rate: None,
+        in_flight: 1,
         interrupted: false,
     };
     let report = summarize(ctx, &work, vec![run], elapsed.as_secs_f64().max(1e-9));

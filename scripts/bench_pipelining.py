@@ -1,0 +1,108 @@
+#!/usr/bin/env python3
+"""Writes the pipelining section of docs/benchmarks.md (between its markers, replacing an
+older one) and docs/benchmarks-pipelining.png from scripts/bench_pipelining.sh's figures.
+
+    scripts/bench_pipelining.py RAW OUT_DIR
+"""
+import json
+import os
+import sys
+
+BEGIN, END = "<!-- pipelining:begin -->", "<!-- pipelining:end -->"
+
+
+def load(raw, name):
+    with open(os.path.join(raw, name)) as f:
+        return json.load(f)
+
+
+def main(raw, out):
+    k, segment, budget = (int(x) for x in open(os.path.join(raw, "pipe-settings.txt")).read().split())
+    lines = []
+    add = lines.append
+    add(BEGIN)
+    add("## Pipelining: one stream on a store with network latency")
+    add("")
+    add("Ceph RGW behind `scripts/delay_proxy.py`, a TCP relay that adds a fixed one-way latency in each")
+    add("direction (a round trip gains twice it) without limiting throughput. One stream, segments of up")
+    add("to {} KiB, `wormlog bench --in-flight 1` against `--in-flight {}` and plain PutObjects of the".format(segment // 1024, k))
+    add("window's mean segment size, {} in flight (`--mode raw-put --in-flight {}`), in one run.".format(k, k))
+    add("")
+    add("| added latency | event | window 1 MB/s | window {} MB/s | ratio | raw PutObject MB/s | window {} / raw | append p99 w1 / w{} ms |".format(k, k, k))
+    add("|---|---|---|---|---|---|---|---|")
+    rows = {}
+    for delay in (0, 5, 20):
+        for size in (256, 4096):
+            tag = "%d-%d" % (delay, size)
+            w1, wk, rp = (load(raw, "pipe-%s-%s.json" % (m, tag)) for m in ("w1", "wk", "raw"))
+            rows[(delay, size)] = (w1, wk, rp)
+            add("| {} ms | {} B | {:.2f} | {:.2f} | {:.2f}x | {:.2f} | {:.0%} | {:.0f} / {:.0f} |".format(
+                delay, size, w1["mb_per_sec"], wk["mb_per_sec"], wk["mb_per_sec"] / w1["mb_per_sec"],
+                rp["mb_per_sec"], wk["mb_per_sec"] / rp["mb_per_sec"],
+                w1["latency_ms"]["p99"], wk["latency_ms"]["p99"]))
+    add("")
+    half = load(raw, "pipe-half.json")
+    flood = load(raw, "pipe-flood.json")
+    raw20 = rows[(20, 256)][2]
+    targets = []
+    for size in (256, 4096):
+        w1, wk, rp = rows[(20, size)]
+        targets.append(("+20 ms, {} B: window {} >= 3x window 1".format(size, k),
+                        "{:.2f}x".format(wk["mb_per_sec"] / w1["mb_per_sec"]),
+                        wk["mb_per_sec"] >= 3 * w1["mb_per_sec"]))
+        targets.append(("+20 ms, {} B: window {} >= 90% of raw PutObject at {} in flight".format(size, k, k),
+                        "{:.0%}".format(wk["mb_per_sec"] / rp["mb_per_sec"]),
+                        wk["mb_per_sec"] >= 0.9 * rp["mb_per_sec"]))
+    targets.append(("+20 ms: append p99 at half of saturation ({} events/s) <= 2x PUT p99".format(half["rate"]),
+                    "{:.0f} ms against {:.0f} ms".format(half["latency_ms"]["p99"], raw20["latency_ms"]["p99"]),
+                    half["latency_ms"]["p99"] <= 2 * raw20["latency_ms"]["p99"]))
+    for size in (256, 4096):
+        w1, wk, _ = rows[(0, size)]
+        targets.append(("+0 ms, {} B: no regression against window 1".format(size),
+                        "{:.2f}x".format(wk["mb_per_sec"] / w1["mb_per_sec"]),
+                        wk["mb_per_sec"] >= 0.95 * w1["mb_per_sec"]))
+    rss = flood.get("peak_rss_bytes") or 0
+    targets.append(("RSS within max_unacked_bytes + 64 MiB, offered 10x what the store takes ({} events/s of 4 KiB)".format(flood["rate"]),
+                    "{:.0f} MiB, limit {:.0f} MiB".format(rss / 2**20, (budget + (64 << 20)) / 2**20),
+                    0 < rss <= budget + (64 << 20)))
+    add("| target | measured | met |")
+    add("|---|---|---|")
+    for name, measured, met in targets:
+        add("| {} | {} | {} |".format(name, measured, "yes" if met else "**no**"))
+    add("")
+    add("![MB/s against added latency](benchmarks-pipelining.png)")
+    add("")
+    add(END)
+    section = "\n".join(lines) + "\n"
+    path = os.path.join(out, "benchmarks.md")
+    text = open(path).read() if os.path.exists(path) else "# Benchmarks\n\n"
+    if BEGIN in text and END in text:
+        before, rest = text.split(BEGIN, 1)
+        after = rest.split(END, 1)[1].lstrip("\n")
+        text = before + section + ("\n" + after if after else "")
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    open(path, "w").write(text)
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("bench_pipelining.py: matplotlib missing; no plot", file=sys.stderr)
+        return
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for ax, size in zip(axes, (256, 4096)):
+        delays = (0, 5, 20)
+        for label, i in (("window 1", 0), ("window %d" % k, 1), ("raw PutObject, %d in flight" % k, 2)):
+            ax.plot(delays, [rows[(d, size)][i]["mb_per_sec"] for d in delays], marker="o", label=label)
+        ax.set_title("%d B events" % size)
+        ax.set_xlabel("added one-way latency (ms)")
+        ax.set_ylabel("MB/s, one stream")
+        ax.set_yscale("log")
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(os.path.join(out, "benchmarks-pipelining.png"), dpi=100)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2])
