@@ -15,7 +15,8 @@
 # For each event size, in this order, on one fresh bucket:
 #   (c) wormlog bench --replay      append through a real writer, then replay vs raw GETs
 #   (a) wormlog bench --mode raw-put --object-bytes <wormlog's mean segment size>
-#                                   plain PutObjects of the same bytes: the ceiling
+#                                   plain PutObjects of the same bytes, as many in flight as
+#                                   the writer keeps (--in-flight, default 8): the ceiling
 #   (b) wormlog bench --mode per-event   one create-only PUT per event: the naive log
 # Then, on the same RGW:
 #   documents   a 100 MB file: wormlog bench --mode document (one streamed PUT of the

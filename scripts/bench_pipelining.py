@@ -16,6 +16,12 @@ def load(raw, name):
         return json.load(f)
 
 
+def stored(r):
+    """Bytes stored per second (segments with their headers and event framing, or the raw
+    objects): the same bytes in objects of the same size, so the time to store them compares."""
+    return r["object_bytes_total"] / r["elapsed_secs"] / 1e6
+
+
 def main(raw, out):
     k, segment, budget = (int(x) for x in open(os.path.join(raw, "pipe-settings.txt")).read().split())
     lines = []
@@ -25,20 +31,23 @@ def main(raw, out):
     add("")
     add("Ceph RGW behind `scripts/delay_proxy.py`, a TCP relay that adds a fixed one-way latency in each")
     add("direction (a round trip gains twice it) without limiting throughput. One stream, segments of up")
-    add("to {} KiB, `wormlog bench --in-flight 1` against `--in-flight {}` and plain PutObjects of the".format(segment // 1024, k))
-    add("window's mean segment size, {} in flight (`--mode raw-put --in-flight {}`), in one run.".format(k, k))
+    add("to {} KiB, `wormlog bench --in-flight 1` against `--in-flight {}`, and plain PutObjects of the".format(segment // 1024, k))
+    add("same bytes in objects of the window's mean segment size, {} in flight (`--mode raw-put".format(k))
+    add("--in-flight {}`), in one run. Append MB/s counts event data; stored MB/s counts what went to".format(k))
+    add("the store (segments with their headers and each event's id, type and time), which is what the")
+    add("raw PutObjects write too: their ratio compares the time to store the same objects.")
     add("")
-    add("| added latency | event | window 1 MB/s | window {} MB/s | ratio | raw PutObject MB/s | window {} / raw | append p99 w1 / w{} ms |".format(k, k, k))
-    add("|---|---|---|---|---|---|---|---|")
+    add("| added latency | event | append MB/s, window 1 | window {} | ratio | stored MB/s, window {} | raw PutObject | window {} / raw | append p99 w1 / w{} ms |".format(k, k, k, k))
+    add("|---|---|---|---|---|---|---|---|---|")
     rows = {}
     for delay in (0, 5, 20):
         for size in (256, 4096):
             tag = "%d-%d" % (delay, size)
             w1, wk, rp = (load(raw, "pipe-%s-%s.json" % (m, tag)) for m in ("w1", "wk", "raw"))
             rows[(delay, size)] = (w1, wk, rp)
-            add("| {} ms | {} B | {:.2f} | {:.2f} | {:.2f}x | {:.2f} | {:.0%} | {:.0f} / {:.0f} |".format(
+            add("| {} ms | {} B | {:.2f} | {:.2f} | {:.2f}x | {:.2f} | {:.2f} | {:.0%} | {:.0f} / {:.0f} |".format(
                 delay, size, w1["mb_per_sec"], wk["mb_per_sec"], wk["mb_per_sec"] / w1["mb_per_sec"],
-                rp["mb_per_sec"], wk["mb_per_sec"] / rp["mb_per_sec"],
+                stored(wk), stored(rp), stored(wk) / stored(rp),
                 w1["latency_ms"]["p99"], wk["latency_ms"]["p99"]))
     add("")
     half = load(raw, "pipe-half.json")
@@ -50,9 +59,9 @@ def main(raw, out):
         targets.append(("+20 ms, {} B: window {} >= 3x window 1".format(size, k),
                         "{:.2f}x".format(wk["mb_per_sec"] / w1["mb_per_sec"]),
                         wk["mb_per_sec"] >= 3 * w1["mb_per_sec"]))
-        targets.append(("+20 ms, {} B: window {} >= 90% of raw PutObject at {} in flight".format(size, k, k),
-                        "{:.0%}".format(wk["mb_per_sec"] / rp["mb_per_sec"]),
-                        wk["mb_per_sec"] >= 0.9 * rp["mb_per_sec"]))
+        targets.append(("+20 ms, {} B: window {} >= 90% of raw PutObject at {} in flight (the same bytes stored)".format(size, k, k),
+                        "{:.0%}".format(stored(wk) / stored(rp)),
+                        stored(wk) >= 0.9 * stored(rp)))
     targets.append(("+20 ms: append p99 at half of saturation ({} events/s) <= 2x PUT p99".format(half["rate"]),
                     "{:.0f} ms against {:.0f} ms".format(half["latency_ms"]["p99"], raw20["latency_ms"]["p99"]),
                     half["latency_ms"]["p99"] <= 2 * raw20["latency_ms"]["p99"]))
@@ -94,10 +103,10 @@ def main(raw, out):
     for ax, size in zip(axes, (256, 4096)):
         delays = (0, 5, 20)
         for label, i in (("window 1", 0), ("window %d" % k, 1), ("raw PutObject, %d in flight" % k, 2)):
-            ax.plot(delays, [rows[(d, size)][i]["mb_per_sec"] for d in delays], marker="o", label=label)
+            ax.plot(delays, [stored(rows[(d, size)][i]) for d in delays], marker="o", label=label)
         ax.set_title("%d B events" % size)
         ax.set_xlabel("added one-way latency (ms)")
-        ax.set_ylabel("MB/s, one stream")
+        ax.set_ylabel("stored MB/s, one stream")
         ax.set_yscale("log")
         ax.legend()
     fig.tight_layout()

@@ -70,12 +70,16 @@ async def relay(client_reader, client_writer, target, delay):
         sock = w.get_extra_info("socket")
         if sock is not None:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    await asyncio.gather(
-        pipe(client_reader, server_writer, delay),
-        pipe(server_reader, client_writer, delay),
-    )
-    for w in (client_writer, server_writer):
-        w.close()
+    try:
+        await asyncio.gather(
+            pipe(client_reader, server_writer, delay),
+            pipe(server_reader, client_writer, delay),
+        )
+    except asyncio.CancelledError:
+        pass  # the relay is stopping: connections end with it
+    finally:
+        for w in (client_writer, server_writer):
+            w.close()
 
 
 async def main():
@@ -97,6 +101,7 @@ async def main():
           file=sys.stderr, flush=True)
     async with server:
         await stop.wait()
+        server.close()
 
 
 if __name__ == "__main__":

@@ -628,9 +628,9 @@ async fn open_finds_the_tail_in_logarithmic_reads(store: Arc<dyn ObjectStore>) {
 /// Liveness: a stale leader still writing fast cannot starve a new leader. After each foreign
 /// segment the writer reads the next slot before writing it, so it catches up with reads
 /// (every slot is still read, none skipped) instead of one doomed PUT per slot.
-/// A stale leader that appends as fast as the store answers, twice as fast as the new leader
-/// (each of its requests takes 1 ms, each of the new leader's 2 ms), cannot hold the new
-/// leader off: fencing ahead puts it in the log within a few round trips. Returns how many
+/// A stale leader that appends as fast as the store answers, faster than the new leader
+/// reads (each of its requests takes 1 ms; the new leader's PUTs 2 ms, its reads 6 ms),
+/// cannot hold the new leader off: fencing ahead puts it in the log within a few round trips. Returns how many
 /// of the stale leader's appends were acknowledged between the new leader's first log PUT
 /// and its first acknowledged event.
 async fn takeover_against_a_stale_leader(
@@ -641,7 +641,11 @@ async fn takeover_against_a_stale_leader(
     // The stale leader's acks when the new leader sent its first log PUT (after the probe's
     // verdict and the listing, which S3 stores add): the takeover starts there.
     let at_first_put = Arc::new(std::sync::atomic::AtomicU64::new(u64::MAX));
-    let latency = |ms: u64, stale: bool| {
+    // Each request waits `put_ms` (PUTs) or `read_ms` (everything else) before the store.
+    // The new leader's reads take 6 ms, several of the stale leader's appends even where a
+    // PUT costs an fsync on top (FsStore): a chase by reads never catches up, whatever the
+    // machine's load, while a fenced-ahead open (two reads and a few PUTs) stays short.
+    let latency = |read_ms: u64, put_ms: u64, stale: bool| {
         let f = faulty(&store);
         let (acked, first) = (Arc::clone(&acked), Arc::clone(&at_first_put));
         f.before_each(move |op, key| {
@@ -649,11 +653,15 @@ async fn takeover_against_a_stale_leader(
                 let now = acked.load(Ordering::SeqCst);
                 let _ = first.compare_exchange(u64::MAX, now, Ordering::SeqCst, Ordering::SeqCst);
             }
+            let ms = match op {
+                Op::PutIfAbsent | Op::PutIfMatch => put_ms,
+                _ => read_ms,
+            };
             tokio::time::sleep(std::time::Duration::from_millis(ms))
         });
         Arc::new(f)
     };
-    let (fast, slow) = (latency(1, true), latency(2, false));
+    let (fast, slow) = (latency(1, 1, true), latency(6, 2, false));
     // Both one slot in flight, whatever the suite's window: the race timed here is fencing
     // ahead against a serial stale leader, not pipelining.
     let mut stale_cfg = writer_config(S, 1, "old");

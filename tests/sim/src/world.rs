@@ -89,6 +89,9 @@ impl World {
         if let Some(Planted::Writer(bug)) = self.cfg.planted {
             wc.planted_bug = Some(bug);
         }
+        // One slot in flight unless the profile pipelines: those profiles check that no
+        // orphan is ever written.
+        wc.in_flight = 1;
         if self.settings.pipelined {
             wc.in_flight = 2 + rng.below(7) as u32;
             wc.one_per_segment = rng.below(2) == 0;

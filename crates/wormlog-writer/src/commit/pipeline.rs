@@ -227,10 +227,24 @@ impl Core {
             && slot == self.next_slot;
         let unchecked = self.cfg.planted_bug == Some(crate::PlantedBug::NoReencode);
         if as_speculated || unchecked {
+            tracing::debug!(
+                stream = self.keys.stream(),
+                slot,
+                epoch = self.cfg.epoch,
+                count = events.len(),
+                bytes = len,
+                window = summary.window,
+                "committed"
+            );
             let committed = self.advance_past(slot, summary);
             return Settlement::Committed(self.counted(committed, events, len));
         }
         // An orphan of ours: readers skip it, and so do we.
+        tracing::debug!(
+            stream = self.keys.stream(),
+            slot,
+            "our batch is an orphan (a slot below it settled otherwise): sending it again"
+        );
         self.stats
             .telemetry
             .resolved(&crate::Resolution::SkipOrphan);

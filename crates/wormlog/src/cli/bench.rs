@@ -2,13 +2,15 @@
 //! the baselines it is judged against, measured the same way on the same store.
 //!
 //! - `--mode wormlog` (default): each of `--streams` writers appends its share of `--events`
-//!   events of `--event-bytes` bytes, keeping two batches' worth of appends in flight (group commit
-//!   batches them). Reported: events/s, MB/s of event data, segments/s, append latency (call to
+//!   events of `--event-bytes` bytes through a writer with `--in-flight` segments in flight,
+//!   keeping one batch's worth of appends more than that in flight (group commit batches
+//!   them). `--rate` appends open loop instead, waiting while the writer is full
+//!   (`--max-unacked-bytes`). Reported: events/s, MB/s of event data, segments/s, append latency (call to
 //!   acknowledgement) p50/p99/p999, and how many events each segment carried. `--replay` then
 //!   reads the streams back with `LogReader` and, side by side, with raw parallel GETs of the
 //!   same segments.
-//! - `--mode raw-put`: the same bytes as plain PutObjects of `--object-bytes` each, one at a
-//!   time per stream (as the writer keeps one slot in flight), no log logic: the ceiling.
+//! - `--mode raw-put`: the same bytes as plain PutObjects of `--object-bytes` each,
+//!   `--in-flight` at a time per stream (the writer's concurrency), no log logic: the ceiling.
 //! - `--mode per-event`: one create-only PUT per event, one at a time: the naive log.
 //! - `--payload raw` (wormlog mode): the events are raw bytes, inline in the segment, instead
 //!   of JSON of the same size.
@@ -102,7 +104,7 @@ pub(crate) struct BenchArgs {
 
     /// wormlog: segments in flight per writer (pipelining, 1..=16); raw-put: PutObjects in
     /// flight per stream, for the ceiling at the same concurrency.
-    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=i64::from(wormlog_format::MAX_WINDOW)))]
+    #[arg(long, value_name = "N", default_value_t = wormlog_writer::DEFAULT_IN_FLIGHT, value_parser = clap::value_parser!(u32).range(1..=i64::from(wormlog_format::MAX_WINDOW)))]
     in_flight: u32,
 
     /// wormlog: the writer's backpressure budget in bytes (appends wait beyond it).
@@ -135,7 +137,8 @@ fn refuse_flags_that_do_not_apply(args: &BenchArgs) -> CliResult<()> {
     if args.max_unacked_bytes.is_some() && args.mode != Mode::Wormlog {
         return refuse("--max-unacked-bytes", "wormlog");
     }
-    if args.in_flight > 1 && !matches!(args.mode, Mode::Wormlog | Mode::RawPut) {
+    let in_flight_given = args.in_flight != wormlog_writer::DEFAULT_IN_FLIGHT;
+    if in_flight_given && !matches!(args.mode, Mode::Wormlog | Mode::RawPut) {
         return refuse("--in-flight", "wormlog or raw-put");
     }
     if args.streams > 1

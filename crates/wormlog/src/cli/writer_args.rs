@@ -55,7 +55,7 @@ pub(crate) struct WriterArgs {
     /// Segments in flight at once (pipelining): 1 waits for each PUT before the next, N
     /// sends up to N at once and acknowledges in order. Pays off where a PUT takes longer
     /// than encoding a segment (a store across a network) and many events are appended.
-    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=i64::from(wormlog_format::MAX_WINDOW)))]
+    #[arg(long, value_name = "N", default_value_t = wormlog_writer::DEFAULT_IN_FLIGHT, value_parser = clap::value_parser!(u32).range(1..=i64::from(wormlog_format::MAX_WINDOW)))]
     in_flight: u32,
 }
 
