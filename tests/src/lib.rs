@@ -69,6 +69,22 @@ pub fn writer_config(stream: &str, epoch: u64, writer: &str) -> WriterConfig {
     cfg
 }
 
+/// Verifies `stream` and asserts the log is clean and settled (no pending hole); returns the
+/// report.
+pub async fn verify_settled(
+    store: &Arc<dyn ObjectStore>,
+    stream: &str,
+) -> wormlog_reader::VerifyReport {
+    let report = wormlog_reader::verify(Arc::clone(store), "", stream, false)
+        .await
+        .unwrap();
+    assert!(
+        report.is_clean() && report.pending_holes.is_empty(),
+        "{report:?}"
+    );
+    report
+}
+
 /// What to plant at a slot.
 #[derive(Clone, Debug)]
 pub struct Plant {

@@ -518,10 +518,11 @@ impl Audit {
             return;
         }
         let orphaned = !self.prev_unknown && Facts::of_header(h).orphaned_by(self.prev);
-        if h.epoch < self.max_epoch && orphaned && h.wormlog >= 3 {
-            // Below a newer epoch and naming no valid predecessor: what a pipelined writer
-            // had in flight when a new leader's epoch-start took a slot below it. Skipped by
-            // readers as any zombie, but the protocol's own leftover, not damage.
+        // Below a newer epoch and naming no valid predecessor: what a pipelined writer had in
+        // flight when a new leader's epoch-start took a slot below it. Skipped by readers as
+        // any zombie, but the protocol's own leftover, not damage.
+        // (A version 1 or 2 segment is never an orphan: its zombies stay findings.)
+        if orphaned {
             report.orphans.push(OrphanNote {
                 slot,
                 epoch: h.epoch,
@@ -538,17 +539,6 @@ impl Audit {
                 epoch: h.epoch,
                 max_epoch: self.max_epoch,
                 writer: h.writer.clone(),
-            });
-            return;
-        }
-        if orphaned {
-            report.orphans.push(OrphanNote {
-                slot,
-                epoch: h.epoch,
-                writer: h.writer.clone(),
-                count: h.count,
-                names: h.prev,
-                valid_below: self.prev,
             });
             return;
         }

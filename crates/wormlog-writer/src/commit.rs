@@ -243,21 +243,7 @@ impl Core {
                 let slot = run.voids.last().map_or(next_slot - 1, |v| v.0);
                 return Err(self.fenced(void_epoch, slot, false));
             }
-            let missing: Vec<u64> = run
-                .gap
-                .into_iter()
-                .chain(run.holes.iter().copied())
-                .collect();
-            if !missing.is_empty() {
-                // On a versioned bucket, a delete marker says what a missing slot is.
-                self.refuse_deleted(&missing).await?;
-            }
-            if let Some(slot) = run.gap {
-                return Err(WriteError::Gap {
-                    stream: self.cfg.stream.clone(),
-                    slot,
-                });
-            }
+            self.refuse_missing(run.gap, &run.holes).await?;
             if run
                 .base
                 .as_ref()
@@ -300,20 +286,7 @@ impl Core {
             if run.epoch > self.cfg.epoch && !unchecked {
                 return Err(self.fenced(run.epoch, next_slot - 1, false));
             }
-            let missing: Vec<u64> = run
-                .gap
-                .into_iter()
-                .chain(run.holes.iter().copied())
-                .collect();
-            if !missing.is_empty() {
-                self.refuse_deleted(&missing).await?;
-            }
-            if let Some(slot) = run.gap {
-                return Err(WriteError::Gap {
-                    stream: self.cfg.stream.clone(),
-                    slot,
-                });
-            }
+            self.refuse_missing(run.gap, &run.holes).await?;
             (self.next_seq, self.prev) = match &run.base {
                 Some((_, b)) => (b.next_seq(), Some(b.write_id)),
                 None => (0, None),
@@ -323,6 +296,23 @@ impl Core {
                 return Ok(run.base);
             }
             // A late batch took a hole before our void: judge the windows again.
+        }
+    }
+
+    /// Missing slots below the tail, found by an open's walk: refuses a deleted one (a
+    /// delete marker on a versioned bucket says what a missing slot is) and a gap; the
+    /// pending `holes` are left for the repair.
+    async fn refuse_missing(&mut self, gap: Option<u64>, holes: &[u64]) -> Result<(), WriteError> {
+        let missing: Vec<u64> = gap.into_iter().chain(holes.iter().copied()).collect();
+        if !missing.is_empty() {
+            self.refuse_deleted(&missing).await?;
+        }
+        match gap {
+            Some(slot) => Err(WriteError::Gap {
+                stream: self.cfg.stream.clone(),
+                slot,
+            }),
+            None => Ok(()),
         }
     }
 

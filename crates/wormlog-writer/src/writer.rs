@@ -378,14 +378,8 @@ async fn run(
             core.lose_leadership();
         }
         let batch = gather_batch(first, &mut rx, &mut held, core.config());
-        let payload = match &batch.purge {
-            Some(record) => Payload::Purge(record),
-            None => Payload::Events(&batch.events),
-        };
-        let result = core.commit(payload, batch.expected_seq).await;
+        commit_alone(&mut core, batch).await;
         *position.lock() = position_of(&core);
-        let now = core.config().clock.monotonic();
-        reply_all(batch, result, &core.stats.telemetry, now);
     }
 }
 
@@ -500,7 +494,9 @@ async fn run_pipelined(
     }
 }
 
-/// A conditional append or a purge record, committed alone with nothing in flight.
+/// Commits one batch with nothing else in flight (every batch with a window of 1; with a
+/// larger one, a conditional append, a purge record, or the first batch of a chase) and
+/// answers its appends.
 async fn commit_alone(core: &mut Core, batch: Batch) {
     let payload = match &batch.purge {
         Some(record) => Payload::Purge(record),
