@@ -114,10 +114,22 @@ impl Plant {
     }
 
     /// The same segment naming `prev` as its predecessor: an orphan where that is not the
-    /// valid segment below.
+    /// valid segment below. It is planted as a pipelined writer sends one, with the slot
+    /// below it unsettled (window 2): an orphan `verify` can explain.
     pub fn naming(self, prev: Option<Uuid>) -> Plant {
         Plant {
             prev: Some(prev),
+            window: self.window.max(2),
+            ..self
+        }
+    }
+
+    /// The same segment naming `prev` and sent with everything below it settled (window 1):
+    /// a pipelined writer's batch sent again after its window drained.
+    pub fn sent_again_naming(self, prev: Option<Uuid>) -> Plant {
+        Plant {
+            prev: Some(prev),
+            window: 1,
             ..self
         }
     }

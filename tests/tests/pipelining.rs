@@ -523,7 +523,55 @@ async fn a_repair_that_fails_halfway_leaves_the_rest_pending(store: Arc<dyn Obje
     );
 }
 
+/// The writer's position is where it stands once an append is acknowledged, so a conditional
+/// append made from it does not conflict (the position was updated after the answers).
+async fn the_position_after_an_acknowledgement_is_where_the_writer_stands(
+    store: Arc<dyn ObjectStore>,
+) {
+    let w = LogWriter::open(Arc::clone(&store), pipelined(1, "a"))
+        .await
+        .unwrap();
+    for i in 0..20 {
+        let next = w.position().next_seq;
+        let event = w.event("t", &i.to_string()).unwrap();
+        w.append_expected(vec![event], next).await.unwrap();
+    }
+    assert_eq!(w.position().next_seq, 20);
+    w.close().await;
+}
+
+/// A segment naming another predecessor that no failed speculation explains (sent with
+/// nothing unsettled below it, far above the last valid one) was replaced or forged: a
+/// finding of `verify`, not one of the orphans a pipelined writer leaves.
+async fn a_forged_orphan_is_a_finding(store: Arc<dyn ObjectStore>) {
+    let w = LogWriter::open(Arc::clone(&store), pipelined(1, "a"))
+        .await
+        .unwrap();
+    for r in append_at_once(&w, 3).await {
+        r.unwrap();
+    }
+    w.close().await;
+    let forged = Plant::events(3, 1, 1, "a").sent_again_naming(Some(uuid::Uuid::from_u128(9)));
+    forged.at(&*store, S, 4).await;
+    let report = wormlog_reader::verify(Arc::clone(&store), "", S, false)
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            report.findings.as_slice(),
+            [wormlog_reader::Finding::UnexplainedOrphan {
+                slot: 4,
+                window: 1,
+                valid_at: Some(3)
+            }]
+        ),
+        "{report:?}"
+    );
+}
+
 on_every_store!(
+    the_position_after_an_acknowledgement_is_where_the_writer_stands,
+    a_forged_orphan_is_a_finding,
     a_held_append_does_not_block_a_later_one,
     a_repair_that_fails_halfway_leaves_the_rest_pending,
     backpressure_bounds_what_is_unanswered,

@@ -232,7 +232,7 @@ async fn a_purged_orphan_stays_an_orphan(store: Arc<dyn ObjectStore>) {
     let lost = Some(uuid::Uuid::from_u128(77));
     let orphan = wormlog_tests::Plant::events(2, 2, 2, "leader").naming(lost);
     orphan.at(&*store, S, 3).await;
-    let again = wormlog_tests::Plant::events(2, 1, 2, "leader").naming(Some(two));
+    let again = wormlog_tests::Plant::events(2, 1, 2, "leader").sent_again_naming(Some(two));
     again.at(&*store, S, 4).await;
     let reader = LogReader::new(Arc::clone(&store), "", S).unwrap();
     let before: Vec<_> = reader.read_events(0, None).await.unwrap();

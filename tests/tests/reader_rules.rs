@@ -234,7 +234,7 @@ async fn a_log_with_an_orphan(store: &Arc<dyn ObjectStore>) -> Vec<uuid::Uuid> {
     let two = store.get(&keys.segment(2)).await.unwrap();
     let two = wormlog_format::decode_header(&two.body).unwrap().write_id;
     Plant::events(2, 1, 1, "w")
-        .naming(Some(two))
+        .sent_again_naming(Some(two))
         .at(&**store, S, 4)
         .await;
     let mut ids = Vec::new();

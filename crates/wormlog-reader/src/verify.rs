@@ -39,6 +39,17 @@ pub enum Finding {
     Foreign { slot: u64, error: String },
     /// A segment whose header names another stream or slot (copied).
     Misplaced { slot: u64, error: String },
+    /// A segment naming another predecessor than the valid one that no writer's window
+    /// explains: sent with nothing unsettled below it, or far above the last valid segment.
+    /// An honest orphan was sent while the slot that went otherwise was in its window; this
+    /// one was replaced or forged. Readers skip it, and the valid segments after it turn into
+    /// orphans too.
+    UnexplainedOrphan {
+        slot: u64,
+        window: u32,
+        /// The slot of the last valid segment below it.
+        valid_at: Option<u64>,
+    },
     /// A segment whose epoch is below one already seen: a stale write readers skip.
     Zombie {
         slot: u64,
@@ -103,6 +114,11 @@ impl Finding {
             Finding::Corrupt { slot, error } => format!("slot {slot} is corrupt: {error}"),
             Finding::Foreign { slot, error } => format!("slot {slot} holds a file wormlog did not write: {error}"),
             Finding::Misplaced { slot, error } => format!("slot {slot} holds a misplaced segment: {error}"),
+            Finding::UnexplainedOrphan { slot, window, valid_at } => format!(
+                "slot {slot} names another predecessor than the valid segment below it{}, yet its writer had {} slot(s) unsettled with it: no failed speculation explains it, so it was replaced or forged (readers skip it, and what follows it)",
+                valid_at.map_or_else(String::new, |v| format!(" (at slot {v})")),
+                window
+            ),
             Finding::Zombie { slot, epoch, max_epoch, writer } => {
                 format!("slot {slot} is a zombie: epoch {epoch} by {writer:?} after epoch {max_epoch}; readers skip it")
             }
@@ -393,9 +409,34 @@ struct Audit {
     prev_unknown: bool,
     /// The highest slot found missing so far (undocumented).
     last_missing: Option<u64>,
+    /// The slot of the last valid segment (with `prev`, its write id).
+    valid_at: Option<u64>,
 }
 
 impl Audit {
+    /// An orphan is what a failed speculation leaves: its writer sent it with the slots of
+    /// its window unsettled, and one of them settled otherwise, so the last valid segment
+    /// below it lies at most its window below it (the slot that went otherwise, or the valid
+    /// one under a void there). An orphan sent with nothing unsettled (window 1), or further
+    /// above the last valid segment, was replaced or forged: a finding.
+    fn explain_orphan(
+        &self,
+        report: &mut VerifyReport,
+        slot: u64,
+        h: &wormlog_format::SegmentHeader,
+    ) {
+        let window = h.window.unwrap_or(1);
+        let reach = slot.saturating_sub(u64::from(window));
+        let explained = window > 1 && self.valid_at.is_some_and(|v| v >= reach);
+        if !explained {
+            report.findings.push(Finding::UnexplainedOrphan {
+                slot,
+                window,
+                valid_at: self.valid_at,
+            });
+        }
+    }
+
     /// Whether the segment at `slot` was sent while a slot found missing below it was still
     /// unsettled (its header's window reaches that slot).
     fn waits_on_a_missing_slot(&self, slot: u64, h: &wormlog_format::SegmentHeader) -> bool {
@@ -474,6 +515,7 @@ impl Audit {
         self.max_epoch = p.epoch;
         self.expected_seq = Some(p.first_seq + p.count);
         (self.prev, self.prev_unknown) = (Some(p.write_id), false);
+        self.valid_at = Some(p.slot);
     }
 
     fn segment(&mut self, report: &mut VerifyReport, stream: &str, slot: u64, body: &[u8]) {
@@ -523,6 +565,7 @@ impl Audit {
         // any zombie, but the protocol's own leftover, not damage.
         // (A version 1 or 2 segment is never an orphan: its zombies stay findings.)
         if orphaned {
+            self.explain_orphan(report, slot, h);
             report.orphans.push(OrphanNote {
                 slot,
                 epoch: h.epoch,
@@ -566,6 +609,7 @@ impl Audit {
         self.max_epoch = h.epoch;
         self.expected_seq = Some(h.first_seq + h.count);
         (self.prev, self.prev_unknown) = (Some(h.write_id), false);
+        self.valid_at = Some(slot);
         if h.kind.is_control() {
             report.control_records += 1;
         }

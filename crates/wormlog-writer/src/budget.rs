@@ -34,6 +34,15 @@ struct State {
     closing: bool,
 }
 
+/// What a hand-over lets go of, to be dropped once the budget's lock is released: requests
+/// the task can no longer take, and the task's queue when it closes (dropping the last
+/// sender may drop requests still in it, whose reservations come back through the lock).
+#[derive(Default)]
+struct Unsent {
+    requests: Vec<Request>,
+    tx: Option<mpsc::UnboundedSender<Request>>,
+}
+
 /// A request waiting for room, and who to tell when it is handed over.
 struct Waiting {
     request: Request,
@@ -45,6 +54,8 @@ struct Waiting {
 pub(crate) struct Reserved {
     budget: Arc<Budget>,
     bytes: usize,
+    /// False once given back by hand (a request the task could not take).
+    armed: bool,
 }
 
 impl std::fmt::Debug for Reserved {
@@ -55,6 +66,9 @@ impl std::fmt::Debug for Reserved {
 
 impl Drop for Reserved {
     fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
         let unsent = {
             let mut state = self.budget.state.lock();
             state.used -= self.bytes;
@@ -146,8 +160,8 @@ impl Budget {
     /// stopped) is returned, for the caller to drop once it has let go of the lock (its
     /// reservation comes back through it); dropped, it answers its append with `Closed`.
     #[must_use]
-    fn hand_over(self: &Arc<Self>, state: &mut State) -> Vec<Request> {
-        let mut unsent = Vec::new();
+    fn hand_over(self: &Arc<Self>, state: &mut State) -> Unsent {
+        let mut unsent = Unsent::default();
         while let Some(head) = state.line.front() {
             if !state.fits(head.bytes, self.max) {
                 break;
@@ -161,21 +175,32 @@ impl Budget {
             request.reserved = Some(Reserved {
                 budget: Arc::clone(self),
                 bytes,
+                armed: true,
             });
-            match &state.tx {
-                Some(tx) => {
-                    if let Err(mpsc::error::SendError(request)) = tx.send(request) {
-                        unsent.push(request); // the task is gone
-                    }
+            let refused = match &state.tx {
+                Some(tx) => tx.send(request).err().map(|e| e.0),
+                None => Some(request),
+            };
+            if let Some(mut request) = refused {
+                // The task is gone: this request and every one behind it can only be
+                // dropped (which answers them `Closed`). Their reservations are given back
+                // here, not by their drops, which would each hand over the next from inside
+                // the last (as deep as the line is long).
+                if let Some(mut r) = request.reserved.take() {
+                    r.armed = false;
                 }
-                None => unsent.push(request),
+                state.used -= bytes;
+                unsent.tx = state.tx.take();
+                unsent.requests.push(request);
+                let behind = state.line.drain(..).map(|w| w.request);
+                unsent.requests.extend(behind);
             }
             if let Some(told) = handed_over {
                 let _ = told.send(());
             }
         }
         if state.closing && state.line.is_empty() {
-            state.tx = None;
+            unsent.tx = state.tx.take();
         }
         unsent
     }

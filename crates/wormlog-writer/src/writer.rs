@@ -378,8 +378,7 @@ async fn run(
             core.lose_leadership();
         }
         let batch = gather_batch(first, &mut rx, &mut held, core.config());
-        commit_alone(&mut core, batch).await;
-        *position.lock() = position_of(&core);
+        commit_alone(&mut core, batch, &position).await;
     }
 }
 
@@ -422,7 +421,7 @@ async fn run_pipelined(
             };
             let alone = batch.expected_seq.is_some() || batch.purge.is_some();
             if alone || core.chasing || core.stopped.is_some() {
-                commit_alone(&mut core, batch).await;
+                commit_alone(&mut core, batch, &position).await;
                 if window.is_empty() {
                     core.restart(&mut window);
                 }
@@ -471,6 +470,7 @@ async fn run_pipelined(
             let batch = flying.pop_front().expect("one batch per slot in flight");
             let now = core.config().clock.monotonic();
             let settled = core.settle_lowest(&mut window, &batch.events).await;
+            *position.lock() = position_of(&core); // before the answers, as with one slot
             let abandon = core.must_abandon(&settled);
             match settled {
                 Settlement::Committed(c) => reply_all(batch, Ok(c), &core.stats.telemetry, now),
@@ -497,12 +497,15 @@ async fn run_pipelined(
 /// Commits one batch with nothing else in flight (every batch with a window of 1; with a
 /// larger one, a conditional append, a purge record, or the first batch of a chase) and
 /// answers its appends.
-async fn commit_alone(core: &mut Core, batch: Batch) {
+/// The writer's position is updated before the appends are answered, so a caller that reads
+/// it after its acknowledgement (to make a conditional append) sees where it stands.
+async fn commit_alone(core: &mut Core, batch: Batch, position: &Mutex<WriterPosition>) {
     let payload = match &batch.purge {
         Some(record) => Payload::Purge(record),
         None => Payload::Events(&batch.events),
     };
     let result = core.commit(payload, batch.expected_seq).await;
+    *position.lock() = position_of(core);
     let now = core.config().clock.monotonic();
     reply_all(batch, result, &core.stats.telemetry, now);
 }

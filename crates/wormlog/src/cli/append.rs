@@ -207,7 +207,9 @@ async fn next_line(
 /// they come back. The writer opens at the first valid line, so a bad first line writes nothing.
 async fn run_streaming(ctx: &Context, args: &AppendArgs) -> CliResult<()> {
     let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(AppendFuture, NewEvent)>();
+    // Bounded: a printer slower than the store (stdout into a slow pipe) holds stdin back
+    // too, so memory stays bounded whichever side is slow.
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<(AppendFuture, NewEvent)>(4096);
     let keys = wormlog::StreamKeys::new(&ctx.store.root_prefix, &ctx.stream)
         .map_err(|e| CliError::usage(e.to_string()))?;
     let mut acks = Acks::new(
@@ -265,7 +267,7 @@ async fn run_streaming(ctx: &Context, args: &AppendArgs) -> CliResult<()> {
         let Ok(queued) = w.queue(event.clone()).await else {
             break; // the writer is gone; its error reaches the printer with the appends
         };
-        if tx.send((queued, event)).is_err() {
+        if tx.send((queued, event)).await.is_err() {
             break; // the printer stopped at an error; it is reported below
         }
     }
