@@ -389,6 +389,38 @@ pub async fn verify(
 }
 
 /// The reader's validity rules, continuing past damage.
+/// What a segment says of its place in a pipelined writer's chain.
+#[derive(Clone)]
+struct Link {
+    kind: SegmentKind,
+    epoch: u64,
+    write_id: uuid::Uuid,
+    prev: Option<uuid::Uuid>,
+    first_seq: u64,
+    next_seq: u64,
+}
+
+impl Link {
+    fn of(h: &wormlog_format::SegmentHeader) -> Link {
+        Link {
+            kind: h.kind,
+            epoch: h.epoch,
+            write_id: h.write_id,
+            prev: h.prev,
+            first_seq: h.first_seq,
+            next_seq: h.first_seq + h.count,
+        }
+    }
+
+    /// Whether this batch was encoded as following `lower`, its writer's batch below it.
+    fn names(&self, lower: &Link) -> bool {
+        self.prev == Some(lower.write_id)
+            && self.first_seq == lower.next_seq
+            && lower.kind == SegmentKind::Events
+            && lower.epoch == self.epoch
+    }
+}
+
 #[derive(Default)]
 struct Audit {
     max_epoch: u64,
@@ -411,14 +443,18 @@ struct Audit {
     last_missing: Option<u64>,
     /// The slot of the last valid segment (with `prev`, its write id).
     valid_at: Option<u64>,
+    /// The last slots read whole (up to a window's worth), for judging orphans.
+    recent: std::collections::VecDeque<(u64, Link)>,
 }
 
 impl Audit {
     /// An orphan is what a failed speculation leaves: its writer sent it with the slots of
-    /// its window unsettled, and one of them settled otherwise, so the last valid segment
-    /// below it lies at most its window below it (the slot that went otherwise, or the valid
-    /// one under a void there). An orphan sent with nothing unsettled (window 1), or further
-    /// above the last valid segment, was replaced or forged: a finding.
+    /// its window unsettled, each speculated to hold the batch the one above it names, and
+    /// one of them settled otherwise. So an honest orphan's chain breaks inside its own
+    /// window (the link from some slot there to the one below it). An orphan sent with
+    /// nothing unsettled (window 1), or whose chain is whole across its window (its writer
+    /// then had every reason to take it for valid: what broke lies below, where its writer
+    /// had seen it settle), was replaced or forged, or something below it was: a finding.
     fn explain_orphan(
         &self,
         report: &mut VerifyReport,
@@ -426,9 +462,19 @@ impl Audit {
         h: &wormlog_format::SegmentHeader,
     ) {
         let window = h.window.unwrap_or(1);
-        let reach = slot.saturating_sub(u64::from(window));
-        let explained = window > 1 && self.valid_at.is_some_and(|v| v >= reach);
-        if !explained {
+        let floor = wormlog_format::lowest_pending(slot, window);
+        let mut upper = Link::of(h);
+        let mut broken = false;
+        for below in (floor..slot).rev() {
+            match self.recent.iter().find(|(s, _)| *s == below) {
+                Some((_, lower)) if upper.names(lower) => upper = lower.clone(),
+                _ => {
+                    broken = true;
+                    break;
+                }
+            }
+        }
+        if window <= 1 || !broken {
             report.findings.push(Finding::UnexplainedOrphan {
                 slot,
                 window,
@@ -547,6 +593,10 @@ impl Audit {
             });
             self.prev_unknown = true;
             return;
+        }
+        self.recent.push_back((slot, Link::of(h)));
+        if self.recent.len() > wormlog_format::MAX_WINDOW as usize {
+            self.recent.pop_front();
         }
         if h.kind == SegmentKind::Void {
             // A slot its writer never filled: never valid, never an error.

@@ -24,6 +24,8 @@ use crate::WriteError;
 pub(crate) struct Budget {
     max: usize,
     state: Mutex<State>,
+    /// Told whenever the line has emptied.
+    drained: tokio::sync::Notify,
 }
 
 struct State {
@@ -94,6 +96,7 @@ impl Budget {
                 tx: Some(tx),
                 closing: false,
             }),
+            drained: tokio::sync::Notify::new(),
         })
     }
 
@@ -199,10 +202,26 @@ impl Budget {
                 let _ = told.send(());
             }
         }
-        if state.closing && state.line.is_empty() {
-            unsent.tx = state.tx.take();
+        if state.line.is_empty() {
+            self.drained.notify_waiters();
+            if state.closing {
+                unsent.tx = state.tx.take();
+            }
         }
         unsent
+    }
+
+    /// Resolves once no request waits for room (at once if none does).
+    pub async fn until_line_empty(&self) {
+        loop {
+            let drained = self.drained.notified();
+            tokio::pin!(drained);
+            drained.as_mut().enable();
+            if self.state.lock().line.is_empty() {
+                return;
+            }
+            drained.await;
+        }
     }
 
     /// Bytes reserved now.

@@ -238,6 +238,13 @@ impl LogWriter {
         })
     }
 
+    /// Resolves once the writer has room: no append waits in line for its budget
+    /// ([`WriterConfig::max_unacked_bytes`]). A producer that appends, then awaits this,
+    /// holds at most one event beyond the budget.
+    pub async fn until_room(&self) {
+        self.budget.until_line_empty().await;
+    }
+
     /// [`LogWriter::append`] that never waits for room: [`WriteError::Full`] when the
     /// writer's budget of unanswered bytes is spent (or others wait for it), with nothing
     /// queued.

@@ -25,8 +25,8 @@ pub enum Profile {
     /// over: every takeover must be in the log within a bounded time (fencing ahead).
     StaleWriter,
     /// Pipelined writers (2 to 8 slots in flight): PUTs that land out of order (latency
-    /// that varies from zero up), crashes with a full window, and definite refusals
-    /// mid-window besides the usual faults.
+    /// that varies from zero up), crashes with a full window, definite refusals mid-window
+    /// and a lease-less stale writer besides the usual faults.
     Pipelined,
 }
 
@@ -164,6 +164,8 @@ impl Profile {
                 crashes: 4,
                 pipelined: true,
                 refuse: 0.03,
+                // A lease-less stale writer, pipelined too, while leaders take over.
+                runaways: 1,
                 ..base
             },
         }

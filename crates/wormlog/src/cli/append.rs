@@ -264,11 +264,19 @@ async fn run_streaming(ctx: &Context, args: &AppendArgs) -> CliResult<()> {
         let event = w.event(&args.event_type, &line)?;
         // Waits while the writer is full (its max_unacked_bytes), so a producer faster than
         // the store holds stdin back instead of memory.
-        let Ok(queued) = w.queue(event.clone()).await else {
-            break; // the writer is gone; its error reaches the printer with the appends
-        };
-        if tx.send((queued, event)).await.is_err() {
+        // In line at once, so its acknowledgement is printed whatever happens next; then
+        // wait while the writer is full (its max_unacked_bytes): a producer faster than
+        // the store is held back instead of buffered, and a signal still stops it there.
+        let appended = w.append_event(event.clone());
+        if tx.send((appended, event)).await.is_err() {
             break; // the printer stopped at an error; it is reported below
+        }
+        tokio::select! {
+            () = w.until_room() => {}
+            signal = interrupt.wait() => {
+                stopped_by = Some(signal);
+                break;
+            }
         }
     }
     drop(tx);
