@@ -12,6 +12,9 @@
 #                               RGW behind a delay relay, window 1 against window 8), written
 #                               into the existing docs/benchmarks.md
 #
+# The sections below the pipelining one measure one segment in flight (--in-flight 1), the
+# serial writer, against serial baselines; the pipelining section measures window 8 (the
+# default) against window 1 and against raw PutObjects 8 in flight.
 # For each event size, in this order, on one fresh bucket:
 #   (c) wormlog bench --replay      append through a real writer, then replay vs raw GETs
 #   (a) wormlog bench --mode raw-put --object-bytes <wormlog's mean segment size>
@@ -48,14 +51,16 @@ BIN=target/release/wormlog
 if (( ! PIPE_ONLY )); then
 MEM_EVENTS=$(( QUICK ? 100000 : 1000000 ))
 say "MemoryStore, one core (taskset -c 0): $MEM_EVENTS events of 256 B"
-taskset -c 0 "$BIN" --store mem:// bench --events "$MEM_EVENTS" --event-bytes 256 --json >"$RAW/memory-256.json"
+taskset -c 0 "$BIN" --store mem:// bench --events "$MEM_EVENTS" --event-bytes 256 --in-flight 1 --json >"$RAW/memory-256.json"
+say "MemoryStore, one core: the same with the default window of 8 (what pipelining costs a CPU-bound writer)"
+taskset -c 0 "$BIN" --store mem:// bench --events "$MEM_EVENTS" --event-bytes 256 --in-flight 8 --json >"$RAW/memory-256-w8.json"
 PAYLOAD_SIZES=(256 4096)
 PAYLOADS=(json base64-json raw)
 for size in "${PAYLOAD_SIZES[@]}"; do
   n=$(( (QUICK ? 12800000 : 102400000) / size ))
   for payload in "${PAYLOADS[@]}"; do
     say "MemoryStore, one core: $n events of $size B, --payload $payload"
-    taskset -c 0 "$BIN" --store mem:// bench --events "$n" --event-bytes "$size" --payload "$payload" --json >"$RAW/memory-payload-$payload-$size.json"
+    taskset -c 0 "$BIN" --store mem:// bench --events "$n" --event-bytes "$size" --payload "$payload" --in-flight 1 --json >"$RAW/memory-payload-$payload-$size.json"
   done
 done
 fi
@@ -134,11 +139,11 @@ PER_EVENT=$(( QUICK ? 100 : 1000 ))
 for size in "${SIZES[@]}"; do
   n=$(events_for "$size")
   say "event size $size B: wormlog ($n events, then replay)"
-  "$BIN" --store "$STORE" bench --events "$n" --event-bytes "$size" --replay --json >"$RAW/wormlog-$size.json"
+  "$BIN" --store "$STORE" bench --events "$n" --event-bytes "$size" --replay --in-flight 1 --json >"$RAW/wormlog-$size.json"
   # The same objects wormlog wrote: as many bytes, in objects of its mean segment size.
   read -r mean raw_n < <(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); t=r["object_bytes_total"]; print(max(1, t // max(1, r["segments"])), max(1, t // int(sys.argv[2])))' "$RAW/wormlog-$size.json" "$size")
   say "event size $size B: raw PutObject of $mean-byte objects, the same bytes"
-  "$BIN" --store "$STORE" bench --mode raw-put --events "$raw_n" --event-bytes "$size" --object-bytes "$mean" --json >"$RAW/raw-$size.json"
+  "$BIN" --store "$STORE" bench --mode raw-put --events "$raw_n" --event-bytes "$size" --object-bytes "$mean" --in-flight 1 --json >"$RAW/raw-$size.json"
   say "event size $size B: per-event conditional PUT loop ($PER_EVENT events)"
   "$BIN" --store "$STORE" bench --mode per-event --events "$PER_EVENT" --event-bytes "$size" --json >"$RAW/per-event-$size.json"
 done
@@ -151,11 +156,11 @@ for size in "${PAYLOAD_SIZES[@]}"; do
   n=$(events_for "$size")
   for payload in "${PAYLOADS[@]}"; do
     say "event size $size B: --payload $payload ($n events)"
-    "$BIN" --store "$STORE" bench --events "$n" --event-bytes "$size" --payload "$payload" --json >"$RAW/payload-$payload-$size.json"
+    "$BIN" --store "$STORE" bench --events "$n" --event-bytes "$size" --payload "$payload" --in-flight 1 --json >"$RAW/payload-$payload-$size.json"
   done
   line=$(same_line_bytes "$RAW/payload-raw-$size.json" "$RAW/payload-json-$size.json" "$size")
   say "event size $size B: JSON events as large in the log as the raw ones ($line B of data)"
-  "$BIN" --store "$STORE" bench --events "$n" --event-bytes "$line" --json >"$RAW/payload-json-same-line-$size.json"
+  "$BIN" --store "$STORE" bench --events "$n" --event-bytes "$line" --in-flight 1 --json >"$RAW/payload-json-same-line-$size.json"
 done
 
 
