@@ -13,13 +13,13 @@
 #                               into the existing docs/benchmarks.md
 #
 # The sections below the pipelining one measure one segment in flight (--in-flight 1), the
-# serial writer, against serial baselines; the pipelining section measures window 8 (the
-# default) against window 1 and against raw PutObjects 8 in flight.
+# serial writer, against serial baselines; the pipelining section measures window 8
+# against window 1 and against raw PutObjects 8 in flight.
 # For each event size, in this order, on one fresh bucket:
 #   (c) wormlog bench --replay      append through a real writer, then replay vs raw GETs
 #   (a) wormlog bench --mode raw-put --object-bytes <wormlog's mean segment size>
 #                                   plain PutObjects of the same bytes, as many in flight as
-#                                   the writer keeps (--in-flight, default 8): the ceiling
+#                                   the writer keeps (--in-flight): the ceiling
 #   (b) wormlog bench --mode per-event   one create-only PUT per event: the naive log
 # Then, on the same RGW:
 #   documents   a 100 MB file: wormlog bench --mode document (one streamed PUT of the
@@ -52,7 +52,7 @@ if (( ! PIPE_ONLY )); then
 MEM_EVENTS=$(( QUICK ? 100000 : 1000000 ))
 say "MemoryStore, one core (taskset -c 0): $MEM_EVENTS events of 256 B"
 taskset -c 0 "$BIN" --store mem:// bench --events "$MEM_EVENTS" --event-bytes 256 --in-flight 1 --json >"$RAW/memory-256.json"
-say "MemoryStore, one core: the same with the default window of 8 (what pipelining costs a CPU-bound writer)"
+say "MemoryStore, one core: the same with a window of 8 (what pipelining costs a CPU-bound writer)"
 taskset -c 0 "$BIN" --store mem:// bench --events "$MEM_EVENTS" --event-bytes 256 --in-flight 8 --json >"$RAW/memory-256-w8.json"
 PAYLOAD_SIZES=(256 4096)
 PAYLOADS=(json base64-json raw)

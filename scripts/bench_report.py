@@ -140,7 +140,7 @@ def main():
     add("## Append on Ceph RGW, side by side")
     add("")
     add("(c) `wormlog bench --in-flight 1`: one writer with one segment in flight (the serial writer;")
-    add("the pipelining section below measures the default window of 8), two full batches of appends")
+    add("the pipelining section below measures a window of 8), two full batches of appends")
     add("in flight, group commit.")
     add("(a) `--mode raw-put`: the same number of bytes as wormlog wrote, as plain PutObjects of")
     add("wormlog's mean segment size, one at a time (`--in-flight 1`, as the writer): the")
