@@ -123,10 +123,11 @@ pub struct WriterConfig {
 
 /// The default [`WriterConfig::in_flight`]: 1. On Ceph RGW 8 segments in flight store
 /// more at every latency measured (1.3x to 1.9x over loopback, 6.3x to 6.5x at 20 ms added
-/// each way; docs/benchmarks.md, "Pipelining"), but a pipelined stale leader racing a new
-/// one on RGW was seen to hold the takeover off for seconds (once for minutes), where one
-/// slot in flight takes under half a second: until that is understood, pipelining is asked
-/// for (`in_flight`, `--in-flight 8`), not the default.
+/// each way; docs/benchmarks.md, "Pipelining"), but a pipelined stale leader can land more
+/// slots per round trip than a new leader's fencing ahead claims, holding the takeover off
+/// for as long as it writes (docs/protocol.md, Known limits): until claims reach past a
+/// pipelined writer's window, pipelining is asked for (`in_flight`, `--in-flight 8`), not
+/// the default.
 pub const DEFAULT_IN_FLIGHT: u32 = 1;
 
 /// The default [`WriterConfig::max_unacked_bytes`]: 64 MiB.
