@@ -273,7 +273,7 @@ impl LogWriter {
         if events.is_empty() {
             return Ok(Vec::new());
         }
-        let rx = self.send(events, Some(expected_seq), None).await?;
+        let rx = self.send(events, Some(expected_seq), None)?;
         Ok(rx.await.unwrap_or(Err(WriteError::Closed))?.events)
     }
 
@@ -281,7 +281,7 @@ impl LogWriter {
     /// tail, after every append queued before it, and returns its slot. The caller deletes
     /// the named segments only after this succeeds, so the trail is in the log first.
     pub async fn append_purge(&self, record: PurgeRecord) -> Result<u64, WriteError> {
-        let rx = self.send(Vec::new(), None, Some(record)).await?;
+        let rx = self.send(Vec::new(), None, Some(record))?;
         Ok(rx.await.unwrap_or(Err(WriteError::Closed))?.slot)
     }
 
@@ -303,9 +303,9 @@ impl LogWriter {
         (request, rx)
     }
 
-    /// Hands a request to the writer behind every earlier append, waiting for room if need
-    /// be; returns where its answer will come.
-    async fn send(
+    /// Puts a request in line behind every earlier append (the budget hands it to the task
+    /// when there is room); returns where its answer will come.
+    fn send(
         &self,
         events: Vec<NewEvent>,
         expected_seq: Option<u64>,
@@ -487,7 +487,7 @@ async fn run_pipelined(
             if let Some(cause) = abandon {
                 // What is still in flight is given up where it is: no PUT is sent again (I5).
                 sends.clear();
-                let slots = Core::in_flight_slots(&window);
+                let slots = window.slots_in_flight();
                 for (slot, batch) in slots.into_iter().zip(flying.drain(..)) {
                     let e = core.abandoned(slot, &cause);
                     reply_all(batch, Err(e), &core.stats.telemetry, now);

@@ -106,6 +106,11 @@ impl Window {
         })
     }
 
+    /// The slots still in flight, lowest first.
+    pub fn slots_in_flight(&self) -> Vec<u64> {
+        self.slots.iter().map(|s| s.slot).collect()
+    }
+
     /// The lowest slot in flight.
     pub fn lowest_slot(&self) -> u64 {
         self.slots.front().map_or(self.next_slot, |s| s.slot)
@@ -324,10 +329,5 @@ impl Core {
                 },
             },
         }
-    }
-
-    /// The slots still in flight, lowest first.
-    pub(crate) fn in_flight_slots(window: &Window) -> Vec<u64> {
-        window.slots.iter().map(|s| s.slot).collect()
     }
 }
