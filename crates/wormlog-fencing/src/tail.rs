@@ -30,7 +30,7 @@ use wormlog_format::{
     decode_segment, is_pending, lowest_pending, FormatError, SegmentKind, SegmentSummary,
     StreamKeys,
 };
-use wormlog_store::{list_all, shadowed_keys, ObjectStore, StoreError};
+use wormlog_store::{list_all, shadowed_keys, ObjectStore, StoreError, MAX_LIST_PAGE};
 
 /// How reads of the log are retried.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -513,6 +513,23 @@ impl LogReads {
             last = Some(lo);
         }
         Ok(last)
+    }
+
+    /// The highest slot listed above `slot` (`None`: nothing is), from one page of the
+    /// listing: how far a writer still appending has got, roughly. Only a hint, for where to
+    /// claim next: the listing may lag behind a PUT or stop at its page, so a caller reads
+    /// every slot it relies on.
+    pub async fn highest_listed_above(&self, slot: u64) -> Result<Option<u64>, TailError> {
+        let (prefix, after) = (self.keys.log_prefix(), self.keys.segment(slot));
+        let page = self
+            .retrying(|| self.store.list_after(&prefix, Some(&after), MAX_LIST_PAGE))
+            .await
+            .map_err(TailError::Store)?;
+        Ok(page
+            .entries
+            .iter()
+            .filter_map(|e| self.keys.parse_slot(&e.key))
+            .max())
     }
 
     /// Who wrote `slot` (`None` if it is free): HEAD metadata when the store keeps it, else the

@@ -6,6 +6,7 @@
 //! - `wormlog lease acquire` then `wormlog append --epoch E`: the lease is taken once and
 //!   never renewed, so a leader may take it over while this writer still appends.
 
+use futures::StreamExt;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -57,23 +58,31 @@ pub(crate) async fn runaways(world: Arc<World>, mut rng: SeededRng) {
         let Some(epoch) = lease_acquire(&world, &writer).await else {
             continue;
         };
-        let wc = world.writer_config(&writer, epoch, &mut rng);
+        let mut wc = world.writer_config(&writer, epoch, &mut rng);
+        let outstanding = match world.settings.streaming_runaways {
+            true => {
+                wc.in_flight = 8;
+                wc.one_per_segment = true;
+                16
+            }
+            false => 1,
+        };
         let Ok(w) = world.open(wc).await else {
             continue;
         };
         let from = world.now_ms();
-        for _ in 0..250 {
-            world.append_ops(&w, &writer, epoch, 1).await;
-            if world
+        let fenced = || {
+            world
                 .history
                 .lock()
                 .stops
                 .iter()
                 .any(|s| s.writer == writer)
-            {
-                break; // fenced by the new leader
-            }
-        }
+        };
+        futures::stream::iter(0..250)
+            .take_while(|_| std::future::ready(!fenced()))
+            .for_each_concurrent(outstanding, |_| world.append_ops(&w, &writer, epoch, 1))
+            .await;
         let to = world.now_ms();
         world.history.lock().runaways.push((from, to));
         if let Ok(w) = Arc::try_unwrap(w) {

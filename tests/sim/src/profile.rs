@@ -24,6 +24,11 @@ pub enum Profile {
     /// A lease-less stale writer appending as fast as the store answers while leaders take
     /// over: every takeover must be in the log within a bounded time (fencing ahead).
     StaleWriter,
+    /// [`Profile::StaleWriter`] with pipelined writers, the stale one streaming: it keeps 16
+    /// appends outstanding, one segment each, 8 slots in flight, so it lands several slots
+    /// per round trip of the new leader's (as measured on RGW, where it outran claims made
+    /// one round after another).
+    StalePipelined,
     /// Pipelined writers (2 to 8 slots in flight): PUTs that land out of order (latency
     /// that varies from zero up), crashes with a full window, definite refusals mid-window
     /// and a lease-less stale writer besides the usual faults.
@@ -60,12 +65,14 @@ pub struct Settings {
     pub takeover_bound: Option<Duration>,
     /// Writers keep several slots in flight (`in_flight` 2..=8, drawn per writer).
     pub pipelined: bool,
+    /// Runaways stream: 16 appends outstanding, one segment each, 8 slots in flight.
+    pub streaming_runaways: bool,
     /// Log PUTs: chance of a definite refusal (403) before the store.
     pub refuse: f64,
 }
 
 impl Profile {
-    pub const ALL: [Profile; 8] = [
+    pub const ALL: [Profile; 9] = [
         Profile::Calm,
         Profile::Default,
         Profile::HeavyPut,
@@ -73,6 +80,7 @@ impl Profile {
         Profile::LeaseChaos,
         Profile::CrashHeavy,
         Profile::StaleWriter,
+        Profile::StalePipelined,
         Profile::Pipelined,
     ];
 
@@ -85,6 +93,7 @@ impl Profile {
             Profile::LeaseChaos => "lease-chaos",
             Profile::CrashHeavy => "crash-heavy",
             Profile::StaleWriter => "stale-writer",
+            Profile::StalePipelined => "stale-pipelined",
             Profile::Pipelined => "pipelined",
         }
     }
@@ -110,6 +119,7 @@ impl Profile {
             runaways: 0,
             takeover_bound: None,
             pipelined: false,
+            streaming_runaways: false,
             refuse: 0.0,
         };
         match self {
@@ -159,6 +169,11 @@ impl Profile {
                 // of the claims it lost, the epoch-start); a chase by reads takes 30 or more.
                 takeover_bound: Some(Duration::from_millis(150)),
                 ..base
+            },
+            Profile::StalePipelined => Settings {
+                pipelined: true,
+                streaming_runaways: true,
+                ..Profile::StaleWriter.settings()
             },
             Profile::Pipelined => Settings {
                 crashes: 4,

@@ -29,7 +29,7 @@
 //! next opener fills it.
 
 use uuid::Uuid;
-use wormlog_fencing::tail::{LogReads, TailError};
+use wormlog_fencing::tail::TailError;
 use wormlog_format::{SegmentKind, SegmentSummary};
 
 use super::slot_put::{Fate, SlotPut, Unsettled};
@@ -43,15 +43,36 @@ use crate::WriteError;
 const MAX_CLAIM: u64 = 32;
 const _: () = assert!(MAX_CLAIM as usize <= wormlog_format::MAX_VOIDS_ABOVE_A_HOLE);
 
+/// How many slots of a fenced run are read at once.
+const READ_BATCH: usize = 32;
+
 /// A slot a claim lost (412), to be read: its sends, and what we sent there (and its size).
 type Lost = (u64, SlotAttempts, (SegmentSummary, u64));
 
-/// The summaries of `slots`, read at once.
-async fn read_all(
-    reads: &LogReads,
-    slots: &[Lost],
-) -> Vec<Result<Option<SegmentSummary>, TailError>> {
-    futures::future::join_all(slots.iter().map(|(slot, _, _)| reads.summary(*slot))).await
+/// What became of one claim: ours, or lost (its sends, what we sent and its size).
+enum ClaimFate {
+    Ours,
+    Lost((SlotAttempts, (SegmentSummary, u64))),
+}
+
+/// The run a new leader fenced: every slot from the tail it lost to its first void.
+#[derive(Default)]
+struct Claims {
+    /// Slots our claims (or the first epoch-start) lost to a 412.
+    lost: Vec<Lost>,
+    /// Slots passed over when claiming after the listing: neither claimed nor seen.
+    passed: Vec<u64>,
+    /// Our voids that landed.
+    ours: Vec<u64>,
+    /// What the slots we did not take hold, as read.
+    read: Vec<(u64, Result<Option<SegmentSummary>, TailError>)>,
+}
+
+/// A slot of the run, ready to be judged in slot order.
+enum Judged {
+    Ours,
+    Lost(Lost, Result<Option<SegmentSummary>, TailError>),
+    Foreign(SegmentSummary),
 }
 
 impl Core {
@@ -134,67 +155,175 @@ impl Core {
             Err(Unsettled(tries, e)) => return Err(self.unsettled_control(tries, e)),
         };
         // Someone holds slot t, maybe a stale leader still writing: claim the slots after it
-        // now, while reading who holds t. A round whose claims were all taken is followed at
-        // once by a round of twice as many, while its slots are read.
-        let mut lost = vec![(t, lost.0, (lost.1, lost.2))];
+        // now, while reading who holds t.
+        let mut run = Claims {
+            lost: vec![(t, lost.0, (lost.1, lost.2))],
+            ..Claims::default()
+        };
+        let reads = self.reads.clone();
+        let (at_t, claimed) = tokio::join!(reads.summary(t), self.claim(t + 1, ahead, t + 1));
+        run.read.push((t, at_t));
+        let mut claimed = claimed?;
         let mut window = t + 1;
-        let mut started = false;
         loop {
-            let claims: Vec<SlotPut> = (window..window + ahead)
-                .map(|slot| {
-                    // Its header's window: how far into this round it lies (1 for the
-                    // round's first slot), so readers know where the round began.
-                    let mut claim = self.control_put(slot, SegmentKind::Void, slot - window + 1);
-                    claim.read_occupied = false;
-                    claim
-                })
-                .collect();
-            let reads = self.reads.clone();
-            let (found, settled) = tokio::join!(
-                read_all(&reads, &lost),
-                futures::future::join_all(claims.into_iter().map(SlotPut::settle))
-            );
-            let mut ours = self.judge_lost(std::mem::take(&mut lost), found, &mut started)?;
-            let mut claimed = Vec::new();
-            for (slot, fate) in self.fates(settled)? {
+            let top = window + ahead - 1;
+            for (slot, fate) in claimed {
                 match fate {
-                    Fate::Occupied(tries, sent, len) => lost.push((slot, tries, (sent, len))),
-                    _ => claimed.push(slot),
+                    ClaimFate::Ours => run.ours.push(slot),
+                    ClaimFate::Lost((tries, sent)) => run.lost.push((slot, tries, sent)),
                 }
             }
-            ours |= !claimed.is_empty();
-            if ours {
-                // The stale leader stops at our first record. Read what it took below it (and
-                // anything else around our voids), judge the window in slot order, and
-                // commit the epoch-start after it, its first_seq now known.
-                let found = read_all(&reads, &lost).await;
-                let mut window: Vec<(u64, Option<_>)> =
-                    claimed.into_iter().map(|s| (s, None)).collect();
-                window.extend(
-                    lost.into_iter()
-                        .zip(found)
-                        .map(|(l, f)| (l.0, Some((l, f)))),
-                );
-                window.sort_by_key(|(slot, _)| *slot);
-                for (slot, lost) in window {
-                    match lost {
-                        None => self.next_slot = slot + 1, // our void: nothing to count
-                        Some((l, f)) => {
-                            self.judge_lost(vec![l], vec![f], &mut started)?;
-                        }
-                    }
-                }
-                if started {
-                    return Ok(()); // our first epoch-start landed after all (a lost answer)
-                }
-                return self.commit(Payload::EpochStart, None).await.map(drop);
+            if !run.ours.is_empty() {
+                // The stale leader stops at our first record: judge the run, then commit.
+                return self.end_claims(run).await;
             }
-            // It took the whole window, so it lands more than `ahead` slots per round trip
-            // of ours: claim twice as many after it (a bounded number of rounds, whatever
-            // its speed).
-            window += ahead;
-            ahead = (ahead * 2).min(MAX_CLAIM);
+            // It took every slot of the round, so it lands more slots per round trip than we
+            // claimed. Claim after the highest slot listed instead of after the round: the
+            // next claims land however fast it is (a round of claims per listing), and the
+            // slots passed over are read, and any hole in them filled, once one lands.
+            let head = self
+                .reads
+                .highest_listed_above(top)
+                .await
+                .map_err(|e| self.read_failed(e))?;
+            window = head.map_or(top + 1, |h| h.max(top) + 1);
+            run.passed.extend(top + 1..window);
+            // Twice as many claims, or twice what it landed past the round while we listed,
+            // whichever is more (a bounded number of rounds, whatever its speed).
+            ahead = (ahead * 2).max(2 * (window - top - 1)).min(MAX_CLAIM);
+            let floor = run.passed.first().copied().unwrap_or(window);
+            claimed = self.claim(window, ahead, floor).await?;
         }
+    }
+
+    /// Sends `count` voids from `window` on at once, each claiming the slots down to
+    /// `floor` in its header (readers take a slot missing there for pending, not a gap).
+    async fn claim(
+        &mut self,
+        window: u64,
+        count: u64,
+        floor: u64,
+    ) -> Result<Vec<(u64, ClaimFate)>, WriteError> {
+        let claims: Vec<SlotPut> = (window..window + count)
+            .map(|slot| {
+                let mut claim = self.control_put(slot, SegmentKind::Void, slot - floor + 1);
+                claim.read_occupied = false;
+                claim
+            })
+            .collect();
+        let settled = futures::future::join_all(claims.into_iter().map(SlotPut::settle)).await;
+        Ok(self
+            .fates(settled)?
+            .into_iter()
+            .map(|(slot, fate)| match fate {
+                Fate::Occupied(tries, sent, len) => (slot, ClaimFate::Lost((tries, (sent, len)))),
+                _ => (slot, ClaimFate::Ours),
+            })
+            .collect())
+    }
+
+    /// One of our voids landed, so the stale leader stops at it: reads every slot of the run
+    /// we did not take (a batch at a time), fills with voids the holes a writer may still be
+    /// sending, refuses a gap, judges the run in slot order, and commits the epoch-start
+    /// after it, its first_seq now known.
+    async fn end_claims(&mut self, mut run: Claims) -> Result<(), WriteError> {
+        let unread: Vec<u64> = run
+            .lost
+            .iter()
+            .map(|l| l.0)
+            .chain(run.passed.iter().copied())
+            .filter(|slot| !run.read.iter().any(|(s, _)| s == slot))
+            .collect();
+        for batch in unread.chunks(READ_BATCH) {
+            let found = futures::future::join_all(batch.iter().map(|&slot| {
+                let reads = self.reads.clone();
+                async move { (slot, reads.summary(slot).await) }
+            }))
+            .await;
+            run.read.extend(found);
+        }
+        run.read.sort_by_key(|(slot, _)| *slot);
+        let holes = self.fill_passed_holes(&mut run).await?;
+        let mut lost: std::collections::BTreeMap<u64, _> =
+            run.lost.into_iter().map(|l| (l.0, l)).collect();
+        let mut slots: Vec<(u64, Judged)> =
+            run.ours.into_iter().map(|s| (s, Judged::Ours)).collect();
+        for (slot, found) in run.read {
+            let judged = match lost.remove(&slot) {
+                Some(l) => Judged::Lost(l, found),
+                None => match found {
+                    Ok(Some(found)) => Judged::Foreign(found),
+                    Ok(None) => continue, // a hole: filled above, its fate in `holes`
+                    Err(e) => return Err(self.read_failed(e)),
+                },
+            };
+            slots.push((slot, judged));
+        }
+        slots.extend(holes);
+        slots.sort_by_key(|(slot, _)| *slot);
+        let mut started = false;
+        for (slot, judged) in slots {
+            match judged {
+                Judged::Ours => self.next_slot = slot + 1, // our void: nothing to count
+                Judged::Lost(l, f) => {
+                    self.judge_lost(vec![l], vec![f], &mut started)?;
+                }
+                Judged::Foreign(found) => self.judge_foreign(slot, &found)?,
+            }
+        }
+        if started {
+            return Ok(()); // our first epoch-start landed after all (a lost answer)
+        }
+        self.commit(Payload::EpochStart, None).await.map(drop)
+    }
+
+    /// The slots passed over by a claim after the listing that were still missing when read:
+    /// a hole a writer may still be sending (every segment read above it says so, its
+    /// window reaching down to it) is filled with a void of ours, create-only; what a late
+    /// PUT put there first is judged instead. A hole no writer above claims is a gap (or, on a
+    /// versioned bucket, a deleted slot): refused, nothing more written.
+    async fn fill_passed_holes(
+        &mut self,
+        run: &mut Claims,
+    ) -> Result<Vec<(u64, Judged)>, WriteError> {
+        let missing: Vec<u64> = run
+            .read
+            .iter()
+            .filter(|(slot, found)| {
+                matches!(found, Ok(None)) && run.passed.binary_search(slot).is_ok()
+            })
+            .map(|(slot, _)| *slot)
+            .collect();
+        if missing.is_empty() {
+            return Ok(Vec::new());
+        }
+        let claimed_by_above = |hole: u64| {
+            run.read.iter().all(|(slot, found)| match found {
+                Ok(Some(s)) if *slot > hole => {
+                    wormlog_format::lowest_pending(*slot, s.window) <= hole
+                }
+                _ => true,
+            })
+        };
+        let gap = missing
+            .iter()
+            .copied()
+            .find(|&hole| !claimed_by_above(hole));
+        self.refuse_missing(gap, &missing).await?;
+        let floor = run.passed.first().copied().unwrap_or(0);
+        let puts: Vec<SlotPut> = missing
+            .iter()
+            .map(|&slot| self.control_put(slot, SegmentKind::Void, slot - floor + 1))
+            .collect();
+        let settled = futures::future::join_all(puts.into_iter().map(SlotPut::settle)).await;
+        Ok(self
+            .fates(settled)?
+            .into_iter()
+            .map(|(slot, fate)| match fate {
+                Fate::Foreign(found) => (slot, Judged::Foreign(found)),
+                _ => (slot, Judged::Ours),
+            })
+            .collect())
     }
 
     /// Judges, in slot order, the slots claims lost (412), from their reads. A slot holding
