@@ -53,12 +53,8 @@ say "deterministic simulation: 300 seeds of every fault profile, each checked ag
 scripts/sim.sh 300 --profile all
 
 say "the protocol suites again with a window of 8 (pipelined writers) on every store"
-# Not the two-process race on RGW: a pipelined stale leader can outrun fencing ahead's
-# claims there, holding the takeover off past the test's 3 minutes (docs/protocol.md,
-# Known limits); the same race runs pipelined on the directory store and on moto here,
-# and on RGW with one slot in flight below.
-WORMLOG_TEST_IN_FLIGHT=8 cargo nextest run -p wormlog-tests -p wormlog \
-  -E 'not test(two_writer_processes_race_on_ceph_rgw_and_the_stale_one_exits_3_naming_the_412)'
+# The two-process split-brain races run pipelined here too, on RGW and moto.
+WORMLOG_TEST_IN_FLIGHT=8 cargo nextest run -p wormlog-tests -p wormlog
 
 say "tests: conformance, writer protocol and reader rules on memory, directory, Ceph RGW and moto; CLI; processes"
 cargo nextest run --workspace --all-features

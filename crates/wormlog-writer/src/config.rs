@@ -123,11 +123,9 @@ pub struct WriterConfig {
 
 /// The default [`WriterConfig::in_flight`]: 1. On Ceph RGW 8 segments in flight store
 /// more at every latency measured (1.3x to 1.9x over loopback, 6.3x to 6.5x at 20 ms added
-/// each way; docs/benchmarks.md, "Pipelining"), but a pipelined stale leader can land more
-/// slots per round trip than a new leader's fencing ahead claims, holding the takeover off
-/// for as long as it writes (docs/protocol.md, Known limits): until claims reach past a
-/// pipelined writer's window, pipelining is asked for (`in_flight`, `--in-flight 8`), not
-/// the default.
+/// each way; docs/benchmarks.md, "Pipelining"), and a new leader now fences a pipelined
+/// stale one within a few rounds (docs/protocol.md, writer step 1); a window is still asked
+/// for (`in_flight`, `--in-flight 8`) until the default has been run through every suite.
 pub const DEFAULT_IN_FLIGHT: u32 = 1;
 
 /// The default [`WriterConfig::max_unacked_bytes`]: 64 MiB.
