@@ -4,11 +4,13 @@
 //!  tail t, at a lower epoch    PUT t: epoch-start ── 2xx ─► open (a quiet log: one object)
 //!                                   └── 412: someone is writing, maybe a stale leader
 //!                              at once: HEAD t, and PUT t+1..=t+k: void (create-only)
-//!  judge t, then each claimed slot in order: ours, or read (412) and judged as at any
-//!    occupied slot (a stale leader's segments below our first void are counted; a higher
-//!    epoch fences us). One void of ours landed: the stale leader stops there, so the
-//!    epoch-start goes at the first slot after the window, its first_seq now known. It took
-//!    the whole window: claim the next 2k (doubling, up to 32).
+//!  it took the whole round: LIST above it, claim after the highest slot listed (twice as
+//!    many, up to 32; the slots passed over are read later)
+//!  one void of ours landed, so the stale leader stops there: read every slot from t up
+//!    that is not ours (32 at a time); fill a passed-over hole that the segments above still
+//!    claim with our void (a hole nothing claims: a gap, refused); judge the run in slot
+//!    order as at any occupied slot (a stale leader's segments are counted, its orphans
+//!    skipped; a higher epoch fences us); the epoch-start goes after it, first_seq known.
 //!
 //!  tail a void: walk down to the last segment that is not one (one batch of HEADs)
 //!    a void above our epoch: fenced, nothing written
@@ -22,11 +24,12 @@
 //! it, as by any segment. A stale leader writes in slot order and never skips a slot unread,
 //! so it stops at the first of our records it meets: below that record it can only have
 //! taken slots contiguously from the tail, each a valid segment readers count, and above it
-//! nothing. Its segments that land in the window do so before we read them, so before our
-//! epoch-start: epochs never decrease along the log. The window is settled whole before the
-//! writer commits anything after it, so a missing slot can only sit inside the last window,
-//! under voids alone: readers wait there (a pending hole) instead of reporting a gap, and the
-//! next opener fills it.
+//! nothing. Its segments that land in the run do so before we read them (a slot still
+//! missing then is filled by our void before the epoch-start), so before our epoch-start:
+//! epochs never decrease along the log. The run is settled whole before the writer commits
+//! anything after it, so a missing slot can only sit inside the last run, under segments
+//! and voids that all claim it: readers wait there (a pending hole) instead of reporting a
+//! gap, and the next opener fills it.
 
 use uuid::Uuid;
 use wormlog_fencing::tail::TailError;
@@ -48,12 +51,6 @@ const READ_BATCH: usize = 32;
 
 /// A slot a claim lost (412), to be read: its sends, and what we sent there (and its size).
 type Lost = (u64, SlotAttempts, (SegmentSummary, u64));
-
-/// What became of one claim: ours, or lost (its sends, what we sent and its size).
-enum ClaimFate {
-    Ours,
-    Lost((SlotAttempts, (SegmentSummary, u64))),
-}
 
 /// The run a new leader fenced: every slot from the tail it lost to its first void.
 #[derive(Default)]
@@ -161,7 +158,10 @@ impl Core {
             ..Claims::default()
         };
         let reads = self.reads.clone();
-        let (at_t, claimed) = tokio::join!(reads.summary(t), self.claim(t + 1, ahead, t + 1));
+        let (at_t, claimed) = tokio::join!(
+            reads.summary(t),
+            self.send_voids(t + 1..t + 1 + ahead, t + 1, false)
+        );
         run.read.push((t, at_t));
         let mut claimed = claimed?;
         let mut window = t + 1;
@@ -169,8 +169,8 @@ impl Core {
             let top = window + ahead - 1;
             for (slot, fate) in claimed {
                 match fate {
-                    ClaimFate::Ours => run.ours.push(slot),
-                    ClaimFate::Lost((tries, sent)) => run.lost.push((slot, tries, sent)),
+                    Fate::Occupied(tries, sent, len) => run.lost.push((slot, tries, (sent, len))),
+                    _ => run.ours.push(slot),
                 }
             }
             if !run.ours.is_empty() {
@@ -192,34 +192,31 @@ impl Core {
             // whichever is more (a bounded number of rounds, whatever its speed).
             ahead = (ahead * 2).max(2 * (window - top - 1)).min(MAX_CLAIM);
             let floor = run.passed.first().copied().unwrap_or(window);
-            claimed = self.claim(window, ahead, floor).await?;
+            claimed = self
+                .send_voids(window..window + ahead, floor, false)
+                .await?;
         }
     }
 
-    /// Sends `count` voids from `window` on at once, each claiming the slots down to
-    /// `floor` in its header (readers take a slot missing there for pending, not a gap).
-    async fn claim(
+    /// Sends a void to each of `slots` at once, each claiming the slots down to `floor` in
+    /// its header (readers take a slot missing there for pending, not a gap), and settles
+    /// them: what a lost one holds is read when `read_occupied`, else reported as occupied.
+    async fn send_voids(
         &mut self,
-        window: u64,
-        count: u64,
+        slots: impl IntoIterator<Item = u64>,
         floor: u64,
-    ) -> Result<Vec<(u64, ClaimFate)>, WriteError> {
-        let claims: Vec<SlotPut> = (window..window + count)
+        read_occupied: bool,
+    ) -> Result<Vec<(u64, Fate)>, WriteError> {
+        let puts: Vec<SlotPut> = slots
+            .into_iter()
             .map(|slot| {
-                let mut claim = self.control_put(slot, SegmentKind::Void, slot - floor + 1);
-                claim.read_occupied = false;
-                claim
+                let mut void = self.control_put(slot, SegmentKind::Void, slot - floor + 1);
+                void.read_occupied = read_occupied;
+                void
             })
             .collect();
-        let settled = futures::future::join_all(claims.into_iter().map(SlotPut::settle)).await;
-        Ok(self
-            .fates(settled)?
-            .into_iter()
-            .map(|(slot, fate)| match fate {
-                Fate::Occupied(tries, sent, len) => (slot, ClaimFate::Lost((tries, (sent, len)))),
-                _ => (slot, ClaimFate::Ours),
-            })
-            .collect())
+        let settled = futures::future::join_all(puts.into_iter().map(SlotPut::settle)).await;
+        self.fates(settled)
     }
 
     /// One of our voids landed, so the stale leader stops at it: reads every slot of the run
@@ -265,9 +262,7 @@ impl Core {
         for (slot, judged) in slots {
             match judged {
                 Judged::Ours => self.next_slot = slot + 1, // our void: nothing to count
-                Judged::Lost(l, f) => {
-                    self.judge_lost(vec![l], vec![f], &mut started)?;
-                }
+                Judged::Lost(l, f) => self.judge_lost(l, f, &mut started)?,
                 Judged::Foreign(found) => self.judge_foreign(slot, &found)?,
             }
         }
@@ -311,13 +306,9 @@ impl Core {
             .find(|&hole| !claimed_by_above(hole));
         self.refuse_missing(gap, &missing).await?;
         let floor = run.passed.first().copied().unwrap_or(0);
-        let puts: Vec<SlotPut> = missing
-            .iter()
-            .map(|&slot| self.control_put(slot, SegmentKind::Void, slot - floor + 1))
-            .collect();
-        let settled = futures::future::join_all(puts.into_iter().map(SlotPut::settle)).await;
         Ok(self
-            .fates(settled)?
+            .send_voids(missing, floor, true)
+            .await?
             .into_iter()
             .map(|(slot, fate)| match fate {
                 Fate::Foreign(found) => (slot, Judged::Foreign(found)),
@@ -326,41 +317,37 @@ impl Core {
             .collect())
     }
 
-    /// Judges, in slot order, the slots claims lost (412), from their reads. A slot holding
-    /// what we sent (an earlier send landed, its answer lost) is ours: `Ok(true)`, and our
+    /// Judges a slot a claim (or the first epoch-start) lost (412), from its read. A slot
+    /// holding what we sent (an earlier send landed, its answer lost) is ours, and our
     /// epoch-start there sets `started`.
     fn judge_lost(
         &mut self,
-        lost: Vec<Lost>,
-        found: Vec<Result<Option<SegmentSummary>, TailError>>,
+        (slot, tries, (sent, len)): Lost,
+        found: Result<Option<SegmentSummary>, TailError>,
         started: &mut bool,
-    ) -> Result<bool, WriteError> {
-        let mut ours = false;
-        for ((slot, tries, (sent, len)), found) in lost.into_iter().zip(found) {
-            match found {
-                Ok(Some(found)) if found.write_id == sent.write_id => {
-                    ours = true;
-                    self.stats.committed(0, len);
-                    match found.kind {
-                        SegmentKind::EpochStart => {
-                            self.advance_past(slot, &found);
-                            *started = true;
-                        }
-                        _ => self.next_slot = slot + 1,
+    ) -> Result<(), WriteError> {
+        match found {
+            Ok(Some(found)) if found.write_id == sent.write_id => {
+                self.stats.committed(0, len);
+                match found.kind {
+                    SegmentKind::EpochStart => {
+                        self.advance_past(slot, &found);
+                        *started = true;
                     }
+                    _ => self.next_slot = slot + 1,
                 }
-                Ok(Some(found)) => self.judge_foreign(slot, &found)?,
-                Ok(None) => {
-                    let gone = self.vanished(slot);
-                    return Err(self.unsettled(&tries, gone));
-                }
-                Err(e) => {
-                    let e = self.read_failed(e);
-                    return Err(self.unsettled(&tries, e));
-                }
+                Ok(())
+            }
+            Ok(Some(found)) => self.judge_foreign(slot, &found),
+            Ok(None) => {
+                let gone = self.vanished(slot);
+                Err(self.unsettled(&tries, gone))
+            }
+            Err(e) => {
+                let e = self.read_failed(e);
+                Err(self.unsettled(&tries, e))
             }
         }
-        Ok(ours)
     }
 
     /// Fills the holes of a void run or a pipelined tail with voids of our own (create-only), so nothing can
@@ -372,13 +359,8 @@ impl Core {
     /// still pending under the others, not a gap, and the next opener fills it.
     pub(super) async fn repair(&mut self, holes: &[u64]) -> Result<bool, WriteError> {
         let lowest = holes.iter().copied().min().unwrap_or(0);
-        let puts: Vec<SlotPut> = holes
-            .iter()
-            .map(|&slot| self.control_put(slot, SegmentKind::Void, slot - lowest + 1))
-            .collect();
         let mut all_void = true;
-        let settled = futures::future::join_all(puts.into_iter().map(SlotPut::settle)).await;
-        for (slot, fate) in self.fates(settled)? {
+        for (slot, fate) in self.send_voids(holes.iter().copied(), lowest, true).await? {
             if let Fate::Foreign(found) = fate {
                 let me = WriterView {
                     epoch: self.cfg.epoch,
