@@ -8,7 +8,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use tracing::{debug, info_span, warn, Instrument};
 use uuid::Uuid;
-use wormlog_fencing::tail::{LogReads, ReadRetry, TailError, VoidRun};
+use wormlog_fencing::tail::{LogReads, ReadRetry, Tail, TailError, VoidRun};
 use wormlog_format::{
     encode_purge, encode_segment, NewEvent, PurgeRecord, SegmentKind, SegmentSpec, SegmentSummary,
     StreamKeys,
@@ -16,6 +16,7 @@ use wormlog_format::{
 use wormlog_store::{LockRequest, ObjectStore, PutOptions, Retention, SeededRng, StoreError};
 
 mod fence;
+use fence::Started;
 pub(crate) mod pipeline;
 mod slot_put;
 
@@ -181,50 +182,66 @@ impl Core {
         if verdict.versioned == Some(false) && tail.versioned {
             ensure_safe(&*core.store, &core.cfg, true).await?;
         }
-        let unchecked = core.cfg.planted_bug == Some(crate::PlantedBug::OpenOverDeletedSlot);
+        loop {
+            core.take_tail(tail).await?;
+            if core.tail_holds_our_epoch() || core.start_epoch().await? == Started::Yes {
+                return Ok(core);
+            }
+            // Another new leader's claims lie ahead of ours (a fence of a lower epoch, maybe
+            // one that crashed): they are the tail now, judged as an open judges it.
+            tail = core
+                .reads
+                .find_tail()
+                .await
+                .map_err(|e| core.read_failed(e))?;
+        }
+    }
+
+    /// Takes `tail` as the log's: refuses a deleted slot at it, an epoch too far above it,
+    /// and a newer epoch holding it; judges the voids or the pipelined window that end it
+    /// (repairing their holes), and stands at its last valid segment.
+    async fn take_tail(&mut self, mut tail: Tail) -> Result<(), WriteError> {
+        let unchecked = self.cfg.planted_bug == Some(crate::PlantedBug::OpenOverDeletedSlot);
         if let Some(slot) = tail.deleted.filter(|_| !unchecked) {
             return Err(WriteError::SlotDeleted {
-                stream: core.keys().stream().to_owned(),
+                stream: self.keys().stream().to_owned(),
                 slot,
-                key: core.keys().segment(slot),
+                key: self.keys().segment(slot),
             });
         }
         let current = tail.epoch();
-        if let Some(limit) = core.cfg.max_epoch_jump {
-            if core.cfg.epoch > current.saturating_add(limit) {
+        if let Some(limit) = self.cfg.max_epoch_jump {
+            if self.cfg.epoch > current.saturating_add(limit) {
                 return Err(WriteError::EpochTooFarAhead {
-                    epoch: core.cfg.epoch,
+                    epoch: self.cfg.epoch,
                     current,
                     limit,
                 });
             }
         }
-        core.next_slot = tail.next_slot;
-        let unchecked = core.cfg.planted_bug == Some(crate::PlantedBug::OpenWithoutEpochCheck);
-        if current > core.cfg.epoch && !unchecked {
+        self.next_slot = tail.next_slot;
+        let unchecked = self.cfg.planted_bug == Some(crate::PlantedBug::OpenWithoutEpochCheck);
+        if current > self.cfg.epoch && !unchecked {
             // A newer epoch holds the log (its last segment, or the voids that end it, or the
             // segment below them): refused before anything is written, repairs included.
-            return Err(core.fenced(current, tail.next_slot.saturating_sub(1), false));
+            return Err(self.fenced(current, tail.next_slot.saturating_sub(1), false));
         }
         let last = match tail.voids.take() {
-            Some(run) => core.below_voids(tail.next_slot, run).await?,
+            Some(run) => self.below_voids(tail.next_slot, run).await?,
             None if tail.last.as_ref().is_some_and(sent_with_slots_unsettled) => {
-                core.below_window(tail.next_slot).await?
+                self.below_window(tail.next_slot).await?
             }
             None => tail.last.map(|l| (tail.next_slot - 1, l)),
         };
         if let Some((slot, last)) = last {
-            core.next_seq = last.next_seq();
-            core.max_epoch_seen = last.epoch;
-            core.prev = Some(last.write_id);
-            if last.epoch > core.cfg.epoch && !unchecked {
-                return Err(core.fenced(last.epoch, slot, false));
+            self.next_seq = last.next_seq();
+            self.max_epoch_seen = last.epoch;
+            self.prev = Some(last.write_id);
+            if last.epoch > self.cfg.epoch && !unchecked {
+                return Err(self.fenced(last.epoch, slot, false));
             }
         }
-        if !core.tail_holds_our_epoch() {
-            core.start_epoch().await?;
-        }
-        Ok(core)
+        Ok(())
     }
 
     /// The tail is a void: a new leader is fencing ahead, or one crashed while it did. From
@@ -499,15 +516,10 @@ impl Core {
         committed
     }
 
-    /// Acts on [`decide`]'s answer for an occupied slot. `Some` when our batch is committed,
-    /// `None` to retry at the (advanced) next slot.
-    fn resolve_occupied(
-        &mut self,
-        slot: u64,
-        write_id: Uuid,
-        found: &SegmentSummary,
-        expected_seq: Option<u64>,
-    ) -> Result<Option<Committed>, WriteError> {
+    /// [`decide`]'s answer for `found` at an occupied slot where we sent `write_id` (nil:
+    /// nothing of ours), given what this writer has seen (with the planted bugs that
+    /// change it).
+    pub(super) fn decided(&self, found: &SegmentSummary, write_id: Uuid) -> Resolution {
         let write_id = match self.cfg.planted_bug {
             Some(crate::PlantedBug::IgnoreOwnWriteId) => Uuid::nil(),
             _ => write_id,
@@ -519,7 +531,7 @@ impl Core {
             max_epoch_seen: self.max_epoch_seen,
             prev: self.prev,
         };
-        let decided = match decide(found, &me) {
+        match decide(found, &me) {
             // The planted bug: a higher epoch is counted and passed, as if it were older.
             Resolution::Fenced { .. }
                 if self.cfg.planted_bug == Some(crate::PlantedBug::CountHigherEpoch) =>
@@ -533,7 +545,43 @@ impl Core {
                 Resolution::CountAndAdvance
             }
             d => d,
-        };
+        }
+    }
+
+    /// A zombie met at `slot`. A batch its writer sent with slots unsettled below it is a
+    /// fenced pipelined writer's leftover, expected after a takeover (its PUTs in flight when
+    /// it was fenced land above the new leader's records): debug. One sent with nothing
+    /// unsettled is a writer that went on past a higher epoch, which the protocol never
+    /// does: a warning.
+    fn log_zombie(&self, slot: u64, found: &SegmentSummary) {
+        let stream = self.keys.stream();
+        if found.window > 1 {
+            debug!(
+                stream,
+                slot,
+                epoch = found.epoch,
+                "skipping a fenced pipelined writer's late batch (a zombie)"
+            );
+        } else {
+            warn!(
+                stream,
+                slot,
+                epoch = found.epoch,
+                "skipping a zombie segment"
+            );
+        }
+    }
+
+    /// Acts on [`decide`]'s answer for an occupied slot. `Some` when our batch is committed,
+    /// `None` to retry at the (advanced) next slot.
+    fn resolve_occupied(
+        &mut self,
+        slot: u64,
+        write_id: Uuid,
+        found: &SegmentSummary,
+        expected_seq: Option<u64>,
+    ) -> Result<Option<Committed>, WriteError> {
+        let decided = self.decided(found, write_id);
         self.stats.telemetry.resolved(&decided);
         match decided {
             // A lost response: our segment is there, with the seqs we sent.
@@ -568,12 +616,7 @@ impl Core {
                 self.foreign_conflict(expected_seq, slot)
             }
             Resolution::SkipZombie => {
-                warn!(
-                    stream = self.keys.stream(),
-                    slot,
-                    epoch = found.epoch,
-                    "skipping a zombie segment"
-                );
+                self.log_zombie(slot, found);
                 self.next_slot = slot + 1;
                 self.foreign_conflict(expected_seq, slot)
             }

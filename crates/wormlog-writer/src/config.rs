@@ -192,6 +192,10 @@ pub enum PlantedBug {
     /// Writer step 1 without fencing ahead: the epoch-start alone, chasing a stale leader
     /// slot by slot for as long as it writes.
     NoFenceAhead,
+    /// Fencing ahead without the listing: after a round of claims a stale leader took
+    /// whole, the next round is claimed right after it, however far ahead the stale leader
+    /// is, so a new leader that found the tail late chases it round by round.
+    NoListingJump,
     /// Pipelining without its window: one slot more in flight than `in_flight` allows, so
     /// readers and openers take a missing slot below it for a gap.
     WindowAboveK,

@@ -4,13 +4,16 @@
 //!  tail t, at a lower epoch    PUT t: epoch-start ── 2xx ─► open (a quiet log: one object)
 //!                                   └── 412: someone is writing, maybe a stale leader
 //!                              at once: HEAD t, and PUT t+1..=t+k: void (create-only)
-//!  it took the whole round: LIST above it, claim after the highest slot listed (twice as
-//!    many, up to 32; the slots passed over are read later)
+//!  it took the whole round (read where a send may have landed: one of ours ends it):
+//!    LIST above it and read the highest slot listed (no segment there, or gone: stop; a
+//!    higher epoch: fenced; another writer's void: open again from the tail those voids
+//!    end), claim after it (twice as many, up to 48; the slots passed over are read later)
 //!  one void of ours landed, so the stale leader stops there: read every slot from t up
-//!    that is not ours (32 at a time); fill a passed-over hole that the segments above still
-//!    claim with our void (a hole nothing claims: a gap, refused); judge the run in slot
-//!    order as at any occupied slot (a stale leader's segments are counted, its orphans
-//!    skipped; a higher epoch fences us); the epoch-start goes after it, first_seq known.
+//!    that is not ours (32 at a time), stopping at a higher epoch or a failed read before
+//!    writing anything more; fill a passed-over hole that the segments above still claim
+//!    with our void (a hole nothing claims: a gap, refused); judge the run in slot order as
+//!    at any occupied slot (a stale leader's segments are counted, its orphans skipped);
+//!    the epoch-start goes after it, first_seq known.
 //!
 //!  tail a void: walk down to the last segment that is not one (one batch of HEADs)
 //!    a void above our epoch: fenced, nothing written
@@ -37,14 +40,24 @@ use wormlog_format::{SegmentKind, SegmentSummary};
 
 use super::slot_put::{Fate, SlotPut, Unsettled};
 use super::{Core, Payload};
-use crate::resolve::{decide, Resolution, WriterView};
+use crate::resolve::Resolution;
 use crate::settle::SlotAttempts;
 use crate::WriteError;
 
-/// The most voids one round of fencing ahead claims (a window doubles each time a stale
-/// leader takes all of it). Below the readers' bound on voids above a pending hole.
-const MAX_CLAIM: u64 = 32;
-const _: () = assert!(MAX_CLAIM as usize <= wormlog_format::MAX_VOIDS_ABOVE_A_HOLE);
+/// The most voids one round of fencing ahead claims (a round doubles each time a stale
+/// leader takes all of it). A stale leader lands at most `MAX_WINDOW` slots per round trip,
+/// so a round claimed after a listing and a read of its head, two round trips old, still
+/// lands past it.
+const MAX_CLAIM: u64 = 48;
+/// Readers take a missing slot for pending with at most `MAX_VOIDS_ABOVE_A_HOLE` slots
+/// present above it. Above a hole a fence fills or leaves: the slots within the reach of the
+/// segments that claim it (a window, at most `MAX_WINDOW - 1` above it: a segment beyond
+/// that reach makes it a gap, refused) and one round of claims, our last.
+const _: () = assert!(
+    (wormlog_format::MAX_WINDOW as usize - 1) + MAX_CLAIM as usize
+        <= wormlog_format::MAX_VOIDS_ABOVE_A_HOLE
+);
+const _: () = assert!(2 * wormlog_format::MAX_WINDOW as u64 <= MAX_CLAIM);
 
 /// How many slots of a fenced run are read at once.
 const READ_BATCH: usize = 32;
@@ -62,13 +75,34 @@ struct Claims {
     /// Our voids that landed.
     ours: Vec<u64>,
     /// What the slots we did not take hold, as read.
-    read: Vec<(u64, Result<Option<SegmentSummary>, TailError>)>,
+    read: Vec<(u64, Read)>,
+}
+
+/// A slot's read: what it holds (`None`: missing), or why it could not be read.
+type Read = Result<Option<SegmentSummary>, TailError>;
+
+/// How [`Core::start_epoch`] ended.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Started {
+    /// Our epoch-start is in the log.
+    Yes,
+    /// Another new leader's claims lie above the run, and none of ours landed: the open
+    /// judges the log's tail again, their voids included.
+    AnotherFenceAhead,
+}
+
+/// Where the listing says the run has got to.
+enum Head {
+    /// The highest slot listed, read and a segment (or the round's top: nothing listed).
+    At(u64),
+    /// Another writer's void: another new leader's claims.
+    AnotherFence,
 }
 
 /// A slot of the run, ready to be judged in slot order.
 enum Judged {
     Ours,
-    Lost(Lost, Result<Option<SegmentSummary>, TailError>),
+    Lost(Lost, Read),
     Foreign(SegmentSummary),
 }
 
@@ -130,13 +164,14 @@ impl Core {
     /// Commits this writer's `epoch-start` at the tail. If a stale leader got there first,
     /// fences ahead: [`crate::WriterConfig::fence_ahead`] voids at the slots after it, sent
     /// beside the read of the slot we lost, then the epoch-start after them.
-    pub(super) async fn start_epoch(&mut self) -> Result<(), WriteError> {
+    pub(super) async fn start_epoch(&mut self) -> Result<Started, WriteError> {
         let mut ahead = match self.cfg.planted_bug {
             Some(crate::PlantedBug::NoFenceAhead) => 0,
             _ => u64::from(self.cfg.fence_ahead),
         };
         if ahead == 0 {
-            return self.commit(Payload::EpochStart, None).await.map(drop);
+            let committed = self.commit(Payload::EpochStart, None).await;
+            return committed.map(|_| Started::Yes);
         }
         // A quiet log: the epoch-start alone lands, one object.
         let t = self.next_slot;
@@ -145,7 +180,7 @@ impl Core {
         let lost = match first.settle().await {
             Ok((slot, Fate::Ours(ours))) => {
                 self.advance_past(slot, &ours);
-                return Ok(());
+                return Ok(Started::Yes);
             }
             Ok((_, Fate::Occupied(tries, sent, len))) => (tries, sent, len),
             Ok((_, Fate::Foreign(_))) => unreachable!("the first PUT does not read what it lost"),
@@ -173,20 +208,23 @@ impl Core {
                     _ => run.ours.push(slot),
                 }
             }
-            if !run.ours.is_empty() {
+            if !run.ours.is_empty() || self.lost_one_of_ours(&mut run).await {
                 // The stale leader stops at our first record: judge the run, then commit.
-                return self.end_claims(run).await;
+                return self.end_claims(run).await.map(|()| Started::Yes);
             }
             // It took every slot of the round, so it lands more slots per round trip than we
-            // claimed. Claim after the highest slot listed instead of after the round: the
-            // next claims land however fast it is (a round of claims per listing), and the
-            // slots passed over are read, and any hole in them filled, once one lands.
-            let head = self
-                .reads
-                .highest_listed_above(top)
-                .await
-                .map_err(|e| self.read_failed(e))?;
-            window = head.map_or(top + 1, |h| h.max(top) + 1);
+            // claimed, or it was far ahead when we found the tail. Claim after the highest
+            // slot listed instead of after the round: the next claims land however far
+            // ahead it is, and the slots passed over are read, and any hole in them filled,
+            // once one lands.
+            window = match self.cfg.planted_bug {
+                Some(crate::PlantedBug::NoListingJump) => top + 1,
+                _ => match self.listed_head(top, &mut run).await? {
+                    Head::At(head) => head + 1,
+                    // Nothing of ours landed: the tail is theirs now.
+                    Head::AnotherFence => return Ok(Started::AnotherFenceAhead),
+                },
+            };
             run.passed.extend(top + 1..window);
             // Twice as many claims, or twice what it landed past the round while we listed,
             // whichever is more (a bounded number of rounds, whatever its speed).
@@ -195,6 +233,59 @@ impl Core {
             claimed = self
                 .send_voids(window..window + ahead, floor, false)
                 .await?;
+        }
+    }
+
+    /// Whether a round that seemed lost whole holds one of our records after all: a slot
+    /// we lost after a send that may have landed (its answer lost, the 412 our own), read
+    /// now (kept in `run`), or the first slot's read. Then the stale leader stopped there.
+    async fn lost_one_of_ours(&mut self, run: &mut Claims) -> bool {
+        let unread: Vec<u64> = run
+            .lost
+            .iter()
+            .filter(|(slot, tries, _)| {
+                tries.may_have_landed && !run.read.iter().any(|(s, _)| s == slot)
+            })
+            .map(|l| l.0)
+            .collect();
+        let found = futures::future::join_all(unread.into_iter().map(|slot| {
+            let reads = self.reads.clone();
+            async move { (slot, reads.summary(slot).await) }
+        }))
+        .await;
+        run.read.extend(found);
+        run.lost.iter().any(|(slot, _, (sent, _))| {
+            run.read.iter().any(|(s, found)| {
+                s == slot && matches!(found, Ok(Some(f)) if f.write_id == sent.write_id)
+            })
+        })
+    }
+
+    /// Where a stale leader that took the whole round ending at `top` has got: the highest
+    /// slot listed above it, read (kept in `run`), and trusted only as a record of the log.
+    /// A listing is a hint: a key there that is no segment stops the fence with the read's
+    /// error before anything is claimed past it (a stray object far ahead would otherwise
+    /// have us read, and fill, every slot up to it), and a key gone when read is a slot
+    /// deleted behind us (the writer stops, as at any slot that vanished). A record of a
+    /// higher epoch there fences us at once; another writer's void is another new leader's
+    /// claim (or a pipelined writer's filled hole), which we do not stack ours above
+    /// (readers bound the records above a pending hole): the open takes it for the tail. `top` (claim after the round) when
+    /// nothing is listed above it.
+    async fn listed_head(&mut self, top: u64, run: &mut Claims) -> Result<Head, WriteError> {
+        let listed = self.reads.highest_listed_above(top).await;
+        let Some(head) = listed.map_err(|e| self.read_failed(e))? else {
+            return Ok(Head::At(top)); // nothing above: the listing lags; claim after the round
+        };
+        match self.reads.summary(head).await {
+            Ok(None) => Err(self.vanished(head)),
+            found if self.ends_the_run(&found, None) => self
+                .judge_read(head, found, None, &mut false)
+                .map(|()| Head::At(top)),
+            Ok(Some(f)) if f.kind == SegmentKind::Void => Ok(Head::AnotherFence),
+            found => {
+                run.read.push((head, found));
+                Ok(Head::At(head))
+            }
         }
     }
 
@@ -220,39 +311,39 @@ impl Core {
     }
 
     /// One of our voids landed, so the stale leader stops at it: reads every slot of the run
-    /// we did not take (a batch at a time), fills with voids the holes a writer may still be
-    /// sending, refuses a gap, judges the run in slot order, and commits the epoch-start
-    /// after it, its first_seq now known.
+    /// we did not take (a batch at a time), stops at a slot that ends the fence whatever
+    /// lies below it ([`Self::ends_the_run`]) before writing anything more, fills with
+    /// voids the holes a writer may still be sending, refuses a gap, judges the run in slot
+    /// order, and commits the epoch-start after it, its first_seq now known.
     async fn end_claims(&mut self, mut run: Claims) -> Result<(), WriteError> {
-        let unread: Vec<u64> = run
-            .lost
-            .iter()
-            .map(|l| l.0)
+        let mut lost: std::collections::BTreeMap<u64, Lost> =
+            run.lost.drain(..).map(|l| (l.0, l)).collect();
+        let unread: Vec<u64> = lost
+            .keys()
+            .copied()
             .chain(run.passed.iter().copied())
             .filter(|slot| !run.read.iter().any(|(s, _)| s == slot))
             .collect();
+        self.refuse_what_ends_the_run(&mut run.read, &mut lost)?;
         for batch in unread.chunks(READ_BATCH) {
-            let found = futures::future::join_all(batch.iter().map(|&slot| {
+            let mut found = futures::future::join_all(batch.iter().map(|&slot| {
                 let reads = self.reads.clone();
                 async move { (slot, reads.summary(slot).await) }
             }))
             .await;
+            self.refuse_what_ends_the_run(&mut found, &mut lost)?;
             run.read.extend(found);
         }
         run.read.sort_by_key(|(slot, _)| *slot);
         let holes = self.fill_passed_holes(&mut run).await?;
-        let mut lost: std::collections::BTreeMap<u64, _> =
-            run.lost.into_iter().map(|l| (l.0, l)).collect();
         let mut slots: Vec<(u64, Judged)> =
             run.ours.into_iter().map(|s| (s, Judged::Ours)).collect();
         for (slot, found) in run.read {
-            let judged = match lost.remove(&slot) {
-                Some(l) => Judged::Lost(l, found),
-                None => match found {
-                    Ok(Some(found)) => Judged::Foreign(found),
-                    Ok(None) => continue, // a hole: filled above, its fate in `holes`
-                    Err(e) => return Err(self.read_failed(e)),
-                },
+            let judged = match (lost.remove(&slot), found) {
+                (Some(l), found) => Judged::Lost(l, found),
+                (None, Ok(Some(found))) => Judged::Foreign(found),
+                // A hole: filled above, its fate in `holes` (a failed read ended the run).
+                (None, _) => continue,
             };
             slots.push((slot, judged));
         }
@@ -272,11 +363,71 @@ impl Core {
         self.commit(Payload::EpochStart, None).await.map(drop)
     }
 
+    /// Whether a read ends the fence whatever the slots below it hold: a record of a higher
+    /// epoch (fenced) or of another writer on ours (an epoch conflict), a slot we lost that
+    /// is empty now (vanished), or a read that failed. `sent`: the write id we sent there,
+    /// if a claim lost the slot. Such a read is judged at once, so a fenced writer writes
+    /// nothing more, and no void goes into a hole on the word of an unreadable slot.
+    fn ends_the_run(&self, found: &Read, sent: Option<Uuid>) -> bool {
+        match found {
+            Err(_) => true,
+            Ok(None) => sent.is_some(),
+            Ok(Some(f)) if Some(f.write_id) == sent => false,
+            Ok(Some(f)) => matches!(
+                self.decided(f, Uuid::nil()),
+                Resolution::Fenced { .. } | Resolution::EpochConflict
+            ),
+        }
+    }
+
+    /// Judges the lowest read of `found` that ends the run ([`Self::ends_the_run`]), which
+    /// fails: the fence stops there. Reads that do not are left in `found`.
+    fn refuse_what_ends_the_run(
+        &mut self,
+        found: &mut Vec<(u64, Read)>,
+        lost: &mut std::collections::BTreeMap<u64, Lost>,
+    ) -> Result<(), WriteError> {
+        let ending = found
+            .iter()
+            .enumerate()
+            .filter(|(_, (slot, read))| {
+                self.ends_the_run(read, lost.get(slot).map(|l| l.2 .0.write_id))
+            })
+            .min_by_key(|(_, (slot, _))| *slot)
+            .map(|(i, _)| i);
+        match ending {
+            Some(i) => {
+                let (slot, read) = found.swap_remove(i);
+                self.judge_read(slot, read, lost.remove(&slot), &mut false)
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// Judges the read of one slot of the run: one a claim lost ([`Self::judge_lost`]), or
+    /// one passed over (a foreign record as at any occupied slot; a failed read ends the
+    /// fence; a missing slot is a hole, left to [`Self::fill_passed_holes`]).
+    fn judge_read(
+        &mut self,
+        slot: u64,
+        found: Read,
+        lost: Option<Lost>,
+        started: &mut bool,
+    ) -> Result<(), WriteError> {
+        match (lost, found) {
+            (Some(l), found) => self.judge_lost(l, found, started),
+            (None, Ok(Some(found))) => self.judge_foreign(slot, &found),
+            (None, Ok(None)) => Ok(()),
+            (None, Err(e)) => Err(self.read_failed(e)),
+        }
+    }
+
     /// The slots passed over by a claim after the listing that were still missing when read:
     /// a hole a writer may still be sending (every segment read above it says so, its
     /// window reaching down to it) is filled with a void of ours, create-only; what a late
     /// PUT put there first is judged instead. A hole no writer above claims is a gap (or, on a
-    /// versioned bucket, a deleted slot): refused, nothing more written.
+    /// versioned bucket, a deleted slot): refused, nothing more written. Every read of the
+    /// run succeeded ([`Self::refuse_what_ends_the_run`]).
     async fn fill_passed_holes(
         &mut self,
         run: &mut Claims,
@@ -297,7 +448,8 @@ impl Core {
                 Ok(Some(s)) if *slot > hole => {
                     wormlog_format::lowest_pending(*slot, s.window) <= hole
                 }
-                _ => true,
+                Ok(_) => true, // below the hole, or another hole
+                Err(_) => false,
             })
         };
         let gap = missing
@@ -323,7 +475,7 @@ impl Core {
     fn judge_lost(
         &mut self,
         (slot, tries, (sent, len)): Lost,
-        found: Result<Option<SegmentSummary>, TailError>,
+        found: Read,
         started: &mut bool,
     ) -> Result<(), WriteError> {
         match found {
@@ -362,14 +514,8 @@ impl Core {
         let mut all_void = true;
         for (slot, fate) in self.send_voids(holes.iter().copied(), lowest, true).await? {
             if let Fate::Foreign(found) = fate {
-                let me = WriterView {
-                    epoch: self.cfg.epoch,
-                    writer_id: &self.cfg.writer_id,
-                    write_id: Uuid::nil(),
-                    max_epoch_seen: self.max_epoch_seen,
-                    prev: self.prev,
-                };
-                if let Resolution::Fenced { .. } | Resolution::EpochConflict = decide(&found, &me) {
+                let decided = self.decided(&found, Uuid::nil());
+                if let Resolution::Fenced { .. } | Resolution::EpochConflict = decided {
                     // Judged as at any occupied slot: fenced, or two writers on one epoch.
                     self.judge_foreign(slot, &found)?;
                 }
