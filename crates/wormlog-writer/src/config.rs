@@ -121,12 +121,12 @@ pub struct WriterConfig {
     pub planted_bug: Option<PlantedBug>,
 }
 
-/// The default [`WriterConfig::in_flight`]: 1. On Ceph RGW 8 segments in flight store
-/// more at every latency measured (1.3x to 1.9x over loopback, 6.3x to 6.5x at 20 ms added
-/// each way; docs/benchmarks.md, "Pipelining"), and a new leader now fences a pipelined
-/// stale one within a few rounds (docs/protocol.md, writer step 1); a window is still asked
-/// for (`in_flight`, `--in-flight 8`) until the default has been run through every suite.
-pub const DEFAULT_IN_FLIGHT: u32 = 1;
+/// The default [`WriterConfig::in_flight`]: 8. On Ceph RGW 8 segments in flight store more
+/// at every latency measured (1.3x to 1.9x over loopback, 6.3x to 6.5x at 20 ms added each
+/// way; docs/benchmarks.md, "Pipelining"), a one-event append is one segment either way, and
+/// a new leader fences a pipelined stale one within a few rounds (docs/protocol.md, writer
+/// step 1). 1 waits for each PUT before sending the next.
+pub const DEFAULT_IN_FLIGHT: u32 = 8;
 
 /// The default [`WriterConfig::max_unacked_bytes`]: 64 MiB.
 pub const DEFAULT_MAX_UNACKED_BYTES: usize = 64 << 20;

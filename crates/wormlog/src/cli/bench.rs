@@ -103,9 +103,10 @@ pub(crate) struct BenchArgs {
     prefill: Option<u64>,
 
     /// wormlog: segments in flight per writer (pipelining, 1..=16); raw-put: PutObjects in
-    /// flight per stream, for the ceiling at the same concurrency.
-    #[arg(long, value_name = "N", default_value_t = wormlog_writer::DEFAULT_IN_FLIGHT, value_parser = clap::value_parser!(u32).range(1..=i64::from(wormlog_format::MAX_WINDOW)))]
-    in_flight: u32,
+    /// flight per stream, for the ceiling at the same concurrency. Default: the writer's
+    /// default window.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=i64::from(wormlog_format::MAX_WINDOW)))]
+    in_flight: Option<u32>,
 
     /// wormlog: the writer's backpressure budget in bytes (appends wait beyond it).
     #[arg(long, value_name = "B", value_parser = clap::value_parser!(u64).range(1..=1 << 34))]
@@ -115,6 +116,13 @@ pub(crate) struct BenchArgs {
     /// stays locked for the retention period.
     #[arg(long)]
     yes: bool,
+}
+
+impl BenchArgs {
+    /// The window asked for, or the writer's default.
+    fn in_flight(&self) -> u32 {
+        self.in_flight.unwrap_or(wormlog_writer::DEFAULT_IN_FLIGHT)
+    }
 }
 
 /// A flag that does not apply to the mode is refused, not ignored: a figure measured without
@@ -137,8 +145,7 @@ fn refuse_flags_that_do_not_apply(args: &BenchArgs) -> CliResult<()> {
     if args.max_unacked_bytes.is_some() && args.mode != Mode::Wormlog {
         return refuse("--max-unacked-bytes", "wormlog");
     }
-    let in_flight_given = args.in_flight != wormlog_writer::DEFAULT_IN_FLIGHT;
-    if in_flight_given && !matches!(args.mode, Mode::Wormlog | Mode::RawPut) {
+    if args.in_flight.is_some() && !matches!(args.mode, Mode::Wormlog | Mode::RawPut) {
         return refuse("--in-flight", "wormlog or raw-put");
     }
     if args.streams > 1
@@ -401,7 +408,7 @@ pub(crate) async fn run(ctx: &Context, args: BenchArgs) -> CliResult<()> {
                 let mut cfg = WriterConfig::new(stream, 1, format!("bench-{w}"));
                 cfg.root_prefix = ctx.store.root_prefix.clone();
                 cfg.max_batch_bytes = args.max_batch_bytes as usize;
-                cfg.in_flight = args.in_flight;
+                cfg.in_flight = args.in_flight();
                 if let Some(max) = args.max_unacked_bytes {
                     cfg.max_unacked_bytes = max as usize;
                 }
@@ -413,7 +420,7 @@ pub(crate) async fn run(ctx: &Context, args: BenchArgs) -> CliResult<()> {
                 let total = share * args.event_bytes;
                 let size = args.object_bytes.unwrap_or(args.max_batch_bytes);
                 let s3 = ctx.store.s3.clone();
-                let in_flight = args.in_flight as usize;
+                let in_flight = args.in_flight() as usize;
                 tasks.push(tokio::spawn(async move {
                     let put = RawPut { store, s3 };
                     put.run(
@@ -812,7 +819,7 @@ impl Workload {
             event_bytes: args.event_bytes,
             streams: args.streams,
             rate: args.rate,
-            in_flight: args.in_flight,
+            in_flight: args.in_flight(),
             interrupted: false,
         }
     }
