@@ -4,10 +4,11 @@
 //!  tail t, at a lower epoch    PUT t: epoch-start ── 2xx ─► open (a quiet log: one object)
 //!                                   └── 412: someone is writing, maybe a stale leader
 //!                              at once: HEAD t, and PUT t+1..=t+k: void (create-only)
-//!  it took the whole round (read where a send may have landed: one of ours ends it):
-//!    LIST above it and read the highest slot listed (no segment there, or gone: stop; a
-//!    higher epoch: fenced; another writer's void: open again from the tail those voids
-//!    end), claim after it (twice as many, up to 48; the slots passed over are read later)
+//!  it took the whole round: read the round's slots beside a LIST above it (a higher
+//!    epoch: fenced; one of ours, its answer lost: done; another new leader's voids: open
+//!    again from the tail they end), read the highest slot listed (no segment there, or
+//!    gone: stop; a higher epoch: fenced; another leader's void: open again), and claim
+//!    after it (twice as many, up to 48; the slots passed over are read later)
 //!  one void of ours landed, so the stale leader stops there: read every slot from t up
 //!    that is not ours (32 at a time), stopping at a higher epoch or a failed read before
 //!    writing anything more; fill a passed-over hole that the segments above still claim
@@ -34,8 +35,10 @@
 //! and voids that all claim it: readers wait there (a pending hole) instead of reporting a
 //! gap, and the next opener fills it.
 
+use std::collections::BTreeMap;
+
 use uuid::Uuid;
-use wormlog_fencing::tail::TailError;
+use wormlog_fencing::tail::{LogReads, TailError};
 use wormlog_format::{SegmentKind, SegmentSummary};
 
 use super::slot_put::{Fate, SlotPut, Unsettled};
@@ -68,14 +71,14 @@ type Lost = (u64, SlotAttempts, (SegmentSummary, u64));
 /// The run a new leader fenced: every slot from the tail it lost to its first void.
 #[derive(Default)]
 struct Claims {
-    /// Slots our claims (or the first epoch-start) lost to a 412.
-    lost: Vec<Lost>,
+    /// Slots our claims (or the first epoch-start) lost to a 412, by slot.
+    lost: BTreeMap<u64, Lost>,
     /// Slots passed over when claiming after the listing: neither claimed nor seen.
     passed: Vec<u64>,
     /// Our voids that landed.
     ours: Vec<u64>,
     /// What the slots we did not take hold, as read.
-    read: Vec<(u64, Read)>,
+    read: BTreeMap<u64, Read>,
 }
 
 /// A slot's read: what it holds (`None`: missing), or why it could not be read.
@@ -91,12 +94,36 @@ pub(super) enum Started {
     AnotherFenceAhead,
 }
 
-/// Where the listing says the run has got to.
-enum Head {
-    /// The highest slot listed, read and a segment (or the round's top: nothing listed).
-    At(u64),
-    /// Another writer's void: another new leader's claims.
+/// What a round of claims lost whole showed.
+enum Round {
+    /// Claim after this slot: the highest listed, read and a segment (or the round's top).
+    Listed(u64),
+    /// One of our claims is there after all (its answer was lost).
+    Ours,
+    /// Another new leader's voids: its claims.
     AnotherFence,
+}
+
+/// Whether `found` is one of another new leader's claims: a void of a round of several
+/// (its `window` above 1). A pipelined writer's void for its own failed slot, or a round of
+/// one, claims nothing below it.
+fn is_a_fence(found: &SegmentSummary) -> bool {
+    found.kind == SegmentKind::Void && found.window > 1
+}
+
+/// Reads `slots`, `batch` at a time.
+async fn read_slots(reads: &LogReads, slots: &[u64], batch: usize) -> BTreeMap<u64, Read> {
+    let mut out = BTreeMap::new();
+    for batch in slots.chunks(batch) {
+        let found = futures::future::join_all(
+            batch
+                .iter()
+                .map(|&slot| async move { (slot, reads.summary(slot).await) }),
+        )
+        .await;
+        out.extend(found);
+    }
+    out
 }
 
 /// A slot of the run, ready to be judged in slot order.
@@ -189,7 +216,7 @@ impl Core {
         // Someone holds slot t, maybe a stale leader still writing: claim the slots after it
         // now, while reading who holds t.
         let mut run = Claims {
-            lost: vec![(t, lost.0, (lost.1, lost.2))],
+            lost: BTreeMap::from([(t, (t, lost.0, (lost.1, lost.2)))]),
             ..Claims::default()
         };
         let reads = self.reads.clone();
@@ -197,18 +224,20 @@ impl Core {
             reads.summary(t),
             self.send_voids(t + 1..t + 1 + ahead, t + 1, false)
         );
-        run.read.push((t, at_t));
+        run.read.insert(t, at_t);
         let mut claimed = claimed?;
         let mut window = t + 1;
         loop {
             let top = window + ahead - 1;
             for (slot, fate) in claimed {
                 match fate {
-                    Fate::Occupied(tries, sent, len) => run.lost.push((slot, tries, (sent, len))),
+                    Fate::Occupied(tries, sent, len) => {
+                        run.lost.insert(slot, (slot, tries, (sent, len)));
+                    }
                     _ => run.ours.push(slot),
                 }
             }
-            if !run.ours.is_empty() || self.lost_one_of_ours(&mut run).await {
+            if !run.ours.is_empty() {
                 // The stale leader stops at our first record: judge the run, then commit.
                 return self.end_claims(run).await.map(|()| Started::Yes);
             }
@@ -217,13 +246,12 @@ impl Core {
             // slot listed instead of after the round: the next claims land however far
             // ahead it is, and the slots passed over are read, and any hole in them filled,
             // once one lands.
-            window = match self.cfg.planted_bug {
-                Some(crate::PlantedBug::NoListingJump) => top + 1,
-                _ => match self.listed_head(top, &mut run).await? {
-                    Head::At(head) => head + 1,
-                    // Nothing of ours landed: the tail is theirs now.
-                    Head::AnotherFence => return Ok(Started::AnotherFenceAhead),
-                },
+            let list = self.cfg.planted_bug != Some(crate::PlantedBug::NoListingJump);
+            window = match self.lost_round(top, &mut run, list).await? {
+                Round::Listed(head) => head + 1,
+                Round::Ours => return self.end_claims(run).await.map(|()| Started::Yes),
+                // Nothing of ours landed: the tail is theirs now.
+                Round::AnotherFence => return Ok(Started::AnotherFenceAhead),
             };
             run.passed.extend(top + 1..window);
             // Twice as many claims, or twice what it landed past the round while we listed,
@@ -236,55 +264,78 @@ impl Core {
         }
     }
 
-    /// Whether a round that seemed lost whole holds one of our records after all: a slot
-    /// we lost after a send that may have landed (its answer lost, the 412 our own), read
-    /// now (kept in `run`), or the first slot's read. Then the stale leader stopped there.
-    async fn lost_one_of_ours(&mut self, run: &mut Claims) -> bool {
+    /// A round lost whole: reads what took its slots, beside the listing of what lies above
+    /// it. What the reads show is judged before anything more is sent: a record that ends
+    /// the fence (a higher epoch, a slot now empty, a failed read) stops it; one of our own
+    /// (a claim whose answer was lost, its retry meeting our void) means the stale leader
+    /// stopped there; another new leader's voids (a round of them, `window` above 1) are
+    /// not stacked over, since readers count every record above a pending hole. Otherwise
+    /// the next round goes after the listed head ([`Self::judge_head`]); after `top` when
+    /// nothing is listed, or when `list` is off (the planted bug).
+    async fn lost_round(
+        &mut self,
+        top: u64,
+        run: &mut Claims,
+        list: bool,
+    ) -> Result<Round, WriteError> {
         let unread: Vec<u64> = run
             .lost
-            .iter()
-            .filter(|(slot, tries, _)| {
-                tries.may_have_landed && !run.read.iter().any(|(s, _)| s == slot)
-            })
-            .map(|l| l.0)
+            .keys()
+            .copied()
+            .filter(|slot| !run.read.contains_key(slot))
             .collect();
-        let found = futures::future::join_all(unread.into_iter().map(|slot| {
-            let reads = self.reads.clone();
-            async move { (slot, reads.summary(slot).await) }
-        }))
-        .await;
+        let reads = self.reads.clone();
+        let (mut found, listed) =
+            tokio::join!(read_slots(&reads, &unread, MAX_CLAIM as usize), async {
+                match list {
+                    true => reads.highest_listed_above(top).await,
+                    false => Ok(None),
+                }
+            });
+        self.refuse_what_ends_the_run(&mut found, &mut run.lost)?;
         run.read.extend(found);
-        run.lost.iter().any(|(slot, _, (sent, _))| {
-            run.read.iter().any(|(s, found)| {
-                s == slot && matches!(found, Ok(Some(f)) if f.write_id == sent.write_id)
-            })
-        })
+        let read = |slot: &u64| run.read.get(slot);
+        let ours = run.lost.iter().any(|(slot, (_, _, (sent, _)))| {
+            matches!(read(slot), Some(Ok(Some(f))) if f.write_id == sent.write_id)
+        });
+        if ours {
+            return Ok(Round::Ours);
+        }
+        if run
+            .lost
+            .keys()
+            .any(|slot| matches!(read(slot), Some(Ok(Some(f))) if is_a_fence(f)))
+        {
+            return Ok(Round::AnotherFence);
+        }
+        match listed.map_err(|e| self.read_failed(e))? {
+            Some(head) => self.judge_head(head, top, run).await,
+            None => Ok(Round::Listed(top)), // nothing above: the listing lags; after the round
+        }
     }
 
-    /// Where a stale leader that took the whole round ending at `top` has got: the highest
-    /// slot listed above it, read (kept in `run`), and trusted only as a record of the log.
-    /// A listing is a hint: a key there that is no segment stops the fence with the read's
-    /// error before anything is claimed past it (a stray object far ahead would otherwise
-    /// have us read, and fill, every slot up to it), and a key gone when read is a slot
-    /// deleted behind us (the writer stops, as at any slot that vanished). A record of a
-    /// higher epoch there fences us at once; another writer's void is another new leader's
-    /// claim (or a pipelined writer's filled hole), which we do not stack ours above
-    /// (readers bound the records above a pending hole): the open takes it for the tail. `top` (claim after the round) when
-    /// nothing is listed above it.
-    async fn listed_head(&mut self, top: u64, run: &mut Claims) -> Result<Head, WriteError> {
-        let listed = self.reads.highest_listed_above(top).await;
-        let Some(head) = listed.map_err(|e| self.read_failed(e))? else {
-            return Ok(Head::At(top)); // nothing above: the listing lags; claim after the round
-        };
+    /// The highest slot listed above a lost round ending at `top`: read (kept in `run`), and
+    /// trusted only as a record of the log. A listing is a hint: a key there that is no
+    /// segment stops the fence with the read's error before anything is claimed past it (a
+    /// stray object far ahead would otherwise have us read, and fill, every slot up to it),
+    /// and a key gone when read is a slot deleted behind us (the writer stops, as at any slot
+    /// that vanished). A record of a higher epoch there fences us at once; another new
+    /// leader's void is not stacked over (the open takes it for the tail).
+    async fn judge_head(
+        &mut self,
+        head: u64,
+        top: u64,
+        run: &mut Claims,
+    ) -> Result<Round, WriteError> {
         match self.reads.summary(head).await {
             Ok(None) => Err(self.vanished(head)),
             found if self.ends_the_run(&found, None) => self
                 .judge_read(head, found, None, &mut false)
-                .map(|()| Head::At(top)),
-            Ok(Some(f)) if f.kind == SegmentKind::Void => Ok(Head::AnotherFence),
+                .map(|()| Round::Listed(top)),
+            Ok(Some(f)) if is_a_fence(&f) => Ok(Round::AnotherFence),
             found => {
-                run.read.push((head, found));
-                Ok(Head::At(head))
+                run.read.insert(head, found);
+                Ok(Round::Listed(head))
             }
         }
     }
@@ -316,25 +367,20 @@ impl Core {
     /// voids the holes a writer may still be sending, refuses a gap, judges the run in slot
     /// order, and commits the epoch-start after it, its first_seq now known.
     async fn end_claims(&mut self, mut run: Claims) -> Result<(), WriteError> {
-        let mut lost: std::collections::BTreeMap<u64, Lost> =
-            run.lost.drain(..).map(|l| (l.0, l)).collect();
+        let mut lost = std::mem::take(&mut run.lost);
         let unread: Vec<u64> = lost
             .keys()
             .copied()
             .chain(run.passed.iter().copied())
-            .filter(|slot| !run.read.iter().any(|(s, _)| s == slot))
+            .filter(|slot| !run.read.contains_key(slot))
             .collect();
         self.refuse_what_ends_the_run(&mut run.read, &mut lost)?;
+        let reads = self.reads.clone();
         for batch in unread.chunks(READ_BATCH) {
-            let mut found = futures::future::join_all(batch.iter().map(|&slot| {
-                let reads = self.reads.clone();
-                async move { (slot, reads.summary(slot).await) }
-            }))
-            .await;
+            let mut found = read_slots(&reads, batch, READ_BATCH).await;
             self.refuse_what_ends_the_run(&mut found, &mut lost)?;
             run.read.extend(found);
         }
-        run.read.sort_by_key(|(slot, _)| *slot);
         let holes = self.fill_passed_holes(&mut run).await?;
         let mut slots: Vec<(u64, Judged)> =
             run.ours.into_iter().map(|s| (s, Judged::Ours)).collect();
@@ -384,22 +430,15 @@ impl Core {
     /// fails: the fence stops there. Reads that do not are left in `found`.
     fn refuse_what_ends_the_run(
         &mut self,
-        found: &mut Vec<(u64, Read)>,
-        lost: &mut std::collections::BTreeMap<u64, Lost>,
+        found: &mut BTreeMap<u64, Read>,
+        lost: &mut BTreeMap<u64, Lost>,
     ) -> Result<(), WriteError> {
         let ending = found
             .iter()
-            .enumerate()
-            .filter(|(_, (slot, read))| {
-                self.ends_the_run(read, lost.get(slot).map(|l| l.2 .0.write_id))
-            })
-            .min_by_key(|(_, (slot, _))| *slot)
-            .map(|(i, _)| i);
-        match ending {
-            Some(i) => {
-                let (slot, read) = found.swap_remove(i);
-                self.judge_read(slot, read, lost.remove(&slot), &mut false)
-            }
+            .find(|(slot, read)| self.ends_the_run(read, lost.get(slot).map(|l| l.2 .0.write_id)))
+            .map(|(slot, _)| *slot);
+        match ending.and_then(|slot| found.remove_entry(&slot)) {
+            Some((slot, read)) => self.judge_read(slot, read, lost.remove(&slot), &mut false),
             None => Ok(()),
         }
     }
