@@ -123,8 +123,11 @@ start() {
   wait_for 60 "the OSD" sh -c "timeout 5 ceph -c '$DIR/ceph.conf' osd stat | grep -q '1 up'"
   radosgw "${c[@]}" -n client.rgw.a 2>>"$DIR/log/setup.log"
   wait_for 90 "the S3 endpoint at $ENDPOINT" answers
+  # Every test makes a fresh bucket, so a server kept up across several full runs passes
+  # RGW's default of 1000 buckets per user (TooManyBuckets): allow far more.
   radosgw-admin "${c[@]}" user create --uid=wormlog --display-name=wormlog \
-    --access-key="$ACCESS_KEY" --secret="$SECRET_KEY" >/dev/null 2>>"$DIR/log/setup.log"
+    --access-key="$ACCESS_KEY" --secret="$SECRET_KEY" --max-buckets=100000 \
+    >/dev/null 2>>"$DIR/log/setup.log"
   log "Ceph RGW $(radosgw --version | awk '{print $3}') ready at $ENDPOINT"
 }
 

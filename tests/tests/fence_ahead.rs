@@ -381,6 +381,23 @@ async fn a_claim_whose_answer_was_lost_ends_the_fence(store: Arc<dyn ObjectStore
     wormlog_tests::verify_settled(&store, S).await;
 }
 
+/// A newer leader's epoch-start at the slot our own lost is read beside the first round: it
+/// fences us before a second round is sent, even when the stale leader's late batches took
+/// the first round and nothing is listed above it.
+async fn a_newer_epoch_start_at_the_tail_fences_before_a_second_round(store: Arc<dyn ObjectStore>) {
+    let newer = Plant {
+        kind: wormlog_format::SegmentKind::EpochStart,
+        ..Plant::events(1, 0, 7, "c")
+    };
+    // The stale leader's batches in flight land above it (zombies, an older epoch).
+    let mut run = vec![(2, At::Segment(newer))];
+    run.extend([3, 4].map(|slot| (slot, At::Segment(Plant::events(slot - 1, 1, 1, "a")))));
+    let f = racing(&store, run).await;
+    let e = open_fails(&f).await;
+    assert!(matches!(e, WriteError::Fenced { .. }), "{e}");
+    assert_eq!(log_puts(&f), vec![2, 3, 4], "one round, then fenced");
+}
+
 on_every_local_store!(
     a_newer_epoch_at_the_listed_head_fences_before_any_claim,
     a_newer_epoch_in_the_run_fences_before_any_hole_is_filled,
@@ -391,6 +408,7 @@ on_every_local_store!(
     a_fence_meeting_another_fences_voids_opens_after_them,
     a_listed_head_gone_when_read_stops_the_fence,
     a_claim_whose_answer_was_lost_ends_the_fence,
+    a_newer_epoch_start_at_the_tail_fences_before_a_second_round,
 );
 
 /// A stale leader far ahead of where a new leader found the tail: the new leader stalls for

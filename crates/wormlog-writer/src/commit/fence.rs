@@ -39,7 +39,7 @@ use std::collections::BTreeMap;
 
 use uuid::Uuid;
 use wormlog_fencing::tail::{LogReads, TailError};
-use wormlog_format::{SegmentKind, SegmentSummary};
+use wormlog_format::{Prev, SegmentKind, SegmentSummary};
 
 use super::slot_put::{Fate, SlotPut, Unsettled};
 use super::{Core, Payload};
@@ -106,9 +106,11 @@ enum Round {
 
 /// Whether `found` is one of another new leader's claims: a void of a round of several
 /// (its `window` above 1). A pipelined writer's void for its own failed slot, or a round of
-/// one, claims nothing below it.
+/// one, claims nothing below it. A version 2 void (no `prev`) is taken for a fence too: its
+/// object metadata carries no window (its header does, which the open reads), and version 2
+/// writers claimed whole rounds of them.
 fn is_a_fence(found: &SegmentSummary) -> bool {
-    found.kind == SegmentKind::Void && found.window > 1
+    found.kind == SegmentKind::Void && (found.window > 1 || matches!(found.prev, Prev::Unbound))
 }
 
 /// Reads `slots`, `batch` at a time.
@@ -292,8 +294,9 @@ impl Core {
                     false => Ok(None),
                 }
             });
-        self.refuse_what_ends_the_run(&mut found, &mut run.lost)?;
-        run.read.extend(found);
+        // Every read so far, the first slot's included: what ends the fence ends it now.
+        run.read.append(&mut found);
+        self.refuse_what_ends_the_run(&mut run.read, &mut run.lost)?;
         let read = |slot: &u64| run.read.get(slot);
         let ours = run.lost.iter().any(|(slot, (_, _, (sent, _)))| {
             matches!(read(slot), Some(Ok(Some(f))) if f.write_id == sent.write_id)
@@ -563,5 +566,37 @@ impl Core {
             }
         }
         Ok(all_void)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn void(window: u32, prev: Prev) -> SegmentSummary {
+        SegmentSummary {
+            kind: SegmentKind::Void,
+            epoch: 3,
+            writer: "l3".into(),
+            write_id: Uuid::from_u128(7),
+            first_seq: 0,
+            count: 0,
+            prev,
+            window,
+        }
+    }
+
+    /// A round of claims is a fence; a lone void of a pipelined writer's failed slot is
+    /// not; a version 2 void, whose metadata says window 1 whatever its round, is.
+    #[test]
+    fn which_voids_are_another_leaders_claims() {
+        assert!(is_a_fence(&void(5, Prev::Bound(None))));
+        assert!(!is_a_fence(&void(1, Prev::Bound(Some(Uuid::from_u128(1))))));
+        assert!(is_a_fence(&void(1, Prev::Unbound)));
+        let events = SegmentSummary {
+            kind: SegmentKind::Events,
+            ..void(5, Prev::Unbound)
+        };
+        assert!(!is_a_fence(&events));
     }
 }
