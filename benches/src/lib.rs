@@ -1,7 +1,7 @@
 //! Inputs shared by the benchmarks: events of a given size.
 
 use uuid::Uuid;
-use wormlog_format::NewEvent;
+use wormlog_format::{NewEvent, SegmentKind, SegmentSpec};
 
 /// `n` events whose JSON data is about `bytes` long.
 pub fn events(n: usize, bytes: usize) -> Vec<NewEvent> {
@@ -17,4 +17,20 @@ pub fn events(n: usize, bytes: usize) -> Vec<NewEvent> {
             .unwrap()
         })
         .collect()
+}
+
+/// The header of the events segments the benchmarks encode.
+pub fn spec() -> SegmentSpec {
+    SegmentSpec {
+        stream: "bench".into(),
+        slot: 1,
+        kind: SegmentKind::Events,
+        first_seq: 0,
+        epoch: 1,
+        writer: "w".into(),
+        write_id: Uuid::nil(),
+        prev: None,
+        window: 1,
+        created_at: "2026-11-22T00:00:00.000Z".into(),
+    }
 }

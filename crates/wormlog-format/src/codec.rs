@@ -136,6 +136,12 @@ pub fn leaf_hash(line: &[u8]) -> [u8; 32] {
 
 /// Decodes and checks a whole segment of any version readers accept.
 pub fn decode_segment(bytes: &[u8]) -> Result<Segment, FormatError> {
+    decode_segment_hashing(bytes, false)
+}
+
+/// [`decode_segment`], and with `leaves` each event's [`Event::leaf_hash`] too (the
+/// tamper-evident tree's leaves: SHA-256 of `0x00` and the line exactly as stored).
+pub fn decode_segment_hashing(bytes: &[u8], leaves: bool) -> Result<Segment, FormatError> {
     let (header, body) = split_header(bytes)?;
     let computed = crc32fast::hash(body);
     if computed != header.crc32 {
@@ -179,11 +185,15 @@ pub fn decode_segment(bytes: &[u8]) -> Result<Segment, FormatError> {
     let mut events = Vec::with_capacity(lines.len());
     for (i, line) in lines.into_iter().enumerate() {
         let n = i as u64 + 1;
-        let event: Event = serde_json::from_slice(line).map_err(|e| FormatError::EventLine {
-            line: n,
-            reason: e.to_string(),
-        })?;
+        let mut event: Event =
+            serde_json::from_slice(line).map_err(|e| FormatError::EventLine {
+                line: n,
+                reason: e.to_string(),
+            })?;
         check_event(&header, i as u64, &event)?;
+        if leaves {
+            event.leaf_hash = Some(leaf_hash(line));
+        }
         events.push(event);
     }
     Ok(Segment {

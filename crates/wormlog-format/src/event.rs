@@ -103,6 +103,10 @@ pub struct Event {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payload: Option<Payload>,
     pub meta: EventMeta,
+    /// The RFC 9162 leaf hash of the event's line as stored, when the reader was asked for
+    /// it ([`crate::decode_segment_hashing`]); never part of the stored event.
+    #[serde(skip)]
+    pub leaf_hash: Option<[u8; 32]>,
 }
 
 impl Event {

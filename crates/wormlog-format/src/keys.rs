@@ -110,11 +110,7 @@ impl StreamKeys {
 
     /// The slot of a segment key of this stream, or `None` for any other key.
     pub fn parse_slot(&self, key: &str) -> Option<u64> {
-        let digits = key.strip_prefix(&self.prefix)?.strip_prefix("log/")?;
-        if digits.len() != SLOT_DIGITS || !digits.bytes().all(|b| b.is_ascii_digit()) {
-            return None;
-        }
-        digits.parse().ok()
+        self.parse_numbered(key, "log/")
     }
 
     /// `P/lease`
@@ -137,6 +133,30 @@ impl StreamKeys {
         format!("{}{relative}", self.prefix)
     }
 
+    /// `P/checkpoints/`: signed checkpoints of the log's Merkle tree, one per tree size.
+    pub fn checkpoints_prefix(&self) -> String {
+        format!("{}checkpoints/", self.prefix)
+    }
+
+    /// `P/checkpoints/<tree size, 20 digits>`
+    pub fn checkpoint(&self, size: u64) -> String {
+        format!(
+            "{}checkpoints/{size:0width$}",
+            self.prefix,
+            width = SLOT_DIGITS
+        )
+    }
+
+    /// The tree size a checkpoint key of this stream names, or `None`.
+    pub fn parse_checkpoint(&self, key: &str) -> Option<u64> {
+        self.parse_numbered(key, "checkpoints/")
+    }
+
+    /// `P/tiles/<path>`: a tile of the Merkle tree (`<level>/<index>[.p/<width>]`).
+    pub fn tile(&self, path: &str) -> String {
+        format!("{}tiles/{path}", self.prefix)
+    }
+
     /// `P/purges/`: the index of purge records, so readers learn of a purge before they
     /// reach the slots it deleted (which lie below the record).
     pub fn purges_prefix(&self) -> String {
@@ -154,7 +174,12 @@ impl StreamKeys {
 
     /// The record slot named by a purge index key of this stream, or `None`.
     pub fn parse_purge_index(&self, key: &str) -> Option<u64> {
-        let digits = key.strip_prefix(&self.prefix)?.strip_prefix("purges/")?;
+        self.parse_numbered(key, "purges/")
+    }
+
+    /// The number a key `P/<dir><20 digits>` of this stream names, or `None`.
+    fn parse_numbered(&self, key: &str, dir: &str) -> Option<u64> {
+        let digits = key.strip_prefix(&self.prefix)?.strip_prefix(dir)?;
         if digits.len() != SLOT_DIGITS || !digits.bytes().all(|b| b.is_ascii_digit()) {
             return None;
         }

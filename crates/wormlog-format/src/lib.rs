@@ -33,7 +33,10 @@ mod keys;
 mod purge;
 mod summary;
 
-pub use codec::{decode_segment, encode_purge, encode_segment, event_lines, leaf_hash, Segment};
+pub use codec::{
+    decode_segment, decode_segment_hashing, encode_purge, encode_segment, event_lines, leaf_hash,
+    Segment,
+};
 pub use error::FormatError;
 pub use event::{
     attachment_key, hex_of, sha256_hex, validate_content_type, Event, EventMeta, FencingToken,

@@ -36,6 +36,7 @@ mod replay;
 mod rules;
 mod scan;
 mod seek;
+pub mod tlog;
 mod verify;
 
 pub use documents::EventKey;

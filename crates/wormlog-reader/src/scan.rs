@@ -9,8 +9,8 @@ use std::sync::Arc;
 
 use futures::stream::{self, Stream, StreamExt};
 use wormlog_format::{
-    decode_segment, Event, FormatError, Segment, SegmentHeader, SegmentKind, StreamKeys,
-    MAX_VOIDS_ABOVE_A_HOLE,
+    decode_segment, decode_segment_hashing, Event, FormatError, Segment, SegmentHeader,
+    SegmentKind, StreamKeys, MAX_VOIDS_ABOVE_A_HOLE,
 };
 use wormlog_store::{ObjectStore, StoreError};
 
@@ -26,6 +26,7 @@ pub struct LogReader {
     pub(crate) keys: StreamKeys,
     prefetch: usize,
     pub(crate) bug: Option<ReaderBug>,
+    leaf_hashes: bool,
 }
 
 /// What a scan yields besides events.
@@ -82,6 +83,8 @@ pub struct Scan {
     bug: Option<ReaderBug>,
     /// The pending hole the scan ended at, if it did ([`Scan::pending_hole`]).
     hole: Option<(u64, u64)>,
+    /// Whether events carry their leaf hash ([`LogReader::with_leaf_hashes`]).
+    leaf_hashes: bool,
 }
 
 impl LogReader {
@@ -97,7 +100,15 @@ impl LogReader {
             keys,
             prefetch: 8,
             bug: None,
+            leaf_hashes: false,
         })
+    }
+
+    /// Events this reader delivers carry the RFC 9162 leaf hash of their stored line
+    /// ([`Event::leaf_hash`]), hashed where the segment is decoded (beside the read-ahead).
+    pub fn with_leaf_hashes(mut self) -> LogReader {
+        self.leaf_hashes = true;
+        self
     }
 
     /// Fetch up to `n` segments ahead of the one being delivered (default 8).
@@ -191,6 +202,7 @@ impl LogReader {
         let listed = slots.len();
         let store = Arc::clone(&self.store);
         let keys = self.keys.clone();
+        let leaves = self.leaf_hashes;
         // Each fetch runs as its own task, so the read-ahead GETs progress, and segments
         // decode on other cores, while the caller works through the current one.
         let fetches = stream::iter(slots)
@@ -199,7 +211,7 @@ impl LogReader {
                 let task = tokio::spawn(async move {
                     get_with_retries(&*store, &key)
                         .await
-                        .map(|got| decode_segment(&got.body))
+                        .map(|got| decode_segment_hashing(&got.body, leaves))
                 });
                 async move {
                     let fetched = task
@@ -222,6 +234,7 @@ impl LogReader {
             shadowed,
             hole: None,
             bug: self.bug,
+            leaf_hashes: self.leaf_hashes,
         }
     }
 
@@ -313,7 +326,8 @@ impl Scan {
                     if let Some(from) = absent_from.take() {
                         self.pass_missing(from, slot - 1).await?;
                     }
-                    self.accept(slot, Ok(decode_segment(&got.body)))?;
+                    let decoded = decode_segment_hashing(&got.body, self.leaf_hashes);
+                    self.accept(slot, Ok(decoded))?;
                 }
                 Err(StoreError::NotFound { .. }) => {
                     absent_from.get_or_insert(slot);

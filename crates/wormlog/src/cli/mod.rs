@@ -29,6 +29,7 @@ mod policy;
 mod purge;
 mod streams;
 mod tail_cache;
+mod tlog;
 mod verify;
 mod writer_args;
 
@@ -108,6 +109,14 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Two leaders on one stream: the stale one is fenced with a 412; the replay is consistent.
     Demo(demo::DemoArgs),
+    /// Write an Ed25519 key pair for checkpoints: PATH (secret) and PATH.pub (for auditors).
+    Keygen(tlog::KeygenArgs),
+    /// Write a signed checkpoint of the log's Merkle tree as it stands (and its tiles).
+    Checkpoint(tlog::CheckpointArgs),
+    /// Print an inclusion proof (--seq) or a consistency proof (--consistency) as JSON.
+    Prove(tlog::ProveArgs),
+    /// Check a proof from `prove` offline, given the verifier key; exit 1 if it fails.
+    VerifyProof(tlog::VerifyProofArgs),
 }
 
 impl Command {
@@ -124,6 +133,8 @@ impl Command {
                 | Command::Hold(_)
                 | Command::Retention(_)
                 | Command::Purge(_)
+                | Command::Checkpoint(_)
+                | Command::Prove(_)
         )
     }
 }
@@ -186,12 +197,18 @@ async fn run(cli: Cli, stream_given: bool) -> CliResult<()> {
     if let Some(addr) = cli.metrics_addr {
         serve_metrics(addr)?;
     }
+    // The commands that touch no store.
+    let command = match cli.command {
+        Command::Keygen(args) => return tlog::keygen(args).await,
+        Command::VerifyProof(args) => return tlog::verify_proof(args),
+        command => command,
+    };
     wormlog::format::validate_stream_name(&cli.stream)
         .map_err(|e| CliError::usage(format!("{e}; choose another --stream")))?;
     let store = open_store(&cli.store)
         .await
         .map_err(|e| CliError::usage(e.to_string()))?;
-    if cli.command.reads_an_existing_store() {
+    if command.reads_an_existing_store() {
         if let Some(dir) = store.directory.as_deref().filter(|d| !d.exists()) {
             return Err(CliError::usage(format!(
                 "there is no store at {}; check --store, or create one with `wormlog init`",
@@ -205,7 +222,7 @@ async fn run(cli: Cli, stream_given: bool) -> CliResult<()> {
         stream: cli.stream,
         stream_given,
     };
-    match cli.command {
+    match command {
         Command::Init(args) => init::run(&ctx, args).await,
         Command::Doctor(args) => doctor::run(&ctx, args).await,
         Command::Append(args) => append::run(&ctx, args).await,
@@ -220,6 +237,9 @@ async fn run(cli: Cli, stream_given: bool) -> CliResult<()> {
         Command::Retention(args) => lock::retention(&ctx, args).await,
         Command::Purge(args) => purge::run(&ctx, args).await,
         Command::Demo(args) => demo::run(&ctx, args).await,
+        Command::Checkpoint(args) => tlog::checkpoint(&ctx, args).await,
+        Command::Prove(args) => tlog::prove(&ctx, args).await,
+        Command::Keygen(_) | Command::VerifyProof(_) => unreachable!("run without a store above"),
     }
 }
 
@@ -234,6 +254,7 @@ const OWN_CRATES: &[&str] = &[
     "wormlog_fencing",
     "wormlog_writer",
     "wormlog_reader",
+    "wormlog_tlog",
 ];
 
 /// `WORMLOG_LOG` as a filter: a bare level means wormlog's own lines at that level.

@@ -27,6 +27,19 @@ pub(crate) struct VerifyArgs {
     /// Print the report as one JSON object.
     #[arg(long)]
     json: bool,
+
+    /// Also recompute the log's Merkle tree and check every checkpoint against it with this
+    /// verifier key (the .pub file from `wormlog keygen`, or the key itself): a rewritten,
+    /// removed or reordered event below a checkpoint, or a checkpoint that does not verify,
+    /// is a violation.
+    #[arg(long, value_name = "PUB")]
+    key: Option<String>,
+
+    /// With --key: also check the log against this checkpoint, obtained out of band (from a
+    /// witness, an email): catches a tail cut below it even if every stored checkpoint was
+    /// removed with it.
+    #[arg(long, value_name = "FILE", requires = "key")]
+    trusted_checkpoint: Option<std::path::PathBuf>,
 }
 
 /// The lock of one event: what an e-invoicing auditor checks per document.
@@ -76,8 +89,15 @@ pub(crate) async fn run(ctx: &Context, args: VerifyArgs) -> CliResult<()> {
         store: ctx.store_url.clone(),
         ..report
     };
+    let tree = match &args.key {
+        Some(key) => Some(audit_tree(ctx, key, args.trusted_checkpoint.as_deref()).await?),
+        None => None,
+    };
     if args.json {
         let mut doc = serde_json::to_value(&report).expect("reports serialise");
+        if let Some(tree) = &tree {
+            doc["merkle_tree"] = serde_json::to_value(tree).expect("serialises");
+        }
         if args.per_event {
             doc["event_locks"] = serde_json::to_value(event_locks(&report)).expect("serialises");
         }
@@ -179,6 +199,17 @@ pub(crate) async fn run(ctx: &Context, args: VerifyArgs) -> CliResult<()> {
                 "slots {first}..={last} are pending (not violations): a new writer claimed the slots after them and has not filled these yet, or crashed while it did; readers stop there, and the next writer to open fills them"
             );
         }
+        if let Some(tree) = &tree {
+            out!(
+                "merkle tree: {} events, root {}, {} checkpoints checked",
+                tree.tree_size,
+                tree.root_hash,
+                tree.checkpoints.len()
+            );
+            for v in &tree.violations {
+                out!("  - {v}");
+            }
+        }
         if is_empty(&report) {
             out!("the stream has no segments");
         } else if report.is_clean() {
@@ -197,6 +228,12 @@ pub(crate) async fn run(ctx: &Context, args: VerifyArgs) -> CliResult<()> {
             report.stream, report.store
         )));
     }
+    if let Some(first) = tree.as_ref().and_then(|t| t.violations.first()) {
+        return Err(CliError::violation(format!(
+            "stream {} does not match its checkpoints: {first}",
+            report.stream
+        )));
+    }
     match report.findings.first() {
         None => Ok(()),
         Some(first) => Err(CliError::violation(format!(
@@ -205,5 +242,43 @@ pub(crate) async fn run(ctx: &Context, args: VerifyArgs) -> CliResult<()> {
             report.findings.len(),
             first.describe()
         ))),
+    }
+}
+
+/// The Merkle tree audit of `verify --key`.
+async fn audit_tree(
+    ctx: &Context,
+    key: &str,
+    trusted: Option<&std::path::Path>,
+) -> CliResult<wormlog::reader::tlog::TreeAudit> {
+    let verifier = super::tlog::verifier(key)?;
+    let trusted = match trusted {
+        Some(path) => Some(std::fs::read_to_string(path).map_err(|e| {
+            CliError::usage(format!(
+                "cannot read the trusted checkpoint {} ({e}); check --trusted-checkpoint",
+                path.display()
+            ))
+        })?),
+        None => None,
+    };
+    let audit = wormlog::reader::tlog::audit_tree(
+        Arc::clone(&ctx.store.store),
+        &ctx.store.root_prefix,
+        &ctx.stream,
+        &verifier,
+        trusted.as_deref(),
+    )
+    .await;
+    match audit.map_err(CliError::from) {
+        // A log the tree cannot be recomputed over (a corrupt or missing segment, which the
+        // report names too): a violation of the tree, not the end of the audit.
+        Err(e) if e.code == super::exit::VIOLATION => Ok(wormlog::reader::tlog::TreeAudit {
+            violations: vec![format!(
+                "the Merkle tree cannot be recomputed: {}",
+                e.message
+            )],
+            ..Default::default()
+        }),
+        other => other,
     }
 }

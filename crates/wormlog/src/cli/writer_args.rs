@@ -35,17 +35,8 @@ pub(crate) struct WriterArgs {
     #[arg(long, value_name = "ID")]
     writer_id: Option<String>,
 
-    /// Object Lock retention mode for every segment written.
-    #[arg(long, value_name = "compliance|governance", requires = "retain_days")]
-    lock_mode: Option<RetentionMode>,
-
-    /// Retention in days from now (with --lock-mode).
-    #[arg(long, value_name = "N", requires = "lock_mode", value_parser = clap::value_parser!(u32).range(1..=36500))]
-    retain_days: Option<u32>,
-
-    /// Put a legal hold on every segment written.
-    #[arg(long)]
-    legal_hold: bool,
+    #[command(flatten)]
+    lock: LockArgs,
 
     /// Accept an --epoch more than 1000000 above the log's current one (after it, no lower
     /// epoch can ever append: a typo would lock every other writer out for good).
@@ -165,13 +156,37 @@ impl WriterArgs {
         cfg.tail_hint = super::tail_cache::read(&ctx.store_url, &ctx.stream);
         // A legal hold alone leaves retention to the bucket's default: it must never set,
         // shorten or change the mode of retention.
-        cfg.legal_hold = self.legal_hold;
-        cfg.lock = match (self.lock_mode, self.retain_days) {
+        cfg.legal_hold = self.lock.legal_hold;
+        cfg.lock = self.lock.policy();
+    }
+}
+
+/// The Object Lock flags of the commands that write log objects: retention for each object
+/// written, and a legal hold.
+#[derive(Args, Debug)]
+pub(crate) struct LockArgs {
+    /// Object Lock retention mode for every object written.
+    #[arg(long, value_name = "compliance|governance", requires = "retain_days")]
+    lock_mode: Option<RetentionMode>,
+
+    /// Retention in days from now (with --lock-mode).
+    #[arg(long, value_name = "N", requires = "lock_mode", value_parser = clap::value_parser!(u32).range(1..=36500))]
+    retain_days: Option<u32>,
+
+    /// Put a legal hold on every object written.
+    #[arg(long)]
+    pub legal_hold: bool,
+}
+
+impl LockArgs {
+    /// The retention asked for; `None` leaves the bucket's default in force.
+    pub fn policy(&self) -> Option<LockPolicy> {
+        match (self.lock_mode, self.retain_days) {
             (Some(mode), Some(days)) => Some(LockPolicy {
                 mode,
                 retain_for: Duration::from_secs(u64::from(days) * 86_400),
             }),
             _ => None,
-        };
+        }
     }
 }
