@@ -52,38 +52,80 @@ fn file(env: &Env, name: &str, text: &str) -> PathBuf {
     path
 }
 
-/// The segment file of stream `s` holding the event with `seq`.
-fn segment_holding(env: &Env, seq: u64) -> PathBuf {
-    let dir = env.store().join("objects/s/log");
-    let needle = format!("\"seq\":{seq},");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_none())
-        .collect();
-    files.sort();
-    files
-        .into_iter()
-        .find(|p| String::from_utf8_lossy(&std::fs::read(p).unwrap()).contains(&needle))
-        .unwrap_or_else(|| panic!("no segment holds seq {seq}"))
+/// Outside access to the stream's objects, as someone with write access to the directory or
+/// the bucket has it (no wormlog in between): list, read, replace, remove.
+struct Outside<'e> {
+    env: &'e Env,
+    rt: tokio::runtime::Runtime,
+    store: std::sync::Arc<dyn wormlog::ObjectStore>,
+    keys: wormlog::StreamKeys,
 }
 
-/// Rewrites one event's data in its segment and gives the segment a correct CRC again: what
-/// someone with write access to the directory can do, and a CRC cannot catch.
-fn rewrite_event(env: &Env, seq: u64, from: &str, to: &str) {
-    let path = segment_holding(env, seq);
-    let bytes = std::fs::read(&path).unwrap();
-    let at = bytes.iter().position(|&b| b == b'\n').unwrap() + 1;
-    let (header, body) = bytes.split_at(at);
-    let body = String::from_utf8(body.to_vec())
-        .unwrap()
-        .replacen(from, to, 1);
-    let mut h: serde_json::Value = serde_json::from_slice(header).unwrap();
-    h["crc32"] = crc32fast::hash(body.as_bytes()).into();
-    let mut out = serde_json::to_vec(&h).unwrap();
-    out.push(b'\n');
-    out.extend_from_slice(body.as_bytes());
-    std::fs::write(&path, out).unwrap();
+impl<'e> Outside<'e> {
+    fn new(env: &'e Env) -> Outside<'e> {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let (store, prefix) = rt.block_on(env.open());
+        let keys = wormlog::StreamKeys::new(&prefix, "s").unwrap();
+        Outside {
+            env,
+            rt,
+            store,
+            keys,
+        }
+    }
+
+    fn list(&self, prefix: &str) -> Vec<String> {
+        let listed = self
+            .rt
+            .block_on(wormlog::store::list_all(&*self.store, prefix, None))
+            .unwrap();
+        listed.into_iter().map(|e| e.key).collect()
+    }
+
+    fn read(&self, key: &str) -> Vec<u8> {
+        self.rt.block_on(self.store.get(key)).unwrap().body.to_vec()
+    }
+
+    fn replace(&self, key: &str, body: Vec<u8>) {
+        match self.env.is_s3() {
+            true => self.env.plain_put(&self.rt, key, body),
+            false => std::fs::write(self.env.store().join("objects").join(key), body).unwrap(),
+        }
+    }
+
+    fn remove(&self, key: &str) {
+        match self.env.is_s3() {
+            true => self.env.plain_delete(&self.rt, key),
+            false => std::fs::remove_file(self.env.store().join("objects").join(key)).unwrap(),
+        }
+    }
+
+    /// The key of the segment holding the event with `seq`.
+    fn segment_holding(&self, seq: u64) -> String {
+        let needle = format!("\"seq\":{seq},");
+        self.list(&self.keys.log_prefix())
+            .into_iter()
+            .find(|k| String::from_utf8_lossy(&self.read(k)).contains(&needle))
+            .unwrap_or_else(|| panic!("no segment holds seq {seq}"))
+    }
+
+    /// Rewrites one event's data in its segment and gives the segment a correct CRC again:
+    /// what someone with write access can do, and a CRC cannot catch.
+    fn rewrite_event(&self, seq: u64, from: &str, to: &str) {
+        let key = self.segment_holding(seq);
+        let bytes = self.read(&key);
+        let at = bytes.iter().position(|&b| b == b'\n').unwrap() + 1;
+        let (header, body) = bytes.split_at(at);
+        let body = String::from_utf8(body.to_vec())
+            .unwrap()
+            .replacen(from, to, 1);
+        let mut h: serde_json::Value = serde_json::from_slice(header).unwrap();
+        h["crc32"] = crc32fast::hash(body.as_bytes()).into();
+        let mut out = serde_json::to_vec(&h).unwrap();
+        out.push(b'\n');
+        out.extend_from_slice(body.as_bytes());
+        self.replace(&key, out);
+    }
 }
 
 #[test]
@@ -198,13 +240,11 @@ fn python_check(proof: &Path, code: i32) {
     );
 }
 
-#[test]
-fn a_rewritten_event_is_named_against_the_checkpoint() {
-    let env = Env::new();
+fn a_rewritten_event_is_named_against_the_checkpoint(env: Env) {
     let (key, public) = keys(&env);
     append(&env, 0, 8);
     checkpoint(&env, &key);
-    rewrite_event(&env, 3, "{\"invoice\":3}", "{\"invoice\":9}");
+    Outside::new(&env).rewrite_event(3, "{\"invoice\":3}", "{\"invoice\":9}");
     // The CRC is right again, and the event reads back changed.
     let o = env.run(&["cat"]);
     assert!(stdout(&o).contains("{\"invoice\":9}"), "{}", stdout(&o));
@@ -215,21 +255,16 @@ fn a_rewritten_event_is_named_against_the_checkpoint() {
     );
 }
 
-#[test]
-fn a_removed_tail_is_caught_by_the_checkpoint_and_by_a_trusted_copy() {
-    let env = Env::new();
+fn a_removed_tail_is_caught_by_the_checkpoint_and_by_a_trusted_copy(env: Env) {
     let (key, public) = keys(&env);
     append(&env, 0, 6);
     checkpoint(&env, &key);
-    let note = std::fs::read_to_string(
-        env.store()
-            .join("objects/s/checkpoints/00000000000000000006"),
-    )
-    .unwrap();
-    let trusted = file(&env, "trusted.note", &note);
+    let outside = Outside::new(&env);
+    let note = outside.read(&outside.keys.checkpoint(6));
+    let trusted = file(&env, "trusted.note", &String::from_utf8(note).unwrap());
     // The last two events' segments go.
     for seq in [4, 5] {
-        std::fs::remove_file(segment_holding(&env, seq)).unwrap();
+        outside.remove(&outside.segment_holding(seq));
     }
     assert_exit(&env.run(&["verify"]), 0);
     assert_exit_saying(
@@ -238,7 +273,9 @@ fn a_removed_tail_is_caught_by_the_checkpoint_and_by_a_trusted_copy() {
         "covers 6 events but the log holds 4",
     );
     // Someone removes the checkpoints too: the auditor's own copy still catches it.
-    std::fs::remove_dir_all(env.store().join("objects/s/checkpoints")).unwrap();
+    for k in outside.list(&outside.keys.checkpoints_prefix()) {
+        outside.remove(&k);
+    }
     assert_exit(&env.run(&["verify", "--key", public.to_str().unwrap()]), 0);
     assert_exit_saying(
         &env.run(&[
@@ -253,18 +290,38 @@ fn a_removed_tail_is_caught_by_the_checkpoint_and_by_a_trusted_copy() {
     );
 }
 
-#[test]
-fn swapped_segments_are_a_violation() {
-    let env = Env::new();
+fn swapped_segments_are_a_violation(env: Env) {
     let (key, public) = keys(&env);
     append(&env, 0, 6);
     checkpoint(&env, &key);
-    let (a, b) = (segment_holding(&env, 1), segment_holding(&env, 2));
-    let (ab, bb) = (std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
-    std::fs::write(&a, bb).unwrap();
-    std::fs::write(&b, ab).unwrap();
+    let outside = Outside::new(&env);
+    let (a, b) = (outside.segment_holding(1), outside.segment_holding(2));
+    let (ab, bb) = (outside.read(&a), outside.read(&b));
+    outside.replace(&a, bb);
+    outside.replace(&b, ab);
     assert_exit(&env.run(&["verify", "--key", public.to_str().unwrap()]), 1);
 }
+
+/// Each tampering scenario on a directory store (which cannot lock) and on Ceph RGW (an
+/// unversioned bucket, whose objects anyone with write access can replace or delete).
+macro_rules! on_dir_and_rgw {
+    ($($scenario:ident),*) => {
+        mod dir {
+            $(#[test] fn $scenario() { super::$scenario(super::Env::new()) })*
+        }
+        mod rgw {
+            $(#[test] fn $scenario() {
+                super::$scenario(super::Env::s3(wormlog_tests::servers::RGW))
+            })*
+        }
+    };
+}
+
+on_dir_and_rgw!(
+    a_rewritten_event_is_named_against_the_checkpoint,
+    a_removed_tail_is_caught_by_the_checkpoint_and_by_a_trusted_copy,
+    swapped_segments_are_a_violation
+);
 
 #[test]
 fn bad_keys_and_asks_are_refused_with_nothing_written() {

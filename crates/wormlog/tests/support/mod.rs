@@ -92,6 +92,29 @@ impl Env {
         });
     }
 
+    /// A plain PutObject of `key` (no condition) from an outside S3 client: on an
+    /// unversioned bucket it replaces the object, as anyone with write access can.
+    pub fn plain_put(&self, rt: &tokio::runtime::Runtime, key: &str, body: Vec<u8>) {
+        let (server, bucket) = self.s3.as_ref().expect("an S3 store");
+        rt.block_on(async {
+            let store = S3Store::connect(server.config(bucket)).await;
+            store
+                .client()
+                .put_object()
+                .bucket(bucket)
+                .key(key)
+                .body(body.into())
+                .send()
+                .await
+                .unwrap();
+        });
+    }
+
+    /// Whether this environment is an S3 bucket.
+    pub fn is_s3(&self) -> bool {
+        self.s3.is_some()
+    }
+
     /// The same store, for reading with the library, and its root prefix.
     pub async fn open(&self) -> (Arc<dyn ObjectStore>, String) {
         match &self.s3 {
