@@ -104,6 +104,35 @@ async fn open_fails(f: &FaultStore) -> WriteError {
     }
 }
 
+/// Every PUT to `slot` fails for good from now on, as if the writer crashed before it.
+fn refuse_puts_at(f: &FaultStore, slot: u64) {
+    let key = StreamKeys::new("", S).unwrap().segment(slot);
+    let refused = wormlog_store::StoreError::Permanent {
+        op: "put",
+        key: key.clone(),
+        message: "403 Forbidden (injected)".into(),
+    };
+    f.inject(wormlog_store::Fault::before(
+        Op::PutIfAbsent,
+        &key,
+        refused,
+        100,
+    ));
+}
+
+/// Readers wait at `slot`: a pending hole, not a gap.
+async fn assert_pending_at(store: &Arc<dyn ObjectStore>, slot: u64) {
+    let reader = wormlog_reader::LogReader::new(Arc::clone(store), "", S).unwrap();
+    let mut scan = reader.scan(0).await.unwrap();
+    while scan
+        .next()
+        .await
+        .expect("a pending hole, not a gap")
+        .is_some()
+    {}
+    assert_eq!(scan.pending_hole(), Some((slot, slot)));
+}
+
 /// The slots the new leader sent log PUTs to, ascending.
 fn log_puts(f: &FaultStore) -> Vec<u64> {
     let keys = StreamKeys::new("", S).unwrap();
@@ -218,18 +247,7 @@ fn run_under_a_crashed_fence() -> Vec<(u64, At)> {
 /// opener fills it.
 async fn a_fence_does_not_claim_above_another_fences_voids(store: Arc<dyn ObjectStore>) {
     let f = racing(&store, run_under_a_crashed_fence()).await;
-    let hole = StreamKeys::new("", S).unwrap().segment(11);
-    let refused = wormlog_store::StoreError::Permanent {
-        op: "put",
-        key: hole.clone(),
-        message: "403 Forbidden (injected)".into(),
-    };
-    f.inject(wormlog_store::Fault::before(
-        Op::PutIfAbsent,
-        &hole,
-        refused,
-        100,
-    ));
+    refuse_puts_at(&f, 11);
     let cfg = writer_config(S, 5, "b");
     assert!(LogWriter::open(Arc::new(f.clone()), cfg).await.is_err());
     let puts = log_puts(&f);
@@ -237,15 +255,7 @@ async fn a_fence_does_not_claim_above_another_fences_voids(store: Arc<dyn Object
         puts.iter().all(|&s| s <= 11 || s == 69),
         "claims stacked above the other fence's voids: {puts:?}"
     );
-    let reader = wormlog_reader::LogReader::new(Arc::clone(&store), "", S).unwrap();
-    let mut scan = reader.scan(0).await.unwrap();
-    while scan
-        .next()
-        .await
-        .expect("a pending hole, not a gap")
-        .is_some()
-    {}
-    assert_eq!(scan.pending_hole(), Some((11, 11)));
+    assert_pending_at(&store, 11).await;
 
     let c = LogWriter::open(Arc::clone(&store), writer_config(S, 7, "c"))
         .await
@@ -283,18 +293,7 @@ async fn a_fence_does_not_claim_above_another_fences_voids_in_its_round(
         .collect();
     let steps = vec![(Op::PutIfAbsent, 2, first), (Op::Head, 20, voids)];
     let f = racing_in_steps(&store, steps).await;
-    let hole = StreamKeys::new("", S).unwrap().segment(11);
-    let refused = wormlog_store::StoreError::Permanent {
-        op: "put",
-        key: hole.clone(),
-        message: "403 Forbidden (injected)".into(),
-    };
-    f.inject(wormlog_store::Fault::before(
-        Op::PutIfAbsent,
-        &hole,
-        refused,
-        100,
-    ));
+    refuse_puts_at(&f, 11);
     assert!(
         LogWriter::open(Arc::new(f.clone()), writer_config(S, 5, "b"))
             .await
@@ -305,15 +304,7 @@ async fn a_fence_does_not_claim_above_another_fences_voids_in_its_round(
         puts.iter().all(|&s| s <= 52),
         "claims stacked above the other fence's voids: {puts:?}"
     );
-    let reader = wormlog_reader::LogReader::new(Arc::clone(&store), "", S).unwrap();
-    let mut scan = reader.scan(0).await.unwrap();
-    while scan
-        .next()
-        .await
-        .expect("a pending hole, not a gap")
-        .is_some()
-    {}
-    assert_eq!(scan.pending_hole(), Some((11, 11)));
+    assert_pending_at(&store, 11).await;
 }
 
 /// Without a fault the new leader goes in after the other fence's voids, its hole repaired.
