@@ -315,10 +315,6 @@ fn parse_hash(hex: &str) -> Option<Hash> {
     Some(out)
 }
 
-fn hex(h: &Hash) -> String {
-    hex_of(h)
-}
-
 /// An inclusion proof, as `wormlog prove --seq` prints it.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct InclusionProof {
@@ -359,8 +355,7 @@ async fn checkpoint_and_tiles(
             .ok_or_else(|| no_checkpoint(keys))?,
     };
     let note = checkpoint_note(store, keys, size).await?;
-    let text = note.split("\n\n").next().unwrap_or_default();
-    let cp = Checkpoint::parse(text).map_err(|e| TlogError::Tampered(e.to_string()))?;
+    let cp = Checkpoint::parse_unverified(&note).map_err(|e| TlogError::Tampered(e.to_string()))?;
     if cp.size != size {
         return Err(TlogError::Tampered(format!(
             "checkpoint {} says tree size {}",
@@ -413,9 +408,9 @@ pub async fn prove_inclusion(
     Ok(InclusionProof {
         leaf_index: seq,
         tree_size: cp.size,
-        leaf_hash: hex(&wormlog_tlog::Nodes::node(&tiles, 0, seq)),
-        audit_path: path.iter().map(hex).collect(),
-        root_hash: hex(&cp.root),
+        leaf_hash: hex_of(&wormlog_tlog::Nodes::node(&tiles, 0, seq)),
+        audit_path: path.iter().map(hex_of).collect(),
+        root_hash: hex_of(&cp.root),
         checkpoint: note,
     })
 }
@@ -436,8 +431,8 @@ pub async fn prove_consistency(
         )));
     }
     let old_note = checkpoint_note(&*store, &keys, old).await?;
-    let old_text = old_note.split("\n\n").next().unwrap_or_default();
-    let old_cp = Checkpoint::parse(old_text).map_err(|e| TlogError::Tampered(e.to_string()))?;
+    let old_cp =
+        Checkpoint::parse_unverified(&old_note).map_err(|e| TlogError::Tampered(e.to_string()))?;
     let (new_cp, new_note, tiles) = checkpoint_and_tiles(&*store, &keys, Some(new), |n| {
         drop(wormlog_tlog::consistency_proof(n, old, new));
     })
@@ -446,9 +441,9 @@ pub async fn prove_consistency(
     Ok(ConsistencyProof {
         old_size: old,
         new_size: new,
-        old_root: hex(&old_cp.root),
-        new_root: hex(&new_cp.root),
-        proof: proof.iter().map(hex).collect(),
+        old_root: hex_of(&old_cp.root),
+        new_root: hex_of(&new_cp.root),
+        proof: proof.iter().map(hex_of).collect(),
         old_checkpoint: old_note,
         new_checkpoint: new_note,
     })
@@ -592,21 +587,32 @@ pub async fn audit_tree(
         }
     }
     wanted.sort_by_key(|w| w.0);
-    let mut leaves: Vec<Hash> = Vec::new();
+    // One pass: the tree grows from its right edge, and its root is taken at each size a
+    // checkpoint names (O(log n) each, not a recomputation from the leaves).
+    let sizes: std::collections::BTreeSet<u64> = wanted.iter().map(|w| w.0).collect();
+    let mut roots = std::collections::HashMap::new();
+    let (mut leaves, mut tree) = (Vec::new(), TileBuilder::default());
+    roots.insert(0, tree.root());
     let mut scan = reader.scan(0).await?;
     while let Some(item) = scan.next().await? {
-        leaves.extend(leaves_of(&item)?);
+        for leaf in leaves_of(&item)? {
+            leaves.push(leaf);
+            tree.push(leaf);
+            if sizes.contains(&tree.size()) {
+                roots.insert(tree.size(), tree.root());
+            }
+        }
     }
-    let n = leaves.len() as u64;
+    let n = tree.size();
     audit.tree_size = n;
-    audit.root_hash = hex(&wormlog_tlog::root(&leaves[..], n));
+    audit.root_hash = hex_of(&tree.root());
     for (size, name, cp) in &wanted {
         audit.checkpoints.push(*size);
         if *size > n {
             audit.violations.push(format!(
                 "{name} covers {size} events but the log holds {n}: events at seq {n} and above were removed"
             ));
-        } else if wormlog_tlog::root(&leaves[..], *size) != cp.root {
+        } else if roots.get(size) != Some(&cp.root) {
             audit.violations.push(format!(
                 "{name} (size {size}) does not match the log: {}",
                 first_difference(&*store, &keys, &leaves, *size).await
@@ -652,7 +658,7 @@ mod tests {
     #[test]
     fn hashes_parse_back() {
         let h = [0xab; 32];
-        assert_eq!(parse_hash(&hex(&h)), Some(h));
+        assert_eq!(parse_hash(&hex_of(&h)), Some(h));
         assert_eq!(parse_hash("zz"), None);
     }
 }

@@ -148,7 +148,7 @@ impl Verifier {
 }
 
 /// A note's text (final newline included) and its signature lines.
-fn split_note(note: &str) -> Result<(&str, &str), NoteError> {
+pub(crate) fn split_note(note: &str) -> Result<(&str, &str), NoteError> {
     if note.chars().any(|c| c.is_control() && c != '\n') {
         return Err(NoteError::Malformed("a control character".into()));
     }

@@ -28,13 +28,9 @@ pub fn node_hash(left: &Hash, right: &Hash) -> Hash {
     h.finalize().into()
 }
 
-/// The RFC 9162 hash of a leaf: SHA-256 of `0x00` and its bytes.
-pub fn leaf_hash(leaf: &[u8]) -> Hash {
-    let mut h = Sha256::new();
-    h.update([0u8]);
-    h.update(leaf);
-    h.finalize().into()
-}
+/// The RFC 9162 hash of a leaf: SHA-256 of `0x00` and its bytes (the format's own, which
+/// purge records keep for purged events).
+pub use wormlog_format::leaf_hash;
 
 /// The root of the empty tree: SHA-256 of nothing.
 pub fn empty_root() -> Hash {
