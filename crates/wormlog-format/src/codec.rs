@@ -125,6 +125,19 @@ pub fn event_lines(bytes: &[u8]) -> Result<Vec<&[u8]>, FormatError> {
         .unwrap_or_default())
 }
 
+/// The leaf hashes ([`leaf_hash`]) of the event lines of a segment [`encode_segment`] just
+/// made, without decoding it: for a writer that keeps the tree of what it commits. The
+/// segment is trusted to be well formed (a stored one goes through [`event_lines`]).
+pub fn encoded_leaf_hashes(encoded: &[u8]) -> Vec<[u8; 32]> {
+    let body = match encoded.iter().position(|&c| c == b'\n') {
+        Some(end) => &encoded[end + 1..],
+        None => return Vec::new(),
+    };
+    body.strip_suffix(b"\n")
+        .map(|b| b.split(|&c| c == b'\n').map(leaf_hash).collect())
+        .unwrap_or_default()
+}
+
 /// The RFC 9162 leaf hash of an event line: SHA-256 of `0x00` followed by the line.
 pub fn leaf_hash(line: &[u8]) -> [u8; 32] {
     use sha2::Digest;
@@ -308,6 +321,22 @@ mod tests {
         assert_eq!(seg.events[1].meta.fencing_token.epoch, 2);
         assert_eq!(crate::decode_header(&bytes).unwrap(), header);
         assert_eq!(bytes.iter().filter(|&&b| b == b'\n').count(), 3);
+    }
+
+    #[test]
+    fn encoded_leaf_hashes_are_the_stored_lines_hashes() {
+        let events = [event(1, r#"{"b": 2}"#), event(2, "\"x\""), event(3, "[]")];
+        let (bytes, _) = encode_segment(&spec(SegmentKind::Events), &events);
+        let decoded: Vec<_> = decode_segment_hashing(&bytes, true)
+            .unwrap()
+            .events
+            .iter()
+            .map(|e| e.leaf_hash.unwrap())
+            .collect();
+        assert_eq!(encoded_leaf_hashes(&bytes), decoded);
+        assert_eq!(decoded.len(), 3);
+        let (control, _) = encode_segment(&spec(SegmentKind::EpochStart), &[]);
+        assert!(encoded_leaf_hashes(&control).is_empty());
     }
 
     #[test]

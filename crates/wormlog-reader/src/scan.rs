@@ -104,6 +104,11 @@ impl LogReader {
         })
     }
 
+    /// The keys of the stream this reader reads.
+    pub fn keys(&self) -> &StreamKeys {
+        &self.keys
+    }
+
     /// Events this reader delivers carry the RFC 9162 leaf hash of their stored line
     /// ([`Event::leaf_hash`]), hashed where the segment is decoded (beside the read-ahead).
     pub fn with_leaf_hashes(mut self) -> LogReader {

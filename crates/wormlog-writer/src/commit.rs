@@ -82,6 +82,8 @@ pub(crate) struct Core {
     /// and never races a stale leader with doomed PUTs.
     pub(crate) chasing: bool,
     pub(crate) stats: Arc<StatsCells>,
+    /// Where acknowledged batches go for signed checkpoints, when the writer keeps them.
+    pub(crate) feed: Option<crate::checkpoints::Feed>,
 }
 
 /// A batch its writer sent with slots below it still unsettled (a pipelined writer's): what
@@ -159,6 +161,7 @@ impl Core {
             stopped: None,
             chasing: false,
             stats,
+            feed: None,
         };
         // The verdict and the tail at once: reads change nothing, and nothing is written
         // before the store is known safe.
@@ -385,6 +388,8 @@ impl Core {
         // per slot instead of a doomed create-only PUT. Nothing is skipped unread.
         let mut read_ahead = std::mem::take(&mut self.chasing);
         let mut purged = None;
+        // The bytes last sent under `write_id`: what a lost response left in the log.
+        let mut last_sent: Option<Bytes> = None;
         loop {
             let slot = self.next_slot;
             tries.at(slot);
@@ -408,7 +413,9 @@ impl Core {
                 if let Some(found) = found.map_err(|e| self.unsettled(&tries, e))? {
                     self.stats.conflict();
                     match self.resolve_occupied(slot, write_id, &found, expected_seq)? {
-                        Some(committed) => return Ok(self.counted(committed, events, 0)),
+                        Some(committed) => {
+                            return Ok(self.counted(committed, events, 0, last_sent.as_ref()))
+                        }
                         None => {
                             read_ahead = true;
                             continue;
@@ -422,6 +429,7 @@ impl Core {
             }
             let (body, summary) = self.encode(payload, slot, write_id);
             let len = body.len() as u64;
+            last_sent = Some(body.clone());
             let (key, opts) = (self.keys.segment(slot), self.put_options(&summary));
             let put = self.store.put_if_absent(&key, body, &opts);
             let sent = self.cfg.clock.monotonic();
@@ -437,7 +445,7 @@ impl Core {
                 Ok(_) => {
                     span.in_scope(|| debug!(count = events.len(), bytes = len, "committed"));
                     let committed = self.advance_past(slot, &summary);
-                    return Ok(self.counted(committed, events, len));
+                    return Ok(self.counted(committed, events, len, last_sent.as_ref()));
                 }
                 Err(StoreError::AlreadyExists { .. })
                     if self.cfg.planted_bug == Some(crate::PlantedBug::SkipReadAfter412) =>
@@ -455,7 +463,9 @@ impl Core {
                     };
                     span.in_scope(|| debug!(epoch = found.epoch, writer = %found.writer, "slot occupied (412)"));
                     match self.resolve_occupied(slot, write_id, &found, expected_seq)? {
-                        Some(committed) => return Ok(self.counted(committed, events, len)),
+                        Some(committed) => {
+                            return Ok(self.counted(committed, events, len, last_sent.as_ref()))
+                        }
                         None => read_ahead = true,
                     }
                 }
@@ -510,9 +520,26 @@ impl Core {
         }
     }
 
-    /// Counts a committed batch in the writer's stats.
-    fn counted(&self, committed: Committed, events: &[NewEvent], len: u64) -> Committed {
+    /// Counts a committed batch of ours in the writer's stats, and gives its stored bytes
+    /// (`body`) to the checkpointer, if there is one.
+    fn counted(
+        &self,
+        committed: Committed,
+        events: &[NewEvent],
+        len: u64,
+        body: Option<&Bytes>,
+    ) -> Committed {
         self.stats.committed(events.len() as u64, len);
+        if let (Some(feed), Some(body), false) = (&self.feed, body, events.is_empty()) {
+            let _ = feed.send(crate::checkpoints::Acknowledged {
+                slot: committed.slot,
+                first_seq: committed.first_seq,
+                epoch: self.cfg.epoch,
+                write_id: self.prev.expect("a committed batch is the writer's prev"),
+                count: events.len(),
+                body: body.clone(),
+            });
+        }
         committed
     }
 

@@ -115,10 +115,51 @@ pub struct WriterConfig {
     /// waits beyond it (in call order); `try_append` says the writer is full instead. A
     /// lone event larger than this still goes, alone.
     pub max_unacked_bytes: usize,
+    /// Signed checkpoints of the log's Merkle tree, written as the writer goes
+    /// (docs/protocol.md, "Checkpoints and proofs"); `None` writes none.
+    pub checkpoints: Option<CheckpointPolicy>,
     /// A protocol bug switched on, for tests that prove the simulation checker catches it.
     /// Always `None` outside those tests.
     #[doc(hidden)]
     pub planted_bug: Option<PlantedBug>,
+}
+
+/// When a writer signs a checkpoint of the log: after `every_segments` segments of its own,
+/// or `every` after the last one when events came since, whichever is first, and once more
+/// when it closes. Checkpoints and tiles get the writer's Object Lock and legal hold.
+#[derive(Clone)]
+pub struct CheckpointPolicy {
+    /// The signing key (never printed: its `Debug` shows its name only).
+    pub signer: Arc<wormlog_tlog::Signer>,
+    pub every_segments: u64,
+    pub every: Duration,
+}
+
+/// The default [`CheckpointPolicy::every_segments`]: 100.
+pub const DEFAULT_CHECKPOINT_SEGMENTS: u64 = 100;
+
+/// The default [`CheckpointPolicy::every`]: 10 seconds.
+pub const DEFAULT_CHECKPOINT_EVERY: Duration = Duration::from_secs(10);
+
+impl CheckpointPolicy {
+    /// Checkpoints signed by `signer` at the default intervals.
+    pub fn new(signer: wormlog_tlog::Signer) -> CheckpointPolicy {
+        CheckpointPolicy {
+            signer: Arc::new(signer),
+            every_segments: DEFAULT_CHECKPOINT_SEGMENTS,
+            every: DEFAULT_CHECKPOINT_EVERY,
+        }
+    }
+}
+
+impl std::fmt::Debug for CheckpointPolicy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CheckpointPolicy")
+            .field("signer", &self.signer)
+            .field("every_segments", &self.every_segments)
+            .field("every", &self.every)
+            .finish()
+    }
 }
 
 /// The default [`WriterConfig::in_flight`]: 8. On Ceph RGW 8 segments in flight store more
@@ -234,6 +275,7 @@ impl WriterConfig {
             fence_ahead: DEFAULT_FENCE_AHEAD,
             in_flight: DEFAULT_IN_FLIGHT,
             max_unacked_bytes: DEFAULT_MAX_UNACKED_BYTES,
+            checkpoints: None,
             planted_bug: None,
         }
     }
@@ -273,6 +315,11 @@ impl WriterConfig {
         }
         if self.max_unacked_bytes == 0 {
             return Err("max_unacked_bytes must be at least 1".into());
+        }
+        if let Some(c) = &self.checkpoints {
+            if c.every_segments == 0 || c.every.is_zero() {
+                return Err("checkpoint intervals must be at least 1 segment and above 0 s".into());
+            }
         }
         if self.retry.max_attempts == 0 {
             return Err("the retry policy must allow at least one attempt".into());

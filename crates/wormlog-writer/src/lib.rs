@@ -34,6 +34,7 @@
 
 mod attach;
 mod budget;
+mod checkpoints;
 mod commit;
 mod config;
 mod error;
@@ -44,8 +45,10 @@ mod telemetry;
 mod writer;
 
 pub use attach::PART_SIZE;
+pub use checkpoints::CheckpointStatus;
 pub use config::{
-    LockPolicy, PlantedBug, RetryPolicy, StopHook, WriterConfig, DEFAULT_ATTACH_ABOVE,
+    CheckpointPolicy, LockPolicy, PlantedBug, RetryPolicy, StopHook, WriterConfig,
+    DEFAULT_ATTACH_ABOVE, DEFAULT_CHECKPOINT_EVERY, DEFAULT_CHECKPOINT_SEGMENTS,
     DEFAULT_FENCE_AHEAD, DEFAULT_IN_FLIGHT, DEFAULT_MAX_UNACKED_BYTES, DEFAULT_PARTS_ABOVE,
     MAX_EPOCH_JUMP, MAX_FENCE_AHEAD,
 };

@@ -126,6 +126,8 @@ pub struct LogWriter {
     budget: Arc<Budget>,
     /// The writer task (taken by `close`).
     task: Option<tokio::task::JoinHandle<()>>,
+    /// Signed checkpoints as the writer goes, when configured.
+    checkpointer: Option<crate::checkpoints::Checkpointer>,
 }
 
 impl Drop for LogWriter {
@@ -165,8 +167,34 @@ impl LogWriter {
         let (lock, attach_above, parts_above) = (cfg.lock, cfg.attach_above, cfg.parts_above);
         let (planted_bug, legal_hold) = (cfg.planted_bug, cfg.legal_hold);
         let max_unacked_bytes = cfg.max_unacked_bytes;
-        let core = Core::open(Arc::clone(&store), cfg, rng, Arc::clone(&stats)).await?;
+        // The tree is resumed before anything is written: a key the latest checkpoint does
+        // not verify under fails the open with nothing stored.
+        let resumed = match &cfg.checkpoints {
+            Some(policy) => Some(
+                crate::checkpoints::resume(&store, &cfg.root_prefix, &cfg.stream, policy).await?,
+            ),
+            None => None,
+        };
+        let checkpoints = cfg.checkpoints.clone();
+        let mut core = Core::open(Arc::clone(&store), cfg, rng, Arc::clone(&stats)).await?;
         let keys = core.keys().clone();
+        let checkpointer = match (resumed, checkpoints) {
+            (Some((tree, reader)), Some(policy)) => {
+                let (feed, checkpointer) = crate::checkpoints::start(
+                    Arc::clone(&store),
+                    reader,
+                    tree,
+                    policy,
+                    lock,
+                    legal_hold,
+                    Arc::clone(&clock),
+                    keys.stream().to_owned(),
+                );
+                core.feed = Some(feed);
+                Some(checkpointer)
+            }
+            _ => None,
+        };
         let position = Arc::new(Mutex::new(position_of(&core)));
         let (tx, rx) = mpsc::unbounded_channel();
         let budget = Budget::new(max_unacked_bytes, tx);
@@ -186,6 +214,7 @@ impl LogWriter {
             position,
             budget,
             task: Some(task),
+            checkpointer,
         })
     }
 
@@ -335,14 +364,28 @@ impl LogWriter {
         if let Some(task) = &self.task {
             task.abort();
         }
+        if let Some(c) = &self.checkpointer {
+            c.task.abort();
+        }
     }
 
-    /// Waits for every queued append to settle, then stops the writer.
-    pub async fn close(mut self) {
+    /// Waits for every queued append to settle, then stops the writer. A writer that keeps
+    /// checkpoints stores a last one over everything acknowledged, and returns what its
+    /// checkpointer did ([`crate::CheckpointStatus::unsigned`] says if that last one failed).
+    pub async fn close(mut self) -> Option<crate::CheckpointStatus> {
         self.budget.close();
         if let Some(task) = self.task.take() {
             let _ = task.await;
         }
+        let c = self.checkpointer.take()?;
+        let _ = c.task.await;
+        let status = c.status.lock().clone();
+        Some(status)
+    }
+
+    /// What the writer's checkpointer has done (`None` for a writer without checkpoints).
+    pub fn checkpoints(&self) -> Option<crate::CheckpointStatus> {
+        self.checkpointer.as_ref().map(|c| c.status.lock().clone())
     }
 }
 

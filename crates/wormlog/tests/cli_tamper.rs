@@ -368,3 +368,124 @@ fn bad_keys_and_asks_are_refused_with_nothing_written() {
         "the key is never printed"
     );
 }
+
+#[test]
+fn an_appending_writer_signs_checkpoints_itself() {
+    let env = Env::new();
+    let (key, public) = keys(&env);
+    let key_arg = key.to_str().unwrap();
+    let o = env.run(&[
+        "append",
+        "--epoch",
+        "1",
+        "--checkpoint-key",
+        key_arg,
+        r#"{"n":0}"#,
+        r#"{"n":1}"#,
+    ]);
+    assert_exit(&o, 0);
+    assert!(
+        support::stderr(&o).contains("checkpoint of tree size 2 signed"),
+        "{}",
+        support::stderr(&o)
+    );
+    // From the environment, as a service would keep it; every --checkpoint-segments
+    // segments of a streaming append, and at its end.
+    let mut child = env
+        .cmd(&[
+            "append",
+            "--epoch",
+            "1",
+            "--streaming",
+            "--checkpoints",
+            "--checkpoint-segments",
+            "1",
+            "--in-flight",
+            "1",
+        ])
+        .env(
+            "WORMLOG_CHECKPOINT_KEY",
+            std::fs::read_to_string(&key).unwrap(),
+        )
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write as _;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"{\"n\":2}\n{\"n\":3}\n")
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert_exit(&o, 0);
+    assert!(
+        !support::stderr(&o).contains("PRIVATE"),
+        "the key is never printed"
+    );
+    let sizes: Vec<String> = std::fs::read_dir(env.store().join("objects/s/checkpoints"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(sizes.iter().any(|s| s.ends_with("00004")), "{sizes:?}");
+    let o = env.run(&["verify", "--key", public.to_str().unwrap()]);
+    assert_exit(&o, 0);
+    assert!(
+        stdout(&o).contains("merkle tree: 4 events"),
+        "{}",
+        stdout(&o)
+    );
+    let proof = env.run(&["prove", "--seq", "3"]);
+    assert_exit(&proof, 0);
+    let path = file(&env, "proof.json", &stdout(&proof));
+    assert_exit(
+        &env.run(&[
+            "verify-proof",
+            "--key",
+            public.to_str().unwrap(),
+            path.to_str().unwrap(),
+        ]),
+        0,
+    );
+    // A verifier key for a signing key, and another signer's key: refused before anything
+    // is written.
+    let before = env.snapshot();
+    assert_exit_saying(
+        &env.run(&[
+            "append",
+            "--epoch",
+            "1",
+            "--checkpoint-key",
+            public.to_str().unwrap(),
+            "5",
+        ]),
+        2,
+        "PRIVATE+KEY",
+    );
+    let other = env.dir.path().join("other.key");
+    assert_exit(
+        &env.run(&[
+            "keygen",
+            "--name",
+            "example.com/other",
+            "--out",
+            other.to_str().unwrap(),
+        ]),
+        0,
+    );
+    assert_exit_saying(
+        &env.run(&[
+            "append",
+            "--epoch",
+            "1",
+            "--checkpoint-key",
+            other.to_str().unwrap(),
+            "5",
+        ]),
+        1,
+        "does not verify under key example.com/other",
+    );
+    assert!(env.snapshot() == before, "nothing written");
+}

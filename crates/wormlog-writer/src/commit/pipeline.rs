@@ -53,6 +53,8 @@ struct Sent {
     slot: u64,
     summary: SegmentSummary,
     len: u64,
+    /// The bytes sent (shared with the PUT), for the checkpointer.
+    body: bytes::Bytes,
     fate: Option<Result<Fate, Unsettled>>,
 }
 
@@ -165,7 +167,7 @@ impl Core {
         };
         let (body, summary) = self.encode_as(Payload::Events(events), slot, write_id, speculated);
         let len = body.len() as u64;
-        let mut put = self.slot_put(slot, body, &summary);
+        let mut put = self.slot_put(slot, body.clone(), &summary);
         put.count_on_land = false;
         window.next_slot = slot + 1;
         window.next_seq = summary.next_seq();
@@ -174,6 +176,7 @@ impl Core {
             slot,
             summary,
             len,
+            body,
             fate: None,
         });
         Box::pin(async move {
@@ -190,10 +193,10 @@ impl Core {
         window: &mut Window,
         events: &[NewEvent],
     ) -> Settlement {
-        let sent = window.slots.pop_front().expect("a settled slot");
-        let fate = sent.fate.expect("settled");
+        let mut sent = window.slots.pop_front().expect("a settled slot");
+        let fate = sent.fate.take().expect("settled");
         let settlement = match fate {
-            Ok(Fate::Ours(_)) => self.settle_ours(sent.slot, &sent.summary, sent.len, events),
+            Ok(Fate::Ours(_)) => self.settle_ours(&sent, events),
             Ok(Fate::Foreign(found)) => self.settle_foreign(sent.slot, &found),
             Ok(Fate::Occupied(..)) => unreachable!("a pipelined PUT reads the slot it lost"),
             Err(Unsettled(tries, e)) => {
@@ -220,13 +223,8 @@ impl Core {
 
     /// Our batch landed. It is committed if what it was encoded against came true: the slot
     /// below settled as the segment it names, and the seqs follow on.
-    fn settle_ours(
-        &mut self,
-        slot: u64,
-        summary: &SegmentSummary,
-        len: u64,
-        events: &[NewEvent],
-    ) -> Settlement {
+    fn settle_ours(&mut self, sent: &Sent, events: &[NewEvent]) -> Settlement {
+        let (slot, summary, len) = (sent.slot, &sent.summary, sent.len);
         let as_speculated = summary.first_seq == self.next_seq
             && summary.prev == wormlog_format::Prev::Bound(self.prev)
             && slot == self.next_slot;
@@ -242,7 +240,7 @@ impl Core {
                 "committed"
             );
             let committed = self.advance_past(slot, summary);
-            return Settlement::Committed(self.counted(committed, events, len));
+            return Settlement::Committed(self.counted(committed, events, len, Some(&sent.body)));
         }
         // An orphan of ours: readers skip it, and so do we.
         tracing::debug!(

@@ -76,8 +76,8 @@ pub(crate) async fn run(ctx: &Context, args: AppendArgs) -> CliResult<()> {
     let fenced = result
         .as_ref()
         .is_err_and(|e| e.code == super::exit::FENCED);
-    opened.close(fenced).await;
-    result
+    let closed = opened.close(fenced).await;
+    result.and(closed)
 }
 
 /// The writer settings documents ask for.
@@ -285,9 +285,10 @@ async fn run_streaming(ctx: &Context, args: &AppendArgs) -> CliResult<()> {
         .map_err(|e| CliError::store(format!("the acknowledgement printer failed: {e}")))?;
     let opened = writer.is_some();
     let fenced = printed.as_ref().is_err_and(|(e, _)| e.is_fenced());
-    if let Some(w) = writer {
-        w.close(fenced).await;
-    }
+    let closed = match writer {
+        Some(w) => w.close(fenced).await,
+        None => Ok(()),
+    };
     let stopped_by = stopped_by.or(interrupt.received());
     match (printed, stopped_by) {
         (Ok(tally), Some(signal)) => return Err(tally.interrupted(signal)),
@@ -300,6 +301,6 @@ async fn run_streaming(ctx: &Context, args: &AppendArgs) -> CliResult<()> {
         None if !opened => Err(CliError::usage(
             "nothing to append: stdin had no JSON lines",
         )),
-        None => Ok(()),
+        None => closed,
     }
 }

@@ -93,8 +93,9 @@ pub(crate) async fn run(ctx: &Context, args: PurgeArgs) -> CliResult<()> {
     let events: u64 = record.purged.iter().map(|p| p.count).sum();
     let committed = opened.writer.append_purge(record.clone()).await;
     let fenced = committed.as_ref().is_err_and(|e| e.is_fenced());
-    opened.close(fenced).await;
+    let closed = opened.close(fenced).await;
     let record_slot = committed?;
+    closed?;
     eprintln!("wormlog: purge record committed at slot {record_slot}");
 
     write_index(ctx, &keys, record_slot, &slots).await?;

@@ -88,11 +88,12 @@ fn write_private(path: &Path, text: &str) -> CliResult<()> {
 }
 
 /// The signing key: from `--key FILE`, else from `WORMLOG_CHECKPOINT_KEY` (the key's text).
-fn signer(path: Option<&Path>) -> CliResult<Signer> {
+/// The signing key in the file `path` (given as `flag`), or in WORMLOG_CHECKPOINT_KEY.
+pub(crate) fn signer(path: Option<&Path>, flag: &str) -> CliResult<Signer> {
     let (text, from) = match path {
         Some(p) => (
             std::fs::read_to_string(p).map_err(|e| {
-                CliError::usage(format!("cannot read the signing key {} ({e}); check --key", p.display()))
+                CliError::usage(format!("cannot read the signing key {} ({e}); check {flag}", p.display()))
             })?,
             p.display().to_string(),
         ),
@@ -100,7 +101,7 @@ fn signer(path: Option<&Path>) -> CliResult<Signer> {
             Ok(text) => (text, "WORMLOG_CHECKPOINT_KEY".to_owned()),
             Err(_) => {
                 return Err(CliError::usage(
-                    "no signing key: pass --key FILE (from `wormlog keygen`) or set WORMLOG_CHECKPOINT_KEY",
+                    format!("no signing key: pass {flag} FILE (from `wormlog keygen`) or set WORMLOG_CHECKPOINT_KEY"),
                 ))
             }
         },
@@ -136,7 +137,7 @@ pub(crate) struct CheckpointArgs {
 }
 
 pub(crate) async fn checkpoint(ctx: &Context, args: CheckpointArgs) -> CliResult<()> {
-    let signer = signer(args.key.as_deref())?;
+    let signer = signer(args.key.as_deref(), "--key")?;
     let lock = LockRequest {
         retention: args.lock.policy().map(|p| Retention {
             mode: p.mode,

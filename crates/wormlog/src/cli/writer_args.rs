@@ -48,6 +48,46 @@ pub(crate) struct WriterArgs {
     /// than encoding a segment (a store across a network) and many events are appended.
     #[arg(long, value_name = "N", default_value_t = wormlog_writer::DEFAULT_IN_FLIGHT, value_parser = clap::value_parser!(u32).range(1..=i64::from(wormlog_format::MAX_WINDOW)))]
     in_flight: u32,
+
+    #[command(flatten)]
+    checkpoints: CheckpointFlags,
+}
+
+/// Signed checkpoints as the writer goes (docs/protocol.md, "Checkpoints and proofs").
+#[derive(Args, Debug)]
+pub(crate) struct CheckpointFlags {
+    /// Sign a checkpoint of the log's Merkle tree as the writer goes, with the key in FILE
+    /// (from `wormlog keygen`): every --checkpoint-segments segments, every
+    /// --checkpoint-secs seconds with events since, and at the end. Checkpoints and tiles
+    /// get the segments' Object Lock.
+    #[arg(long, value_name = "FILE")]
+    checkpoint_key: Option<std::path::PathBuf>,
+
+    /// As --checkpoint-key, with the key in WORMLOG_CHECKPOINT_KEY.
+    #[arg(long, conflicts_with = "checkpoint_key")]
+    checkpoints: bool,
+
+    /// With checkpoints: one after this many segments of the writer's.
+    #[arg(long, value_name = "N", default_value_t = wormlog_writer::DEFAULT_CHECKPOINT_SEGMENTS, value_parser = clap::value_parser!(u64).range(1..))]
+    checkpoint_segments: u64,
+
+    /// With checkpoints: one this many seconds after the last, if events came since.
+    #[arg(long, value_name = "SECONDS", default_value_t = wormlog_writer::DEFAULT_CHECKPOINT_EVERY.as_secs(), value_parser = clap::value_parser!(u64).range(1..))]
+    checkpoint_secs: u64,
+}
+
+impl CheckpointFlags {
+    /// The policy asked for, its key read (a bad key fails here, before anything is written).
+    pub fn policy(&self) -> CliResult<Option<wormlog_writer::CheckpointPolicy>> {
+        if self.checkpoint_key.is_none() && !self.checkpoints {
+            return Ok(None);
+        }
+        let signer = super::tlog::signer(self.checkpoint_key.as_deref(), "--checkpoint-key")?;
+        let mut policy = wormlog_writer::CheckpointPolicy::new(signer);
+        policy.every_segments = self.checkpoint_segments;
+        policy.every = Duration::from_secs(self.checkpoint_secs);
+        Ok(Some(policy))
+    }
 }
 
 /// An open writer, and the elector keeping its lease when it has one.
@@ -60,10 +100,10 @@ pub(crate) struct Opened {
 
 impl Opened {
     /// Closes the writer; releases the lease, unless the log fenced us (then it is not ours
-    /// to touch).
-    pub async fn close(self, fenced: bool) {
+    /// to touch). An error when the writer kept checkpoints and the last could not be stored.
+    pub async fn close(self, fenced: bool) -> CliResult<()> {
         let position = self.writer.position();
-        self.writer.close().await;
+        let checkpoints = self.writer.close().await;
         if let Some(last) = position.next_slot.checked_sub(1) {
             super::tail_cache::write(&self.tail.0, &self.tail.1, last);
         }
@@ -74,7 +114,28 @@ impl Opened {
                 e.stop().await;
             }
         }
+        checkpoints.map_or(Ok(()), checkpoints_closed)
     }
+}
+
+/// What a closed writer's checkpointer left: an error if it stopped or its last checkpoint
+/// is missing (the events are in the log either way).
+fn checkpoints_closed(status: wormlog_writer::CheckpointStatus) -> CliResult<()> {
+    if let Some(why) = status.error {
+        return Err(CliError::violation(format!(
+            "the events were appended, but no checkpoint covers them: the checkpointer stopped ({why})"
+        )));
+    }
+    if status.unsigned > 0 {
+        return Err(CliError::store(format!(
+            "the events were appended, but the last checkpoint could not be stored ({} events unsigned); run `wormlog checkpoint`",
+            status.unsigned
+        )));
+    }
+    if let Some(size) = status.latest {
+        eprintln!("wormlog: checkpoint of tree size {size} signed");
+    }
+    Ok(())
 }
 
 impl WriterArgs {
@@ -98,6 +159,11 @@ impl WriterArgs {
         tune: &(dyn Fn(&mut WriterConfig) + Sync),
     ) -> CliResult<Opened> {
         let store = Arc::clone(&ctx.store.store);
+        let checkpoints = self.checkpoints.policy()?;
+        let tune = |cfg: &mut WriterConfig| {
+            cfg.checkpoints = checkpoints.clone();
+            tune(cfg);
+        };
         let Some(epoch) = self.epoch else {
             let lease = self.holder.lease_config(ctx);
             let elector = LeaderElector::start(Arc::clone(&store), ElectorConfig { lease })?;

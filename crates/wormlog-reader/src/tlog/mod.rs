@@ -23,16 +23,19 @@
 
 use std::sync::Arc;
 
-use bytes::Bytes;
 use futures::future::join_all;
 use serde::{Deserialize, Serialize};
 use wormlog_format::{hex_of, StreamKeys};
-use wormlog_store::{ObjectStore, PutOptions, StoreError};
-use wormlog_tlog::tiles::{edge_tiles, tiles_needed, TileBuilder, TileId, TileSet};
-use wormlog_tlog::{Checkpoint, Hash, Signer, Verifier};
+use wormlog_store::{ObjectStore, StoreError};
+use wormlog_tlog::tiles::{tiles_needed, TileBuilder, TileId, TileSet};
+use wormlog_tlog::{Checkpoint, Hash, Verifier};
 
 use crate::fetch::{get_with_retries, list_all_with_retries};
-use crate::{LogReader, Position, ReadError, ScanItem};
+use crate::{LogReader, ReadError};
+
+mod tree;
+use tree::leaves_of;
+pub use tree::{origin, write_checkpoint, KnownSegment, Pushed, Tree, TreeBug};
 
 /// What stops a checkpoint, a proof or an audit.
 #[derive(Debug, thiserror::Error)]
@@ -117,191 +120,6 @@ async fn read_tiles(
             .map_err(|e| TlogError::Tampered(e.to_string()))?;
     }
     Ok(set)
-}
-
-/// Creates `key` with `body`, create-only. Tiles and checkpoints are a function of the log,
-/// so one already there with the same bytes (an earlier run that stopped part-way) is fine;
-/// other bytes there are a contradiction.
-async fn put_once(
-    store: &dyn ObjectStore,
-    key: &str,
-    body: Vec<u8>,
-    opts: &PutOptions,
-) -> Result<(), TlogError> {
-    let body = Bytes::from(body);
-    match store.put_if_absent(key, body.clone(), opts).await {
-        Ok(_) => Ok(()),
-        Err(StoreError::AlreadyExists { .. }) => {
-            let there = get_with_retries(store, key).await?;
-            if there.body == body {
-                Ok(())
-            } else {
-                Err(TlogError::Tampered(format!(
-                    "{key} already holds other bytes than this log gives; run `wormlog verify --key` to audit the log"
-                )))
-            }
-        }
-        Err(e) => Err(e.into()),
-    }
-}
-
-/// The origin line of a stream's checkpoints: names the log they speak for.
-pub fn origin(keys: &StreamKeys) -> String {
-    format!("wormlog/{}", keys.prefix().trim_end_matches('/'))
-}
-
-/// The tree as a checkpoint left it: its right edge, and where the scan goes on.
-struct Resumed {
-    builder: TileBuilder,
-    position: Position,
-    size: u64,
-}
-
-/// Goes on from the latest checkpoint, checked with `verifier`; the empty tree without one.
-async fn resume(
-    store: &dyn ObjectStore,
-    keys: &StreamKeys,
-    verifier: &Verifier,
-) -> Result<Resumed, TlogError> {
-    let Some(&size) = checkpoint_sizes(store, keys).await?.last() else {
-        return Ok(Resumed {
-            builder: TileBuilder::default(),
-            position: Position::default(),
-            size: 0,
-        });
-    };
-    let note = checkpoint_note(store, keys, size).await?;
-    let cp = Checkpoint::open(&note, verifier).map_err(|e| {
-        TlogError::Tampered(format!(
-            "the latest checkpoint ({}) does not verify under key {}: {e}; check the key, or audit with `wormlog verify --key`",
-            keys.checkpoint(size),
-            verifier.name()
-        ))
-    })?;
-    let edge = read_tiles(store, keys, edge_tiles(size)).await?;
-    let builder = TileBuilder::resume(size, &edge);
-    if builder.root() != cp.root || cp.size != size {
-        return Err(TlogError::Tampered(format!(
-            "the stored tiles do not give the root of checkpoint {size}; audit with `wormlog verify --key`"
-        )));
-    }
-    let prev = match &cp.write_id {
-        Some(id) => Some(id.parse().map_err(|_| {
-            TlogError::Tampered(format!(
-                "checkpoint {size} names a write id that is no UUID"
-            ))
-        })?),
-        None => None,
-    };
-    let position = Position {
-        slot: cp.slot.map_or(0, |s| s + 1),
-        max_epoch: cp.epoch,
-        expected_seq: size,
-        prev,
-        prev_known: true,
-    };
-    Ok(Resumed {
-        builder,
-        position,
-        size,
-    })
-}
-
-/// Writes a checkpoint of the log as it stands, signed by `signer`, with its tiles: `None`
-/// when the log holds no event past the latest checkpoint (nothing is written then).
-pub async fn write_checkpoint(
-    store: Arc<dyn ObjectStore>,
-    root_prefix: &str,
-    stream: &str,
-    signer: &Signer,
-    opts: &PutOptions,
-) -> Result<Option<(Checkpoint, String)>, TlogError> {
-    let reader = LogReader::new(Arc::clone(&store), root_prefix, stream)?.with_leaf_hashes();
-    let keys = reader.keys.clone();
-    let Resumed {
-        mut builder,
-        position,
-        size: old,
-    } = resume(&*store, &keys, &signer.verifier()).await?;
-    let mut scan = reader.scan_from(position, old).await?;
-    // Tiles are stored as they fill (a batch at a time, so memory stays bounded whatever
-    // the log's length), the edge after the scan, and the checkpoint that names them last.
-    let mut filled = Vec::new();
-    while let Some(item) = scan.next().await? {
-        for leaf in leaves_of(&item)? {
-            filled.extend(builder.push(leaf));
-        }
-        if filled.len() >= TILE_BATCH {
-            put_tiles(&*store, &keys, std::mem::take(&mut filled), opts).await?;
-        }
-    }
-    if builder.size() == old {
-        return Ok(None);
-    }
-    filled.extend(builder.edge());
-    put_tiles(&*store, &keys, filled, opts).await?;
-    let at = scan.position();
-    let cp = Checkpoint {
-        origin: origin(&keys),
-        size: builder.size(),
-        root: builder.root(),
-        slot: at.slot.checked_sub(1),
-        write_id: at.prev.map(|p| p.to_string()),
-        epoch: at.max_epoch,
-    };
-    let note = cp
-        .sign(signer)
-        .map_err(|e| TlogError::Invalid(e.to_string()))?;
-    put_once(
-        &*store,
-        &keys.checkpoint(cp.size),
-        note.clone().into_bytes(),
-        opts,
-    )
-    .await?;
-    Ok(Some((cp, note)))
-}
-
-/// The leaves an item of the scan adds: a valid event's leaf hash, or a purged segment's
-/// recorded ones.
-fn leaves_of(item: &ScanItem) -> Result<Vec<Hash>, TlogError> {
-    match item {
-        ScanItem::Event(e) => Ok(vec![e.leaf_hash.expect("the reader hashes leaves")]),
-        ScanItem::Purged { slot, purge } => {
-            let hashes = &purge.purged.leaf_hashes;
-            if hashes.len() as u64 != purge.purged.count {
-                return Err(TlogError::Invalid(format!(
-                    "the purge record of slot {slot} keeps no leaf hashes (written by an older wormlog), so the Merkle tree cannot be computed past it"
-                )));
-            }
-            hashes
-                .iter()
-                .map(|h| {
-                    parse_hash(h).ok_or_else(|| {
-                        TlogError::Tampered(format!(
-                            "the purge record of slot {slot} holds a leaf hash that is no SHA-256"
-                        ))
-                    })
-                })
-                .collect()
-        }
-        _ => Ok(Vec::new()),
-    }
-}
-
-/// Tiles stored at once.
-const TILE_BATCH: usize = 64;
-
-async fn put_tiles(
-    store: &dyn ObjectStore,
-    keys: &StreamKeys,
-    tiles: Vec<(TileId, Vec<u8>)>,
-    opts: &PutOptions,
-) -> Result<(), TlogError> {
-    let puts = tiles.into_iter().map(|(id, bytes)| async move {
-        put_once(store, &keys.tile(&id.path()), bytes, opts).await
-    });
-    join_all(puts).await.into_iter().collect()
 }
 
 fn parse_hash(hex: &str) -> Option<Hash> {

@@ -1,0 +1,380 @@
+//! The tree a checkpointer keeps: the right edge of the Merkle tree over a stream's valid
+//! events, where in the log it stands, and the tiles filled since they were last stored.
+//!
+//! ```text
+//!  resume     the latest checkpoint, its signature checked with the signer's own key, and
+//!             its partial tiles, which must give its root (the empty tree without one)
+//!  catch_up   scan the log on from the position the tree stands at (the reader's rules,
+//!             each valid event's stored line hashed); tiles are stored as they fill
+//!  push       a segment its caller knows is valid (a writer's own acknowledged batch):
+//!             added when it starts at the seq the tree stands at, since then no valid event
+//!             lies between (every valid segment with events moves the seq on); otherwise
+//!             the tree is behind, and catch_up must read what lies between
+//!  checkpoint the filled tiles, the edge, then P/checkpoints/<size>, signed; create-only and
+//!             locked as asked, so a checkpoint names only tiles already stored
+//! ```
+//!
+//! Tiles and checkpoints are a function of the log, so an object already there with the same
+//! bytes (an earlier run that stopped part-way, or another checkpointer of the same log) is
+//! fine. A checkpoint already there for the same size is fine when it verifies under the same
+//! key and signs the same root (two checkpointers stood at different slots, control records
+//! apart); anything else there is a contradiction, reported as tampering.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures::future::join_all;
+use uuid::Uuid;
+use wormlog_format::StreamKeys;
+use wormlog_store::{ObjectStore, PutOptions, StoreError};
+use wormlog_tlog::tiles::{edge_tiles, TileBuilder, TileId};
+use wormlog_tlog::{Checkpoint, Hash, Signer, Verifier};
+
+use super::{checkpoint_note, checkpoint_sizes, parse_hash, read_tiles, TlogError};
+use crate::fetch::get_with_retries;
+use crate::{LogReader, Position, ScanItem};
+
+/// Tiles stored at once.
+const TILE_BATCH: usize = 64;
+
+/// The origin line of a stream's checkpoints: names the log they speak for.
+pub fn origin(keys: &StreamKeys) -> String {
+    format!("wormlog/{}", keys.prefix().trim_end_matches('/'))
+}
+
+/// A segment whose place its caller knows: a writer's own batch, acknowledged, so the valid
+/// segment at `slot` (I3), with the leaf hash of each of its event lines.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KnownSegment {
+    pub slot: u64,
+    pub first_seq: u64,
+    pub epoch: u64,
+    pub write_id: Uuid,
+    pub leaves: Vec<Hash>,
+}
+
+/// What [`Tree::push`] made of a segment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pushed {
+    /// Its events are the tree's next leaves.
+    Added,
+    /// The tree is past its slot already (a scan read it).
+    Covered,
+    /// Events the tree has not seen lie below it (another writer's): [`Tree::catch_up`]
+    /// reads them, and the segment with them.
+    Behind,
+}
+
+/// A checkpointer bug a test can switch on, to show the tests notice what it breaks.
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TreeBug {
+    /// [`Tree::push`] without its seq test: a known segment is added wherever it starts,
+    /// leaving out the events of another writer below it.
+    PushWithoutSeqCheck,
+}
+
+/// The tree over a stream's log as a checkpointer holds it ([module docs](self)).
+#[derive(Debug)]
+pub struct Tree {
+    keys: StreamKeys,
+    builder: TileBuilder,
+    /// Where the log stands after the tree's last leaf (the reader's position).
+    position: Position,
+    /// Tiles filled and not stored yet.
+    filled: Vec<(TileId, Vec<u8>)>,
+    /// The size of the latest checkpoint stored.
+    checkpointed: u64,
+    bug: Option<TreeBug>,
+}
+
+impl Tree {
+    /// Goes on from the latest checkpoint of `keys`'s stream, checked with `verifier`; the
+    /// empty tree without one.
+    pub async fn resume(
+        store: &dyn ObjectStore,
+        keys: StreamKeys,
+        verifier: &Verifier,
+    ) -> Result<Tree, TlogError> {
+        let mut tree = Tree {
+            keys,
+            builder: TileBuilder::default(),
+            position: Position::default(),
+            filled: Vec::new(),
+            checkpointed: 0,
+            bug: None,
+        };
+        let keys = &tree.keys;
+        let Some(&size) = checkpoint_sizes(store, keys).await?.last() else {
+            return Ok(tree);
+        };
+        let note = checkpoint_note(store, keys, size).await?;
+        let cp = Checkpoint::open(&note, verifier).map_err(|e| {
+            TlogError::Tampered(format!(
+                "the latest checkpoint ({}) does not verify under key {}: {e}; check the key, or audit with `wormlog verify --key`",
+                keys.checkpoint(size),
+                verifier.name()
+            ))
+        })?;
+        let edge = read_tiles(store, keys, edge_tiles(size)).await?;
+        let builder = TileBuilder::resume(size, &edge);
+        if builder.root() != cp.root || cp.size != size {
+            return Err(TlogError::Tampered(format!(
+                "the stored tiles do not give the root of checkpoint {size}; audit with `wormlog verify --key`"
+            )));
+        }
+        let prev = match &cp.write_id {
+            Some(id) => Some(id.parse().map_err(|_| {
+                TlogError::Tampered(format!(
+                    "checkpoint {size} names a write id that is no UUID"
+                ))
+            })?),
+            None => None,
+        };
+        tree.position = Position {
+            slot: cp.slot.map_or(0, |s| s + 1),
+            max_epoch: cp.epoch,
+            expected_seq: size,
+            prev,
+            prev_known: true,
+        };
+        tree.builder = builder;
+        tree.checkpointed = size;
+        Ok(tree)
+    }
+
+    #[doc(hidden)]
+    pub fn with_planted_bug(mut self, bug: TreeBug) -> Tree {
+        self.bug = Some(bug);
+        self
+    }
+
+    /// The number of leaves.
+    pub fn size(&self) -> u64 {
+        self.builder.size()
+    }
+
+    /// The size of the latest checkpoint stored (resumed from, or written).
+    pub fn checkpointed(&self) -> u64 {
+        self.checkpointed
+    }
+
+    /// Where in the log the tree stands.
+    pub fn position(&self) -> Position {
+        self.position
+    }
+
+    /// Reads the log on from where the tree stands to its end (`reader` must hash leaves:
+    /// [`LogReader::with_leaf_hashes`]), adding every valid event; tiles are stored as they
+    /// fill (`opts`: their lock). On an error the tree stays where it was.
+    pub async fn catch_up(
+        &mut self,
+        store: &dyn ObjectStore,
+        reader: &LogReader,
+        opts: &PutOptions,
+    ) -> Result<(), TlogError> {
+        let mut builder = self.builder.clone();
+        let mut filled = Vec::new();
+        let result = async {
+            let mut scan = reader.scan_from(self.position, self.size()).await?;
+            while let Some(item) = scan.next().await? {
+                for leaf in leaves_of(&item)? {
+                    filled.extend(builder.push(leaf));
+                }
+                if filled.len() >= TILE_BATCH {
+                    put_tiles(store, &self.keys, std::mem::take(&mut filled), opts).await?;
+                }
+            }
+            Ok::<_, TlogError>(scan.position())
+        }
+        .await;
+        match result {
+            Ok(position) => {
+                (self.builder, self.position) = (builder, position);
+                self.filled.extend(filled);
+                Ok(())
+            }
+            // Tiles the scan stored are the log's own; those it did not were filled from
+            // leaves the tree drops with them.
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Adds a segment its caller knows is the valid one at its slot ([module docs](self)).
+    pub fn push(&mut self, segment: KnownSegment) -> Pushed {
+        if segment.slot < self.position.slot {
+            return Pushed::Covered;
+        }
+        let unchecked = self.bug == Some(TreeBug::PushWithoutSeqCheck);
+        if segment.first_seq != self.position.expected_seq && !unchecked {
+            return Pushed::Behind;
+        }
+        let count = segment.leaves.len() as u64;
+        for leaf in segment.leaves {
+            self.filled.extend(self.builder.push(leaf));
+        }
+        self.position = Position {
+            slot: segment.slot + 1,
+            max_epoch: segment.epoch,
+            expected_seq: segment.first_seq + count,
+            prev: Some(segment.write_id),
+            prev_known: true,
+        };
+        Pushed::Added
+    }
+
+    /// Whether enough filled tiles wait to be worth a round of PUTs.
+    pub fn tiles_waiting(&self) -> bool {
+        self.filled.len() >= TILE_BATCH
+    }
+
+    /// Stores the tiles filled so far.
+    pub async fn store_tiles(
+        &mut self,
+        store: &dyn ObjectStore,
+        opts: &PutOptions,
+    ) -> Result<(), TlogError> {
+        let tiles = std::mem::take(&mut self.filled);
+        if let Err(e) = put_tiles(store, &self.keys, tiles.clone(), opts).await {
+            self.filled = tiles; // sent again with the next round
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// Stores a checkpoint of the tree, signed by `signer`, after its tiles: `None` when the
+    /// tree has no leaf past the latest checkpoint (nothing is written then).
+    pub async fn checkpoint(
+        &mut self,
+        store: &dyn ObjectStore,
+        signer: &Signer,
+        opts: &PutOptions,
+    ) -> Result<Option<(Checkpoint, String)>, TlogError> {
+        if self.size() == self.checkpointed {
+            return Ok(None);
+        }
+        self.filled.extend(self.builder.edge());
+        self.store_tiles(store, opts).await?;
+        let cp = Checkpoint {
+            origin: origin(&self.keys),
+            size: self.size(),
+            root: self.builder.root(),
+            slot: self.position.slot.checked_sub(1),
+            write_id: self.position.prev.map(|p| p.to_string()),
+            epoch: self.position.max_epoch,
+        };
+        let note = cp
+            .sign(signer)
+            .map_err(|e| TlogError::Invalid(e.to_string()))?;
+        put_checkpoint(store, &self.keys, &cp, &note, &signer.verifier(), opts).await?;
+        self.checkpointed = cp.size;
+        Ok(Some((cp, note)))
+    }
+}
+
+/// Writes a checkpoint of the log as it stands, signed by `signer`, with its tiles: `None`
+/// when the log holds no event past the latest checkpoint (nothing is written then).
+pub async fn write_checkpoint(
+    store: Arc<dyn ObjectStore>,
+    root_prefix: &str,
+    stream: &str,
+    signer: &Signer,
+    opts: &PutOptions,
+) -> Result<Option<(Checkpoint, String)>, TlogError> {
+    let reader = LogReader::new(Arc::clone(&store), root_prefix, stream)?.with_leaf_hashes();
+    let mut tree = Tree::resume(&*store, reader.keys.clone(), &signer.verifier()).await?;
+    tree.catch_up(&*store, &reader, opts).await?;
+    tree.checkpoint(&*store, signer, opts).await
+}
+
+/// The leaves an item of a scan adds: a valid event's leaf hash, or a purged segment's
+/// recorded ones.
+pub(super) fn leaves_of(item: &ScanItem) -> Result<Vec<Hash>, TlogError> {
+    match item {
+        ScanItem::Event(e) => Ok(vec![e.leaf_hash.expect("the reader hashes leaves")]),
+        ScanItem::Purged { slot, purge } => {
+            let hashes = &purge.purged.leaf_hashes;
+            if hashes.len() as u64 != purge.purged.count {
+                return Err(TlogError::Invalid(format!(
+                    "the purge record of slot {slot} keeps no leaf hashes (written by an older wormlog), so the Merkle tree cannot be computed past it"
+                )));
+            }
+            hashes
+                .iter()
+                .map(|h| {
+                    parse_hash(h).ok_or_else(|| {
+                        TlogError::Tampered(format!(
+                            "the purge record of slot {slot} holds a leaf hash that is no SHA-256"
+                        ))
+                    })
+                })
+                .collect()
+        }
+        _ => Ok(Vec::new()),
+    }
+}
+
+/// Creates `key` with `body`, create-only: `Ok(None)` when it was created or already held
+/// those bytes, `Ok(Some(there))` when it holds other bytes.
+async fn create_once(
+    store: &dyn ObjectStore,
+    key: &str,
+    body: Vec<u8>,
+    opts: &PutOptions,
+) -> Result<Option<Bytes>, TlogError> {
+    let body = Bytes::from(body);
+    match store.put_if_absent(key, body.clone(), opts).await {
+        Ok(_) => Ok(None),
+        Err(StoreError::AlreadyExists { .. }) => {
+            let there = get_with_retries(store, key).await?.body;
+            Ok((there != body).then_some(there))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn contradiction(key: &str) -> TlogError {
+    TlogError::Tampered(format!(
+        "{key} already holds other bytes than this log gives; run `wormlog verify --key` to audit the log"
+    ))
+}
+
+async fn put_tiles(
+    store: &dyn ObjectStore,
+    keys: &StreamKeys,
+    tiles: Vec<(TileId, Vec<u8>)>,
+    opts: &PutOptions,
+) -> Result<(), TlogError> {
+    let puts = tiles.into_iter().map(|(id, bytes)| async move {
+        let key = keys.tile(&id.path());
+        match create_once(store, &key, bytes, opts).await? {
+            None => Ok(()),
+            Some(_) => Err(contradiction(&key)),
+        }
+    });
+    join_all(puts).await.into_iter().collect()
+}
+
+/// Stores the checkpoint `cp` as `note`. One already there for its size stands for it if it
+/// verifies under the same key and signs the same root.
+async fn put_checkpoint(
+    store: &dyn ObjectStore,
+    keys: &StreamKeys,
+    cp: &Checkpoint,
+    note: &str,
+    verifier: &Verifier,
+    opts: &PutOptions,
+) -> Result<(), TlogError> {
+    let key = keys.checkpoint(cp.size);
+    let Some(there) = create_once(store, &key, note.as_bytes().to_vec(), opts).await? else {
+        return Ok(());
+    };
+    let same = std::str::from_utf8(&there)
+        .ok()
+        .and_then(|text| Checkpoint::open(text, verifier).ok())
+        .is_some_and(|other| other.size == cp.size && other.root == cp.root);
+    match same {
+        true => Ok(()),
+        false => Err(contradiction(&key)),
+    }
+}

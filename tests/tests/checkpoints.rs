@@ -1,0 +1,384 @@
+//! Signed checkpoints as the writer goes (`WriterConfig::checkpoints`; docs/protocol.md,
+//! "Checkpoints and proofs"): when they are written, that an audit recomputes every one of
+//! them whatever else wrote to the log, and that a key the log's checkpoints do not verify
+//! under fails the open with nothing written.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use wormlog_format::StreamKeys;
+use wormlog_reader::tlog::{self, KnownSegment, Pushed, Tree, TreeBug};
+use wormlog_reader::LogReader;
+use wormlog_store::{Fault, FaultStore, ObjectStore, Op, PutOptions};
+use wormlog_tests::{on_every_local_store, slots, writer_config, Plant};
+use wormlog_tlog::Signer;
+use wormlog_writer::{CheckpointPolicy, LogWriter, WriteError, WriterConfig};
+
+const S: &str = "invoices";
+
+fn signer() -> Signer {
+    Signer::generate("example.com/invoices").unwrap()
+}
+
+fn policy(signer: &Signer, every_segments: u64, every: Duration) -> CheckpointPolicy {
+    let mut p = CheckpointPolicy::new(Signer::parse(&signer.encode()).unwrap());
+    p.every_segments = every_segments;
+    p.every = every;
+    p
+}
+
+fn checkpointing(epoch: u64, policy: CheckpointPolicy) -> WriterConfig {
+    let mut cfg = writer_config(S, epoch, &format!("w{epoch}"));
+    cfg.checkpoints = Some(policy);
+    cfg
+}
+
+async fn sizes(store: &Arc<dyn ObjectStore>) -> Vec<u64> {
+    tlog::checkpoint_sizes(&**store, &StreamKeys::new("", S).unwrap())
+        .await
+        .unwrap()
+}
+
+/// Audits the log against its checkpoints: no violation, and the tree holds `events`.
+async fn assert_audited(store: &Arc<dyn ObjectStore>, signer: &Signer, events: u64) {
+    let audit = tlog::audit_tree(Arc::clone(store), "", S, &signer.verifier(), None)
+        .await
+        .unwrap();
+    assert_eq!(audit.violations, Vec::<String>::new());
+    assert_eq!(audit.tree_size, events);
+    assert!(!audit.checkpoints.is_empty());
+}
+
+/// One checkpoint every `every_segments` segments of the writer's, and one at close.
+async fn a_writer_signs_every_n_segments_and_at_close(store: Arc<dyn ObjectStore>) {
+    let key = signer();
+    let mut cfg = checkpointing(1, policy(&key, 3, Duration::from_secs(3600)));
+    cfg.in_flight = 1;
+    let w = LogWriter::open(Arc::clone(&store), cfg).await.unwrap();
+    for i in 0..10 {
+        w.append("t", &i.to_string()).await.unwrap();
+    }
+    let status = w.close().await.unwrap();
+    assert_eq!(sizes(&store).await, vec![3, 6, 9, 10]);
+    assert_eq!(
+        (status.written, status.latest, status.unsigned),
+        (4, Some(10), 0)
+    );
+    assert_eq!(status.error, None);
+    assert_audited(&store, &key, 10).await;
+}
+
+/// A pipelined writer's batches, acknowledged out of the order their PUTs were answered in,
+/// still make the tree readers compute.
+async fn a_pipelined_writer_signs_what_readers_compute(store: Arc<dyn ObjectStore>) {
+    let key = signer();
+    let mut cfg = checkpointing(1, policy(&key, 4, Duration::from_secs(3600)));
+    cfg.in_flight = 8;
+    cfg.max_batch_events = 7;
+    let w = LogWriter::open(Arc::clone(&store), cfg).await.unwrap();
+    let appends: Vec<_> = (0..500).map(|i| w.append("t", &i.to_string())).collect();
+    for a in futures::future::join_all(appends).await {
+        a.unwrap();
+    }
+    let status = w.close().await.unwrap();
+    assert_eq!((status.latest, status.unsigned), (Some(500), 0));
+    assert!(sizes(&store).await.len() > 2);
+    assert_audited(&store, &key, 500).await;
+}
+
+/// A writer that opens on a log others wrote (with and without checkpoints of the same key)
+/// reads what lies past the latest checkpoint into its tree.
+async fn a_writer_resumes_from_the_log_others_wrote(store: Arc<dyn ObjectStore>) {
+    let key = signer();
+    let a = LogWriter::open(Arc::clone(&store), writer_config(S, 1, "a"))
+        .await
+        .unwrap();
+    for i in 0..5 {
+        a.append("t", &i.to_string()).await.unwrap();
+    }
+    a.close().await;
+    tlog::write_checkpoint(Arc::clone(&store), "", S, &key, &PutOptions::default())
+        .await
+        .unwrap()
+        .unwrap();
+    let b = LogWriter::open(Arc::clone(&store), writer_config(S, 2, "b"))
+        .await
+        .unwrap();
+    b.append("t", "5").await.unwrap();
+    b.append("t", "6").await.unwrap();
+    b.close().await;
+    let c = LogWriter::open(
+        Arc::clone(&store),
+        checkpointing(3, policy(&key, 1, Duration::from_secs(3600))),
+    )
+    .await
+    .unwrap();
+    c.append("t", "7").await.unwrap();
+    let status = c.close().await.unwrap();
+    assert_eq!(status.latest, Some(8));
+    assert_eq!(sizes(&store).await, vec![5, 8]);
+    assert_audited(&store, &key, 8).await;
+}
+
+/// A checkpoint `every` after the last, when events came since; none while nothing comes.
+async fn a_writer_signs_after_its_interval(store: Arc<dyn ObjectStore>) {
+    let key = signer();
+    let cfg = checkpointing(1, policy(&key, 1000, Duration::from_millis(300)));
+    let w = LogWriter::open(Arc::clone(&store), cfg).await.unwrap();
+    w.append("t", "1").await.unwrap();
+    let mut waited = Duration::ZERO;
+    while sizes(&store).await.is_empty() {
+        assert!(
+            waited < Duration::from_secs(30),
+            "no checkpoint after its interval"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        waited += Duration::from_millis(50);
+    }
+    assert_eq!(sizes(&store).await, vec![1]);
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(
+        sizes(&store).await,
+        vec![1],
+        "a checkpoint with no new events"
+    );
+    assert_eq!(w.checkpoints().unwrap().written, 1);
+    w.close().await;
+    assert_eq!(sizes(&store).await, vec![1]);
+}
+
+/// The latest checkpoint does not verify under the writer's key (another key, or a forged
+/// checkpoint): the open fails before anything is written.
+async fn a_key_the_checkpoints_do_not_verify_under_fails_the_open(store: Arc<dyn ObjectStore>) {
+    let a = LogWriter::open(Arc::clone(&store), writer_config(S, 1, "a"))
+        .await
+        .unwrap();
+    a.append("t", "0").await.unwrap();
+    a.close().await;
+    tlog::write_checkpoint(Arc::clone(&store), "", S, &signer(), &PutOptions::default())
+        .await
+        .unwrap();
+    let before = slots(&*store, S).await;
+    let other = signer();
+    let opened = LogWriter::open(
+        Arc::clone(&store),
+        checkpointing(2, policy(&other, 1, Duration::from_secs(1))),
+    )
+    .await;
+    match opened {
+        Err(WriteError::Checkpoints {
+            tampered: true,
+            detail,
+            ..
+        }) => {
+            assert!(detail.contains("does not verify under key"), "{detail}")
+        }
+        other => panic!("expected the open to fail, got {other:?}"),
+    }
+    assert_eq!(slots(&*store, S).await, before, "nothing written");
+    assert_eq!(sizes(&store).await, vec![1]);
+}
+
+/// Another writer's segment lands between the new writer's listing and its epoch-start
+/// (counted as valid by step 2): its events are leaves of the tree the writer signs.
+async fn another_writers_events_during_the_open_are_leaves(store: Arc<dyn ObjectStore>) {
+    let key = signer();
+    let a = LogWriter::open(Arc::clone(&store), writer_config(S, 1, "a"))
+        .await
+        .unwrap();
+    a.append("t", "0").await.unwrap();
+    a.close().await;
+    let faults = FaultStore::new(Arc::clone(&store));
+    let inner = Arc::clone(&store);
+    let planted = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let trigger = StreamKeys::new("", S).unwrap().segment(2);
+    faults.before_each(move |op, k| {
+        let (inner, planted, fire) = (
+            Arc::clone(&inner),
+            Arc::clone(&planted),
+            op == Op::PutIfAbsent && k == trigger,
+        );
+        async move {
+            if fire && !planted.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                Plant::events(1, 3, 1, "a").at(&*inner, S, 2).await;
+            }
+        }
+    });
+    let faulty: Arc<dyn ObjectStore> = Arc::new(faults);
+    let mut cfg = checkpointing(2, policy(&key, 1, Duration::from_secs(3600)));
+    cfg.fence_ahead = 0;
+    let b = LogWriter::open(Arc::clone(&faulty), cfg).await.unwrap();
+    let at = b.append("t", "4").await.unwrap();
+    assert_eq!(at.seq, 4, "the planted events came first");
+    b.close().await.unwrap();
+    assert_audited(&store, &key, 5).await;
+}
+
+/// The checkpointer's first read of the log fails (its first segment cannot be read for a
+/// while): the writer appends on regardless, and the checkpointer reads the log again
+/// before it signs.
+async fn a_failed_first_read_is_made_up(store: Arc<dyn ObjectStore>) {
+    let key = signer();
+    let a = LogWriter::open(Arc::clone(&store), writer_config(S, 1, "a"))
+        .await
+        .unwrap();
+    for i in 0..3 {
+        a.append("t", &i.to_string()).await.unwrap();
+    }
+    a.close().await;
+    // Only the checkpointer reads slot 0 (the writer's open reads the tail).
+    let faults = Arc::new(FaultStore::new(Arc::clone(&store)));
+    let slot0 = StreamKeys::new("", S).unwrap().segment(0);
+    let down = Fault::unavailable(Op::Get, &slot0);
+    faults.inject(Fault::before(Op::Get, &slot0, down, usize::MAX));
+    let faulty: Arc<dyn ObjectStore> = Arc::clone(&faults) as Arc<dyn ObjectStore>;
+    let cfg = checkpointing(2, policy(&key, 1, Duration::from_secs(3600)));
+    let b = LogWriter::open(faulty, cfg).await.unwrap();
+    let mut waited = Duration::ZERO;
+    while b.checkpoints().unwrap().failures == 0 {
+        assert!(
+            waited < Duration::from_secs(60),
+            "the first read never failed"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        waited += Duration::from_millis(20);
+    }
+    for i in 3..6 {
+        b.append("t", &i.to_string()).await.unwrap();
+    }
+    faults.clear_faults();
+    let status = b.close().await.unwrap();
+    assert_eq!(
+        (status.latest, status.unsigned, status.error),
+        (Some(6), 0, None)
+    );
+    assert_audited(&store, &key, 6).await;
+}
+
+on_every_local_store!(
+    a_writer_signs_every_n_segments_and_at_close,
+    a_pipelined_writer_signs_what_readers_compute,
+    a_writer_resumes_from_the_log_others_wrote,
+    a_writer_signs_after_its_interval,
+    a_key_the_checkpoints_do_not_verify_under_fails_the_open,
+    another_writers_events_during_the_open_are_leaves,
+    a_failed_first_read_is_made_up,
+);
+
+/// The tree's rule for a segment it is told of: added only where it starts at the seq the
+/// tree stands at. With the rule switched off (the planted bug), a segment above another
+/// writer's events is added without them, and the checkpoint it signs fails the audit.
+#[tokio::test]
+async fn a_known_segment_above_unseen_events_is_read_first() {
+    for bug in [None, Some(TreeBug::PushWithoutSeqCheck)] {
+        let store: Arc<dyn ObjectStore> = Arc::new(wormlog_store::MemoryStore::new());
+        let key = signer();
+        let w = LogWriter::open(Arc::clone(&store), writer_config(S, 1, "a"))
+            .await
+            .unwrap();
+        for i in 0..4 {
+            w.append("t", &i.to_string()).await.unwrap();
+        }
+        let last = w.append("t", "4").await.unwrap();
+        w.close().await;
+        let reader = LogReader::new(Arc::clone(&store), "", S)
+            .unwrap()
+            .with_leaf_hashes();
+        let mut tree = Tree::resume(&*store, reader.keys().clone(), &key.verifier())
+            .await
+            .unwrap();
+        if let Some(bug) = bug {
+            tree = tree.with_planted_bug(bug);
+        }
+        // The last segment as its writer knows it; the four below it, the tree has not seen.
+        let seg = wormlog_format::decode_segment(
+            &store
+                .get(&reader.keys().segment(last.slot))
+                .await
+                .unwrap()
+                .body,
+        )
+        .unwrap();
+        let known = KnownSegment {
+            slot: last.slot,
+            first_seq: 4,
+            epoch: 1,
+            write_id: seg.header.write_id,
+            leaves: vec![wormlog_format::leaf_hash(b"whatever the writer hashed")],
+        };
+        let opts = PutOptions::default();
+        match tree.push(known.clone()) {
+            Pushed::Behind => {
+                assert_eq!(bug, None);
+                tree.catch_up(&*store, &reader, &opts).await.unwrap();
+                assert_eq!(tree.push(known), Pushed::Covered);
+            }
+            Pushed::Added => assert_eq!(bug, Some(TreeBug::PushWithoutSeqCheck)),
+            Pushed::Covered => panic!("nothing read yet"),
+        }
+        tree.checkpoint(&*store, &key, &opts)
+            .await
+            .unwrap()
+            .unwrap();
+        let audit = tlog::audit_tree(Arc::clone(&store), "", S, &key.verifier(), None)
+            .await
+            .unwrap();
+        match bug {
+            None => assert_eq!(audit.violations, Vec::<String>::new()),
+            Some(_) => assert!(
+                !audit.violations.is_empty(),
+                "the planted bug's checkpoint passed the audit"
+            ),
+        }
+    }
+}
+
+wormlog_tests::on_s3_stores!(
+    a_writer_signs_every_n_segments_and_at_close,
+    a_pipelined_writer_signs_what_readers_compute,
+);
+
+/// On an Object-Lock bucket, checkpoints and tiles get the writer's retention and legal hold,
+/// as its segments do.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_moto_checkpoints_and_tiles_are_locked_as_segments() {
+    let bucket = wormlog_tests::servers::Server::fresh_bucket("wl-moto");
+    let store: Arc<dyn ObjectStore> = wormlog_tests::servers::MOTO.store(&bucket, true).await;
+    let key = signer();
+    let mut cfg = checkpointing(1, policy(&key, 2, Duration::from_secs(3600)));
+    cfg.lock = Some(wormlog_writer::LockPolicy {
+        mode: wormlog_store::RetentionMode::Governance,
+        retain_for: Duration::from_secs(86_400),
+    });
+    cfg.legal_hold = true;
+    let w = LogWriter::open(Arc::clone(&store), cfg).await.unwrap();
+    for i in 0..3 {
+        w.append("t", &i.to_string()).await.unwrap();
+    }
+    assert_eq!(w.close().await.unwrap().latest, Some(3));
+    let keys = StreamKeys::new("", S).unwrap();
+    let mut objects = Vec::new();
+    for prefix in [
+        keys.checkpoints_prefix(),
+        format!("{}tiles/", keys.prefix()),
+    ] {
+        objects.extend(
+            wormlog_store::list_all(&*store, &prefix, None)
+                .await
+                .unwrap(),
+        );
+    }
+    assert!(objects.len() >= 4, "{objects:?}");
+    for o in objects {
+        let lock = store.head(&o.key).await.unwrap().lock;
+        assert!(lock.legal_hold, "{} has no legal hold", o.key);
+        let mode = lock.retention.map(|r| r.mode);
+        assert_eq!(
+            mode,
+            Some(wormlog_store::RetentionMode::Governance),
+            "{}",
+            o.key
+        );
+    }
+    assert_audited(&store, &key, 3).await;
+}
