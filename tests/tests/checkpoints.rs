@@ -263,6 +263,7 @@ on_every_local_store!(
     a_key_the_checkpoints_do_not_verify_under_fails_the_open,
     another_writers_events_during_the_open_are_leaves,
     a_failed_first_read_is_made_up,
+    a_leaves_only_reader_yields_the_parsing_readers_leaves,
 );
 
 /// The tree's rule for a segment it is told of: added only where it starts at the seq the
@@ -307,11 +308,11 @@ async fn a_known_segment_above_unseen_events_is_read_first() {
             leaves: vec![wormlog_format::leaf_hash(b"whatever the writer hashed")],
         };
         let opts = PutOptions::default();
-        match tree.push(known.clone()) {
+        match tree.push(&known) {
             Pushed::Behind => {
                 assert_eq!(bug, None);
                 tree.catch_up(&*store, &reader, &opts).await.unwrap();
-                assert_eq!(tree.push(known), Pushed::Covered);
+                assert_eq!(tree.push(&known), Pushed::Covered);
             }
             Pushed::Added => assert_eq!(bug, Some(TreeBug::PushWithoutSeqCheck)),
             Pushed::Covered => panic!("nothing read yet"),
@@ -382,3 +383,50 @@ async fn on_moto_checkpoints_and_tiles_are_locked_as_segments() {
     }
     assert_audited(&store, &key, 3).await;
 }
+
+/// A leaves-only reader (the audit's) yields exactly the leaves a reader that parses every
+/// event hashes, past a stale leader's zombie and a pipelined writer's batches.
+async fn a_leaves_only_reader_yields_the_parsing_readers_leaves(store: Arc<dyn ObjectStore>) {
+    let a = LogWriter::open(Arc::clone(&store), writer_config(S, 1, "a"))
+        .await
+        .unwrap();
+    a.append("t", "0").await.unwrap();
+    let mut cfg = writer_config(S, 2, "b");
+    cfg.in_flight = 4;
+    cfg.max_batch_events = 3;
+    let b = LogWriter::open(Arc::clone(&store), cfg).await.unwrap();
+    let _ = a.append("t", "stale").await; // fenced: a zombie, or refused
+    let appends: Vec<_> = (0..40).map(|i| b.append("t", &i.to_string())).collect();
+    for r in futures::future::join_all(appends).await {
+        r.unwrap();
+    }
+    b.close().await;
+    a.close().await;
+    let leaves = |reader: LogReader| async move {
+        let mut scan = reader.scan(0).await.unwrap();
+        let mut out = Vec::new();
+        while let Some(item) = scan.next().await.unwrap() {
+            match item {
+                wormlog_reader::ScanItem::Event(e) => out.push(e.leaf_hash.unwrap()),
+                wormlog_reader::ScanItem::Leaves { hashes, .. } => out.extend(hashes),
+                _ => {}
+            }
+        }
+        out
+    };
+    let parsed = leaves(
+        LogReader::new(Arc::clone(&store), "", S)
+            .unwrap()
+            .with_leaf_hashes(),
+    )
+    .await;
+    let only = leaves(
+        LogReader::new(Arc::clone(&store), "", S)
+            .unwrap()
+            .leaves_only(),
+    )
+    .await;
+    assert_eq!(parsed.len(), 41);
+    assert_eq!(parsed, only);
+}
+

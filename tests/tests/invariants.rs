@@ -71,6 +71,7 @@ async fn run_history(steps: Vec<Step>) {
             ScanItem::Purged { .. } => panic!("nothing was purged"),
             ScanItem::Void { .. } => panic!("correct writers with a window of 1 leave no void"),
             ScanItem::Orphan { .. } => panic!("correct writers with a window of 1 leave no orphan"),
+            ScanItem::Leaves { .. } => unreachable!("a plain reader parses events"),
         }
     }
     for a in &acked {

@@ -74,6 +74,7 @@ async fn scan_all(store: &Arc<dyn ObjectStore>, from: u64) -> Result<Vec<String>
             ScanItem::Zombie { slot, .. } => format!("zombie@{slot}"),
             ScanItem::Void { slot, .. } => format!("void@{slot}"),
             ScanItem::Orphan { slot, .. } => format!("orphan@{slot}"),
+            ScanItem::Leaves { slot, .. } => format!("leaves@{slot}"),
         });
     }
     Ok(out)

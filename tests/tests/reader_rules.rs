@@ -174,6 +174,7 @@ async fn zombies_are_reported_and_never_delivered(store: Arc<dyn ObjectStore>) {
             ScanItem::Control { .. }
             | ScanItem::Purged { .. }
             | ScanItem::Void { .. }
+            | ScanItem::Leaves { .. }
             | ScanItem::Orphan { .. } => {}
         }
     }

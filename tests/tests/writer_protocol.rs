@@ -323,6 +323,7 @@ async fn zombie_segment_is_skipped_uncounted(store: Arc<dyn ObjectStore>) {
             ScanItem::Event(e) => format!("seq{}", e.seq),
             ScanItem::Control { slot, .. } => format!("control@{slot}"),
             ScanItem::Purged { slot, .. } => format!("purged@{slot}"),
+            ScanItem::Leaves { slot, .. } => format!("leaves@{slot}"),
         });
     }
     assert_eq!(saw, ["control@0", "zombie@1", "seq0"]);

@@ -17,6 +17,21 @@ pub struct Segment {
     pub events: Vec<Event>,
     /// The record of a [`SegmentKind::Purge`] segment; `None` for every other kind.
     pub purge: Option<PurgeRecord>,
+    /// The leaf hashes of its event lines, in seq order, when decoded as
+    /// [`Decoding::LeavesOnly`] (then `events` is empty); empty otherwise.
+    pub leaves: Vec<[u8; 32]>,
+}
+
+/// How much of a segment's events [`decode_segment_as`] decodes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Decoding {
+    /// Every event, parsed and checked against the header.
+    Events,
+    /// Every event, and each one's [`Event::leaf_hash`].
+    EventsHashed,
+    /// The header, the CRC, the line count and each line's leaf hash; no event is parsed.
+    /// For a pass over a log whose events another pass checks (an audit after `verify`).
+    LeavesOnly,
 }
 
 #[derive(Serialize)]
@@ -129,13 +144,17 @@ pub fn event_lines(bytes: &[u8]) -> Result<Vec<&[u8]>, FormatError> {
 /// made, without decoding it: for a writer that keeps the tree of what it commits. The
 /// segment is trusted to be well formed (a stored one goes through [`event_lines`]).
 pub fn encoded_leaf_hashes(encoded: &[u8]) -> Vec<[u8; 32]> {
-    let body = match encoded.iter().position(|&c| c == b'\n') {
-        Some(end) => &encoded[end + 1..],
-        None => return Vec::new(),
+    let mut ends = memchr::memchr_iter(b'\n', encoded);
+    let Some(header_end) = ends.next() else {
+        return Vec::new();
     };
-    body.strip_suffix(b"\n")
-        .map(|b| b.split(|&c| c == b'\n').map(leaf_hash).collect())
-        .unwrap_or_default()
+    let mut start = header_end + 1;
+    ends.map(|end| {
+        let line = &encoded[start..end];
+        start = end + 1;
+        leaf_hash(line)
+    })
+    .collect()
 }
 
 /// The RFC 9162 leaf hash of an event line: SHA-256 of `0x00` followed by the line.
@@ -155,6 +174,15 @@ pub fn decode_segment(bytes: &[u8]) -> Result<Segment, FormatError> {
 /// [`decode_segment`], and with `leaves` each event's [`Event::leaf_hash`] too (the
 /// tamper-evident tree's leaves: SHA-256 of `0x00` and the line exactly as stored).
 pub fn decode_segment_hashing(bytes: &[u8], leaves: bool) -> Result<Segment, FormatError> {
+    let how = match leaves {
+        true => Decoding::EventsHashed,
+        false => Decoding::Events,
+    };
+    decode_segment_as(bytes, how)
+}
+
+/// Decodes and checks a segment as far as `how` says (the header, CRC and line count always).
+pub fn decode_segment_as(bytes: &[u8], how: Decoding) -> Result<Segment, FormatError> {
     let (header, body) = split_header(bytes)?;
     let computed = crc32fast::hash(body);
     if computed != header.crc32 {
@@ -170,6 +198,7 @@ pub fn decode_segment_hashing(bytes: &[u8], leaves: bool) -> Result<Segment, For
                 header,
                 events: Vec::new(),
                 purge: Some(purge),
+                leaves: Vec::new(),
             });
         }
         SegmentKind::Void if !body.is_empty() => {
@@ -180,7 +209,7 @@ pub fn decode_segment_hashing(bytes: &[u8], leaves: bool) -> Result<Segment, For
         _ => {}
     }
     let lines: Vec<&[u8]> = match body.strip_suffix(b"\n") {
-        Some(b) => b.split(|&c| c == b'\n').collect(),
+        Some(b) => lines_of(b),
         None if body.is_empty() => Vec::new(),
         None => {
             return Err(FormatError::EventLine {
@@ -195,6 +224,15 @@ pub fn decode_segment_hashing(bytes: &[u8], leaves: bool) -> Result<Segment, For
             found: lines.len() as u64,
         });
     }
+    if how == Decoding::LeavesOnly {
+        return Ok(Segment {
+            header,
+            events: Vec::new(),
+            purge: None,
+            leaves: lines.into_iter().map(leaf_hash).collect(),
+        });
+    }
+    let leaves = how == Decoding::EventsHashed;
     let mut events = Vec::with_capacity(lines.len());
     for (i, line) in lines.into_iter().enumerate() {
         let n = i as u64 + 1;
@@ -213,7 +251,20 @@ pub fn decode_segment_hashing(bytes: &[u8], leaves: bool) -> Result<Segment, For
         header,
         events,
         purge: None,
+        leaves: Vec::new(),
     })
+}
+
+/// The lines of `body` (its last newline stripped), split at each newline.
+fn lines_of(body: &[u8]) -> Vec<&[u8]> {
+    let mut lines = Vec::new();
+    let mut start = 0;
+    for end in memchr::memchr_iter(b'\n', body) {
+        lines.push(&body[start..end]);
+        start = end + 1;
+    }
+    lines.push(&body[start..]);
+    lines
 }
 
 /// A purge record's body: exactly one line, a [`PurgeRecord`] that fits its slot.
@@ -335,6 +386,14 @@ mod tests {
             .collect();
         assert_eq!(encoded_leaf_hashes(&bytes), decoded);
         assert_eq!(decoded.len(), 3);
+        let leaves_only = decode_segment_as(&bytes, Decoding::LeavesOnly).unwrap();
+        assert_eq!((leaves_only.leaves, leaves_only.events.len()), (decoded, 0));
+        let mut flipped = bytes.to_vec();
+        *flipped.last_mut().unwrap() = b' ';
+        assert!(
+            decode_segment_as(&flipped, Decoding::LeavesOnly).is_err(),
+            "the CRC is checked"
+        );
         let (control, _) = encode_segment(&spec(SegmentKind::EpochStart), &[]);
         assert!(encoded_leaf_hashes(&control).is_empty());
     }

@@ -34,8 +34,8 @@ mod purge;
 mod summary;
 
 pub use codec::{
-    decode_segment, decode_segment_hashing, encode_purge, encode_segment, encoded_leaf_hashes,
-    event_lines, leaf_hash, Segment,
+    decode_segment, decode_segment_as, decode_segment_hashing, encode_purge, encode_segment,
+    encoded_leaf_hashes, event_lines, leaf_hash, Decoding, Segment,
 };
 pub use error::FormatError;
 pub use event::{

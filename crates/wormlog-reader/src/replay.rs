@@ -190,6 +190,11 @@ impl Replayer {
                 | ScanItem::Zombie { .. }
                 | ScanItem::Void { .. }
                 | ScanItem::Orphan { .. } => continue,
+                ScanItem::Leaves { .. } => {
+                    return Err(ReadError::Config(
+                        "a reader made with leaves_only() delivers no events to replay; replay with a plain LogReader".into(),
+                    ))
+                }
             };
             let time = Timestamp::parse_rfc3339(&e.time);
             let reached = match target {

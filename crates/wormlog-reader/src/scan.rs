@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use futures::stream::{self, Stream, StreamExt};
 use wormlog_format::{
-    decode_segment, decode_segment_hashing, Event, FormatError, Segment, SegmentHeader,
+    decode_segment, decode_segment_as, Decoding, Event, FormatError, Segment, SegmentHeader,
     SegmentKind, StreamKeys, MAX_VOIDS_ABOVE_A_HOLE,
 };
 use wormlog_store::{ObjectStore, StoreError};
@@ -26,7 +26,7 @@ pub struct LogReader {
     pub(crate) keys: StreamKeys,
     prefetch: usize,
     pub(crate) bug: Option<ReaderBug>,
-    leaf_hashes: bool,
+    decoding: Decoding,
 }
 
 /// What a scan yields besides events.
@@ -48,6 +48,13 @@ pub enum ScanItem {
     Purged { slot: u64, purge: DocumentedPurge },
     /// A void record: a slot its writer never filled. Never valid, never an error.
     Void { slot: u64, header: SegmentHeader },
+    /// The events of a valid segment, as their lines' leaf hashes in seq order (a reader
+    /// made with [`LogReader::leaves_only`] yields these instead of events).
+    Leaves {
+        slot: u64,
+        first_seq: u64,
+        hashes: Vec<[u8; 32]>,
+    },
     /// A version 3 segment that names a predecessor other than the valid segment below it
     /// (`expected_prev`): a pipelined writer's batch whose slot below went to another, or
     /// failed. Never delivered; its writer sends its events again if it acknowledged none.
@@ -83,8 +90,8 @@ pub struct Scan {
     bug: Option<ReaderBug>,
     /// The pending hole the scan ended at, if it did ([`Scan::pending_hole`]).
     hole: Option<(u64, u64)>,
-    /// Whether events carry their leaf hash ([`LogReader::with_leaf_hashes`]).
-    leaf_hashes: bool,
+    /// How segments are decoded ([`LogReader::with_leaf_hashes`], [`LogReader::leaves_only`]).
+    decoding: Decoding,
 }
 
 impl LogReader {
@@ -100,7 +107,7 @@ impl LogReader {
             keys,
             prefetch: 8,
             bug: None,
-            leaf_hashes: false,
+            decoding: Decoding::Events,
         })
     }
 
@@ -112,7 +119,16 @@ impl LogReader {
     /// Events this reader delivers carry the RFC 9162 leaf hash of their stored line
     /// ([`Event::leaf_hash`]), hashed where the segment is decoded (beside the read-ahead).
     pub fn with_leaf_hashes(mut self) -> LogReader {
-        self.leaf_hashes = true;
+        self.decoding = Decoding::EventsHashed;
+        self
+    }
+
+    /// Events are not parsed: each valid segment's events come as one [`ScanItem::Leaves`],
+    /// their lines' leaf hashes (hashed beside the read-ahead), and `from_seq` is not
+    /// applied. Everything else is judged as always (CRC, line count, the reader rules), so
+    /// the leaves are the tree's; for an audit of a log whose events another pass checks.
+    pub fn leaves_only(mut self) -> LogReader {
+        self.decoding = Decoding::LeavesOnly;
         self
     }
 
@@ -207,7 +223,7 @@ impl LogReader {
         let listed = slots.len();
         let store = Arc::clone(&self.store);
         let keys = self.keys.clone();
-        let leaves = self.leaf_hashes;
+        let decoding = self.decoding;
         // Each fetch runs as its own task, so the read-ahead GETs progress, and segments
         // decode on other cores, while the caller works through the current one.
         let fetches = stream::iter(slots)
@@ -216,7 +232,7 @@ impl LogReader {
                 let task = tokio::spawn(async move {
                     get_with_retries(&*store, &key)
                         .await
-                        .map(|got| decode_segment_hashing(&got.body, leaves))
+                        .map(|got| decode_segment_as(&got.body, decoding))
                 });
                 async move {
                     let fetched = task
@@ -239,7 +255,7 @@ impl LogReader {
             shadowed,
             hole: None,
             bug: self.bug,
-            leaf_hashes: self.leaf_hashes,
+            decoding: self.decoding,
         }
     }
 
@@ -331,7 +347,7 @@ impl Scan {
                     if let Some(from) = absent_from.take() {
                         self.pass_missing(from, slot - 1).await?;
                     }
-                    let decoded = decode_segment_hashing(&got.body, self.leaf_hashes);
+                    let decoded = decode_segment_as(&got.body, self.decoding);
                     self.accept(slot, Ok(decoded))?;
                 }
                 Err(StoreError::NotFound { .. }) => {
@@ -513,6 +529,13 @@ impl Scan {
         if header.kind.is_control() {
             self.pending
                 .push_back((ScanItem::Control { slot, header }, before));
+        } else if self.decoding == Decoding::LeavesOnly {
+            let leaves = ScanItem::Leaves {
+                slot,
+                first_seq: header.first_seq,
+                hashes: segment.leaves,
+            };
+            self.pending.push_back((leaves, before));
         } else {
             let from = self.from_seq;
             self.pending.extend(

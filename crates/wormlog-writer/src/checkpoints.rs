@@ -246,7 +246,7 @@ impl State {
             self.catch_up(job).await;
             return;
         };
-        match self.tree.push(segment.clone()) {
+        match self.tree.push(&segment) {
             Pushed::Added | Pushed::Covered => {}
             Pushed::Behind => {
                 debug!(
@@ -254,7 +254,7 @@ impl State {
                     slot = segment.slot,
                     "another writer's events below ours: reading them for the tree"
                 );
-                if self.catch_up(job).await && self.tree.push(segment) == Pushed::Behind {
+                if self.catch_up(job).await && self.tree.push(&segment) == Pushed::Behind {
                     // The log, read just now, does not hold our acknowledged segment where
                     // the writer put it: the writer and the readers disagree.
                     self.stop(

@@ -201,7 +201,7 @@ impl Tree {
     }
 
     /// Adds a segment its caller knows is the valid one at its slot ([module docs](self)).
-    pub fn push(&mut self, segment: KnownSegment) -> Pushed {
+    pub fn push(&mut self, segment: &KnownSegment) -> Pushed {
         if segment.slot < self.position.slot {
             return Pushed::Covered;
         }
@@ -210,7 +210,7 @@ impl Tree {
             return Pushed::Behind;
         }
         let count = segment.leaves.len() as u64;
-        for leaf in segment.leaves {
+        for &leaf in &segment.leaves {
             self.filled.extend(self.builder.push(leaf));
         }
         self.position = Position {
@@ -292,6 +292,7 @@ pub async fn write_checkpoint(
 pub(super) fn leaves_of(item: &ScanItem) -> Result<Vec<Hash>, TlogError> {
     match item {
         ScanItem::Event(e) => Ok(vec![e.leaf_hash.expect("the reader hashes leaves")]),
+        ScanItem::Leaves { hashes, .. } => Ok(hashes.clone()),
         ScanItem::Purged { slot, purge } => {
             let hashes = &purge.purged.leaf_hashes;
             if hashes.len() as u64 != purge.purged.count {

@@ -116,6 +116,11 @@ pub(crate) struct BenchArgs {
     /// stays locked for the retention period.
     #[arg(long)]
     yes: bool,
+
+    /// --mode wormlog: the writer signs checkpoints as it goes, with the key in FILE (at the
+    /// default intervals, and at the end): what tamper evidence costs an append.
+    #[arg(long, value_name = "FILE")]
+    checkpoint_key: Option<PathBuf>,
 }
 
 impl BenchArgs {
@@ -136,6 +141,9 @@ fn refuse_flags_that_do_not_apply(args: &BenchArgs) -> CliResult<()> {
                 .map_or_else(String::new, |v| v.get_name().to_owned())
         )))
     };
+    if args.checkpoint_key.is_some() && args.mode != Mode::Wormlog {
+        return refuse("--checkpoint-key", "wormlog");
+    }
     if args.object_bytes.is_some() && args.mode != Mode::RawPut {
         return refuse("--object-bytes", "raw-put");
     }
@@ -274,6 +282,14 @@ struct Report {
     /// The process's peak resident memory (VmHWM; Linux only).
     #[serde(skip_serializing_if = "Option::is_none")]
     peak_rss_bytes: Option<u64>,
+    /// CPU time (user and system, every thread) from the writers' open to their close, and
+    /// per event (Linux only; 10 ms resolution).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cpu_secs: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cpu_us_per_event: Option<f64>,
+    /// The writers signed checkpoints as they went (`--checkpoint-key`).
+    checkpoints: bool,
 }
 
 /// One bar of the events-per-segment histogram.
@@ -388,6 +404,14 @@ pub(crate) async fn run(ctx: &Context, args: BenchArgs) -> CliResult<()> {
             base64_simd::STANDARD.encode_to_string(&raw)
         )),
     };
+    let checkpoints = match &args.checkpoint_key {
+        Some(path) => Some(wormlog_writer::CheckpointPolicy::new(super::tlog::signer(
+            Some(path),
+            "--checkpoint-key",
+        )?)),
+        None => None,
+    };
+    let cpu_before = cpu_secs();
     let started = clock.monotonic();
     let mut tasks = Vec::new();
     for w in 0..args.streams {
@@ -409,6 +433,7 @@ pub(crate) async fn run(ctx: &Context, args: BenchArgs) -> CliResult<()> {
                 cfg.root_prefix = ctx.store.root_prefix.clone();
                 cfg.max_batch_bytes = args.max_batch_bytes as usize;
                 cfg.in_flight = args.in_flight();
+                cfg.checkpoints = checkpoints.clone();
                 if let Some(max) = args.max_unacked_bytes {
                     cfg.max_unacked_bytes = max as usize;
                 }
@@ -463,6 +488,7 @@ pub(crate) async fn run(ctx: &Context, args: BenchArgs) -> CliResult<()> {
         .min()
         .unwrap_or(started);
     let elapsed = (ended - began.max(started)).as_secs_f64().max(1e-9);
+    let cpu = cpu_before.zip(cpu_secs()).map(|(a, b)| b - a);
     bar.finish_and_clear();
     let replay = match (args.replay, args.mode) {
         (true, Mode::Wormlog) => Some(replay(ctx, &runs, &*clock).await?),
@@ -479,6 +505,9 @@ pub(crate) async fn run(ctx: &Context, args: BenchArgs) -> CliResult<()> {
     };
     let mut report = summarize(ctx, &workload, runs, elapsed);
     report.replay = replay;
+    report.cpu_secs = cpu;
+    report.cpu_us_per_event = cpu.map(|c| c * 1e6 / report.events.max(1) as f64);
+    report.checkpoints = args.checkpoint_key.is_some();
     if args.csv {
         print_csv(&report);
     } else {
@@ -896,6 +925,9 @@ fn summarize(ctx: &Context, args: &Workload, runs: Vec<StreamRun>, elapsed: f64)
         object_bytes_total: runs.iter().map(|r| r.bytes).sum(),
         replay: None,
         peak_rss_bytes: peak_rss_bytes(),
+        cpu_secs: None,
+        cpu_us_per_event: None,
+        checkpoints: false,
     }
 }
 
@@ -954,6 +986,14 @@ fn print_report(r: &Report, json: bool) {
         r.latency_ms.p99,
         r.latency_ms.p999
     );
+    if let (Some(cpu), Some(per)) = (r.cpu_secs, r.cpu_us_per_event) {
+        let signed = if r.checkpoints {
+            ", signing checkpoints"
+        } else {
+            ""
+        };
+        out!("  cpu: {cpu:.2} s, {per:.3} us per event{signed}");
+    }
     if let Some(rate) = r.rate {
         out!("  open loop at {rate} events/s: latency counts from each event's due time");
     }
@@ -1089,6 +1129,15 @@ async fn document(
 }
 
 /// The process's peak resident set size, from /proc/self/status (Linux).
+/// The process's CPU time so far, user and system, all threads: /proc/self/stat's utime and
+/// stime, in the kernel's fixed 100 ticks a second (Linux only).
+fn cpu_secs() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i)?.parse::<u64>().ok();
+    Some((ticks(11)? + ticks(12)?) as f64 / 100.0)
+}
+
 fn peak_rss_bytes() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;

@@ -129,6 +129,7 @@ fn note(item: &ScanItem) {
         // epoch-start records are, and orphans of a pipelined writer's lost races: not worth
         // a line each (`verify` lists them).
         ScanItem::Event(_)
+        | ScanItem::Leaves { .. }
         | ScanItem::Control { .. }
         | ScanItem::Void { .. }
         | ScanItem::Orphan { .. } => {}

@@ -180,6 +180,7 @@ pub(crate) async fn run(ctx: &Context, _args: DemoArgs) -> CliResult<()> {
             ScanItem::Orphan { slot, .. } => {
                 out!("   slot {slot}  orphan (names another predecessor) skipped")
             }
+            ScanItem::Leaves { .. } => unreachable!("a plain reader parses events"),
         }
     }
     let expected: Vec<u64> = (0..(A_EVENTS.len() + B_EVENTS.len()) as u64).collect();

@@ -382,6 +382,7 @@ pub fn read_log(env: &Env) -> Vec<(u64, String, u64)> {
                     "a zombie at slot {slot}, sent with nothing unsettled: a stale write was committed"
                 ),
                 ScanItem::Purged { slot, .. } => panic!("slot {slot} was purged in a race test"),
+                ScanItem::Leaves { .. } => unreachable!("a plain reader parses events"),
                 ScanItem::Control { .. } | ScanItem::Void { .. } | ScanItem::Orphan { .. } => {}
             }
         }
