@@ -11,6 +11,10 @@
 #   scripts/bench.sh --pipelining   only the pipelining section (scripts/bench_pipelining.sh:
 #                               RGW behind a delay relay, window 1 against window 8), written
 #                               into the existing docs/benchmarks.md
+#   scripts/bench.sh --tamper   only the tamper-evidence section (scripts/bench_tamper.sh: append
+#                               CPU with and without signed checkpoints, verify --key), on
+#                               MemoryStore, a directory store, and the running RGW if there
+#                               is one (its bucket is deleted after), into docs/benchmarks.md
 #
 # The sections below the pipelining one measure one segment in flight (--in-flight 1), the
 # serial writer, against serial baselines; the pipelining section measures window 8
@@ -33,9 +37,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-QUICK=0 PIPE_ONLY=0
+QUICK=0 PIPE_ONLY=0 TAMPER_ONLY=0
 [[ "${1:-}" == "--quick" ]] && QUICK=1
 [[ "${1:-}" == "--pipelining" ]] && PIPE_ONLY=1
+[[ "${1:-}" == "--tamper" ]] && TAMPER_ONLY=1
 OUT_DIR=${OUT_DIR:-docs}
 SIZES=(64 256 1024 4096)
 RAW=target/bench-raw
@@ -46,6 +51,22 @@ say() { printf '\n== %s\n' "$*" >&2; }
 say "release build"
 cargo build -q --release -p wormlog
 BIN=target/release/wormlog
+
+if (( TAMPER_ONLY )); then
+  STORE=""
+  if scripts/rgw.sh status >/dev/null 2>&1; then
+    eval "$(scripts/rgw.sh env)"
+    export AWS_ACCESS_KEY_ID="$WORMLOG_RGW_ACCESS_KEY" AWS_SECRET_ACCESS_KEY="$WORMLOG_RGW_SECRET_KEY"
+    BUCKET="wl-bench-tamper-$(date +%s)"
+    STORE="s3://${BUCKET}/bench?endpoint=${WORMLOG_RGW_ENDPOINT}&region=us-east-1&path_style=true"
+    "$BIN" --store "$STORE" init >&2
+    trap 'scripts/rgw.sh drop-bucket "$BUCKET" >&2 || true' EXIT
+  fi
+  scripts/bench_tamper.sh "$BIN" "$RAW" "$STORE"
+  say "writing the tamper-evidence section of $OUT_DIR/benchmarks.md"
+  python3 scripts/bench_tamper.py "$RAW" "$OUT_DIR"
+  exit 0
+fi
 
 # First, before the RGW runs leave its daemons busy on the same cores.
 if (( ! PIPE_ONLY )); then
@@ -165,7 +186,9 @@ done
 
 
 pipelining
+scripts/bench_tamper.sh "$BIN" "$RAW" "$STORE" $( (( QUICK )) && echo --quick )
 
 say "writing $OUT_DIR/benchmarks.md and $OUT_DIR/benchmarks.png"
 python3 scripts/bench_report.py "$RAW" "$OUT_DIR" "${SIZES[@]}"
 python3 scripts/bench_pipelining.py "$RAW" "$OUT_DIR"
+python3 scripts/bench_tamper.py "$RAW" "$OUT_DIR"

@@ -156,10 +156,15 @@ case "${1:-}" in
   start) start ;;
   stop) stop_daemons; rm -rf "$DIR"; log "stopped" ;;
   status) answers ;;
+  # Deletes a bucket and everything in it (benchmark data must not fill the memstore OSD).
+  drop-bucket)
+    radosgw-admin -c "$DIR/ceph.conf" bucket rm --bucket="${2:?usage: scripts/rgw.sh drop-bucket NAME}" --purge-objects --bypass-gc >/dev/null
+    log "bucket $2 deleted"
+    ;;
   env)
     echo "WORMLOG_RGW_ENDPOINT=$ENDPOINT"
     echo "WORMLOG_RGW_ACCESS_KEY=$ACCESS_KEY"
     echo "WORMLOG_RGW_SECRET_KEY=$SECRET_KEY"
     ;;
-  *) echo "usage: scripts/rgw.sh start|stop|status|env" >&2; exit 2 ;;
+  *) echo "usage: scripts/rgw.sh start|stop|status|env|drop-bucket NAME" >&2; exit 2 ;;
 esac
