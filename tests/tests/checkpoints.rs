@@ -10,9 +10,9 @@ use wormlog_format::StreamKeys;
 use wormlog_reader::tlog::{self, KnownSegment, Pushed, Tree, TreeBug};
 use wormlog_reader::LogReader;
 use wormlog_store::{Fault, FaultStore, ObjectStore, Op, PutOptions};
-use wormlog_tests::{on_every_local_store, slots, writer_config, Plant};
+use wormlog_tests::{on_every_local_store, writer_config, Plant};
 use wormlog_tlog::Signer;
-use wormlog_writer::{CheckpointPolicy, LogWriter, WriteError, WriterConfig};
+use wormlog_writer::{CheckpointPolicy, LogWriter, WriterConfig};
 
 const S: &str = "invoices";
 
@@ -147,36 +147,65 @@ async fn a_writer_signs_after_its_interval(store: Arc<dyn ObjectStore>) {
     assert_eq!(sizes(&store).await, vec![1]);
 }
 
-/// The latest checkpoint does not verify under the writer's key (another key, or a forged
-/// checkpoint): the open fails before anything is written.
-async fn a_key_the_checkpoints_do_not_verify_under_fails_the_open(store: Arc<dyn ObjectStore>) {
-    let a = LogWriter::open(Arc::clone(&store), writer_config(S, 1, "a"))
-        .await
-        .unwrap();
-    a.append("t", "0").await.unwrap();
-    a.close().await;
-    tlog::write_checkpoint(Arc::clone(&store), "", S, &signer(), &PutOptions::default())
-        .await
-        .unwrap();
-    let before = slots(&*store, S).await;
-    let other = signer();
-    let opened = LogWriter::open(
-        Arc::clone(&store),
-        checkpointing(2, policy(&other, 1, Duration::from_secs(1))),
-    )
-    .await;
-    match opened {
-        Err(WriteError::Checkpoints {
-            tampered: true,
-            detail,
-            ..
-        }) => {
-            assert!(detail.contains("does not verify under key"), "{detail}")
-        }
-        other => panic!("expected the open to fail, got {other:?}"),
+/// The newest checkpoints are not the writer's key's own (one of another key, as after a
+/// rotation; one of another log, signed by the writer's key and copied in): the writer passes
+/// over them, says so, and goes on from the newest that is its own; the audit reports them.
+async fn checkpoints_not_of_the_writers_key_are_passed_over(store: Arc<dyn ObjectStore>) {
+    let (ours, theirs) = (signer(), signer());
+    let opts = PutOptions::default();
+    for (epoch, key) in [(1, &ours), (2, &theirs)] {
+        let w = LogWriter::open(Arc::clone(&store), writer_config(S, epoch, "w"))
+            .await
+            .unwrap();
+        w.append("t", &epoch.to_string()).await.unwrap();
+        w.close().await;
+        tlog::write_checkpoint(Arc::clone(&store), "", S, key, &opts)
+            .await
+            .unwrap()
+            .unwrap();
     }
-    assert_eq!(slots(&*store, S).await, before, "nothing written");
-    assert_eq!(sizes(&store).await, vec![1]);
+    // Another log's checkpoint under our key, at a size this log never had.
+    let elsewhere: Arc<dyn ObjectStore> = Arc::new(wormlog_store::MemoryStore::new());
+    let mut cfg = writer_config(S, 1, "x");
+    cfg.root_prefix = "other".into();
+    let w = LogWriter::open(Arc::clone(&elsewhere), cfg).await.unwrap();
+    for i in 0..9 {
+        w.append("t", &i.to_string()).await.unwrap();
+    }
+    w.close().await;
+    let (_, note) = tlog::write_checkpoint(elsewhere, "other", S, &ours, &opts)
+        .await
+        .unwrap()
+        .unwrap();
+    let keys = StreamKeys::new("", S).unwrap();
+    store
+        .put_if_absent(&keys.checkpoint(9), note.into_bytes().into(), &opts)
+        .await
+        .unwrap();
+    let cfg = checkpointing(3, policy(&ours, 1, Duration::from_secs(3600)));
+    let c = LogWriter::open(Arc::clone(&store), cfg).await.unwrap();
+    c.append("t", "3").await.unwrap();
+    let status = c.close().await.unwrap();
+    assert_eq!(
+        (status.latest, status.unsigned, status.error),
+        (Some(3), 0, None)
+    );
+    assert_eq!(status.passed_over.len(), 2, "{:?}", status.passed_over);
+    let audit = tlog::audit_tree(Arc::clone(&store), "", S, &ours.verifier(), None)
+        .await
+        .unwrap();
+    assert_eq!(audit.tree_size, 3);
+    assert_eq!(audit.violations.len(), 2, "{:?}", audit.violations);
+    assert!(
+        audit.violations[0].contains("00000000000000000002"),
+        "{:?}",
+        audit.violations
+    );
+    assert!(
+        audit.violations[1].contains("00000000000000000009"),
+        "{:?}",
+        audit.violations
+    );
 }
 
 /// Another writer's segment lands between the new writer's listing and its epoch-start
@@ -255,12 +284,42 @@ async fn a_failed_first_read_is_made_up(store: Arc<dyn ObjectStore>) {
     assert_audited(&store, &key, 6).await;
 }
 
+/// No checkpoint can be stored: the appends go on, each failure is counted, and the writer
+/// says at close how many of its events no checkpoint covers.
+async fn a_checkpoint_that_cannot_be_stored_is_reported_at_close(store: Arc<dyn ObjectStore>) {
+    let key = signer();
+    let faults = Arc::new(FaultStore::new(Arc::clone(&store)));
+    let refused = Fault::unavailable(Op::PutIfAbsent, "checkpoints/");
+    faults.inject(Fault::before(
+        Op::PutIfAbsent,
+        "checkpoints/",
+        refused,
+        usize::MAX,
+    ));
+    let faulty: Arc<dyn ObjectStore> = Arc::clone(&faults) as Arc<dyn ObjectStore>;
+    let mut cfg = checkpointing(1, policy(&key, 1, Duration::from_secs(3600)));
+    cfg.retry.max_attempts = 1;
+    let w = LogWriter::open(faulty, cfg).await.unwrap();
+    for i in 0..4 {
+        w.append("t", &i.to_string()).await.unwrap();
+    }
+    let status = w.close().await.unwrap();
+    assert_eq!(
+        (status.written, status.latest, status.unsigned),
+        (0, None, 4)
+    );
+    assert!(status.failures >= 4, "{status:?}");
+    assert_eq!(status.error, None, "a store failure is no reason to stop");
+    assert!(sizes(&store).await.is_empty());
+}
+
 on_every_local_store!(
+    a_checkpoint_that_cannot_be_stored_is_reported_at_close,
     a_writer_signs_every_n_segments_and_at_close,
     a_pipelined_writer_signs_what_readers_compute,
     a_writer_resumes_from_the_log_others_wrote,
     a_writer_signs_after_its_interval,
-    a_key_the_checkpoints_do_not_verify_under_fails_the_open,
+    checkpoints_not_of_the_writers_key_are_passed_over,
     another_writers_events_during_the_open_are_leaves,
     a_failed_first_read_is_made_up,
     a_leaves_only_reader_yields_the_parsing_readers_leaves,
@@ -315,7 +374,7 @@ async fn a_known_segment_above_unseen_events_is_read_first() {
                 assert_eq!(tree.push(&known), Pushed::Covered);
             }
             Pushed::Added => assert_eq!(bug, Some(TreeBug::PushWithoutSeqCheck)),
-            Pushed::Covered => panic!("nothing read yet"),
+            Pushed::Covered | Pushed::Contradiction => panic!("nothing read yet"),
         }
         tree.checkpoint(&*store, &key, &opts)
             .await
@@ -429,4 +488,3 @@ async fn a_leaves_only_reader_yields_the_parsing_readers_leaves(store: Arc<dyn O
     assert_eq!(parsed.len(), 41);
     assert_eq!(parsed, only);
 }
-

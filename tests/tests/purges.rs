@@ -27,7 +27,7 @@ async fn record_of(store: &Arc<dyn ObjectStore>, slots: &[u64]) -> PurgeRecord {
     let mut purged = Vec::new();
     for &slot in slots {
         let got = store.get(&keys().segment(slot)).await.unwrap();
-        purged.push(PurgedSlot::of(&decode_segment(&got.body).unwrap().header));
+        purged.push(PurgedSlot::of_segment(&got.body).unwrap());
     }
     PurgeRecord {
         operator: "ops".into(),
@@ -69,7 +69,7 @@ async fn scan_all(store: &Arc<dyn ObjectStore>, from: u64) -> Result<Vec<String>
     while let Some(item) = scan.next().await? {
         out.push(match item {
             ScanItem::Event(e) => format!("seq{}", e.seq),
-            ScanItem::Purged { slot, purge } => format!("purged@{slot}by{}", purge.record_slot),
+            ScanItem::Purged { slot, purge, .. } => format!("purged@{slot}by{}", purge.record_slot),
             ScanItem::Control { slot, .. } => format!("control@{slot}"),
             ScanItem::Zombie { slot, .. } => format!("zombie@{slot}"),
             ScanItem::Void { slot, .. } => format!("void@{slot}"),
@@ -237,6 +237,17 @@ async fn a_purged_orphan_stays_an_orphan(store: Arc<dyn ObjectStore>) {
     again.at(&*store, S, 4).await;
     let reader = LogReader::new(Arc::clone(&store), "", S).unwrap();
     let before: Vec<_> = reader.read_events(0, None).await.unwrap();
+    let key = wormlog_tlog::Signer::generate("example.com/audit").unwrap();
+    let signed = wormlog_reader::tlog::write_checkpoint(
+        Arc::clone(&store),
+        "",
+        S,
+        &key,
+        &PutOptions::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(signed.map(|(cp, _)| cp.size), Some(3));
     let w = LogWriter::open(
         Arc::clone(&store),
         wormlog_tests::writer_config(S, 3, "ops"),
@@ -256,6 +267,12 @@ async fn a_purged_orphan_stays_an_orphan(store: Arc<dyn ObjectStore>) {
     let report = verify(Arc::clone(&store), "", S, false).await.unwrap();
     assert!(report.is_clean(), "{:?}", report.findings);
     assert_eq!(report.events, 3);
+    // Its events were never leaves of the Merkle tree, and are not once it is purged.
+    let audit = wormlog_reader::tlog::audit_tree(Arc::clone(&store), "", S, &key.verifier(), None)
+        .await
+        .unwrap();
+    assert_eq!(audit.violations, Vec::<String>::new());
+    assert_eq!(audit.tree_size, 3);
 }
 
 on_every_store!(

@@ -45,7 +45,13 @@ pub enum ScanItem {
     },
     /// A slot whose segment an operator deleted, documented by a purge record later in the
     /// log: its events are gone, its seqs are accounted for, and the scan goes on.
-    Purged { slot: u64, purge: DocumentedPurge },
+    Purged {
+        slot: u64,
+        purge: DocumentedPurge,
+        /// Whether the purged segment was valid where it stood (its events had their seqs,
+        /// and stay leaves of the Merkle tree); a purged zombie or orphan never counted.
+        counted: bool,
+    },
     /// A void record: a slot its writer never filled. Never valid, never an error.
     Void { slot: u64, header: SegmentHeader },
     /// The events of a valid segment, as their lines' leaf hashes in seq order (a reader
@@ -109,6 +115,17 @@ impl LogReader {
             bug: None,
             decoding: Decoding::Events,
         })
+    }
+
+    /// A reader of the stream `keys` name.
+    pub fn from_keys(store: Arc<dyn ObjectStore>, keys: StreamKeys) -> LogReader {
+        LogReader {
+            store,
+            keys,
+            prefetch: 8,
+            bug: None,
+            decoding: Decoding::Events,
+        }
     }
 
     /// The keys of the stream this reader reads.
@@ -414,14 +431,26 @@ impl Scan {
         let p = &purge.purged;
         let before = self.at;
         let facts = Facts::of_purged(p);
-        match self.at.judge(&facts) {
+        let counted = match self.at.judge(&facts) {
             // A purged zombie was never counted by readers; it stays uncounted.
-            Verdict::Zombie | Verdict::Orphan => self.at.skip(),
+            Verdict::Zombie | Verdict::Orphan => {
+                self.at.skip();
+                false
+            }
             Verdict::Discontinuity => return Err(self.discontinuity(slot, p.first_seq)),
-            Verdict::Valid => self.at.accept(&facts),
-        }
-        self.pending
-            .push_back((ScanItem::Purged { slot, purge }, before));
+            Verdict::Valid => {
+                self.at.accept(&facts);
+                true
+            }
+        };
+        self.pending.push_back((
+            ScanItem::Purged {
+                slot,
+                purge,
+                counted,
+            },
+            before,
+        ));
         Ok(())
     }
 

@@ -182,6 +182,13 @@ impl Signer {
         let mut seed = [0u8; 32];
         getrandom::getrandom(&mut seed)
             .map_err(|e| NoteError::Key("signer", format!("no random source: {e}")))?;
+        Signer::from_seed(name, seed)
+    }
+
+    /// The key pair named `name` whose secret is `seed`: for deterministic tests and tools
+    /// (a simulation replaying a seed); real keys come from [`Signer::generate`].
+    pub fn from_seed(name: &str, seed: [u8; 32]) -> Result<Signer, NoteError> {
+        check_name(name).map_err(|e| NoteError::Key("signer", e))?;
         let key = SigningKey::from_bytes(&seed);
         let id = key_id(name, key.verifying_key().as_bytes());
         Ok(Signer {

@@ -2,13 +2,15 @@
 //! "Checkpoints and proofs").
 //!
 //! ```text
-//!  open     resume the tree from the latest checkpoint, which must verify under the
-//!           writer's key (else the open fails, nothing written); then, in the background,
-//!           catch up: read the log on from that checkpoint to its end
-//!  commit   each batch of ours, once acknowledged, goes to the checkpointer with its
-//!           segment's bytes; it hashes the event lines (no decoding) and adds them to the
-//!           tree when they start at the seq the tree stands at, otherwise reads the log
-//!           up to them first (another writer's events lie between: Tree::push)
+//!  start    (in the background: the writer's open waits for none of it) resume the tree
+//!           from the newest checkpoint of the writer's own key (newer ones of other keys
+//!           are passed over, warned of, and left to the audit), then catch up: read the
+//!           log on from that checkpoint to its end; a failed read is tried again at the
+//!           next batch or checkpoint
+//!  commit   each batch of ours, once acknowledged, goes to the checkpointer as the leaf
+//!           hashes of its stored event lines (hashed by the writer, no decoding); they are
+//!           added to the tree when they start at the seq the tree stands at, otherwise the
+//!           log is read up to them first (another writer's events lie between: Tree::push)
 //!  sign     after `every_segments` of ours, or `every` after the last checkpoint with
 //!           events since, and once more at close: tiles, then P/checkpoints/<size>
 //! ```
@@ -22,7 +24,6 @@
 
 use std::sync::Arc;
 
-use bytes::Bytes;
 use parking_lot::Mutex;
 use tokio::sync::mpsc;
 use tracing::{debug, error, warn};
@@ -32,7 +33,7 @@ use wormlog_reader::tlog::{KnownSegment, Pushed, TlogError, Tree};
 use wormlog_reader::{LogReader, ReadError};
 use wormlog_store::{Clock, LockRequest, ObjectStore, PutOptions, Retention};
 
-use crate::{CheckpointPolicy, LockPolicy, WriteError};
+use crate::{CheckpointPolicy, LockPolicy};
 
 /// What the writer's checkpointer has done so far.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
@@ -45,9 +46,12 @@ pub struct CheckpointStatus {
     pub failures: u64,
     /// Why it stopped for good, if it did (it writes nothing more then).
     pub error: Option<String>,
-    /// After the writer closed: events in the log that no checkpoint covers, because the
-    /// last one could not be stored (0 when it was, or the checkpointer still runs).
+    /// After the writer closed: of the events it appended, how many no checkpoint covers,
+    /// because the last one could not be stored (0 when it was, or while it runs).
     pub unsigned: u64,
+    /// Newer checkpoints it did not go on from, and why (another key's, a forged one):
+    /// it signs its own from the newest of its key; `verify --key` reports the others.
+    pub passed_over: Vec<String>,
 }
 
 /// A batch of ours the writer acknowledged: the valid segment at `slot` (I3).
@@ -58,8 +62,10 @@ pub(crate) struct Acknowledged {
     pub write_id: Uuid,
     /// Its events.
     pub count: usize,
-    /// The segment as it was stored.
-    pub body: Bytes,
+    /// The leaf hashes of its event lines as stored ([`wormlog_format::encoded_leaf_hashes`]),
+    /// hashed by the writer as it acknowledges the batch: what waits for the checkpointer is
+    /// 32 bytes an event, never the segment.
+    pub leaves: Vec<wormlog_tlog::Hash>,
 }
 
 /// The writer's side: where acknowledged batches go.
@@ -75,6 +81,7 @@ pub(crate) struct Checkpointer {
 struct Job {
     store: Arc<dyn ObjectStore>,
     reader: LogReader,
+    keys: StreamKeys,
     policy: CheckpointPolicy,
     lock: Option<LockPolicy>,
     legal_hold: bool,
@@ -83,63 +90,33 @@ struct Job {
     stream: String,
 }
 
-/// A failure of the checkpointer as the open reports it.
-fn open_error(stream: &str, e: TlogError) -> WriteError {
-    let tampered = matches!(e, TlogError::Tampered(_));
-    WriteError::Checkpoints {
-        stream: stream.to_owned(),
-        detail: e.to_string(),
-        tampered,
-    }
-}
-
-/// Resumes the tree from the latest checkpoint (checked with the policy's key) before the
-/// writer writes anything; the caller starts the checkpointer with it once open.
-pub(crate) async fn resume(
-    store: &Arc<dyn ObjectStore>,
-    root_prefix: &str,
-    stream: &str,
-    policy: &CheckpointPolicy,
-) -> Result<(Tree, LogReader), WriteError> {
-    let reader = LogReader::new(Arc::clone(store), root_prefix, stream)
-        .map_err(|e| open_error(stream, e.into()))?
-        .with_leaf_hashes();
-    let keys: StreamKeys = reader.keys().clone();
-    let tree = Tree::resume(&**store, keys, &policy.signer.verifier())
-        .await
-        .map_err(|e| open_error(stream, e))?;
-    Ok((tree, reader))
-}
-
-/// Starts the checkpointer on `tree`; it ends, after a last checkpoint, once every [`Feed`]
-/// is dropped (the writer closed).
+/// Starts the checkpointer of a writer of `stream`; it resumes the tree in the background
+/// (the writer's open waits for nothing of it) and ends, after a last checkpoint, once every
+/// [`Feed`] is dropped (the writer closed).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn start(
     store: Arc<dyn ObjectStore>,
-    reader: LogReader,
-    tree: Tree,
+    keys: &StreamKeys,
     policy: CheckpointPolicy,
     lock: Option<LockPolicy>,
     legal_hold: bool,
     clock: Arc<dyn Clock>,
-    stream: String,
 ) -> (Feed, Checkpointer) {
-    let status = Arc::new(Mutex::new(CheckpointStatus {
-        latest: (tree.checkpointed() > 0).then_some(tree.checkpointed()),
-        ..CheckpointStatus::default()
-    }));
+    let status = Arc::new(Mutex::new(CheckpointStatus::default()));
     let (tx, rx) = mpsc::unbounded_channel();
+    let reader = LogReader::from_keys(Arc::clone(&store), keys.clone()).with_leaf_hashes();
     let job = Job {
         store,
         reader,
+        keys: keys.clone(),
         policy,
         lock,
         legal_hold,
         clock,
         status: Arc::clone(&status),
-        stream,
+        stream: keys.stream().to_owned(),
     };
-    let task = tokio::spawn(run(job, tree, rx));
+    let task = tokio::spawn(run(job, rx));
     (tx, Checkpointer { status, task })
 }
 
@@ -151,16 +128,17 @@ fn transient(e: &TlogError) -> bool {
     )
 }
 
-async fn run(job: Job, tree: Tree, mut rx: mpsc::UnboundedReceiver<Acknowledged>) {
+async fn run(job: Job, mut rx: mpsc::UnboundedReceiver<Acknowledged>) {
     let mut state = State {
-        tree,
+        tree: None,
+        acked_end: 0,
         since: 0,
         last: tokio::time::Instant::now(),
         behind: true,
         stopped: false,
     };
-    // The first catch-up runs beside the feed: what comes meanwhile is hashed and kept
-    // (32 bytes an event), never the segments' bytes.
+    // The first catch-up runs beside the feed: what comes meanwhile waits (32 bytes an
+    // event: the writer sends leaf hashes, never the segments' bytes).
     let mut queued = Vec::new();
     let mut open = true;
     {
@@ -170,21 +148,25 @@ async fn run(job: Job, tree: Tree, mut rx: mpsc::UnboundedReceiver<Acknowledged>
             tokio::select! {
                 _ = &mut catch_up => break,
                 got = rx.recv(), if open => match got {
-                    Some(ack) => queued.push(known(ack)),
+                    Some(ack) => queued.push(ack),
                     None => open = false,
                 },
             }
         }
     }
-    for segment in queued {
-        state.take(&job, segment).await;
+    for ack in queued {
+        state.take(&job, ack).await;
     }
     while open {
         let due = state.last + job.policy.every;
-        let waiting = state.tree.size() > state.tree.checkpointed() && !state.stopped;
+        let grew = state
+            .tree
+            .as_ref()
+            .is_some_and(|t| t.size() > t.checkpointed());
+        let waiting = (grew || state.behind) && !state.stopped;
         tokio::select! {
             got = rx.recv() => match got {
-                Some(ack) => state.take(&job, known(ack)).await,
+                Some(ack) => state.take(&job, ack).await,
                 None => open = false,
             },
             _ = tokio::time::sleep_until(due), if waiting => state.sign(&job).await,
@@ -195,13 +177,14 @@ async fn run(job: Job, tree: Tree, mut rx: mpsc::UnboundedReceiver<Acknowledged>
         state.catch_up(&job).await;
     }
     state.sign(&job).await;
-    job.status.lock().unsigned = state.tree.size() - state.tree.checkpointed();
+    let covered = state.tree.as_ref().map_or(0, Tree::checkpointed);
+    job.status.lock().unsigned = state.acked_end.saturating_sub(covered);
 }
 
 /// The segment with its leaves; `None` if its bytes do not hold its events (then the tree
 /// reads it from the log, as another writer's).
 fn known(ack: Acknowledged) -> Option<KnownSegment> {
-    let leaves = wormlog_format::encoded_leaf_hashes(&ack.body);
+    let leaves = ack.leaves;
     (leaves.len() == ack.count).then_some(KnownSegment {
         slot: ack.slot,
         first_seq: ack.first_seq,
@@ -213,7 +196,12 @@ fn known(ack: Acknowledged) -> Option<KnownSegment> {
 
 /// The checkpointer's tree and where it is with it.
 struct State {
-    tree: Tree,
+    /// `None` until it is resumed from the latest checkpoint of the key (in the first
+    /// catch-up, tried again at each later one while the store fails).
+    tree: Option<Tree>,
+    /// The seq after the last event of ours acknowledged so far: what the last checkpoint
+    /// must cover.
+    acked_end: u64,
     /// Segments of ours added since the last checkpoint, and when it was.
     since: u64,
     last: tokio::time::Instant,
@@ -226,15 +214,16 @@ struct State {
 impl State {
     /// Adds an acknowledged segment of ours, then signs a checkpoint if it is the
     /// `every_segments`th since the last, or stores the tiles that filled.
-    async fn take(&mut self, job: &Job, segment: Option<KnownSegment>) {
+    async fn take(&mut self, job: &Job, ack: Acknowledged) {
+        self.acked_end = self.acked_end.max(ack.first_seq + ack.count as u64);
         if self.stopped {
             return;
         }
         self.since += 1;
-        self.add(job, segment).await;
+        self.add(job, known(ack)).await;
         if self.since >= job.policy.every_segments {
             self.sign(job).await;
-        } else if self.tree.tiles_waiting() {
+        } else if self.tree.as_ref().is_some_and(Tree::tiles_waiting) {
             self.store_tiles(job).await;
         }
     }
@@ -242,19 +231,25 @@ impl State {
     /// Adds a segment of ours, reading the log up to it first if the tree is behind it
     /// (or, for `None`, reading it too).
     async fn add(&mut self, job: &Job, segment: Option<KnownSegment>) {
-        let Some(segment) = segment else {
-            self.catch_up(job).await;
+        let (Some(segment), Some(tree)) = (segment, self.tree.as_mut()) else {
+            self.catch_up(job).await; // it reads the segment, or it will be read later
             return;
         };
-        match self.tree.push(&segment) {
+        match tree.push(&segment) {
             Pushed::Added | Pushed::Covered => {}
+            Pushed::Contradiction => self.stop(
+                job,
+                format!("the tree is past slot {} but does not hold its events: the checkpoint it went on from does not match the log; audit it with `wormlog verify --key`", segment.slot),
+            ),
             Pushed::Behind => {
                 debug!(
                     stream = job.stream,
                     slot = segment.slot,
                     "another writer's events below ours: reading them for the tree"
                 );
-                if self.catch_up(job).await && self.tree.push(&segment) == Pushed::Behind {
+                let read = self.catch_up(job).await;
+                let tree = self.tree.as_mut().expect("a tree to push to");
+                if read && tree.push(&segment) == Pushed::Behind {
                     // The log, read just now, does not hold our acknowledged segment where
                     // the writer put it: the writer and the readers disagree.
                     self.stop(
@@ -266,10 +261,10 @@ impl State {
         }
     }
 
-    /// Reads the log on to its end into the tree. False if it failed.
+    /// Reads the log on to its end into the tree, resuming the tree first if it is not yet.
+    /// False if it failed.
     async fn catch_up(&mut self, job: &Job) -> bool {
-        let opts = job.put_options();
-        match self.tree.catch_up(&*job.store, &job.reader, &opts).await {
+        match self.read_on(job).await {
             Ok(()) => {
                 self.behind = false;
                 true
@@ -282,8 +277,29 @@ impl State {
         }
     }
 
+    async fn read_on(&mut self, job: &Job) -> Result<(), TlogError> {
+        if self.tree.is_none() {
+            let verifier = job.policy.signer.verifier();
+            let tree = Tree::resume(&*job.store, job.keys.clone(), &verifier).await?;
+            for why in tree.passed_over() {
+                warn!(stream = job.stream, checkpoint = %why, "a newer checkpoint is not this key's own; the writer signs its own from the newest that is");
+            }
+            let mut status = job.status.lock();
+            status.latest = (tree.checkpointed() > 0).then_some(tree.checkpointed());
+            status.passed_over = tree.passed_over().to_vec();
+            drop(status);
+            self.tree = Some(tree);
+        }
+        let tree = self.tree.as_mut().expect("resumed above");
+        tree.catch_up(&*job.store, &job.reader, &job.put_options())
+            .await
+    }
+
     async fn store_tiles(&mut self, job: &Job) {
-        if let Err(e) = self.tree.store_tiles(&*job.store, &job.put_options()).await {
+        let Some(tree) = self.tree.as_mut() else {
+            return;
+        };
+        if let Err(e) = tree.store_tiles(&*job.store, &job.put_options()).await {
             self.failed(job, e);
         }
     }
@@ -294,9 +310,14 @@ impl State {
         if self.stopped {
             return;
         }
+        if self.behind {
+            self.catch_up(job).await; // a failed read, tried again on the timer
+        }
+        let Some(tree) = self.tree.as_mut() else {
+            return;
+        };
         let signer = &job.policy.signer;
-        match self
-            .tree
+        match tree
             .checkpoint(&*job.store, signer, &job.put_options())
             .await
         {

@@ -537,7 +537,7 @@ impl Core {
                 epoch: self.cfg.epoch,
                 write_id: self.prev.expect("a committed batch is the writer's prev"),
                 count: events.len(),
-                body: body.clone(),
+                leaves: wormlog_format::encoded_leaf_hashes(body),
             });
         }
         committed

@@ -82,14 +82,6 @@ pub enum WriteError {
         detail: String,
     },
 
-    #[error("cannot keep signed checkpoints of stream {stream}: {detail}")]
-    Checkpoints {
-        stream: String,
-        detail: String,
-        /// The stored checkpoints or tiles contradict the key or the log.
-        tampered: bool,
-    },
-
     #[error("invalid event: {0}")]
     InvalidEvent(FormatError),
 

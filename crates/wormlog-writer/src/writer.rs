@@ -167,34 +167,21 @@ impl LogWriter {
         let (lock, attach_above, parts_above) = (cfg.lock, cfg.attach_above, cfg.parts_above);
         let (planted_bug, legal_hold) = (cfg.planted_bug, cfg.legal_hold);
         let max_unacked_bytes = cfg.max_unacked_bytes;
-        // The tree is resumed before anything is written: a key the latest checkpoint does
-        // not verify under fails the open with nothing stored.
-        let resumed = match &cfg.checkpoints {
-            Some(policy) => Some(
-                crate::checkpoints::resume(&store, &cfg.root_prefix, &cfg.stream, policy).await?,
-            ),
-            None => None,
-        };
         let checkpoints = cfg.checkpoints.clone();
         let mut core = Core::open(Arc::clone(&store), cfg, rng, Arc::clone(&stats)).await?;
         let keys = core.keys().clone();
-        let checkpointer = match (resumed, checkpoints) {
-            (Some((tree, reader)), Some(policy)) => {
-                let (feed, checkpointer) = crate::checkpoints::start(
-                    Arc::clone(&store),
-                    reader,
-                    tree,
-                    policy,
-                    lock,
-                    legal_hold,
-                    Arc::clone(&clock),
-                    keys.stream().to_owned(),
-                );
-                core.feed = Some(feed);
-                Some(checkpointer)
-            }
-            _ => None,
-        };
+        let checkpointer = checkpoints.map(|policy| {
+            let (feed, checkpointer) = crate::checkpoints::start(
+                Arc::clone(&store),
+                &keys,
+                policy,
+                lock,
+                legal_hold,
+                Arc::clone(&clock),
+            );
+            core.feed = Some(feed);
+            checkpointer
+        });
         let position = Arc::new(Mutex::new(position_of(&core)));
         let (tx, rx) = mpsc::unbounded_channel();
         let budget = Budget::new(max_unacked_bytes, tx);

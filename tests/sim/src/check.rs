@@ -156,6 +156,11 @@ fn audit_is_clean(run: &SimRun, v: &mut Vec<Violation>) {
             "verify found {unindexed} unindexed purge records, but only {unknown_purges} purges had an unknown outcome"
         ));
     }
+    // Every checkpoint a writer signed as it went is the tree readers compute.
+    match &run.finale.tree {
+        Ok(tree) => v.extend(tree.violations.iter().map(|t| format!("checkpoints: {t}"))),
+        Err(e) => v.push(format!("the checkpoint audit failed: {e}")),
+    }
 }
 
 /// I2, I4, I6, I7 on the final replay: seqs run without holes (but purged ones), each op at

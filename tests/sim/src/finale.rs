@@ -38,6 +38,8 @@ pub struct Finale {
     /// Scans from a seq: (seq, what they delivered).
     pub seeks: Vec<(u64, Delivered)>,
     pub verify: Result<VerifyReport, ReadError>,
+    /// The Merkle tree recomputed against every checkpoint the writers signed.
+    pub tree: Result<wormlog_reader::tlog::TreeAudit, wormlog_reader::tlog::TlogError>,
     /// Seqs erased by documented purges, and how many slots those purges deleted.
     pub purged_seqs: BTreeSet<u64>,
     pub purged_slots: usize,
@@ -59,6 +61,10 @@ pub(crate) async fn read_everything(world: &World, rng: &mut SeededRng) -> Final
     let with: Result<Replayed<Applied>, _> = replayer.replay(Target::End, true).await;
     let without: Result<Replayed<Applied>, _> = replayer.replay(Target::End, false).await;
     let verify = verify(Arc::clone(&world.store), "", STREAM, false).await;
+    let verifier = crate::world::signer().verifier();
+    let tree =
+        wormlog_reader::tlog::audit_tree(Arc::clone(&world.store), "", STREAM, &verifier, None)
+            .await;
     let keys = StreamKeys::new("", STREAM).expect("a valid stream");
     let index = PurgeIndex::load(&*world.store, &keys)
         .await
@@ -75,6 +81,7 @@ pub(crate) async fn read_everything(world: &World, rng: &mut SeededRng) -> Final
         without_snapshots: without.map(|r| r.state.0),
         seeks,
         verify,
+        tree,
         purged_seqs,
         purged_slots: index.by_slot.len(),
         zombie_seeks,

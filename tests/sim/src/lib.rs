@@ -240,6 +240,8 @@ pub struct Tally {
     pub leadership_lost: u64,
     pub vanished: u64,
     pub purges: u64,
+    /// Checkpoints the writers signed, all audited against the final log.
+    pub checkpoints: u64,
     pub writers: u64,
     /// Requests the store failed or whose answer it lost (injected faults).
     pub faults: u64,
@@ -266,6 +268,9 @@ impl Tally {
             }
         }
         self.purges += run.finale.purged_slots as u64;
+        if let Ok(tree) = &run.finale.tree {
+            self.checkpoints += tree.checkpoints.len() as u64;
+        }
         self.writers += h.opened.len() as u64;
         self.faults += run.faults;
         self.requests += run.requests;
@@ -276,7 +281,7 @@ impl std::fmt::Display for Tally {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{} requests, {} faults; {} writers; appends: {} acked, {} failed, {} unknown; stops: {} fenced, {} epoch conflicts, {} poisoned, {} leadership lost, {} vanished slots; {} purges",
+            "{} requests, {} faults; {} writers; appends: {} acked, {} failed, {} unknown; stops: {} fenced, {} epoch conflicts, {} poisoned, {} leadership lost, {} vanished slots; {} purges; {} checkpoints audited",
             self.requests,
             self.faults,
             self.writers,
@@ -288,7 +293,8 @@ impl std::fmt::Display for Tally {
             self.poisoned,
             self.leadership_lost,
             self.vanished,
-            self.purges
+            self.purges,
+            self.checkpoints
         )
     }
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use wormlog_fencing::{ElectorConfig, LeaderElector, LeaseConfig};
-use wormlog_format::{decode_segment, PurgeRecord, PurgedSlot, StreamKeys};
+use wormlog_format::{PurgeRecord, PurgedSlot, StreamKeys};
 use wormlog_reader::{Replayed, ScanItem, State};
 use wormlog_store::{DeleteOptions, ObjectStore, PutOptions, SeededRng, Timestamp};
 use wormlog_writer::WriterConfig;
@@ -114,7 +114,8 @@ async fn pick_segment(world: &World, rng: &mut SeededRng) -> Option<PurgedSlot> 
     let slot = *slots.get(rng.below(slots.len().max(1) as u64) as usize)?;
     let keys = StreamKeys::new("", STREAM).ok()?;
     let got = world.store.get(&keys.segment(slot)).await.ok()?;
-    Some(PurgedSlot::of(&decode_segment(&got.body).ok()?.header))
+    // With the leaf hashes of its events, as `wormlog purge` keeps them: the tree stays whole.
+    PurgedSlot::of_segment(&got.body).ok()
 }
 
 /// The purge grace period in the simulation: longer than any writer's retries of one slot.

@@ -13,6 +13,11 @@ use crate::history::{Entry, History, InFlight, OpenTime, Outcome, Stop, StopKind
 use crate::profile::Settings;
 use crate::{Planted, SimConfig, STREAM};
 
+/// The run's checkpoint key (the same in every run: signatures change no store operation).
+pub(crate) fn signer() -> wormlog_tlog::Signer {
+    wormlog_tlog::Signer::from_seed("sim.wormlog/checkpoints", [7; 32]).expect("a valid name")
+}
+
 pub(crate) struct World {
     pub started: tokio::time::Instant,
     pub store: Arc<dyn ObjectStore>,
@@ -100,6 +105,19 @@ impl World {
             max_attempts: 6,
             ..RetryPolicy::default()
         };
+        // Half the writers sign checkpoints as they go, all with the run's key, every few
+        // segments or a moment of simulated time: the finale audits every one of them. Drawn
+        // from a generator of their own, so the run's other draws are what they were.
+        let own = writer
+            .bytes()
+            .fold(epoch, |h, b| h.wrapping_mul(31) ^ u64::from(b));
+        let mut cp = SeededRng::new(self.cfg.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ own);
+        if cp.below(2) == 0 {
+            let mut policy = wormlog_writer::CheckpointPolicy::new(signer());
+            policy.every_segments = 1 + cp.below(4);
+            policy.every = Duration::from_millis(50 + cp.below(1000));
+            wc.checkpoints = Some(policy);
+        }
         let (history, faults, who) = (
             Arc::clone(&self.history),
             Arc::clone(&self.faults),

@@ -381,6 +381,11 @@ pub async fn audit_tree(
     for &size in &sizes {
         let note = checkpoint_note(&*store, &keys, size).await?;
         match Checkpoint::open(&note, verifier) {
+            Ok(cp) if cp.origin != origin(&keys) => audit.violations.push(format!(
+                "checkpoint {} speaks for another log ({}): it was copied in",
+                keys.checkpoint(size),
+                cp.origin
+            )),
             Ok(cp) if cp.size == size => wanted.push((size, keys.checkpoint(size), cp)),
             Ok(cp) => audit.violations.push(format!(
                 "checkpoint {} says tree size {}: it was renamed or replaced",

@@ -16,9 +16,10 @@
 //!
 //! Tiles and checkpoints are a function of the log, so an object already there with the same
 //! bytes (an earlier run that stopped part-way, or another checkpointer of the same log) is
-//! fine. A checkpoint already there for the same size is fine when it verifies under the same
-//! key and signs the same root (two checkpointers stood at different slots, control records
-//! apart); anything else there is a contradiction, reported as tampering.
+//! fine. A checkpoint already there for the same size is fine when it states the same root
+//! for the same log, whoever signed it (two checkpointers stood at different slots, control
+//! records apart; or the key before a rotation); anything else there is a contradiction,
+//! reported as tampering.
 
 use std::sync::Arc;
 
@@ -63,6 +64,9 @@ pub enum Pushed {
     /// Events the tree has not seen lie below it (another writer's): [`Tree::catch_up`]
     /// reads them, and the segment with them.
     Behind,
+    /// The tree is past its slot but does not hold its events: the tree's checkpoint and
+    /// the log disagree.
+    Contradiction,
 }
 
 /// A checkpointer bug a test can switch on, to show the tests notice what it breaks.
@@ -85,12 +89,17 @@ pub struct Tree {
     filled: Vec<(TileId, Vec<u8>)>,
     /// The size of the latest checkpoint stored.
     checkpointed: u64,
+    /// Checkpoints newer than the one resumed from that are not the signer's own.
+    passed_over: Vec<String>,
     bug: Option<TreeBug>,
 }
 
 impl Tree {
-    /// Goes on from the latest checkpoint of `keys`'s stream, checked with `verifier`; the
-    /// empty tree without one.
+    /// Goes on from the newest checkpoint of `keys`'s stream that is this signer's own: it
+    /// verifies under `verifier`, names this log, and its stored edge tiles give its root.
+    /// Newer ones that are not (another key's, a rotated key's, a forged or renamed one, or
+    /// one whose tiles were replaced) are passed over and named in [`Tree::passed_over`]; the
+    /// audit reports them. The empty tree when there is none.
     pub async fn resume(
         store: &dyn ObjectStore,
         keys: StreamKeys,
@@ -102,45 +111,74 @@ impl Tree {
             position: Position::default(),
             filled: Vec::new(),
             checkpointed: 0,
+            passed_over: Vec::new(),
             bug: None,
         };
-        let keys = &tree.keys;
-        let Some(&size) = checkpoint_sizes(store, keys).await?.last() else {
-            return Ok(tree);
+        let sizes = checkpoint_sizes(store, &tree.keys).await?;
+        for &size in sizes.iter().rev() {
+            match tree.resume_at(store, size, verifier).await? {
+                Ok(()) => break,
+                Err(why) => tree.passed_over.push(why),
+            }
+        }
+        Ok(tree)
+    }
+
+    /// Stands at the checkpoint of `size` if it is the signer's own; otherwise why not.
+    async fn resume_at(
+        &mut self,
+        store: &dyn ObjectStore,
+        size: u64,
+        verifier: &Verifier,
+    ) -> Result<Result<(), String>, TlogError> {
+        let key = self.keys.checkpoint(size);
+        let note = match checkpoint_note(store, &self.keys, size).await {
+            Ok(note) => note,
+            Err(TlogError::Invalid(_)) => return Ok(Err(format!("{key} is gone"))),
+            Err(TlogError::Tampered(why)) => return Ok(Err(why)),
+            Err(e) => return Err(e),
         };
-        let note = checkpoint_note(store, keys, size).await?;
-        let cp = Checkpoint::open(&note, verifier).map_err(|e| {
-            TlogError::Tampered(format!(
-                "the latest checkpoint ({}) does not verify under key {}: {e}; check the key, or audit with `wormlog verify --key`",
-                keys.checkpoint(size),
-                verifier.name()
-            ))
-        })?;
-        let edge = read_tiles(store, keys, edge_tiles(size)).await?;
+        let cp = match Checkpoint::open(&note, verifier) {
+            Ok(cp) if cp.size == size && cp.origin == origin(&self.keys) => cp,
+            Ok(_) => return Ok(Err(format!("{key} speaks for another log or size"))),
+            Err(e) => {
+                return Ok(Err(format!(
+                    "{key} does not verify under key {}: {e}",
+                    verifier.name()
+                )))
+            }
+        };
+        let edge = match read_tiles(store, &self.keys, edge_tiles(size)).await {
+            Ok(edge) => edge,
+            Err(TlogError::Tampered(why)) => return Ok(Err(why)),
+            Err(e) => return Err(e),
+        };
         let builder = TileBuilder::resume(size, &edge);
-        if builder.root() != cp.root || cp.size != size {
-            return Err(TlogError::Tampered(format!(
-                "the stored tiles do not give the root of checkpoint {size}; audit with `wormlog verify --key`"
+        if builder.root() != cp.root {
+            return Ok(Err(format!(
+                "the stored tiles do not give the root of {key}"
             )));
         }
-        let prev = match &cp.write_id {
-            Some(id) => Some(id.parse().map_err(|_| {
-                TlogError::Tampered(format!(
-                    "checkpoint {size} names a write id that is no UUID"
-                ))
-            })?),
+        let prev = match cp.write_id.as_deref().map(str::parse) {
             None => None,
+            Some(Ok(id)) => Some(id),
+            Some(Err(_)) => return Ok(Err(format!("{key} names a write id that is no UUID"))),
         };
-        tree.position = Position {
+        self.position = Position {
             slot: cp.slot.map_or(0, |s| s + 1),
             max_epoch: cp.epoch,
             expected_seq: size,
             prev,
             prev_known: true,
         };
-        tree.builder = builder;
-        tree.checkpointed = size;
-        Ok(tree)
+        self.builder = builder;
+        self.checkpointed = size;
+        Ok(Ok(()))
+    }
+
+    /// Newer checkpoints [`Tree::resume`] passed over, and why, newest first.
+    pub fn passed_over(&self) -> &[String] {
+        &self.passed_over
     }
 
     #[doc(hidden)]
@@ -202,14 +240,17 @@ impl Tree {
 
     /// Adds a segment its caller knows is the valid one at its slot ([module docs](self)).
     pub fn push(&mut self, segment: &KnownSegment) -> Pushed {
+        let count = segment.leaves.len() as u64;
         if segment.slot < self.position.slot {
-            return Pushed::Covered;
+            return match segment.first_seq.saturating_add(count) <= self.size() {
+                true => Pushed::Covered,
+                false => Pushed::Contradiction,
+            };
         }
         let unchecked = self.bug == Some(TreeBug::PushWithoutSeqCheck);
         if segment.first_seq != self.position.expected_seq && !unchecked {
             return Pushed::Behind;
         }
-        let count = segment.leaves.len() as u64;
         for &leaf in &segment.leaves {
             self.filled.extend(self.builder.push(leaf));
         }
@@ -266,7 +307,7 @@ impl Tree {
         let note = cp
             .sign(signer)
             .map_err(|e| TlogError::Invalid(e.to_string()))?;
-        put_checkpoint(store, &self.keys, &cp, &note, &signer.verifier(), opts).await?;
+        put_checkpoint(store, &self.keys, &cp, &note, opts).await?;
         self.checkpointed = cp.size;
         Ok(Some((cp, note)))
     }
@@ -293,7 +334,9 @@ pub(super) fn leaves_of(item: &ScanItem) -> Result<Vec<Hash>, TlogError> {
     match item {
         ScanItem::Event(e) => Ok(vec![e.leaf_hash.expect("the reader hashes leaves")]),
         ScanItem::Leaves { hashes, .. } => Ok(hashes.clone()),
-        ScanItem::Purged { slot, purge } => {
+        // A purged zombie or orphan was never a leaf, and is not one now.
+        ScanItem::Purged { counted: false, .. } => Ok(Vec::new()),
+        ScanItem::Purged { slot, purge, .. } => {
             let hashes = &purge.purged.leaf_hashes;
             if hashes.len() as u64 != purge.purged.count {
                 return Err(TlogError::Invalid(format!(
@@ -357,23 +400,26 @@ async fn put_tiles(
 }
 
 /// Stores the checkpoint `cp` as `note`. One already there for its size stands for it if it
-/// verifies under the same key and signs the same root.
+/// states the same root for the same log.
 async fn put_checkpoint(
     store: &dyn ObjectStore,
     keys: &StreamKeys,
     cp: &Checkpoint,
     note: &str,
-    verifier: &Verifier,
     opts: &PutOptions,
 ) -> Result<(), TlogError> {
     let key = keys.checkpoint(cp.size);
     let Some(there) = create_once(store, &key, note.as_bytes().to_vec(), opts).await? else {
         return Ok(());
     };
+    // The same tree at the same size, for the same log, signed by this key or another (the
+    // key before a rotation): it says what ours would.
     let same = std::str::from_utf8(&there)
         .ok()
-        .and_then(|text| Checkpoint::open(text, verifier).ok())
-        .is_some_and(|other| other.size == cp.size && other.root == cp.root);
+        .and_then(|text| Checkpoint::parse_unverified(text).ok())
+        .is_some_and(|other| {
+            other.size == cp.size && other.root == cp.root && other.origin == cp.origin
+        });
     match same {
         true => Ok(()),
         false => Err(contradiction(&key)),

@@ -117,7 +117,7 @@ fn note(item: &ScanItem) {
             "wormlog: skipped zombie segment at slot {slot} (epoch {} by {:?}, below epoch {max_epoch}); its {} events are not part of the log",
             header.epoch, header.writer, header.count
         ),
-        ScanItem::Purged { slot, purge } => eprintln!(
+        ScanItem::Purged { slot, purge, .. } => eprintln!(
             "wormlog: slot {slot} (seqs {}..{}) was purged by {:?}, documented at slot {}: {}",
             purge.purged.first_seq,
             purge.purged.first_seq + purge.purged.count,

@@ -66,15 +66,13 @@ impl From<WriteError> for CliError {
             WriteError::Corrupt { .. }
             | WriteError::Vanished { .. }
             | WriteError::Gap { .. }
-            | WriteError::SlotDeleted { .. }
-            | WriteError::Checkpoints { tampered: true, .. } => VIOLATION,
+            | WriteError::SlotDeleted { .. } => VIOLATION,
             WriteError::Store(StoreError::InvalidKey { .. }) => USAGE,
             WriteError::OutcomeUnknown { .. }
             | WriteError::UnsafeStore { .. }
             | WriteError::Poisoned { .. }
             | WriteError::Store(_)
             | WriteError::Full { .. }
-            | WriteError::Checkpoints { .. }
             | WriteError::Closed => STORE,
         };
         CliError {

@@ -118,21 +118,25 @@ impl Opened {
     }
 }
 
-/// What a closed writer's checkpointer left: an error if it stopped or its last checkpoint
-/// is missing (the events are in the log either way).
+/// What a closed writer's checkpointer left, on stderr. The events are in the log either
+/// way, so a checkpoint that could not be stored is a warning (exit 0: a retry would append
+/// them again; `wormlog checkpoint` signs them); a checkpointer stopped by a contradiction
+/// between the checkpoints and the log is an integrity violation (exit 1).
 fn checkpoints_closed(status: wormlog_writer::CheckpointStatus) -> CliResult<()> {
+    for why in &status.passed_over {
+        eprintln!("wormlog: warning: passed over a checkpoint that is not this key's own: {why}");
+    }
     if let Some(why) = status.error {
         return Err(CliError::violation(format!(
-            "the events were appended, but no checkpoint covers them: the checkpointer stopped ({why})"
+            "the events were appended, but the checkpointer stopped ({why})"
         )));
     }
     if status.unsigned > 0 {
-        return Err(CliError::store(format!(
-            "the events were appended, but the last checkpoint could not be stored ({} events unsigned); run `wormlog checkpoint`",
+        eprintln!(
+            "wormlog: warning: the events were appended, but the last checkpoint could not be stored ({} of them unsigned); run `wormlog checkpoint`",
             status.unsigned
-        )));
-    }
-    if let Some(size) = status.latest {
+        );
+    } else if let Some(size) = status.latest {
         eprintln!("wormlog: checkpoint of tree size {size} signed");
     }
     Ok(())
