@@ -8,6 +8,8 @@ import json
 import os
 import sys
 
+from bench_section import write_section
+
 BEGIN, END = "<!-- pipelining:begin -->", "<!-- pipelining:end -->"
 
 
@@ -93,16 +95,7 @@ def main(raw, out):
     add("![MB/s against added latency](benchmarks-pipelining.png)")
     add("")
     add(END)
-    section = "\n".join(lines) + "\n"
-    path = os.path.join(out, "benchmarks.md")
-    text = open(path).read() if os.path.exists(path) else "# Benchmarks\n\n"
-    if BEGIN in text and END in text:
-        before, rest = text.split(BEGIN, 1)
-        after = rest.split(END, 1)[1].lstrip("\n")
-        text = before + section + ("\n" + after if after else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    open(path, "w").write(text)
+    write_section(out, BEGIN, END, lines)
     try:
         import matplotlib
         matplotlib.use("Agg")

@@ -11,6 +11,8 @@ import os
 import statistics
 import sys
 
+from bench_section import write_section
+
 BEGIN, END = "<!-- tamper:begin -->", "<!-- tamper:end -->"
 
 
@@ -128,16 +130,7 @@ def main(raw, out):
             hashes, "met" if hashes <= 24 else "missed"))
     add("")
     add(END)
-    section = "\n".join(lines) + "\n"
-    path = os.path.join(out, "benchmarks.md")
-    text = open(path).read() if os.path.exists(path) else "# Benchmarks\n\n"
-    if BEGIN in text and END in text:
-        before, rest = text.split(BEGIN, 1)
-        after = rest.split(END, 1)[1].lstrip("\n")
-        text = before + section + ("\n" + after if after else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    open(path, "w").write(text)
+    write_section(out, BEGIN, END, lines)
 
 
 if __name__ == "__main__":

@@ -147,24 +147,56 @@ async fn a_writer_signs_after_its_interval(store: Arc<dyn ObjectStore>) {
     assert_eq!(sizes(&store).await, vec![1]);
 }
 
-/// The newest checkpoints are not the writer's key's own (one of another key, as after a
-/// rotation; one of another log, signed by the writer's key and copied in): the writer passes
-/// over them, says so, and goes on from the newest that is its own; the audit reports them.
-async fn checkpoints_not_of_the_writers_key_are_passed_over(store: Arc<dyn ObjectStore>) {
-    let (ours, theirs) = (signer(), signer());
+/// A newer checkpoint of another key (a typo'd key file, a forgery) stops the writer's
+/// checkpointer before it signs anything, while the appends go on; after a rotation, named
+/// as an earlier key, it is passed over and the writer signs its own; the audit under the
+/// new key names the old one's. One of another log, signed by the writer's own key and
+/// copied in, stops it too.
+async fn a_newer_checkpoint_of_another_key_stops_signing_unless_it_was_rotated(
+    store: Arc<dyn ObjectStore>,
+) {
+    let (old, new) = (signer(), signer());
     let opts = PutOptions::default();
-    for (epoch, key) in [(1, &ours), (2, &theirs)] {
-        let w = LogWriter::open(Arc::clone(&store), writer_config(S, epoch, "w"))
-            .await
-            .unwrap();
-        w.append("t", &epoch.to_string()).await.unwrap();
-        w.close().await;
-        tlog::write_checkpoint(Arc::clone(&store), "", S, key, &opts)
-            .await
-            .unwrap()
-            .unwrap();
-    }
-    // Another log's checkpoint under our key, at a size this log never had.
+    let w = LogWriter::open(Arc::clone(&store), writer_config(S, 1, "w"))
+        .await
+        .unwrap();
+    w.append("t", "0").await.unwrap();
+    w.close().await;
+    tlog::write_checkpoint(Arc::clone(&store), "", S, &old, &opts)
+        .await
+        .unwrap()
+        .unwrap();
+    let refused = tlog::write_checkpoint(Arc::clone(&store), "", S, &new, &opts).await;
+    assert!(
+        matches!(refused, Err(tlog::TlogError::Tampered(_))),
+        "{refused:?}"
+    );
+    let cfg = checkpointing(2, policy(&new, 1, Duration::from_secs(3600)));
+    let w = LogWriter::open(Arc::clone(&store), cfg).await.unwrap();
+    w.append("t", "1").await.unwrap();
+    let status = w.close().await.unwrap();
+    assert!(status.tampered && status.error.is_some(), "{status:?}");
+    assert_eq!((status.written, sizes(&store).await), (0, vec![1]));
+    // The rotation, named.
+    let mut rotated = policy(&new, 1, Duration::from_secs(3600));
+    rotated.previous = vec![old.verifier()];
+    let w = LogWriter::open(Arc::clone(&store), checkpointing(3, rotated))
+        .await
+        .unwrap();
+    w.append("t", "2").await.unwrap();
+    let status = w.close().await.unwrap();
+    assert_eq!(
+        (status.latest, status.unsigned, status.error),
+        (Some(3), 0, None)
+    );
+    assert_eq!(status.passed_over.len(), 1, "{:?}", status.passed_over);
+    let audit = tlog::audit_tree(Arc::clone(&store), "", S, &new.verifier(), None)
+        .await
+        .unwrap();
+    assert_eq!(audit.tree_size, 3);
+    assert_eq!(audit.violations.len(), 1, "{:?}", audit.violations);
+    assert!(audit.violations[0].contains("00000000000000000001"));
+    // Another log's checkpoint under the new key, copied in at a size this log never had.
     let elsewhere: Arc<dyn ObjectStore> = Arc::new(wormlog_store::MemoryStore::new());
     let mut cfg = writer_config(S, 1, "x");
     cfg.root_prefix = "other".into();
@@ -173,7 +205,7 @@ async fn checkpoints_not_of_the_writers_key_are_passed_over(store: Arc<dyn Objec
         w.append("t", &i.to_string()).await.unwrap();
     }
     w.close().await;
-    let (_, note) = tlog::write_checkpoint(elsewhere, "other", S, &ours, &opts)
+    let (_, note) = tlog::write_checkpoint(elsewhere, "other", S, &new, &opts)
         .await
         .unwrap()
         .unwrap();
@@ -182,27 +214,27 @@ async fn checkpoints_not_of_the_writers_key_are_passed_over(store: Arc<dyn Objec
         .put_if_absent(&keys.checkpoint(9), note.into_bytes().into(), &opts)
         .await
         .unwrap();
-    let cfg = checkpointing(3, policy(&ours, 1, Duration::from_secs(3600)));
-    let c = LogWriter::open(Arc::clone(&store), cfg).await.unwrap();
-    c.append("t", "3").await.unwrap();
-    let status = c.close().await.unwrap();
-    assert_eq!(
-        (status.latest, status.unsigned, status.error),
-        (Some(3), 0, None)
-    );
-    assert_eq!(status.passed_over.len(), 2, "{:?}", status.passed_over);
-    let audit = tlog::audit_tree(Arc::clone(&store), "", S, &ours.verifier(), None)
+    let mut rotated = policy(&new, 1, Duration::from_secs(3600));
+    rotated.previous = vec![old.verifier()];
+    let w = LogWriter::open(Arc::clone(&store), checkpointing(4, rotated))
         .await
         .unwrap();
-    assert_eq!(audit.tree_size, 3);
-    assert_eq!(audit.violations.len(), 2, "{:?}", audit.violations);
+    w.append("t", "3").await.unwrap();
+    let status = w.close().await.unwrap();
+    assert!(status.tampered, "{status:?}");
     assert!(
-        audit.violations[0].contains("00000000000000000002"),
-        "{:?}",
-        audit.violations
+        status
+            .error
+            .as_deref()
+            .unwrap_or_default()
+            .contains("not this log"),
+        "{status:?}"
     );
+    let audit = tlog::audit_tree(Arc::clone(&store), "", S, &new.verifier(), None)
+        .await
+        .unwrap();
     assert!(
-        audit.violations[1].contains("00000000000000000009"),
+        audit.violations.iter().any(|v| v.contains("another log")),
         "{:?}",
         audit.violations
     );
@@ -319,7 +351,7 @@ on_every_local_store!(
     a_pipelined_writer_signs_what_readers_compute,
     a_writer_resumes_from_the_log_others_wrote,
     a_writer_signs_after_its_interval,
-    checkpoints_not_of_the_writers_key_are_passed_over,
+    a_newer_checkpoint_of_another_key_stops_signing_unless_it_was_rotated,
     another_writers_events_during_the_open_are_leaves,
     a_failed_first_read_is_made_up,
     a_leaves_only_reader_yields_the_parsing_readers_leaves,
@@ -344,7 +376,7 @@ async fn a_known_segment_above_unseen_events_is_read_first() {
         let reader = LogReader::new(Arc::clone(&store), "", S)
             .unwrap()
             .with_leaf_hashes();
-        let mut tree = Tree::resume(&*store, reader.keys().clone(), &key.verifier())
+        let mut tree = Tree::resume(&*store, reader.keys().clone(), &key.verifier(), &[])
             .await
             .unwrap();
         if let Some(bug) = bug {
@@ -487,4 +519,54 @@ async fn a_leaves_only_reader_yields_the_parsing_readers_leaves(store: Arc<dyn O
     .await;
     assert_eq!(parsed.len(), 41);
     assert_eq!(parsed, only);
+}
+
+/// The newest checkpoint below a bound is found in O(log n) single-key listings, however
+/// many checkpoints there are, and agrees with a full listing.
+#[tokio::test]
+async fn the_newest_checkpoint_is_found_without_listing_them_all() {
+    let faults = Arc::new(FaultStore::new(Arc::new(wormlog_store::MemoryStore::new())));
+    let store: Arc<dyn ObjectStore> = Arc::clone(&faults) as Arc<dyn ObjectStore>;
+    let keys = StreamKeys::new("", S).unwrap();
+    let mut sizes: Vec<u64> = (1..=2500).map(|i| i * 3).collect();
+    sizes.extend([10_000, 10_001, 123_456, 9_999_999]);
+    for &size in &sizes {
+        let key = keys.checkpoint(size);
+        store
+            .put_if_absent(
+                &key,
+                bytes::Bytes::from_static(b"x"),
+                &PutOptions::default(),
+            )
+            .await
+            .unwrap();
+    }
+    let brute = |below: Option<u64>| {
+        sizes
+            .iter()
+            .copied()
+            .filter(|&s| below.is_none_or(|b| s < b))
+            .max()
+    };
+    for below in [
+        None,
+        Some(0),
+        Some(1),
+        Some(4),
+        Some(3000),
+        Some(7501),
+        Some(9999),
+        Some(10_001),
+        Some(10_002),
+        Some(200_000),
+        Some(u64::MAX),
+    ] {
+        let before = faults.journal().len();
+        let found = tlog::newest_checkpoint(&*store, &keys, below)
+            .await
+            .unwrap();
+        assert_eq!(found, brute(below), "below {below:?}");
+        let lists = faults.journal().len() - before;
+        assert!(lists <= 100, "{lists} listings for below {below:?}");
+    }
 }

@@ -46,11 +46,15 @@ pub struct CheckpointStatus {
     pub failures: u64,
     /// Why it stopped for good, if it did (it writes nothing more then).
     pub error: Option<String>,
+    /// It stopped because the stored checkpoints or tiles contradict the key or the log
+    /// (tampering, a forged checkpoint, another key's), not for another reason (such as a
+    /// purge record of an older wormlog without leaf hashes).
+    pub tampered: bool,
     /// After the writer closed: of the events it appended, how many no checkpoint covers,
     /// because the last one could not be stored (0 when it was, or while it runs).
     pub unsigned: u64,
-    /// Newer checkpoints it did not go on from, and why (another key's, a forged one):
-    /// it signs its own from the newest of its key; `verify --key` reports the others.
+    /// Newer checkpoints of earlier keys ([`crate::CheckpointPolicy::previous`]) it did not
+    /// go on from; `verify --key` with the new key reports them.
     pub passed_over: Vec<String>,
 }
 
@@ -120,6 +124,10 @@ pub(crate) fn start(
     (tx, Checkpointer { status, task })
 }
 
+/// The wait after a failed read of the log, doubling to [`RETRY_MAX`].
+const RETRY_FIRST: std::time::Duration = std::time::Duration::from_secs(1);
+const RETRY_MAX: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// Whether an error is the store's, worth trying again later.
 fn transient(e: &TlogError) -> bool {
     matches!(
@@ -131,10 +139,13 @@ fn transient(e: &TlogError) -> bool {
 async fn run(job: Job, mut rx: mpsc::UnboundedReceiver<Acknowledged>) {
     let mut state = State {
         tree: None,
+        acked_from: None,
         acked_end: 0,
         since: 0,
         last: tokio::time::Instant::now(),
         behind: true,
+        retry_at: tokio::time::Instant::now(),
+        backoff: RETRY_FIRST,
         stopped: false,
     };
     // The first catch-up runs beside the feed: what comes meanwhile waits (32 bytes an
@@ -172,13 +183,16 @@ async fn run(job: Job, mut rx: mpsc::UnboundedReceiver<Acknowledged>) {
             _ = tokio::time::sleep_until(due), if waiting => state.sign(&job).await,
         }
     }
-    // Closing: a last checkpoint over everything acknowledged.
+    // Closing: a last checkpoint over everything acknowledged, the read tried once more
+    // whatever the backoff says.
+    state.retry_at = tokio::time::Instant::now();
     if state.behind && !state.stopped {
         state.catch_up(&job).await;
     }
     state.sign(&job).await;
     let covered = state.tree.as_ref().map_or(0, Tree::checkpointed);
-    job.status.lock().unsigned = state.acked_end.saturating_sub(covered);
+    let from = covered.max(state.acked_from.unwrap_or(state.acked_end));
+    job.status.lock().unsigned = state.acked_end.saturating_sub(from);
 }
 
 /// The segment with its leaves; `None` if its bytes do not hold its events (then the tree
@@ -199,14 +213,18 @@ struct State {
     /// `None` until it is resumed from the latest checkpoint of the key (in the first
     /// catch-up, tried again at each later one while the store fails).
     tree: Option<Tree>,
-    /// The seq after the last event of ours acknowledged so far: what the last checkpoint
-    /// must cover.
+    /// The seqs of our acknowledged events so far (contiguous from the first: nobody else
+    /// writes while we lead): what the last checkpoint must cover.
+    acked_from: Option<u64>,
     acked_end: u64,
     /// Segments of ours added since the last checkpoint, and when it was.
     since: u64,
     last: tokio::time::Instant,
     /// The tree may lack events below the next segment (the first catch-up, or a failed one).
     behind: bool,
+    /// No read before this after a failed one, and the wait after the next failure.
+    retry_at: tokio::time::Instant,
+    backoff: std::time::Duration,
     /// Stopped for good.
     stopped: bool,
 }
@@ -215,6 +233,7 @@ impl State {
     /// Adds an acknowledged segment of ours, then signs a checkpoint if it is the
     /// `every_segments`th since the last, or stores the tiles that filled.
     async fn take(&mut self, job: &Job, ack: Acknowledged) {
+        self.acked_from.get_or_insert(ack.first_seq);
         self.acked_end = self.acked_end.max(ack.first_seq + ack.count as u64);
         if self.stopped {
             return;
@@ -240,6 +259,7 @@ impl State {
             Pushed::Contradiction => self.stop(
                 job,
                 format!("the tree is past slot {} but does not hold its events: the checkpoint it went on from does not match the log; audit it with `wormlog verify --key`", segment.slot),
+                true,
             ),
             Pushed::Behind => {
                 debug!(
@@ -255,6 +275,7 @@ impl State {
                     self.stop(
                         job,
                         "the log does not hold an acknowledged segment where its writer put it; audit it with `wormlog verify --key`".into(),
+                        true,
                     );
                 }
             }
@@ -262,16 +283,24 @@ impl State {
     }
 
     /// Reads the log on to its end into the tree, resuming the tree first if it is not yet.
-    /// False if it failed.
+    /// False if it failed, or if the last failure is too recent to try again (at most one
+    /// read per backoff, 1 s doubling to 60 s, however many batches come meanwhile: they
+    /// are in the log, and the next read takes them).
     async fn catch_up(&mut self, job: &Job) -> bool {
+        if tokio::time::Instant::now() < self.retry_at {
+            return false;
+        }
         match self.read_on(job).await {
             Ok(()) => {
                 self.behind = false;
+                self.backoff = RETRY_FIRST;
                 true
             }
             Err(e) => {
                 self.failed(job, e);
                 self.behind = true;
+                self.retry_at = tokio::time::Instant::now() + self.backoff;
+                self.backoff = (self.backoff * 2).min(RETRY_MAX);
                 false
             }
         }
@@ -280,9 +309,10 @@ impl State {
     async fn read_on(&mut self, job: &Job) -> Result<(), TlogError> {
         if self.tree.is_none() {
             let verifier = job.policy.signer.verifier();
-            let tree = Tree::resume(&*job.store, job.keys.clone(), &verifier).await?;
+            let previous = &job.policy.previous;
+            let tree = Tree::resume(&*job.store, job.keys.clone(), &verifier, previous).await?;
             for why in tree.passed_over() {
-                warn!(stream = job.stream, checkpoint = %why, "a newer checkpoint is not this key's own; the writer signs its own from the newest that is");
+                warn!(stream = job.stream, checkpoint = %why, "passed over a checkpoint of an earlier key");
             }
             let mut status = job.status.lock();
             status.latest = (tree.checkpointed() > 0).then_some(tree.checkpointed());
@@ -331,7 +361,10 @@ impl State {
                 self.since = 0;
             }
             Ok(None) => self.since = 0,
-            Err(e) => self.failed(job, e),
+            Err(e) => {
+                self.since = 0; // tried again after as many segments, or on the timer
+                self.failed(job, e);
+            }
         }
     }
 
@@ -343,17 +376,19 @@ impl State {
                 .increment(1);
             job.status.lock().failures += 1;
         } else {
-            self.stop(job, e.to_string());
+            let tampered = matches!(e, TlogError::Tampered(_));
+            self.stop(job, e.to_string(), tampered);
         }
     }
 
-    fn stop(&mut self, job: &Job, why: String) {
+    fn stop(&mut self, job: &Job, why: String, tampered: bool) {
         error!(stream = job.stream, error = %why, "the writer's checkpointer stopped; appends go on without checkpoints");
         metrics::counter!("wormlog_checkpoint_failures_total", "stream" => job.stream.clone())
             .increment(1);
         let mut status = job.status.lock();
         status.failures += 1;
         status.error = Some(why);
+        status.tampered = tampered;
         self.stopped = true;
     }
 }

@@ -133,6 +133,10 @@ pub struct CheckpointPolicy {
     pub signer: Arc<wormlog_tlog::Signer>,
     pub every_segments: u64,
     pub every: Duration,
+    /// Keys this signer replaced (a rotation): newer checkpoints of theirs are passed over.
+    /// A newer checkpoint of any other key stops the checkpointer (nothing is signed over
+    /// what may be a forgery or a typo'd key).
+    pub previous: Vec<wormlog_tlog::Verifier>,
 }
 
 /// The default [`CheckpointPolicy::every_segments`]: 100.
@@ -148,6 +152,7 @@ impl CheckpointPolicy {
             signer: Arc::new(signer),
             every_segments: DEFAULT_CHECKPOINT_SEGMENTS,
             every: DEFAULT_CHECKPOINT_EVERY,
+            previous: Vec::new(),
         }
     }
 }
@@ -158,6 +163,7 @@ impl std::fmt::Debug for CheckpointPolicy {
             .field("signer", &self.signer)
             .field("every_segments", &self.every_segments)
             .field("every", &self.every)
+            .field("previous", &self.previous)
             .finish()
     }
 }

@@ -464,8 +464,9 @@ fn an_appending_writer_signs_checkpoints_itself() {
         "PRIVATE+KEY",
     );
     assert!(env.snapshot() == before, "nothing written");
-    // Another key (a rotation): the writer passes over the checkpoints it did not sign, says
-    // so, and signs its own; the audit under either key names the other's.
+    // Another key: refused before anything is written, unless the old key is named as the
+    // one it replaced (a rotation); then the writer passes over the old key's checkpoints,
+    // says so, and signs its own, and the audit under the old key names the new one's.
     let other = env.dir.path().join("other.key");
     assert_exit(
         &env.run(&[
@@ -477,19 +478,27 @@ fn an_appending_writer_signs_checkpoints_itself() {
         ]),
         0,
     );
+    let other_arg = other.to_str().unwrap();
+    assert_exit_saying(
+        &env.run(&["append", "--epoch", "1", "--checkpoint-key", other_arg, "5"]),
+        1,
+        "nor under an earlier key",
+    );
+    assert!(env.snapshot() == before, "nothing written");
     let o = env.run(&[
         "append",
         "--epoch",
         "1",
         "--checkpoint-key",
-        other.to_str().unwrap(),
+        other_arg,
+        "--checkpoint-rotated-from",
+        public.to_str().unwrap(),
         "5",
     ]);
     assert_exit(&o, 0);
     let err = support::stderr(&o);
     assert!(
-        err.contains("passed over a checkpoint")
-            && err.contains("does not verify under key example.com/other"),
+        err.contains("passed over a checkpoint of an earlier key"),
         "{err}"
     );
     assert!(err.contains("checkpoint of tree size 5 signed"), "{err}");

@@ -30,12 +30,14 @@ use wormlog_store::{ObjectStore, StoreError};
 use wormlog_tlog::tiles::{tiles_needed, TileBuilder, TileId, TileSet};
 use wormlog_tlog::{Checkpoint, Hash, Verifier};
 
-use crate::fetch::{get_with_retries, list_all_with_retries};
+use crate::fetch::{get_with_retries, list_all_with_retries, list_page_with_retries};
 use crate::{LogReader, ReadError};
 
 mod tree;
 use tree::leaves_of;
-pub use tree::{origin, write_checkpoint, KnownSegment, Pushed, Tree, TreeBug};
+pub use tree::{
+    origin, write_checkpoint, write_checkpoint_rotated, KnownSegment, Pushed, Tree, TreeBug,
+};
 
 /// What stops a checkpoint, a proof or an audit.
 #[derive(Debug, thiserror::Error)]
@@ -65,6 +67,71 @@ pub async fn checkpoint_sizes(
         .collect();
     sizes.sort_unstable();
     Ok(sizes)
+}
+
+/// The size of the newest checkpoint below `below` (of all, for `None`), in O(log n) LISTs
+/// however many checkpoints the stream holds: a writer that signs every 10 s keeps three
+/// million a year, and listing them all on every open would take thousands of pages.
+/// Checkpoint keys are zero-padded sizes, so the store lists them in size order: one page
+/// when they fit in it, else a gallop then a bisection on `start-after` from its last key,
+/// each probe one single-key LIST naming the smallest size above a bound.
+pub async fn newest_checkpoint(
+    store: &dyn ObjectStore,
+    keys: &StreamKeys,
+    below: Option<u64>,
+) -> Result<Option<u64>, TlogError> {
+    let limit = match below {
+        Some(0) => return Ok(None),
+        Some(b) => b - 1,
+        None => u64::MAX,
+    };
+    let prefix = keys.checkpoints_prefix();
+    let page = list_page_with_retries(store, &prefix, None, 1000).await?;
+    let first: Vec<u64> = page
+        .entries
+        .iter()
+        .filter_map(|e| keys.parse_checkpoint(&e.key))
+        .collect();
+    let at_most = |sizes: &[u64]| sizes.iter().copied().filter(|&s| s <= limit).max();
+    let Some(&last) = first.last().filter(|&&l| page.truncated && l < limit) else {
+        return Ok(at_most(&first));
+    };
+    // The smallest size above `x`, if any (keys that are no checkpoint passed over).
+    let above = |x: u64| {
+        let prefix = prefix.clone();
+        async move {
+            let mut after = keys.checkpoint(x);
+            loop {
+                let page = list_page_with_retries(store, &prefix, Some(&after), 1).await?;
+                let Some(entry) = page.entries.into_iter().next() else {
+                    return Ok::<_, TlogError>(None);
+                };
+                match keys.parse_checkpoint(&entry.key) {
+                    Some(size) => return Ok(Some(size)),
+                    None => after = entry.key,
+                }
+            }
+        }
+    };
+    // Gallop: `lo` is a checkpoint's size; none lies in (lo + step, limit] once it stops.
+    let (mut lo, mut step) = (last, 1u64);
+    while let Some(s) = above(lo.saturating_add(step))
+        .await?
+        .filter(|&s| s <= limit)
+    {
+        lo = s;
+        step = step.saturating_mul(2);
+    }
+    // Bisect: the newest is in [lo, hi], and lo is one.
+    let mut hi = lo.saturating_add(step).min(limit);
+    while lo < hi {
+        let mid = lo + (hi - lo).div_ceil(2);
+        match above(mid - 1).await?.filter(|&s| s <= hi) {
+            Some(s) => lo = s,
+            None => hi = mid - 1,
+        }
+    }
+    Ok(Some(lo))
 }
 
 fn no_checkpoint(keys: &StreamKeys) -> TlogError {
@@ -167,9 +234,8 @@ async fn checkpoint_and_tiles(
 ) -> Result<(Checkpoint, String, TileSet), TlogError> {
     let size = match size {
         Some(s) => s,
-        None => *checkpoint_sizes(store, keys)
+        None => newest_checkpoint(store, keys, None)
             .await?
-            .last()
             .ok_or_else(|| no_checkpoint(keys))?,
     };
     let note = checkpoint_note(store, keys, size).await?;
@@ -207,9 +273,8 @@ pub async fn prove_inclusion(
         StreamKeys::new(root_prefix, stream).map_err(|e| TlogError::Invalid(e.to_string()))?;
     let probe_size = match size {
         Some(s) => s,
-        None => *checkpoint_sizes(&*store, &keys)
+        None => newest_checkpoint(&*store, &keys, None)
             .await?
-            .last()
             .ok_or_else(|| no_checkpoint(&keys))?,
     };
     if seq >= probe_size {
@@ -379,7 +444,15 @@ pub async fn audit_tree(
     let mut audit = TreeAudit::default();
     let mut wanted: Vec<(u64, String, Checkpoint)> = Vec::new();
     for &size in &sizes {
-        let note = checkpoint_note(&*store, &keys, size).await?;
+        // One unreadable checkpoint is a finding of its own, never the end of the audit.
+        let note = match checkpoint_note(&*store, &keys, size).await {
+            Ok(note) => note,
+            Err(TlogError::Tampered(why) | TlogError::Invalid(why)) => {
+                audit.violations.push(why);
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
         match Checkpoint::open(&note, verifier) {
             Ok(cp) if cp.origin != origin(&keys) => audit.violations.push(format!(
                 "checkpoint {} speaks for another log ({}): it was copied in",
@@ -401,6 +474,11 @@ pub async fn audit_tree(
     }
     if let Some(note) = trusted {
         match Checkpoint::open(note, verifier) {
+            Ok(cp) if cp.origin != origin(&keys) => audit.violations.push(format!(
+                "the trusted checkpoint speaks for another log ({}), not {}",
+                cp.origin,
+                origin(&keys)
+            )),
             Ok(cp) => wanted.push((cp.size, "the trusted checkpoint".into(), cp)),
             Err(e) => {
                 return Err(TlogError::Invalid(format!(

@@ -31,12 +31,31 @@ use wormlog_store::{ObjectStore, PutOptions, StoreError};
 use wormlog_tlog::tiles::{edge_tiles, TileBuilder, TileId};
 use wormlog_tlog::{Checkpoint, Hash, Signer, Verifier};
 
-use super::{checkpoint_note, checkpoint_sizes, parse_hash, read_tiles, TlogError};
+use super::{checkpoint_note, newest_checkpoint, parse_hash, read_tiles, TlogError};
 use crate::fetch::get_with_retries;
 use crate::{LogReader, Position, ScanItem};
 
 /// Tiles stored at once.
 const TILE_BATCH: usize = 64;
+
+/// The most newer checkpoints of earlier keys a resume passes over.
+const MAX_PASSED_OVER: usize = 64;
+
+/// Whether `slot` holds a segment, or held one a purge record documents.
+async fn slot_in_log(
+    store: &dyn ObjectStore,
+    keys: &StreamKeys,
+    slot: u64,
+) -> Result<bool, TlogError> {
+    match crate::fetch::head_with_retries(store, &keys.segment(slot)).await {
+        Ok(_) => Ok(true),
+        Err(StoreError::NotFound { .. }) => {
+            let purges = crate::PurgeIndex::load(store, keys).await?;
+            Ok(purges.by_slot.contains_key(&slot))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
 
 /// The origin line of a stream's checkpoints: names the log they speak for.
 pub fn origin(keys: &StreamKeys) -> String {
@@ -91,19 +110,29 @@ pub struct Tree {
     checkpointed: u64,
     /// Checkpoints newer than the one resumed from that are not the signer's own.
     passed_over: Vec<String>,
+    /// The signer's earlier keys (a rotation): a checkpoint of theirs may already hold a
+    /// size this tree reaches.
+    previous: Vec<Verifier>,
+    /// A size at which an earlier key's checkpoint of this very tree is stored: not signed
+    /// again (the next checkpoint is at a larger size).
+    theirs: Option<u64>,
     bug: Option<TreeBug>,
 }
 
 impl Tree {
-    /// Goes on from the newest checkpoint of `keys`'s stream that is this signer's own: it
-    /// verifies under `verifier`, names this log, and its stored edge tiles give its root.
-    /// Newer ones that are not (another key's, a rotated key's, a forged or renamed one, or
-    /// one whose tiles were replaced) are passed over and named in [`Tree::passed_over`]; the
-    /// audit reports them. The empty tree when there is none.
+    /// Goes on from the newest checkpoint of `keys`'s stream, which must be the signer's
+    /// own: it verifies under `verifier`, names this log and this size, its stored edge tiles
+    /// give its root, and the slot it covers is in the log. Newer ones signed by a key the
+    /// signer replaced (`previous`, a rotation) are passed over and named in
+    /// [`Tree::passed_over`]; the audit reports them. Anything else newer (another key's, a
+    /// forged or copied one, replaced tiles, a log cut below it) is
+    /// [`TlogError::Tampered`]: nothing may be signed on top of it. The empty tree when
+    /// there is no checkpoint.
     pub async fn resume(
         store: &dyn ObjectStore,
         keys: StreamKeys,
         verifier: &Verifier,
+        previous: &[Verifier],
     ) -> Result<Tree, TlogError> {
         let mut tree = Tree {
             keys,
@@ -112,58 +141,93 @@ impl Tree {
             filled: Vec::new(),
             checkpointed: 0,
             passed_over: Vec::new(),
+            previous: previous.to_vec(),
+            theirs: None,
             bug: None,
         };
-        let sizes = checkpoint_sizes(store, &tree.keys).await?;
-        for &size in sizes.iter().rev() {
-            match tree.resume_at(store, size, verifier).await? {
+        let mut below = None;
+        while let Some(size) = newest_checkpoint(store, &tree.keys, below).await? {
+            match tree.resume_at(store, size, verifier, previous).await? {
                 Ok(()) => break,
-                Err(why) => tree.passed_over.push(why),
+                Err(why) if tree.passed_over.len() < MAX_PASSED_OVER => tree.passed_over.push(why),
+                Err(why) => {
+                    return Err(TlogError::Tampered(format!(
+                        "more than {MAX_PASSED_OVER} newer checkpoints are an earlier key's (the latest: {why}); give the key that signed them last"
+                    )))
+                }
             }
+            below = Some(size);
         }
         Ok(tree)
     }
 
-    /// Stands at the checkpoint of `size` if it is the signer's own; otherwise why not.
+    /// Stands at the checkpoint of `size` if it is the signer's own; `Ok(Err(why))` if an
+    /// earlier key of the signer's signed it (to pass over).
     async fn resume_at(
         &mut self,
         store: &dyn ObjectStore,
         size: u64,
         verifier: &Verifier,
+        previous: &[Verifier],
     ) -> Result<Result<(), String>, TlogError> {
         let key = self.keys.checkpoint(size);
         let note = match checkpoint_note(store, &self.keys, size).await {
             Ok(note) => note,
+            // Listed, then gone (an unlocked store): it vouches for nothing.
             Err(TlogError::Invalid(_)) => return Ok(Err(format!("{key} is gone"))),
-            Err(TlogError::Tampered(why)) => return Ok(Err(why)),
             Err(e) => return Err(e),
         };
+        let tampered = |why: String| {
+            TlogError::Tampered(format!(
+                "{why}; nothing is signed over it: audit with `wormlog verify --key`"
+            ))
+        };
+        let ours = origin(&self.keys);
         let cp = match Checkpoint::open(&note, verifier) {
-            Ok(cp) if cp.size == size && cp.origin == origin(&self.keys) => cp,
-            Ok(_) => return Ok(Err(format!("{key} speaks for another log or size"))),
-            Err(e) => {
-                return Ok(Err(format!(
-                    "{key} does not verify under key {}: {e}",
-                    verifier.name()
+            Ok(cp) if cp.size == size && cp.origin == ours => cp,
+            Ok(cp) => {
+                return Err(tampered(format!(
+                    "{key} speaks for {} at size {}, not this log",
+                    cp.origin, cp.size
                 )))
             }
+            Err(e) => {
+                let earlier = previous.iter().find(|v| {
+                    Checkpoint::open(&note, v).is_ok_and(|c| c.size == size && c.origin == ours)
+                });
+                return match earlier {
+                    Some(v) => Ok(Err(format!(
+                        "{key} is signed by the earlier key {}",
+                        v.name()
+                    ))),
+                    None => Err(tampered(format!(
+                        "{key} does not verify under key {} ({e}) nor under an earlier key given",
+                        verifier.name()
+                    ))),
+                };
+            }
         };
-        let edge = match read_tiles(store, &self.keys, edge_tiles(size)).await {
-            Ok(edge) => edge,
-            Err(TlogError::Tampered(why)) => return Ok(Err(why)),
-            Err(e) => return Err(e),
-        };
+        let edge = read_tiles(store, &self.keys, edge_tiles(size)).await?;
         let builder = TileBuilder::resume(size, &edge);
         if builder.root() != cp.root {
-            return Ok(Err(format!(
+            return Err(tampered(format!(
                 "the stored tiles do not give the root of {key}"
             )));
         }
         let prev = match cp.write_id.as_deref().map(str::parse) {
             None => None,
             Some(Ok(id)) => Some(id),
-            Some(Err(_)) => return Ok(Err(format!("{key} names a write id that is no UUID"))),
+            Some(Err(_)) => {
+                return Err(tampered(format!("{key} names a write id that is no UUID")))
+            }
         };
+        if let Some(slot) = cp.slot {
+            if !slot_in_log(store, &self.keys, slot).await? {
+                return Err(tampered(format!(
+                    "{key} covers slot {slot}, which the log does not hold (cut, or reset, below the checkpoint)"
+                )));
+            }
+        }
         self.position = Position {
             slot: cp.slot.map_or(0, |s| s + 1),
             max_epoch: cp.epoch,
@@ -291,7 +355,7 @@ impl Tree {
         signer: &Signer,
         opts: &PutOptions,
     ) -> Result<Option<(Checkpoint, String)>, TlogError> {
-        if self.size() == self.checkpointed {
+        if self.size() == self.checkpointed || Some(self.size()) == self.theirs {
             return Ok(None);
         }
         self.filled.extend(self.builder.edge());
@@ -307,9 +371,17 @@ impl Tree {
         let note = cp
             .sign(signer)
             .map_err(|e| TlogError::Invalid(e.to_string()))?;
-        put_checkpoint(store, &self.keys, &cp, &note, opts).await?;
-        self.checkpointed = cp.size;
-        Ok(Some((cp, note)))
+        let verifiers = (signer.verifier(), self.previous.as_slice());
+        match put_checkpoint(store, &self.keys, &cp, &note, verifiers, opts).await? {
+            Stored::Ours => {
+                self.checkpointed = cp.size;
+                Ok(Some((cp, note)))
+            }
+            Stored::Earlier => {
+                self.theirs = Some(cp.size);
+                Ok(None)
+            }
+        }
     }
 }
 
@@ -322,8 +394,25 @@ pub async fn write_checkpoint(
     signer: &Signer,
     opts: &PutOptions,
 ) -> Result<Option<(Checkpoint, String)>, TlogError> {
+    write_checkpoint_rotated(store, root_prefix, stream, signer, &[], opts).await
+}
+
+/// [`write_checkpoint`] after a key rotation: newer checkpoints signed by one of `previous`
+/// are passed over (each logged as a warning), and the signer goes on from its own.
+pub async fn write_checkpoint_rotated(
+    store: Arc<dyn ObjectStore>,
+    root_prefix: &str,
+    stream: &str,
+    signer: &Signer,
+    previous: &[Verifier],
+    opts: &PutOptions,
+) -> Result<Option<(Checkpoint, String)>, TlogError> {
     let reader = LogReader::new(Arc::clone(&store), root_prefix, stream)?.with_leaf_hashes();
-    let mut tree = Tree::resume(&*store, reader.keys.clone(), &signer.verifier()).await?;
+    let verifier = signer.verifier();
+    let mut tree = Tree::resume(&*store, reader.keys.clone(), &verifier, previous).await?;
+    for why in tree.passed_over() {
+        tracing::warn!(stream, checkpoint = %why, "passed over a checkpoint of an earlier key");
+    }
     tree.catch_up(&*store, &reader, opts).await?;
     tree.checkpoint(&*store, signer, opts).await
 }
@@ -399,29 +488,40 @@ async fn put_tiles(
     join_all(puts).await.into_iter().collect()
 }
 
+/// Whose checkpoint is stored at a size [`put_checkpoint`] was asked to fill.
+enum Stored {
+    /// Ours: just created, or one of ours of the same tree already there.
+    Ours,
+    /// An earlier key's (a rotation) of the same tree.
+    Earlier,
+}
+
 /// Stores the checkpoint `cp` as `note`. One already there for its size stands for it if it
-/// states the same root for the same log.
+/// verifies under our key, or an earlier one of ours, and states the same tree for the same
+/// log; anything else there is a contradiction.
 async fn put_checkpoint(
     store: &dyn ObjectStore,
     keys: &StreamKeys,
     cp: &Checkpoint,
     note: &str,
+    (ours, previous): (Verifier, &[Verifier]),
     opts: &PutOptions,
-) -> Result<(), TlogError> {
+) -> Result<Stored, TlogError> {
     let key = keys.checkpoint(cp.size);
     let Some(there) = create_once(store, &key, note.as_bytes().to_vec(), opts).await? else {
-        return Ok(());
+        return Ok(Stored::Ours);
     };
-    // The same tree at the same size, for the same log, signed by this key or another (the
-    // key before a rotation): it says what ours would.
-    let same = std::str::from_utf8(&there)
-        .ok()
-        .and_then(|text| Checkpoint::parse_unverified(text).ok())
-        .is_some_and(|other| {
+    let text = std::str::from_utf8(&there).unwrap_or_default();
+    let same = |v: &Verifier| {
+        Checkpoint::open(text, v).is_ok_and(|other| {
             other.size == cp.size && other.root == cp.root && other.origin == cp.origin
-        });
-    match same {
-        true => Ok(()),
-        false => Err(contradiction(&key)),
+        })
+    };
+    if same(&ours) {
+        Ok(Stored::Ours)
+    } else if previous.iter().any(same) {
+        Ok(Stored::Earlier)
+    } else {
+        Err(contradiction(&key))
     }
 }

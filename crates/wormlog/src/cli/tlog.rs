@@ -134,6 +134,11 @@ pub(crate) struct CheckpointArgs {
     /// The checkpoint's and its tiles' Object Lock (use the segments').
     #[command(flatten)]
     lock: super::writer_args::LockArgs,
+
+    /// After a key rotation: the verifier key (file or text) of a key the signing key
+    /// replaced; newer checkpoints of it are passed over. Repeatable.
+    #[arg(long, value_name = "PUB")]
+    rotated_from: Vec<String>,
 }
 
 pub(crate) async fn checkpoint(ctx: &Context, args: CheckpointArgs) -> CliResult<()> {
@@ -149,9 +154,16 @@ pub(crate) async fn checkpoint(ctx: &Context, args: CheckpointArgs) -> CliResult
         lock,
         ..PutOptions::default()
     };
+    let previous = args
+        .rotated_from
+        .iter()
+        .map(|k| verifier(k))
+        .collect::<CliResult<Vec<_>>>()?;
     let store = Arc::clone(&ctx.store.store);
-    match tlog::write_checkpoint(store, &ctx.store.root_prefix, &ctx.stream, &signer, &opts).await?
-    {
+    let root_prefix = &ctx.store.root_prefix;
+    let written =
+        tlog::write_checkpoint_rotated(store, root_prefix, &ctx.stream, &signer, &previous, &opts);
+    match written.await? {
         Some((cp, _)) => {
             out!(
                 "checkpoint {} of stream {}: root {}, up to slot {}, signed by {}",

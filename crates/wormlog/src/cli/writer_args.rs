@@ -74,6 +74,11 @@ pub(crate) struct CheckpointFlags {
     /// With checkpoints: one this many seconds after the last, if events came since.
     #[arg(long, value_name = "SECONDS", default_value_t = wormlog_writer::DEFAULT_CHECKPOINT_EVERY.as_secs(), value_parser = clap::value_parser!(u64).range(1..))]
     checkpoint_secs: u64,
+
+    /// With checkpoints, after a key rotation: the verifier key (file or text) of a key the
+    /// signing key replaced; newer checkpoints of it are passed over. Repeatable.
+    #[arg(long, value_name = "PUB")]
+    checkpoint_rotated_from: Vec<String>,
 }
 
 impl CheckpointFlags {
@@ -86,7 +91,33 @@ impl CheckpointFlags {
         let mut policy = wormlog_writer::CheckpointPolicy::new(signer);
         policy.every_segments = self.checkpoint_segments;
         policy.every = Duration::from_secs(self.checkpoint_secs);
+        for key in &self.checkpoint_rotated_from {
+            policy.previous.push(super::tlog::verifier(key)?);
+        }
         Ok(Some(policy))
+    }
+}
+
+/// Before a writer that signs checkpoints writes anything: the stream's newest checkpoint
+/// must be its key's own, or an earlier key's it names (the writer's own checkpointer
+/// checks the same in the background; a command checks first, so that a wrong key stores
+/// nothing).
+async fn check_checkpoints(
+    ctx: &Context,
+    policy: &wormlog_writer::CheckpointPolicy,
+) -> CliResult<()> {
+    let keys = wormlog_format::StreamKeys::new(&ctx.store.root_prefix, &ctx.stream)
+        .map_err(|e| CliError::usage(e.to_string()))?;
+    let verifier = policy.signer.verifier();
+    let resumed =
+        wormlog::reader::tlog::Tree::resume(&*ctx.store.store, keys, &verifier, &policy.previous)
+            .await;
+    match resumed {
+        Ok(_) => Ok(()),
+        Err(wormlog::reader::tlog::TlogError::Tampered(why)) => Err(CliError::violation(format!(
+            "{why}; nothing was appended (after a key rotation, name the old key with --checkpoint-rotated-from)"
+        ))),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -124,12 +155,18 @@ impl Opened {
 /// between the checkpoints and the log is an integrity violation (exit 1).
 fn checkpoints_closed(status: wormlog_writer::CheckpointStatus) -> CliResult<()> {
     for why in &status.passed_over {
-        eprintln!("wormlog: warning: passed over a checkpoint that is not this key's own: {why}");
+        eprintln!("wormlog: passed over a checkpoint of an earlier key: {why}");
     }
-    if let Some(why) = status.error {
-        return Err(CliError::violation(format!(
-            "the events were appended, but the checkpointer stopped ({why})"
-        )));
+    match status.error {
+        Some(why) if status.tampered => {
+            return Err(CliError::violation(format!(
+                "the events were appended, but the checkpointer stopped: {why}"
+            )))
+        }
+        Some(why) => eprintln!(
+            "wormlog: warning: the events were appended, but the checkpointer stopped: {why}"
+        ),
+        None => {}
     }
     if status.unsigned > 0 {
         eprintln!(
@@ -164,6 +201,9 @@ impl WriterArgs {
     ) -> CliResult<Opened> {
         let store = Arc::clone(&ctx.store.store);
         let checkpoints = self.checkpoints.policy()?;
+        if let Some(policy) = &checkpoints {
+            check_checkpoints(ctx, policy).await?;
+        }
         let tune = |cfg: &mut WriterConfig| {
             cfg.checkpoints = checkpoints.clone();
             tune(cfg);
