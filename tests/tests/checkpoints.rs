@@ -530,6 +530,18 @@ async fn the_newest_checkpoint_is_found_without_listing_them_all() {
     let keys = StreamKeys::new("", S).unwrap();
     let mut sizes: Vec<u64> = (1..=2500).map(|i| i * 3).collect();
     sizes.extend([10_000, 10_001, 123_456, 9_999_999]);
+    // A first page of keys that are no checkpoint (they sort before every size).
+    for i in 0..1001 {
+        let key = format!("{}-stray-{i:04}", keys.checkpoints_prefix());
+        store
+            .put_if_absent(
+                &key,
+                bytes::Bytes::from_static(b"x"),
+                &PutOptions::default(),
+            )
+            .await
+            .unwrap();
+    }
     for &size in &sizes {
         let key = keys.checkpoint(size);
         store

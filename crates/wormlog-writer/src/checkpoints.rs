@@ -53,8 +53,8 @@ pub struct CheckpointStatus {
     /// After the writer closed: of the events it appended, how many no checkpoint covers,
     /// because the last one could not be stored (0 when it was, or while it runs).
     pub unsigned: u64,
-    /// Newer checkpoints of earlier keys ([`crate::CheckpointPolicy::previous`]) it did not
-    /// go on from; `verify --key` with the new key reports them.
+    /// What resuming the tree noted: the earlier key's checkpoint it went on from
+    /// ([`crate::CheckpointPolicy::previous`]), checkpoints gone by their read.
     pub passed_over: Vec<String>,
 }
 
@@ -312,7 +312,7 @@ impl State {
             let previous = &job.policy.previous;
             let tree = Tree::resume(&*job.store, job.keys.clone(), &verifier, previous).await?;
             for why in tree.passed_over() {
-                warn!(stream = job.stream, checkpoint = %why, "passed over a checkpoint of an earlier key");
+                warn!(stream = job.stream, checkpoint = %why, "resuming the tree");
             }
             let mut status = job.status.lock();
             status.latest = (tree.checkpointed() > 0).then_some(tree.checkpointed());
@@ -376,7 +376,17 @@ impl State {
                 .increment(1);
             job.status.lock().failures += 1;
         } else {
-            let tampered = matches!(e, TlogError::Tampered(_));
+            // A contradiction, or a log the reader finds broken (as `verify` would).
+            let tampered = matches!(
+                e,
+                TlogError::Tampered(_)
+                    | TlogError::Read(
+                        ReadError::Corrupt { .. }
+                            | ReadError::Gap { .. }
+                            | ReadError::Discontinuity { .. }
+                            | ReadError::SlotDeleted { .. }
+                    )
+            );
             self.stop(job, e.to_string(), tampered);
         }
     }

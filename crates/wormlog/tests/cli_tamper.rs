@@ -498,7 +498,7 @@ fn an_appending_writer_signs_checkpoints_itself() {
     assert_exit(&o, 0);
     let err = support::stderr(&o);
     assert!(
-        err.contains("passed over a checkpoint of an earlier key"),
+        err.contains("is signed by the earlier key example.com/audit; going on from it"),
         "{err}"
     );
     assert!(err.contains("checkpoint of tree size 5 signed"), "{err}");

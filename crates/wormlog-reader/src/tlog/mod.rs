@@ -93,14 +93,14 @@ pub async fn newest_checkpoint(
         .filter_map(|e| keys.parse_checkpoint(&e.key))
         .collect();
     let at_most = |sizes: &[u64]| sizes.iter().copied().filter(|&s| s <= limit).max();
-    let Some(&last) = first.last().filter(|&&l| page.truncated && l < limit) else {
+    if !page.truncated || first.last().is_some_and(|&l| l >= limit) {
         return Ok(at_most(&first));
-    };
-    // The smallest size above `x`, if any (keys that are no checkpoint passed over).
-    let above = |x: u64| {
+    }
+    // The smallest size listed after the key `after`, if any (keys that are no checkpoint
+    // passed over).
+    let after_key = |mut after: String| {
         let prefix = prefix.clone();
         async move {
-            let mut after = keys.checkpoint(x);
             loop {
                 let page = list_page_with_retries(store, &prefix, Some(&after), 1).await?;
                 let Some(entry) = page.entries.into_iter().next() else {
@@ -110,6 +110,22 @@ pub async fn newest_checkpoint(
                     Some(size) => return Ok(Some(size)),
                     None => after = entry.key,
                 }
+            }
+        }
+    };
+    let above = |x: u64| after_key(keys.checkpoint(x));
+    // A first page of keys that are no checkpoint goes on from its last key.
+    let last = match first.last() {
+        Some(&l) => l,
+        None => {
+            let raw = page
+                .entries
+                .last()
+                .map(|e| e.key.clone())
+                .unwrap_or_default();
+            match after_key(raw).await?.filter(|&s| s <= limit) {
+                Some(s) => s,
+                None => return Ok(None),
             }
         }
     };

@@ -38,9 +38,6 @@ use crate::{LogReader, Position, ScanItem};
 /// Tiles stored at once.
 const TILE_BATCH: usize = 64;
 
-/// The most newer checkpoints of earlier keys a resume passes over.
-const MAX_PASSED_OVER: usize = 64;
-
 /// Whether `slot` holds a segment, or held one a purge record documents.
 async fn slot_in_log(
     store: &dyn ObjectStore,
@@ -113,20 +110,17 @@ pub struct Tree {
     /// The signer's earlier keys (a rotation): a checkpoint of theirs may already hold a
     /// size this tree reaches.
     previous: Vec<Verifier>,
-    /// A size at which an earlier key's checkpoint of this very tree is stored: not signed
-    /// again (the next checkpoint is at a larger size).
-    theirs: Option<u64>,
     bug: Option<TreeBug>,
 }
 
 impl Tree {
     /// Goes on from the newest checkpoint of `keys`'s stream, which must be the signer's
     /// own: it verifies under `verifier`, names this log and this size, its stored edge tiles
-    /// give its root, and the slot it covers is in the log. Newer ones signed by a key the
-    /// signer replaced (`previous`, a rotation) are passed over and named in
-    /// [`Tree::passed_over`]; the audit reports them. Anything else newer (another key's, a
-    /// forged or copied one, replaced tiles, a log cut below it) is
-    /// [`TlogError::Tampered`]: nothing may be signed on top of it. The empty tree when
+    /// give its root, and the slot it covers is in the log; or one of a key the signer
+    /// replaced (`previous`, a rotation: it goes on from it, and says so in
+    /// [`Tree::passed_over`]). Anything else (another key's, a forged or copied one, replaced
+    /// tiles, a log cut below it) is [`TlogError::Tampered`]: nothing may be signed on top
+    /// of it. Checkpoints listed and gone by their read are passed over. The empty tree when
     /// there is no checkpoint.
     pub async fn resume(
         store: &dyn ObjectStore,
@@ -142,27 +136,21 @@ impl Tree {
             checkpointed: 0,
             passed_over: Vec::new(),
             previous: previous.to_vec(),
-            theirs: None,
             bug: None,
         };
         let mut below = None;
         while let Some(size) = newest_checkpoint(store, &tree.keys, below).await? {
             match tree.resume_at(store, size, verifier, previous).await? {
                 Ok(()) => break,
-                Err(why) if tree.passed_over.len() < MAX_PASSED_OVER => tree.passed_over.push(why),
-                Err(why) => {
-                    return Err(TlogError::Tampered(format!(
-                        "more than {MAX_PASSED_OVER} newer checkpoints are an earlier key's (the latest: {why}); give the key that signed them last"
-                    )))
-                }
+                Err(gone) => tree.passed_over.push(gone),
             }
             below = Some(size);
         }
         Ok(tree)
     }
 
-    /// Stands at the checkpoint of `size` if it is the signer's own; `Ok(Err(why))` if an
-    /// earlier key of the signer's signed it (to pass over).
+    /// Stands at the checkpoint of `size` if it is the signer's own, or an earlier key's of
+    /// the signer's (a rotation: noted in `passed_over`); `Ok(Err(why))` if it is gone.
     async fn resume_at(
         &mut self,
         store: &dyn ObjectStore,
@@ -183,28 +171,37 @@ impl Tree {
             ))
         };
         let ours = origin(&self.keys);
-        let cp = match Checkpoint::open(&note, verifier) {
-            Ok(cp) if cp.size == size && cp.origin == ours => cp,
-            Ok(cp) => {
+        let opened = Checkpoint::open(&note, verifier)
+            .map(|cp| (cp, None))
+            .or_else(|e| {
+                previous
+                    .iter()
+                    .find_map(|v| {
+                        Checkpoint::open(&note, v)
+                            .ok()
+                            .map(|cp| (cp, Some(v.name())))
+                    })
+                    .ok_or(e)
+            });
+        let cp = match opened {
+            Ok((cp, _)) if cp.size != size || cp.origin != ours => {
                 return Err(tampered(format!(
                     "{key} speaks for {} at size {}, not this log",
                     cp.origin, cp.size
                 )))
             }
+            Ok((cp, None)) => cp,
+            Ok((cp, Some(earlier))) => {
+                self.passed_over.push(format!(
+                    "{key} is signed by the earlier key {earlier}; going on from it"
+                ));
+                cp
+            }
             Err(e) => {
-                let earlier = previous.iter().find(|v| {
-                    Checkpoint::open(&note, v).is_ok_and(|c| c.size == size && c.origin == ours)
-                });
-                return match earlier {
-                    Some(v) => Ok(Err(format!(
-                        "{key} is signed by the earlier key {}",
-                        v.name()
-                    ))),
-                    None => Err(tampered(format!(
-                        "{key} does not verify under key {} ({e}) nor under an earlier key given",
-                        verifier.name()
-                    ))),
-                };
+                return Err(tampered(format!(
+                    "{key} does not verify under key {} ({e}) nor under an earlier key given",
+                    verifier.name()
+                )))
             }
         };
         let edge = read_tiles(store, &self.keys, edge_tiles(size)).await?;
@@ -240,7 +237,8 @@ impl Tree {
         Ok(Ok(()))
     }
 
-    /// Newer checkpoints [`Tree::resume`] passed over, and why, newest first.
+    /// What [`Tree::resume`] noted: checkpoints gone by their read, and the earlier key's it
+    /// went on from.
     pub fn passed_over(&self) -> &[String] {
         &self.passed_over
     }
@@ -355,7 +353,7 @@ impl Tree {
         signer: &Signer,
         opts: &PutOptions,
     ) -> Result<Option<(Checkpoint, String)>, TlogError> {
-        if self.size() == self.checkpointed || Some(self.size()) == self.theirs {
+        if self.size() == self.checkpointed {
             return Ok(None);
         }
         self.filled.extend(self.builder.edge());
@@ -377,8 +375,10 @@ impl Tree {
                 self.checkpointed = cp.size;
                 Ok(Some((cp, note)))
             }
+            // An earlier key of ours already signed this tree (a checkpointer of the old key
+            // still running): it covers these events; the next one is ours.
             Stored::Earlier => {
-                self.theirs = Some(cp.size);
+                self.checkpointed = cp.size;
                 Ok(None)
             }
         }
@@ -411,7 +411,7 @@ pub async fn write_checkpoint_rotated(
     let verifier = signer.verifier();
     let mut tree = Tree::resume(&*store, reader.keys.clone(), &verifier, previous).await?;
     for why in tree.passed_over() {
-        tracing::warn!(stream, checkpoint = %why, "passed over a checkpoint of an earlier key");
+        tracing::warn!(stream, checkpoint = %why, "resuming the tree");
     }
     tree.catch_up(&*store, &reader, opts).await?;
     tree.checkpoint(&*store, signer, opts).await

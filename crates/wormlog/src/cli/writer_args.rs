@@ -155,7 +155,7 @@ impl Opened {
 /// between the checkpoints and the log is an integrity violation (exit 1).
 fn checkpoints_closed(status: wormlog_writer::CheckpointStatus) -> CliResult<()> {
     for why in &status.passed_over {
-        eprintln!("wormlog: passed over a checkpoint of an earlier key: {why}");
+        eprintln!("wormlog: {why}");
     }
     match status.error {
         Some(why) if status.tampered => {
