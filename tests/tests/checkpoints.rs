@@ -49,6 +49,21 @@ async fn assert_audited(store: &Arc<dyn ObjectStore>, signer: &Signer, events: u
     assert!(!audit.checkpoints.is_empty());
 }
 
+/// Events `from..to` appended by a writer of `epoch` that signs no checkpoint (another
+/// writer of the log), which then closes.
+async fn others_append(store: &Arc<dyn ObjectStore>, epoch: u64, from: u64, to: u64) {
+    let w = LogWriter::open(
+        Arc::clone(store),
+        writer_config(S, epoch, &format!("other{epoch}")),
+    )
+    .await
+    .unwrap();
+    for i in from..to {
+        w.append("t", &i.to_string()).await.unwrap();
+    }
+    w.close().await;
+}
+
 /// One checkpoint every `every_segments` segments of the writer's, and one at close.
 async fn a_writer_signs_every_n_segments_and_at_close(store: Arc<dyn ObjectStore>) {
     let key = signer();
@@ -90,23 +105,12 @@ async fn a_pipelined_writer_signs_what_readers_compute(store: Arc<dyn ObjectStor
 /// reads what lies past the latest checkpoint into its tree.
 async fn a_writer_resumes_from_the_log_others_wrote(store: Arc<dyn ObjectStore>) {
     let key = signer();
-    let a = LogWriter::open(Arc::clone(&store), writer_config(S, 1, "a"))
-        .await
-        .unwrap();
-    for i in 0..5 {
-        a.append("t", &i.to_string()).await.unwrap();
-    }
-    a.close().await;
+    others_append(&store, 1, 0, 5).await;
     tlog::write_checkpoint(Arc::clone(&store), "", S, &key, &PutOptions::default())
         .await
         .unwrap()
         .unwrap();
-    let b = LogWriter::open(Arc::clone(&store), writer_config(S, 2, "b"))
-        .await
-        .unwrap();
-    b.append("t", "5").await.unwrap();
-    b.append("t", "6").await.unwrap();
-    b.close().await;
+    others_append(&store, 2, 5, 7).await;
     let c = LogWriter::open(
         Arc::clone(&store),
         checkpointing(3, policy(&key, 1, Duration::from_secs(3600))),
@@ -157,11 +161,7 @@ async fn a_newer_checkpoint_of_another_key_stops_signing_unless_it_was_rotated(
 ) {
     let (old, new) = (signer(), signer());
     let opts = PutOptions::default();
-    let w = LogWriter::open(Arc::clone(&store), writer_config(S, 1, "w"))
-        .await
-        .unwrap();
-    w.append("t", "0").await.unwrap();
-    w.close().await;
+    others_append(&store, 1, 0, 1).await;
     tlog::write_checkpoint(Arc::clone(&store), "", S, &old, &opts)
         .await
         .unwrap()
@@ -244,11 +244,7 @@ async fn a_newer_checkpoint_of_another_key_stops_signing_unless_it_was_rotated(
 /// (counted as valid by step 2): its events are leaves of the tree the writer signs.
 async fn another_writers_events_during_the_open_are_leaves(store: Arc<dyn ObjectStore>) {
     let key = signer();
-    let a = LogWriter::open(Arc::clone(&store), writer_config(S, 1, "a"))
-        .await
-        .unwrap();
-    a.append("t", "0").await.unwrap();
-    a.close().await;
+    others_append(&store, 1, 0, 1).await;
     let faults = FaultStore::new(Arc::clone(&store));
     let inner = Arc::clone(&store);
     let planted = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -280,13 +276,7 @@ async fn another_writers_events_during_the_open_are_leaves(store: Arc<dyn Object
 /// before it signs.
 async fn a_failed_first_read_is_made_up(store: Arc<dyn ObjectStore>) {
     let key = signer();
-    let a = LogWriter::open(Arc::clone(&store), writer_config(S, 1, "a"))
-        .await
-        .unwrap();
-    for i in 0..3 {
-        a.append("t", &i.to_string()).await.unwrap();
-    }
-    a.close().await;
+    others_append(&store, 1, 0, 3).await;
     // Only the checkpointer reads slot 0 (the writer's open reads the tail).
     let faults = Arc::new(FaultStore::new(Arc::clone(&store)));
     let slot0 = StreamKeys::new("", S).unwrap().segment(0);
@@ -530,26 +520,13 @@ async fn the_newest_checkpoint_is_found_without_listing_them_all() {
     let keys = StreamKeys::new("", S).unwrap();
     let mut sizes: Vec<u64> = (1..=2500).map(|i| i * 3).collect();
     sizes.extend([10_000, 10_001, 123_456, 9_999_999]);
-    // A first page of keys that are no checkpoint (they sort before every size).
-    for i in 0..1001 {
-        let key = format!("{}-stray-{i:04}", keys.checkpoints_prefix());
+    // A first page of keys that are no checkpoint (they sort before every size), then the
+    // checkpoints' keys (a listing reads only the names).
+    let strays = (0..1001).map(|i| format!("{}-stray-{i:04}", keys.checkpoints_prefix()));
+    for key in strays.chain(sizes.iter().map(|&size| keys.checkpoint(size))) {
+        let body = bytes::Bytes::from_static(b"x");
         store
-            .put_if_absent(
-                &key,
-                bytes::Bytes::from_static(b"x"),
-                &PutOptions::default(),
-            )
-            .await
-            .unwrap();
-    }
-    for &size in &sizes {
-        let key = keys.checkpoint(size);
-        store
-            .put_if_absent(
-                &key,
-                bytes::Bytes::from_static(b"x"),
-                &PutOptions::default(),
-            )
+            .put_if_absent(&key, body, &PutOptions::default())
             .await
             .unwrap();
     }
