@@ -35,4 +35,4 @@ pub use error::LeaseError;
 pub use lease::{Acquire, Lease, LeaseConfig};
 pub use record::LeaseRecord;
 pub use source::{EpochSource, FixedEpoch};
-pub use token::FencingToken;
+pub use token::{default_process_id, FencingToken};

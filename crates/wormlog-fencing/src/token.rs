@@ -28,6 +28,27 @@ impl std::fmt::Display for FencingToken {
     }
 }
 
+/// The default id of this process as a lease holder or writer: `<program>-<host>-<pid>-<random>`
+/// (the command line passes `wormlog-cli`, the Python package `wormlog-py`). The pid alone
+/// collides across containers (each process there is pid 1), and the host alone across
+/// processes; the random part keeps two runs of one container apart.
+pub fn default_process_id(program: &str) -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| {
+            h.trim()
+                .chars()
+                .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+                .take(40)
+                .collect::<String>()
+        })
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "host".to_owned());
+    let random = wormlog_store::SeededRng::from_entropy().next_u64() as u32;
+    format!("{program}-{host}-{}-{random:08x}", std::process::id())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -61,25 +61,10 @@ impl HolderArgs {
     }
 }
 
-/// The default id of this process as a lease holder or writer:
-/// `wormlog-cli-<host>-<pid>-<random>`. The pid alone collides across containers (each
-/// process there is pid 1), and the host alone across processes; the random part keeps two
-/// runs of one container apart.
+/// The default id of this CLI process as a lease holder or writer:
+/// `wormlog-cli-<host>-<pid>-<random>`.
 pub(crate) fn default_process_id() -> String {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .map(|h| {
-            h.trim()
-                .chars()
-                .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
-                .take(40)
-                .collect::<String>()
-        })
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "host".to_owned());
-    let random = wormlog_store::SeededRng::from_entropy().next_u64() as u32;
-    format!("wormlog-cli-{host}-{}-{random:08x}", std::process::id())
+    wormlog_fencing::default_process_id("wormlog-cli")
 }
 
 impl From<LeaseError> for CliError {
