@@ -11,6 +11,9 @@
 #   scripts/bench.sh --pipelining   only the pipelining section (scripts/bench_pipelining.sh:
 #                               RGW behind a delay relay, window 1 against window 8), written
 #                               into the existing docs/benchmarks.md
+#   scripts/bench.sh --python   only the Python package's section (scripts/bench_python.sh:
+#                               append_many against the Rust library on MemoryStore, and
+#                               per-event loops against boto3's put_object on moto)
 #   scripts/bench.sh --tamper   only the tamper-evidence section (scripts/bench_tamper.sh: append
 #                               CPU with and without signed checkpoints, verify --key), on
 #                               MemoryStore, a directory store, and the running RGW if there
@@ -37,8 +40,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-QUICK=0 PIPE_ONLY=0 TAMPER_ONLY=0
+QUICK=0 PIPE_ONLY=0 TAMPER_ONLY=0 PYTHON_ONLY=0
 [[ "${1:-}" == "--quick" ]] && QUICK=1
+[[ "${1:-}" == "--python" ]] && PYTHON_ONLY=1
 [[ "${1:-}" == "--pipelining" ]] && PIPE_ONLY=1
 [[ "${1:-}" == "--tamper" ]] && TAMPER_ONLY=1
 OUT_DIR=${OUT_DIR:-docs}
@@ -51,6 +55,11 @@ say() { printf '\n== %s\n' "$*" >&2; }
 say "release build"
 cargo build -q --release -p wormlog
 BIN=target/release/wormlog
+
+if (( PYTHON_ONLY )); then
+  scripts/bench_python.sh "$BIN" "$RAW" "$OUT_DIR"
+  exit 0
+fi
 
 if (( TAMPER_ONLY )); then
   STORE=""
@@ -192,3 +201,6 @@ say "writing $OUT_DIR/benchmarks.md and $OUT_DIR/benchmarks.png"
 python3 scripts/bench_report.py "$RAW" "$OUT_DIR" "${SIZES[@]}"
 python3 scripts/bench_pipelining.py "$RAW" "$OUT_DIR"
 python3 scripts/bench_tamper.py "$RAW" "$OUT_DIR"
+
+say "the Python package against the Rust library and against boto3"
+scripts/bench_python.sh "$BIN" "$RAW" "$OUT_DIR" $( (( QUICK )) && echo --quick )

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every wormlog test: formatting, lints, unit and integration tests on every store
 # (memory, directory, and S3Store on a local Ceph RGW and a local moto server), real-process
-# tests, and the Criterion benches in test mode. On a fresh machine it installs what it needs:
-# cargo-nextest, Debian's radosgw/ceph-mon/ceph-osd and prometheus, PyPI's moto[server].
+# tests, the Criterion benches in test mode, and the Python package's pytest suite. On a
+# fresh machine it installs what it needs: cargo-nextest, Debian's radosgw/ceph-mon/ceph-osd
+# and prometheus, PyPI's moto[server], maturin (as the package's build backend) and pytest.
 #
 # Usage: scripts/test.sh
 # A server that cannot be started fails the run (never a skip), with its log printed.
@@ -58,3 +59,12 @@ WORMLOG_TEST_IN_FLIGHT=8 cargo nextest run -p wormlog-tests -p wormlog
 
 say "tests: conformance, writer protocol and reader rules on memory, directory, Ceph RGW and moto; CLI; processes"
 cargo nextest run --workspace --all-features
+
+say "the Python package: pip install ./crates/wormlog-py (maturin, a release build: minutes), then pytest on the directory store and moto"
+python3 -m pip install -q --disable-pip-version-check ./crates/wormlog-py "pytest>=7" 2>&1 | grep -v 'as the .root. user' >&2 || true
+python3 -c 'import wormlog' || { echo "scripts/test.sh: the wormlog Python package did not install" >&2; exit 1; }
+(
+  eval "$(scripts/moto.sh env)"
+  export WORMLOG_MOTO_ENDPOINT AWS_ACCESS_KEY_ID="$WORMLOG_MOTO_ACCESS_KEY" AWS_SECRET_ACCESS_KEY="$WORMLOG_MOTO_SECRET_KEY"
+  python3 -m pytest -q -p no:cacheprovider crates/wormlog-py/tests
+)

@@ -1,0 +1,234 @@
+//! `Reader`: replay a stream (`events`), tail it (`follow`), fetch a document (`content`),
+//! and `verify`, the audit. Readers deliver the valid events only, in seq order, and stop
+//! with `IntegrityError` at a corrupt or missing segment rather than skip it.
+
+use std::sync::Arc;
+
+use pyo3::prelude::*;
+use pyo3::types::PyBytes;
+use tokio::sync::mpsc;
+use wormlog::reader::FollowPolicy;
+use wormlog::{LogReader, ReadError, ScanItem};
+
+use crate::errors::{from_read, invalid};
+use crate::events::Event;
+use crate::store::Store;
+use crate::{block, block_interruptible};
+
+/// Reads one stream.
+#[pyclass(frozen, module = "wormlog")]
+pub(crate) struct Reader {
+    reader: Arc<LogReader>,
+}
+
+#[pymethods]
+impl Reader {
+    #[new]
+    fn new(store: &Store, stream: &str) -> PyResult<Reader> {
+        let reader = LogReader::new(Arc::clone(&store.store), &store.root_prefix, stream)
+            .map_err(from_read)?;
+        Ok(Reader {
+            reader: Arc::new(reader),
+        })
+    }
+
+    /// The events from `from_seq` to `to_seq` (inclusive; None: the end of the log as it is
+    /// when the iteration starts), as an iterator.
+    #[pyo3(signature = (from_seq = 0, to_seq = None))]
+    fn events(&self, py: Python<'_>, from_seq: u64, to_seq: Option<u64>) -> PyResult<Events> {
+        let scan = block(py, self.reader.scan(from_seq)).map_err(from_read)?;
+        Ok(Events {
+            scan: tokio::sync::Mutex::new(Some(scan)),
+            to_seq,
+        })
+    }
+
+    /// The events from `from_seq`, then new ones as they are committed, as an iterator that
+    /// ends only when `close()`d (or when a wait exceeds `timeout` seconds, if given).
+    /// Ctrl-C interrupts a wait.
+    #[pyo3(signature = (from_seq = 0, timeout = None))]
+    fn follow(&self, py: Python<'_>, from_seq: u64, timeout: Option<f64>) -> PyResult<Follow> {
+        let timeout = timeout.map(crate::writer::seconds).transpose()?;
+        let reader = Arc::clone(&self.reader);
+        let (follow, stop) = block(py, async move {
+            reader.follow(from_seq, FollowPolicy::default()).await
+        })
+        .map_err(from_read)?;
+        // The follow runs as a task and hands events over a bounded channel: an iteration
+        // interrupted by Ctrl-C loses nothing, and a slow consumer holds the task back.
+        let (tx, rx) = mpsc::channel(256);
+        crate::runtime().spawn(async move {
+            let mut follow = follow;
+            loop {
+                let item = follow.next().await;
+                let item = match item {
+                    Ok(Some(ScanItem::Event(e))) => Ok(e),
+                    Ok(Some(_)) => continue,
+                    Ok(None) => return,
+                    Err(e) => Err(e),
+                };
+                let failed = item.is_err();
+                if tx.send(item).await.is_err() || failed {
+                    return;
+                }
+            }
+        });
+        Ok(Follow {
+            events: Arc::new(tokio::sync::Mutex::new(rx)),
+            stop,
+            timeout,
+        })
+    }
+
+    /// The event with this seq, or None if the log has none.
+    fn get(&self, py: Python<'_>, seq: u64) -> PyResult<Option<Event>> {
+        let reader = Arc::clone(&self.reader);
+        let found = block(py, async move {
+            reader.find(wormlog::reader::EventKey::Seq(seq)).await
+        })
+        .map_err(from_read)?;
+        Ok(found.map(|(inner, _)| Event { inner }))
+    }
+
+    /// The event's content as bytes: the exact bytes of a raw payload (an attachment is read
+    /// from the store), checked against the SHA-256 its event records, or the JSON text of a
+    /// JSON event. A mismatch raises `IntegrityError`.
+    fn content<'py>(&self, py: Python<'py>, event: &Event) -> PyResult<Bound<'py, PyBytes>> {
+        let reader = Arc::clone(&self.reader);
+        let event = event.inner.clone();
+        // Not `block`: the copy's future holds a `&mut dyn Write`, so it runs where it is
+        // made, still with the GIL released.
+        let bytes = py
+            .detach(move || {
+                crate::runtime().block_on(async move {
+                    let mut out = Vec::new();
+                    reader.copy_content(&event, &mut out).await.map(|_| out)
+                })
+            })
+            .map_err(from_read)?;
+        Ok(PyBytes::new(py, &bytes))
+    }
+}
+
+/// The events of a replay, in seq order.
+#[pyclass(module = "wormlog")]
+pub(crate) struct Events {
+    scan: tokio::sync::Mutex<Option<wormlog::reader::Scan>>,
+    to_seq: Option<u64>,
+}
+
+#[pymethods]
+impl Events {
+    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    fn __next__(&self, py: Python<'_>) -> PyResult<Option<Event>> {
+        let to_seq = self.to_seq;
+        let next = block(py, async {
+            let mut guard = self.scan.lock().await;
+            let Some(scan) = guard.as_mut() else {
+                return Ok(None);
+            };
+            loop {
+                match scan.next().await? {
+                    Some(ScanItem::Event(e)) if to_seq.is_none_or(|t| e.seq <= t) => {
+                        return Ok(Some(e))
+                    }
+                    Some(ScanItem::Event(_)) | None => {
+                        *guard = None;
+                        return Ok(None);
+                    }
+                    Some(_) => {}
+                }
+            }
+        });
+        let next: Result<_, ReadError> = next;
+        Ok(next.map_err(from_read)?.map(|inner| Event { inner }))
+    }
+}
+
+/// New events as they come; `close()` ends it.
+#[pyclass(frozen, module = "wormlog")]
+pub(crate) struct Follow {
+    events: Arc<tokio::sync::Mutex<mpsc::Receiver<Result<wormlog::Event, ReadError>>>>,
+    stop: wormlog::reader::FollowStop,
+    timeout: Option<std::time::Duration>,
+}
+
+#[pymethods]
+impl Follow {
+    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    fn __next__(&self, py: Python<'_>) -> PyResult<Option<Event>> {
+        let events = Arc::clone(&self.events);
+        let next = async move { events.lock().await.recv().await };
+        match block_interruptible(py, next, self.timeout)? {
+            Some(Some(Ok(inner))) => Ok(Some(Event { inner })),
+            Some(Some(Err(e))) => Err(from_read(e)),
+            Some(None) => Ok(None),
+            None => Err(pyo3::exceptions::PyTimeoutError::new_err(
+                "no new event within the follow's timeout",
+            )),
+        }
+    }
+
+    /// Stops following; the iteration ends.
+    fn close(&self) {
+        self.stop.stop();
+    }
+
+    fn __enter__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    #[pyo3(signature = (*_exc))]
+    fn __exit__(&self, _exc: &Bound<'_, pyo3::types::PyTuple>) -> bool {
+        self.close();
+        false
+    }
+}
+
+impl Drop for Follow {
+    fn drop(&mut self) {
+        self.stop.stop();
+    }
+}
+
+/// Audits `stream`: every slot, every referenced attachment, and with `require_lock` every
+/// object's Object Lock. Returns the report as a dict (as `wormlog verify --json`), with
+/// `clean` True when it found no violation.
+#[pyfunction]
+#[pyo3(signature = (store, stream, require_lock = false))]
+pub(crate) fn verify<'py>(
+    py: Python<'py>,
+    store: &Store,
+    stream: &str,
+    require_lock: bool,
+) -> PyResult<Bound<'py, PyAny>> {
+    if stream.is_empty() {
+        return Err(invalid("the stream name is empty"));
+    }
+    let report = block(
+        py,
+        wormlog::reader::verify(
+            Arc::clone(&store.store),
+            &store.root_prefix,
+            stream,
+            require_lock,
+        ),
+    )
+    .map_err(from_read)?;
+    let mut doc = serde_json::to_value(&report).expect("reports serialise");
+    doc["clean"] = serde_json::Value::Bool(report.is_clean());
+    doc["violations"] = serde_json::Value::Array(
+        report
+            .findings
+            .iter()
+            .map(|f| serde_json::Value::String(f.describe()))
+            .collect(),
+    );
+    crate::json::from_json(py, &doc.to_string())
+}
