@@ -18,12 +18,17 @@ import sys, boto3
 boto3.client("s3", endpoint_url=sys.argv[1], region_name="us-east-1").create_bucket(Bucket=sys.argv[2])
 PY
 cleanup() {
-  python3 - "$WORMLOG_MOTO_ENDPOINT" "$BUCKET" <<'PY' || true
+  python3 - "$WORMLOG_MOTO_ENDPOINT" "$BUCKET" <<'PY' || echo "bench_python.sh: could not delete bucket $BUCKET on moto" >&2
 import sys, boto3
-s3 = boto3.resource("s3", endpoint_url=sys.argv[1], region_name="us-east-1")
-b = s3.Bucket(sys.argv[2])
-b.object_versions.delete()
-b.delete()
+s3 = boto3.client("s3", endpoint_url=sys.argv[1], region_name="us-east-1")
+bucket = sys.argv[2]
+while True:
+    page = s3.list_object_versions(Bucket=bucket, MaxKeys=1000)
+    batch = [{"Key": v["Key"], "VersionId": v["VersionId"]} for v in page.get("Versions", []) + page.get("DeleteMarkers", [])]
+    if not batch:
+        break
+    s3.delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
+s3.delete_bucket(Bucket=bucket)
 PY
 }
 trap cleanup EXIT

@@ -91,10 +91,14 @@ impl Pending {
         let append = self.append.clone();
         crate::runtime().spawn(async move {
             let _ = append.await;
-            Python::attach(|py| {
-                if let Err(e) = callback.call0(py) {
-                    e.print(py);
-                }
+            // On a blocking thread: waiting for the GIL must not hold up a runtime worker,
+            // which the writer's own task may need meanwhile.
+            tokio::task::spawn_blocking(move || {
+                Python::attach(|py| {
+                    if let Err(e) = callback.call0(py) {
+                        e.print(py);
+                    }
+                })
             });
         });
     }
