@@ -320,13 +320,7 @@ impl Writer {
                 .unbind());
         }
         let taken = block(py, writer.queue(event)).map_err(from_write)?;
-        let append = taken.shared();
-        *self.last.lock() = Some(append.clone());
-        let pending = Pending {
-            append,
-            fenced: Arc::clone(&self.fenced),
-        };
-        Ok(pending.into_pyobject(py)?.into_any().unbind())
+        Ok(self.pending(taken).into_pyobject(py)?.into_any().unbind())
     }
 
     /// `append(data, wait=False)` for JSON data that never waits for room: None when the
@@ -337,14 +331,7 @@ impl Writer {
         let writer = self.writer()?;
         let json = crate::json::to_json(data)?;
         match writer.try_append(r#type, &json) {
-            Ok(taken) => {
-                let append = taken.shared();
-                *self.last.lock() = Some(append.clone());
-                Ok(Some(Pending {
-                    append,
-                    fenced: Arc::clone(&self.fenced),
-                }))
-            }
+            Ok(taken) => Ok(Some(self.pending(taken))),
             Err(WriteError::Full { .. }) => Ok(None),
             Err(e) => Err(from_write(e)),
         }
@@ -372,10 +359,7 @@ impl Writer {
         content_type: Option<&str>,
     ) -> PyResult<Vec<Appended>> {
         let writer = self.writer()?;
-        let mut events = Vec::new();
-        for item in items.try_iter()? {
-            events.push(event_of(py, &writer, &item?, r#type, content_type)?);
-        }
+        let events = events_of(py, &writer, items, r#type, content_type)?;
         let results = block(py, async {
             let mut taken = Vec::with_capacity(events.len());
             for event in events {
@@ -411,10 +395,7 @@ impl Writer {
         r#type: &str,
     ) -> PyResult<Vec<Appended>> {
         let writer = self.writer()?;
-        let mut events = Vec::new();
-        for item in items.try_iter()? {
-            events.push(event_of(py, &writer, &item?, r#type, None)?);
-        }
+        let events = events_of(py, &writer, items, r#type, None)?;
         let r = block(py, writer.append_expected(events, expected_seq));
         match r {
             Ok(acks) => Ok(acks.into_iter().map(Appended::from).collect()),
@@ -518,6 +499,16 @@ impl Writer {
 }
 
 impl Writer {
+    /// The `Pending` of an append the writer took in; `flush()` waits for the latest.
+    fn pending(&self, taken: AppendFuture) -> Pending {
+        let append = taken.shared();
+        *self.last.lock() = Some(append.clone());
+        Pending {
+            append,
+            fenced: Arc::clone(&self.fenced),
+        }
+    }
+
     fn writer(&self) -> PyResult<Arc<LogWriter>> {
         self.open
             .lock()
@@ -549,6 +540,21 @@ fn event_of(
             block(py, writer.raw_event(event_type, content_type, bytes)).map_err(from_write)
         }
     }
+}
+
+/// The events of every item, all made before any is appended (a bad item stores nothing).
+fn events_of(
+    py: Python<'_>,
+    writer: &LogWriter,
+    items: &Bound<'_, PyAny>,
+    event_type: &str,
+    content_type: Option<&str>,
+) -> PyResult<Vec<NewEvent>> {
+    let mut events = Vec::new();
+    for item in items.try_iter()? {
+        events.push(event_of(py, writer, &item?, event_type, content_type)?);
+    }
+    Ok(events)
 }
 
 /// `e` with the acknowledgements of the events that did commit, as `e.appended`.
