@@ -384,12 +384,14 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 /// 32 bytes as 64 lowercase hex digits.
 pub fn hex_of(digest: &[u8; 32]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(64);
-    for b in digest {
-        s.push(DIGITS[(b >> 4) as usize] as char);
-        s.push(DIGITS[(b & 0xf) as usize] as char);
+    // Bytes first, one check at the end: pushing chars one by one was a tenth of the cost
+    // of an inline raw event.
+    let mut hex = vec![0u8; 64];
+    for (pair, b) in hex.chunks_exact_mut(2).zip(digest) {
+        pair[0] = DIGITS[(b >> 4) as usize];
+        pair[1] = DIGITS[(b & 0xf) as usize];
     }
-    s
+    String::from_utf8(hex).expect("hex digits are ASCII")
 }
 
 pub(crate) fn is_sha256_hex(s: &str) -> bool {

@@ -49,13 +49,14 @@ impl LogWriter {
         content_type: &str,
         bytes: Bytes,
     ) -> Result<NewEvent, WriteError> {
-        validate_content_type(content_type).map_err(invalid)?;
         let id = self.ids.lock().uuid();
         let time = self.clock.now().to_rfc3339();
         if bytes.len() as u64 <= self.attach_above {
+            // `inline` checks the content type itself.
             return NewEvent::inline(id, event_type, time, content_type, &bytes)
                 .map_err(WriteError::InvalidEvent);
         }
+        validate_content_type(content_type).map_err(invalid)?;
         let len = bytes.len() as u64;
         let hashed = {
             let bytes = bytes.clone();
