@@ -1,7 +1,7 @@
 //! Python values to JSON text, and back.
 //!
-//! Writing: `dict` (string keys, in insertion order), `list`/`tuple`, `str`, `int` (any size,
-//! its exact decimal text), `float` (its shortest round-trip text; NaN and infinities are
+//! Writing: `dict` (string keys, in insertion order), `list`/`tuple`, `str`, `int` (its exact
+//! decimal text, up to Python's own limit of digits), `float` (its shortest round-trip text; NaN and infinities are
 //! refused, JSON has none), `bool` and `None`. Anything else is `InvalidInput` naming its
 //! type, never a silent `str()`. Done in Rust rather than by `json.dumps`, which is several
 //! times slower per event. Reading: `json.loads` of the event's text as stored.
@@ -34,8 +34,18 @@ fn write_value(value: &Bound<'_, PyAny>, out: &mut String, depth: usize) -> PyRe
     } else if let Ok(b) = value.cast::<PyBool>() {
         out.push_str(if b.is_true() { "true" } else { "false" });
     } else if value.is_instance_of::<PyInt>() {
-        // int's own text: exact at any size (no rounding through a double).
-        out.push_str(&value.str()?.to_cow()?);
+        // `int.__repr__` itself, not a subclass's (an IntEnum's name, or a __str__ that
+        // writes more JSON): exact decimal digits at any size, no rounding through a double.
+        let digits = value
+            .py()
+            .get_type::<PyInt>()
+            .call_method1("__repr__", (value,))
+            .map_err(|e| {
+                invalid(format!(
+                    "an int of the data has no decimal text here ({e}); store it as a string"
+                ))
+            })?;
+        out.push_str(&digits.cast::<PyString>()?.to_cow()?);
     } else if let Ok(f) = value.cast::<PyFloat>() {
         let v = f.value();
         if !v.is_finite() {
@@ -43,7 +53,13 @@ fn write_value(value: &Bound<'_, PyAny>, out: &mut String, depth: usize) -> PyRe
                 "the data holds the float {v}, which JSON cannot represent; store it as a string"
             )));
         }
-        out.push_str(&f.repr()?.to_cow()?);
+        // `float.__repr__` itself (as json.dumps writes it, `1e+16`), not a subclass's
+        // (numpy's float64 repr is `np.float64(0.1)`).
+        let text = value
+            .py()
+            .get_type::<PyFloat>()
+            .call_method1("__repr__", (value,))?;
+        out.push_str(&text.cast::<PyString>()?.to_cow()?);
     } else if let Ok(d) = value.cast::<PyDict>() {
         out.push('{');
         for (i, (k, v)) in d.iter().enumerate() {

@@ -17,7 +17,7 @@ use crate::{block, block_interruptible};
 
 /// The lease settings of a `Writer(..., lease=LeaseOptions(...))`: who holds it, how long a
 /// record stays valid without renewal, and how long to wait for it (None: as long as it
-/// takes) while another holder is live.
+/// takes), counted from the start, the requests that take it included.
 #[pyclass(frozen, module = "wormlog", get_all)]
 pub(crate) struct LeaseOptions {
     pub(crate) holder: Option<String>,
@@ -103,9 +103,11 @@ impl Lease {
         let timeout = timeout.map(seconds).transpose()?;
         let lease = Arc::clone(&self.lease);
         let acquired = async move {
-            let mut lease = lease.lock().await;
             loop {
-                match lease.try_acquire().await? {
+                // Locked for one step at a time: `epoch`, `renew` or `release` from another
+                // thread is not held up for the whole wait.
+                let step = lease.lock().await.try_acquire().await?;
+                match step {
                     Acquire::Acquired(token) => return Ok(token.epoch),
                     Acquire::Waiting { remaining, .. } => {
                         let pause =
@@ -159,6 +161,8 @@ impl Lease {
 pub(crate) struct LeaderElector {
     elector: Mutex<Option<wormlog_fencing::LeaderElector>>,
     holder: String,
+    /// The process that started it (its task does not survive a fork).
+    pid: u32,
 }
 
 #[pymethods]
@@ -177,16 +181,19 @@ impl LeaderElector {
         Ok(LeaderElector {
             elector: Mutex::new(Some(elector)),
             holder,
+            pid: std::process::id(),
         })
     }
 
     /// The epoch while leading, else None.
-    fn current(&self) -> Option<u64> {
-        self.elector
+    fn current(&self) -> PyResult<Option<u64>> {
+        crate::same_process(self.pid, "LeaderElector")?;
+        Ok(self
+            .elector
             .lock()
             .as_ref()
             .and_then(|e| e.current())
-            .map(|t| t.epoch)
+            .map(|t| t.epoch))
     }
 
     /// Waits until this candidate leads (at most `timeout` seconds, then None) and returns
@@ -194,6 +201,7 @@ impl LeaderElector {
     #[pyo3(signature = (timeout = None))]
     fn wait(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<Option<u64>> {
         let timeout = timeout.map(seconds).transpose()?;
+        crate::same_process(self.pid, "LeaderElector")?;
         let Some(mut watch) = self.elector.lock().as_ref().map(|e| e.watch()) else {
             return Err(invalid(
                 "the elector was stopped; start a new LeaderElector",

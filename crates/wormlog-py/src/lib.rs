@@ -12,11 +12,11 @@
 //!   does not hold up the others, and two threads' appends share segments (group commit).
 //! - Errors are one exception hierarchy ([`errors`]) whose messages are the command line's
 //!   one-sentence messages.
-//! - Waits that could last long (a lease held by another, following the log) wake every
-//!   100 ms to let Ctrl-C through.
+//! - Waits that can last long (a lease held by another, following the log, a pending
+//!   append's result, closing) wake every 100 ms to let Ctrl-C through; one append, one
+//!   open or one read is bounded by the store's retries instead.
 
 use std::future::Future;
-use std::sync::OnceLock;
 
 use pyo3::prelude::*;
 
@@ -28,18 +28,41 @@ mod reader;
 mod store;
 mod writer;
 
-/// The runtime every call runs on: created at the first call, two workers, never shut down
-/// (it lives as long as the interpreter).
+/// The runtime every call runs on: two workers, made at the first call in this process and
+/// never shut down. A child forked after wormlog was used gets a runtime of its own (the
+/// parent's worker threads do not survive a fork); what the parent opened cannot be used
+/// there ([`same_process`]).
 fn runtime() -> &'static tokio::runtime::Runtime {
-    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
-    RUNTIME.get_or_init(|| {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .thread_name("wormlog")
-            .enable_all()
-            .build()
-            .expect("the tokio runtime starts")
-    })
+    static RUNTIME: parking_lot::Mutex<Option<(u32, &'static tokio::runtime::Runtime)>> =
+        parking_lot::Mutex::new(None);
+    let pid = std::process::id();
+    let mut slot = RUNTIME.lock();
+    match *slot {
+        Some((owner, rt)) if owner == pid => rt,
+        _ => {
+            let rt: &'static tokio::runtime::Runtime = Box::leak(Box::new(
+                tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .thread_name("wormlog")
+                    .enable_all()
+                    .build()
+                    .expect("the tokio runtime starts"),
+            ));
+            *slot = Some((pid, rt));
+            rt
+        }
+    }
+}
+
+/// `InvalidInput` unless this is the process `opened_in`: an object whose background task
+/// ran in a parent process never answers in a forked child.
+fn same_process(opened_in: u32, what: &str) -> PyResult<()> {
+    if opened_in == std::process::id() {
+        return Ok(());
+    }
+    Err(errors::invalid(format!(
+        "this {what} was opened in process {opened_in}, before a fork; open a new one in this process (or start children with multiprocessing's \"spawn\")"
+    )))
 }
 
 /// Runs `f` to completion with the GIL released.
@@ -51,8 +74,13 @@ where
     py.detach(|| runtime().block_on(f))
 }
 
-/// Waits for `f` with the GIL released, waking every 100 ms to let a signal (Ctrl-C) raise
-/// in Python; `f` keeps running on the runtime if the wait is interrupted.
+/// How often a long wait wakes to let a signal (Ctrl-C) raise in Python.
+const TICK: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// Waits for `f` with the GIL released, waking every [`TICK`] to let a signal raise in
+/// Python. `None` after `timeout`. Either way `f` is cancelled, unless it finished in the
+/// meantime (then its value is returned on a timeout); callers keep nothing in `f` that a
+/// cancellation could lose (state lives in the objects it works on).
 fn block_interruptible<T: Send + 'static>(
     py: Python<'_>,
     f: impl Future<Output = T> + Send + 'static,
@@ -60,11 +88,10 @@ fn block_interruptible<T: Send + 'static>(
 ) -> PyResult<Option<T>> {
     let mut task = runtime().spawn(f);
     let mut waited = std::time::Duration::ZERO;
-    let tick = std::time::Duration::from_millis(100);
     loop {
         let step = match timeout {
-            Some(t) if t.saturating_sub(waited) < tick => t.saturating_sub(waited),
-            _ => tick,
+            Some(t) => t.saturating_sub(waited).min(TICK),
+            None => TICK,
         };
         let done = block(py, async { tokio::time::timeout(step, &mut task).await });
         match done {
@@ -83,7 +110,7 @@ fn block_interruptible<T: Send + 'static>(
         }
         if timeout.is_some_and(|t| waited >= t) {
             task.abort();
-            return Ok(None);
+            return Ok(block(py, task).ok());
         }
     }
 }

@@ -10,10 +10,10 @@ use tokio::sync::mpsc;
 use wormlog::reader::FollowPolicy;
 use wormlog::{LogReader, ReadError, ScanItem};
 
+use crate::block;
 use crate::errors::{from_read, invalid};
 use crate::events::Event;
 use crate::store::Store;
-use crate::{block, block_interruptible};
 
 /// Reads one stream.
 #[pyclass(frozen, module = "wormlog")]
@@ -33,19 +33,19 @@ impl Reader {
     }
 
     /// The events from `from_seq` to `to_seq` (inclusive; None: the end of the log as it is
-    /// when the iteration starts), as an iterator.
+    /// when `events()` is called), as an iterator.
     #[pyo3(signature = (from_seq = 0, to_seq = None))]
     fn events(&self, py: Python<'_>, from_seq: u64, to_seq: Option<u64>) -> PyResult<Events> {
         let scan = block(py, self.reader.scan(from_seq)).map_err(from_read)?;
         Ok(Events {
-            scan: tokio::sync::Mutex::new(Some(scan)),
+            replay: tokio::sync::Mutex::new(Replay::Scanning(scan)),
             to_seq,
         })
     }
 
     /// The events from `from_seq`, then new ones as they are committed, as an iterator that
-    /// ends only when `close()`d (or when a wait exceeds `timeout` seconds, if given).
-    /// Ctrl-C interrupts a wait.
+    /// ends once `close()`d. With `timeout`, a wait longer than that raises `TimeoutError`
+    /// (call `next()` again to go on). Ctrl-C interrupts a wait.
     #[pyo3(signature = (from_seq = 0, timeout = None))]
     fn follow(&self, py: Python<'_>, from_seq: u64, timeout: Option<f64>) -> PyResult<Follow> {
         let timeout = timeout.map(crate::writer::seconds).transpose()?;
@@ -75,6 +75,7 @@ impl Reader {
         });
         Ok(Follow {
             events: Arc::new(tokio::sync::Mutex::new(rx)),
+            closed: std::sync::atomic::AtomicBool::new(false),
             stop,
             timeout,
         })
@@ -110,10 +111,18 @@ impl Reader {
     }
 }
 
+/// Where a replay stands: scanning, ended, or stopped by an error (raised again by every
+/// later `next()`, so a caught error never looks like the end of the log).
+enum Replay {
+    Scanning(wormlog::reader::Scan),
+    Ended,
+    Failed(ReadError),
+}
+
 /// The events of a replay, in seq order.
 #[pyclass(module = "wormlog")]
 pub(crate) struct Events {
-    scan: tokio::sync::Mutex<Option<wormlog::reader::Scan>>,
+    replay: tokio::sync::Mutex<Replay>,
     to_seq: Option<u64>,
 }
 
@@ -126,24 +135,29 @@ impl Events {
     fn __next__(&self, py: Python<'_>) -> PyResult<Option<Event>> {
         let to_seq = self.to_seq;
         let next = block(py, async {
-            let mut guard = self.scan.lock().await;
-            let Some(scan) = guard.as_mut() else {
-                return Ok(None);
+            let mut replay = self.replay.lock().await;
+            let scan = match &mut *replay {
+                Replay::Scanning(scan) => scan,
+                Replay::Ended => return Ok(None),
+                Replay::Failed(e) => return Err(e.clone()),
             };
             loop {
-                match scan.next().await? {
-                    Some(ScanItem::Event(e)) if to_seq.is_none_or(|t| e.seq <= t) => {
+                match scan.next().await {
+                    Ok(Some(ScanItem::Event(e))) if to_seq.is_none_or(|t| e.seq <= t) => {
                         return Ok(Some(e))
                     }
-                    Some(ScanItem::Event(_)) | None => {
-                        *guard = None;
+                    Ok(Some(ScanItem::Event(_)) | None) => {
+                        *replay = Replay::Ended;
                         return Ok(None);
                     }
-                    Some(_) => {}
+                    Ok(Some(_)) => {}
+                    Err(e) => {
+                        *replay = Replay::Failed(e.clone());
+                        return Err(e);
+                    }
                 }
             }
         });
-        let next: Result<_, ReadError> = next;
         Ok(next.map_err(from_read)?.map(|inner| Event { inner }))
     }
 }
@@ -152,6 +166,8 @@ impl Events {
 #[pyclass(frozen, module = "wormlog")]
 pub(crate) struct Follow {
     events: Arc<tokio::sync::Mutex<mpsc::Receiver<Result<wormlog::Event, ReadError>>>>,
+    /// Set by `close()`: events still in the channel are not delivered.
+    closed: std::sync::atomic::AtomicBool,
     stop: wormlog::reader::FollowStop,
     timeout: Option<std::time::Duration>,
 }
@@ -163,20 +179,41 @@ impl Follow {
     }
 
     fn __next__(&self, py: Python<'_>) -> PyResult<Option<Event>> {
-        let events = Arc::clone(&self.events);
-        let next = async move { events.lock().await.recv().await };
-        match block_interruptible(py, next, self.timeout)? {
-            Some(Some(Ok(inner))) => Ok(Some(Event { inner })),
-            Some(Some(Err(e))) => Err(from_read(e)),
-            Some(None) => Ok(None),
-            None => Err(pyo3::exceptions::PyTimeoutError::new_err(
-                "no new event within the follow's timeout",
-            )),
+        // `recv` under a timeout, not a task: an event already taken off the channel is
+        // never lost to a timeout or a Ctrl-C.
+        let mut waited = std::time::Duration::ZERO;
+        loop {
+            if self.closed.load(std::sync::atomic::Ordering::Relaxed) {
+                return Ok(None);
+            }
+            let step = match self.timeout {
+                Some(t) => t.saturating_sub(waited).min(crate::TICK),
+                None => crate::TICK,
+            };
+            let got = block(py, async {
+                let mut events = self.events.lock().await;
+                tokio::time::timeout(step, events.recv()).await
+            });
+            match got {
+                Ok(Some(Ok(inner))) => return Ok(Some(Event { inner })),
+                Ok(Some(Err(e))) => return Err(from_read(e)),
+                Ok(None) => return Ok(None),
+                Err(_) => {}
+            }
+            waited += step;
+            py.check_signals()?;
+            if self.timeout.is_some_and(|t| waited >= t) {
+                return Err(pyo3::exceptions::PyTimeoutError::new_err(
+                    "no new event within the follow's timeout; call next() again to go on waiting",
+                ));
+            }
         }
     }
 
-    /// Stops following; the iteration ends.
+    /// Stops following; the iteration ends (events not yet delivered are dropped).
     fn close(&self) {
+        self.closed
+            .store(true, std::sync::atomic::Ordering::Relaxed);
         self.stop.stop();
     }
 

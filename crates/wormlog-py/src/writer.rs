@@ -130,9 +130,12 @@ struct Open {
 #[pyclass(frozen, module = "wormlog")]
 pub(crate) struct Writer {
     open: Mutex<Option<Open>>,
-    /// The last append taken in without waiting: `flush()` waits for it (appends commit in
-    /// order, so every earlier one is answered by then).
-    last: Mutex<Option<SharedAppend>>,
+    /// Appends taken in without waiting and not yet seen answered, oldest first (they are
+    /// answered in order, so the answered ones are dropped from the front): `flush()` waits
+    /// for every one and raises the first failure.
+    unanswered: Mutex<std::collections::VecDeque<SharedAppend>>,
+    /// The process that opened it (a forked child cannot use it).
+    pid: u32,
     /// Set once an append met a newer epoch: the lease is then not released at close.
     fenced: Arc<AtomicBool>,
     stream: String,
@@ -232,6 +235,13 @@ impl Writer {
                     ));
                 }
                 let lease_cfg = lease_config(store, stream, lease.holder.clone(), lease.duration)?;
+                // The writer's own settings are checked before the lease is taken: a bad one
+                // must not cost an epoch.
+                let mut settings = WriterConfig::new(stream, 1, lease_cfg.holder.clone());
+                tune(&mut settings);
+                settings
+                    .validate()
+                    .map_err(|e| from_write(WriteError::Config(e)))?;
                 let elector = {
                     let _entered = crate::runtime().enter();
                     LeaderElector::start(
@@ -252,17 +262,34 @@ impl Writer {
                     }
                 };
                 let wait = lease.wait.map(seconds).transpose()?;
-                let leads = block_interruptible(py, leading, wait)?;
-                let cfg = match leads {
-                    Some(true) => WriterConfig::from_leadership(stream, elector.watch()),
-                    _ => None,
+                let leads = match block_interruptible(py, leading, wait) {
+                    Ok(leads) => leads,
+                    Err(interrupted) => {
+                        block(py, elector.stop());
+                        return Err(interrupted);
+                    }
+                };
+                let refused = match leads {
+                    Some(true) => None,
+                    Some(false) => Some(crate::errors::StoreError::new_err(format!(
+                        "the lease of stream {stream} could not be taken: its elector stopped before it led; nothing was written; try again"
+                    ))),
+                    None => Some(Fenced::new_err(format!(
+                        "the lease of stream {stream} was not acquired within {} s: another holder is live; nothing was written",
+                        lease.wait.unwrap_or_default()
+                    ))),
+                };
+                let cfg = match refused {
+                    None => WriterConfig::from_leadership(stream, elector.watch()),
+                    Some(_) => None,
                 };
                 let Some(mut cfg) = cfg else {
                     block(py, elector.stop());
-                    return Err(Fenced::new_err(format!(
-                        "the lease of stream {stream} was not acquired within {} s: another holder is live; nothing was written",
-                        lease.wait.unwrap_or_default()
-                    )));
+                    return Err(refused.unwrap_or_else(|| {
+                        crate::errors::StoreError::new_err(
+                            "the lease was lost right after it was acquired; nothing was written; try again",
+                        )
+                    }));
                 };
                 tune(&mut cfg);
                 (cfg, Some(elector))
@@ -290,7 +317,8 @@ impl Writer {
                 writer: Arc::new(writer),
                 elector,
             })),
-            last: Mutex::new(None),
+            unanswered: Mutex::new(std::collections::VecDeque::new()),
+            pid: std::process::id(),
             fenced: Arc::new(AtomicBool::new(false)),
             stream: stream.to_owned(),
             epoch,
@@ -403,15 +431,23 @@ impl Writer {
         }
     }
 
-    /// Waits until every append taken in with `wait=False` is answered; raises the last
-    /// one's error if it failed.
+    /// Waits until every append taken in with `wait=False` (or by `try_append`) is
+    /// answered; raises the first failure among them.
     fn flush(&self, py: Python<'_>) -> PyResult<()> {
-        let last = self.last.lock().clone();
-        if let Some(append) = last {
-            let r = block_interruptible(py, append, None)?.expect("no timeout");
-            answer(r, &self.fenced)?;
+        let waiting: Vec<SharedAppend> = self.unanswered.lock().drain(..).collect();
+        let all = async move {
+            let mut first_error = None;
+            for append in waiting {
+                if let Err(e) = append.await {
+                    first_error.get_or_insert(e);
+                }
+            }
+            first_error
+        };
+        match block_interruptible(py, all, None)?.expect("no timeout") {
+            Some(e) => answer(Err(e), &self.fenced).map(|_| ()),
+            None => Ok(()),
         }
-        Ok(())
     }
 
     /// The writer's counters: appends, segments, bytes, conflicts (412s) and retries.
@@ -445,12 +481,12 @@ impl Writer {
 
     /// Answers everything taken in, then releases the lease (if any, and not fenced).
     /// Idempotent.
-    fn close(&self, py: Python<'_>) {
+    fn close(&self, py: Python<'_>) -> PyResult<()> {
         let Some(open) = self.open.lock().take() else {
-            return;
+            return Ok(());
         };
         let fenced = self.fenced.load(Ordering::Relaxed);
-        block(py, async move {
+        let closing = async move {
             let mut writer = open.writer;
             // Another thread may be inside a call with its own handle: it ends once its
             // append is answered, which the writer does without us.
@@ -471,7 +507,10 @@ impl Writer {
                     elector.stop().await;
                 }
             }
-        });
+        };
+        // Interruptible: another thread's call in progress may keep the writer shared.
+        block_interruptible(py, closing, None)?;
+        Ok(())
     }
 
     fn __enter__(slf: Py<Self>) -> Py<Self> {
@@ -479,9 +518,9 @@ impl Writer {
     }
 
     #[pyo3(signature = (*_exc))]
-    fn __exit__(&self, py: Python<'_>, _exc: &Bound<'_, pyo3::types::PyTuple>) -> bool {
-        self.close(py);
-        false
+    fn __exit__(&self, py: Python<'_>, _exc: &Bound<'_, pyo3::types::PyTuple>) -> PyResult<bool> {
+        self.close(py)?;
+        Ok(false)
     }
 
     fn __repr__(&self) -> String {
@@ -502,7 +541,15 @@ impl Writer {
     /// The `Pending` of an append the writer took in; `flush()` waits for the latest.
     fn pending(&self, taken: AppendFuture) -> Pending {
         let append = taken.shared();
-        *self.last.lock() = Some(append.clone());
+        let mut unanswered = self.unanswered.lock();
+        while unanswered
+            .front()
+            .is_some_and(|a| a.clone().now_or_never().is_some_and(|r| r.is_ok()))
+        {
+            unanswered.pop_front();
+        }
+        unanswered.push_back(append.clone());
+        drop(unanswered);
         Pending {
             append,
             fenced: Arc::clone(&self.fenced),
@@ -510,11 +557,17 @@ impl Writer {
     }
 
     fn writer(&self) -> PyResult<Arc<LogWriter>> {
+        crate::same_process(self.pid, "Writer")?;
         self.open
             .lock()
             .as_ref()
             .map(|o| Arc::clone(&o.writer))
-            .ok_or_else(|| from_write(WriteError::Closed))
+            .ok_or_else(|| {
+                invalid(format!(
+                    "the writer of stream {} is closed; nothing was appended; open a new Writer",
+                    self.stream
+                ))
+            })
     }
 }
 

@@ -48,9 +48,20 @@ def test_async_follow_and_elector(store, stream):
             assert await e.wait(10) is not None
         follower = wormlog.AsyncReader(store, stream).follow()
         async with wormlog.AsyncWriter(store, stream, epoch=5) as w:
-            await w.append("seen")
-            event = await asyncio.wait_for(follower.__anext__(), 30)
-            await follower.aclose()
+            # The follower waits at the end of the (empty) log before the event exists.
+            waiting = asyncio.ensure_future(follower.__anext__())
+            await asyncio.sleep(0.5)
+            assert not waiting.done()
+            # Followers hold threads of their own: the default executor stays free for appends.
+            others = [wormlog.AsyncReader(store, stream).follow() for _ in range(8)]
+            nexts = [asyncio.ensure_future(o.__anext__()) for o in others]
+            await asyncio.sleep(0.2)
+            await asyncio.wait_for(w.append("seen"), 30)
+            event = await asyncio.wait_for(waiting, 30)
+            seen = [(await asyncio.wait_for(n, 30)).data for n in nexts]
+            assert seen == ["seen"] * len(nexts)
+            for o in [follower, *others]:
+                await o.aclose()
         return event
 
     assert asyncio.run(main()).data == "seen"

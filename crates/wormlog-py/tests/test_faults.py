@@ -34,3 +34,32 @@ def test_unanswered_puts_are_an_unknown_outcome(store, stream):
     with wormlog.Writer(store, stream, epoch=2) as w2:
         w2.append("after")
     assert [e.data for e in wormlog.Reader(store, stream).events()] == ["after"]
+
+
+def test_a_follow_with_timeouts_loses_no_event(store, stream):
+    """A follow whose waits time out again and again, while events trickle in: every event
+    is delivered once, in order (a timed-out wait must not drop an event it took)."""
+    import threading
+    import time
+
+    got = []
+    with wormlog.Writer(store, stream, epoch=1) as w:
+        follow = wormlog.Reader(store, stream).follow(timeout=0.01)
+
+        def produce():
+            for i in range(40):
+                w.append(i)
+                time.sleep(0.005)
+
+        t = threading.Thread(target=produce)
+        t.start()
+        deadline = time.monotonic() + 60
+        while len(got) < 40 and time.monotonic() < deadline:
+            try:
+                got.append(next(follow).data)
+            except TimeoutError:
+                pass
+        t.join()
+        follow.close()
+        assert next(follow, None) is None  # closed: the iteration ends
+    assert got == list(range(40))

@@ -1,9 +1,12 @@
 """The lease handing over between two Python processes."""
 
+import select
 import subprocess
 import sys
 import textwrap
 import time
+
+import pytest
 
 import wormlog
 
@@ -12,6 +15,7 @@ HOLDER = textwrap.dedent(
     import sys, time, wormlog
     url, stream, name, seconds = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
     store = wormlog.open_store(url)
+    print("started", flush=True)
     opts = wormlog.LeaseOptions(holder=name, duration=1.0)
     with wormlog.Writer(store, stream, lease=opts) as w:
         print("leading", w.epoch, flush=True)
@@ -34,10 +38,13 @@ def start(url, stream, name, seconds):
 
 def test_the_lease_hands_over_when_its_holder_is_killed(store_url, store, stream):
     a = start(store_url, stream, "proc-a", 60)
+    assert a.stdout.readline().split() == ["started"]
     assert a.stdout.readline().split()[0] == "leading"
     b = start(store_url, stream, "proc-b", 0.5)
-    time.sleep(1.0)
-    assert b.poll() is None  # waiting: a holds a live lease
+    assert b.stdout.readline().split() == ["started"]
+    time.sleep(1.5)  # longer than the lease's duration: a renews, so b must still wait
+    assert b.poll() is None
+    assert select.select([b.stdout], [], [], 0)[0] == []  # b has not printed "leading"
     a.kill()  # no release: b takes over once a's record goes a duration unrenewed
     a.wait()
     killed = time.monotonic()
@@ -87,3 +94,9 @@ def test_lease_steps(store, stream):
     a.renew()
     a.release()
     assert b.acquire(timeout=5) > epoch
+
+
+def test_a_bad_writer_setting_does_not_take_the_lease(store, stream, objects):
+    with pytest.raises(wormlog.InvalidInput, match="in_flight"):
+        wormlog.Writer(store, stream, lease=wormlog.LeaseOptions(holder="x"), in_flight=0)
+    assert objects() == []  # no lease record, no epoch used up

@@ -77,8 +77,8 @@ def test_append_expected_refuses_a_moved_log(store, stream):
         other = wormlog.Writer(store, stream, epoch=2)
         other.append("someone else")
         other.close()
-        with pytest.raises((wormlog.Conflict, wormlog.Fenced)):
-            w.append_expected([{"n": 2}], 2)
+        with pytest.raises(wormlog.Fenced):
+            w.append_expected([{"n": 2}], 2)  # epoch 2 holds the log now
     with wormlog.Writer(store, stream, epoch=3) as w:
         with pytest.raises(wormlog.Conflict, match="expected next seq 2"):
             w.append_expected([{"n": 2}], 2)
@@ -130,3 +130,51 @@ def test_a_blocked_call_does_not_hold_the_gil(store, stream):
         t.join(30)
         follow.close()
     assert [e.data for e in seen] == [{"wakes": "the follower"}]
+
+
+def test_a_closed_writer_refuses_definitely(store, stream):
+    w = wormlog.Writer(store, stream, epoch=1)
+    w.append("one")
+    w.close()
+    w.close()  # idempotent
+    with pytest.raises(wormlog.InvalidInput, match="is closed; nothing was appended"):
+        w.append("two")
+    assert [e.data for e in events(store, stream)] == ["one"]
+
+
+def test_flush_raises_the_first_failure(store, stream):
+    faulty = store.with_faults()
+    w = wormlog.Writer(faulty, stream, epoch=1)
+    w.append("committed")
+    faulty.fail_requests("put", "/log/", times=1_000_000)
+    pending = [w.append({"i": i}, wait=False) for i in range(3)]
+    with pytest.raises(wormlog.OutcomeUnknown):
+        w.flush()
+    assert all(p.done() for p in pending)
+    w.close()
+
+
+def test_numbers_are_written_as_python_writes_them(store, stream):
+    import enum
+    import json
+
+    class Color(enum.IntEnum):
+        RED = 1
+
+    class Loud(int):
+        def __str__(self):
+            return '1,"admin":true'
+
+        __repr__ = __str__
+
+    class Weird(float):
+        def __repr__(self):
+            return "Weird(0.5)"
+
+    data = {"c": Color.RED, "l": Loud(7), "w": Weird(0.5), "big": 1e16, "tiny": 5e-324, "t": True}
+    with wormlog.Writer(store, stream, epoch=1) as w:
+        w.append(data)
+        with pytest.raises(wormlog.InvalidInput, match="int"):
+            w.append(10 ** 5000)  # beyond Python's own digit limit for int -> str
+    (e,) = events(store, stream)
+    assert e.data_json == json.dumps({"c": 1, "l": 7, "w": 0.5, "big": 1e16, "tiny": 5e-324, "t": True}, separators=(",", ":"))

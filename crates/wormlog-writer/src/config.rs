@@ -298,7 +298,9 @@ impl WriterConfig {
         Some(cfg)
     }
 
-    pub(crate) fn validate(&self) -> Result<(), String> {
+    /// Checks the configuration as `LogWriter::open` does first, for a caller that must know
+    /// before it acts (say, takes a lease for the writer).
+    pub fn validate(&self) -> Result<(), String> {
         if self.epoch == 0 {
             return Err("the epoch must be at least 1".into());
         }

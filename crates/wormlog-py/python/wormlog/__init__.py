@@ -21,6 +21,7 @@ and its asyncio twins, ``AsyncWriter``, ``AsyncReader``, ``AsyncLeaderElector`` 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 from typing import Any, AsyncIterator, Iterable, List, Optional
 
 from ._native import (
@@ -98,10 +99,12 @@ class AsyncWriter:
         async with wormlog.AsyncWriter(store, "orders", epoch=1) as w:
             ack = await w.append({"order": "o-1"})
 
-    Concurrent ``append`` calls share segments (group commit). Opening and closing run on a
-    worker thread; a JSON append is handed to the writer on the loop's thread and awaited
-    without a thread of its own, and only a full writer (or a raw payload, which may be
-    uploaded as an attachment first) is handed over from a worker thread.
+    Concurrent ``append`` calls share segments (group commit), committed in the order they
+    were handed to the writer. Opening and closing run on a worker thread; a JSON append is
+    handed to the writer on the loop's thread and awaited without a thread of its own, and
+    only a full writer (or a raw payload, which may be uploaded as an attachment first) is
+    handed over from a worker thread, so under backpressure two concurrent appends may be
+    handed over in either order.
     """
 
     def __init__(self, store: Store, stream: str, **options: Any) -> None:
@@ -189,15 +192,22 @@ class AsyncReader:
     async def follow(self, from_seq: int = 0) -> AsyncIterator[Event]:
         """The events from ``from_seq``, then new ones as they come, until the loop ends
         (break, or cancellation, stops the follow)."""
-        follow = await asyncio.to_thread(self._reader.follow, from_seq)
+        # A thread of its own: a follow waits for as long as no event comes, and must not
+        # hold one of the default executor's few threads (which appends need) meanwhile.
+        loop = asyncio.get_running_loop()
+        thread = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="wormlog-follow")
+        follow = None
         try:
+            follow = await loop.run_in_executor(thread, self._reader.follow, from_seq)
             while True:
-                event = await asyncio.to_thread(next, follow, None)
+                event = await loop.run_in_executor(thread, next, follow, None)
                 if event is None:
                     return
                 yield event
         finally:
-            follow.close()
+            if follow is not None:
+                follow.close()
+            thread.shutdown(wait=False)
 
     async def get(self, seq: int) -> Optional[Event]:
         return await asyncio.to_thread(self._reader.get, seq)
