@@ -12,8 +12,7 @@ use wormlog_store::SystemClock;
 
 use crate::errors::{from_lease, invalid};
 use crate::store::Store;
-use crate::writer::seconds;
-use crate::{block, block_interruptible};
+use crate::{block, block_interruptible, seconds};
 
 /// The lease settings of a `Writer(..., lease=LeaseOptions(...))`: who holds it, how long a
 /// record stays valid without renewal, and how long to wait for it (None: as long as it

@@ -65,6 +65,12 @@ fn same_process(opened_in: u32, what: &str) -> PyResult<()> {
     )))
 }
 
+/// Seconds from Python as a duration; `InvalidInput` for negative or not finite.
+fn seconds(s: f64) -> PyResult<std::time::Duration> {
+    std::time::Duration::try_from_secs_f64(s)
+        .map_err(|_| errors::invalid(format!("{s} is not a duration in seconds (0 or more)")))
+}
+
 /// Runs `f` to completion with the GIL released.
 fn block<F>(py: Python<'_>, f: F) -> F::Output
 where

@@ -48,7 +48,7 @@ impl Reader {
     /// (call `next()` again to go on). Ctrl-C interrupts a wait.
     #[pyo3(signature = (from_seq = 0, timeout = None))]
     fn follow(&self, py: Python<'_>, from_seq: u64, timeout: Option<f64>) -> PyResult<Follow> {
-        let timeout = timeout.map(crate::writer::seconds).transpose()?;
+        let timeout = timeout.map(crate::seconds).transpose()?;
         let reader = Arc::clone(&self.reader);
         let (follow, stop) = block(py, async move {
             reader.follow(from_seq, FollowPolicy::default()).await

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use pyo3::prelude::*;
-use wormlog::store::{Fault, FaultStore, Op};
+use wormlog::store::{Fault, FaultPoint, FaultStore, Op};
 use wormlog::ObjectStore;
 
 use crate::errors::{from_url, invalid};
@@ -25,6 +25,23 @@ impl Store {
             root_prefix,
             faults: None,
         }
+    }
+
+    /// Plans `times` transient failures (503) of `op` on matching keys, at `point`.
+    fn inject(
+        &self,
+        op: &str,
+        key_contains: &str,
+        times: usize,
+        point: FaultPoint,
+    ) -> PyResult<()> {
+        let op = op_named(op)?;
+        let error = Fault::unavailable(op, key_contains);
+        self.faults()?.inject(Fault {
+            point,
+            ..Fault::before(op, key_contains, error, times)
+        });
+        Ok(())
     }
 
     fn faults(&self) -> PyResult<&FaultStore> {
@@ -86,22 +103,14 @@ impl Store {
     /// the store and take effect, but the caller gets a transient error (a lost response).
     #[pyo3(signature = (op, key_contains = "", times = 1))]
     fn lose_responses(&self, op: &str, key_contains: &str, times: usize) -> PyResult<()> {
-        let op = op_named(op)?;
-        let error = Fault::unavailable(op, key_contains);
-        self.faults()?
-            .inject(Fault::lost_response(op, key_contains, error, times));
-        Ok(())
+        self.inject(op, key_contains, times, FaultPoint::AfterCommit)
     }
 
     /// For tests: the next `times` requests of `op` on keys containing `key_contains` fail
     /// before they reach the store.
     #[pyo3(signature = (op, key_contains = "", times = 1))]
     fn fail_requests(&self, op: &str, key_contains: &str, times: usize) -> PyResult<()> {
-        let op = op_named(op)?;
-        let error = Fault::unavailable(op, key_contains);
-        self.faults()?
-            .inject(Fault::before(op, key_contains, error, times));
-        Ok(())
+        self.inject(op, key_contains, times, FaultPoint::Before)
     }
 
     /// For tests: how many requests of `op` on keys containing `key_contains` were sent.

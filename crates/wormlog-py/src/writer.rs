@@ -25,7 +25,7 @@ use wormlog_fencing::ElectorConfig;
 use crate::errors::{from_write, invalid, Fenced};
 use crate::lease::{lease_config, LeaseOptions};
 use crate::store::Store;
-use crate::{block, block_interruptible};
+use crate::{block, block_interruptible, seconds};
 
 /// An acknowledged event: it is in the log at `seq`, inside the segment at `slot`.
 #[pyclass(frozen, module = "wormlog", eq, get_all)]
@@ -140,12 +140,6 @@ pub(crate) struct Writer {
     fenced: Arc<AtomicBool>,
     stream: String,
     epoch: u64,
-}
-
-/// Seconds from Python as a duration; `InvalidInput` for negative or not finite.
-pub(crate) fn seconds(s: f64) -> PyResult<Duration> {
-    Duration::try_from_secs_f64(s)
-        .map_err(|_| invalid(format!("{s} is not a duration in seconds (0 or more)")))
 }
 
 /// A result for Python, noting a fence.
@@ -269,27 +263,26 @@ impl Writer {
                         return Err(interrupted);
                     }
                 };
-                let refused = match leads {
-                    Some(true) => None,
-                    Some(false) => Some(crate::errors::StoreError::new_err(format!(
+                let cfg = match leads {
+                    Some(true) => WriterConfig::from_leadership(stream, elector.watch()).ok_or_else(|| {
+                        crate::errors::StoreError::new_err(
+                            "the lease was lost right after it was acquired; nothing was written; try again",
+                        )
+                    }),
+                    Some(false) => Err(crate::errors::StoreError::new_err(format!(
                         "the lease of stream {stream} could not be taken: its elector stopped before it led; nothing was written; try again"
                     ))),
-                    None => Some(Fenced::new_err(format!(
+                    None => Err(Fenced::new_err(format!(
                         "the lease of stream {stream} was not acquired within {} s: another holder is live; nothing was written",
                         lease.wait.unwrap_or_default()
                     ))),
                 };
-                let cfg = match refused {
-                    None => WriterConfig::from_leadership(stream, elector.watch()),
-                    Some(_) => None,
-                };
-                let Some(mut cfg) = cfg else {
-                    block(py, elector.stop());
-                    return Err(refused.unwrap_or_else(|| {
-                        crate::errors::StoreError::new_err(
-                            "the lease was lost right after it was acquired; nothing was written; try again",
-                        )
-                    }));
+                let mut cfg = match cfg {
+                    Ok(cfg) => cfg,
+                    Err(refused) => {
+                        block(py, elector.stop());
+                        return Err(refused);
+                    }
                 };
                 tune(&mut cfg);
                 (cfg, Some(elector))
