@@ -100,3 +100,18 @@ def test_a_bad_writer_setting_does_not_take_the_lease(store, stream, objects):
     with pytest.raises(wormlog.InvalidInput, match="in_flight"):
         wormlog.Writer(store, stream, lease=wormlog.LeaseOptions(holder="x"), in_flight=0)
     assert objects() == []  # no lease record, no epoch used up
+
+
+def test_a_waiting_acquire_does_not_block_its_lease(store, stream):
+    import threading
+
+    holder = wormlog.Lease(store, stream, holder="holder", duration=30)
+    assert holder.try_acquire() is not None
+    waiter = wormlog.Lease(store, stream, holder="waiter", duration=30)
+    t = threading.Thread(target=lambda: pytest.raises(TimeoutError, waiter.acquire, timeout=4))
+    t.start()
+    time.sleep(0.5)
+    started = time.monotonic()
+    assert waiter.epoch is None  # answered while acquire() waits, not after it gives up
+    assert time.monotonic() - started < 2
+    t.join()

@@ -178,3 +178,26 @@ def test_numbers_are_written_as_python_writes_them(store, stream):
             w.append(10 ** 5000)  # beyond Python's own digit limit for int -> str
     (e,) = events(store, stream)
     assert e.data_json == json.dumps({"c": 1, "l": 7, "w": 0.5, "big": 1e16, "tiny": 5e-324, "t": True}, separators=(",", ":"))
+
+
+def test_a_forked_child_refuses_the_parents_writer(store, stream):
+    import os
+
+    with wormlog.Writer(store, stream, epoch=1) as w:
+        w.append("parent")
+        pid = os.fork()
+        if pid == 0:  # the child: the parent's writer refuses; a writer of its own works
+            code = 1
+            try:
+                try:
+                    w.append("child, through the parent's writer")
+                except wormlog.InvalidInput as e:
+                    if "before a fork" in str(e):
+                        with wormlog.Writer(store, stream, epoch=2) as own:
+                            own.append("child")
+                        code = 0
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        assert os.WEXITSTATUS(status) == 0
+    assert [e.data for e in events(store, stream)] == ["parent", "child"]
