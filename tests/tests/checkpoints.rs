@@ -41,7 +41,7 @@ async fn sizes(store: &Arc<dyn ObjectStore>) -> Vec<u64> {
 
 /// Audits the log against its checkpoints: no violation, and the tree holds `events`.
 async fn assert_audited(store: &Arc<dyn ObjectStore>, signer: &Signer, events: u64) {
-    let audit = tlog::audit_tree(Arc::clone(store), "", S, &signer.verifier(), None)
+    let audit = tlog::audit_tree(Arc::clone(store), "", S, &[signer.verifier()], None)
         .await
         .unwrap();
     assert_eq!(audit.violations, Vec::<String>::new());
@@ -190,12 +190,21 @@ async fn a_newer_checkpoint_of_another_key_stops_signing_unless_it_was_rotated(
         (Some(3), 0, None)
     );
     assert_eq!(status.passed_over.len(), 1, "{:?}", status.passed_over);
-    let audit = tlog::audit_tree(Arc::clone(&store), "", S, &new.verifier(), None)
+    let audit = tlog::audit_tree(Arc::clone(&store), "", S, &[new.verifier()], None)
         .await
         .unwrap();
     assert_eq!(audit.tree_size, 3);
     assert_eq!(audit.violations.len(), 1, "{:?}", audit.violations);
     assert!(audit.violations[0].contains("00000000000000000001"));
+    // The auditor who holds both keys: every checkpoint verifies under one of them.
+    let both = [old.verifier(), new.verifier()];
+    let audit = tlog::audit_tree(Arc::clone(&store), "", S, &both, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        (audit.checkpoints.len(), audit.violations),
+        (2, Vec::<String>::new())
+    );
     // Another log's checkpoint under the new key, copied in at a size this log never had.
     let elsewhere: Arc<dyn ObjectStore> = Arc::new(wormlog_store::MemoryStore::new());
     let mut cfg = writer_config(S, 1, "x");
@@ -230,7 +239,7 @@ async fn a_newer_checkpoint_of_another_key_stops_signing_unless_it_was_rotated(
             .contains("not this log"),
         "{status:?}"
     );
-    let audit = tlog::audit_tree(Arc::clone(&store), "", S, &new.verifier(), None)
+    let audit = tlog::audit_tree(Arc::clone(&store), "", S, &[new.verifier()], None)
         .await
         .unwrap();
     assert!(
@@ -402,7 +411,7 @@ async fn a_known_segment_above_unseen_events_is_read_first() {
             .await
             .unwrap()
             .unwrap();
-        let audit = tlog::audit_tree(Arc::clone(&store), "", S, &key.verifier(), None)
+        let audit = tlog::audit_tree(Arc::clone(&store), "", S, &[key.verifier()], None)
             .await
             .unwrap();
         match bug {

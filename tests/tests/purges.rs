@@ -268,9 +268,10 @@ async fn a_purged_orphan_stays_an_orphan(store: Arc<dyn ObjectStore>) {
     assert!(report.is_clean(), "{:?}", report.findings);
     assert_eq!(report.events, 3);
     // Its events were never leaves of the Merkle tree, and are not once it is purged.
-    let audit = wormlog_reader::tlog::audit_tree(Arc::clone(&store), "", S, &key.verifier(), None)
-        .await
-        .unwrap();
+    let audit =
+        wormlog_reader::tlog::audit_tree(Arc::clone(&store), "", S, &[key.verifier()], None)
+            .await
+            .unwrap();
     assert_eq!(audit.violations, Vec::<String>::new());
     assert_eq!(audit.tree_size, 3);
 }

@@ -507,4 +507,15 @@ fn an_appending_writer_signs_checkpoints_itself() {
         1,
         "does not verify under key example.com/audit",
     );
+    // The auditor holding both keys audits across the rotation: every checkpoint verifies.
+    let other_public = format!("{other_arg}.pub");
+    let both = env.run(&[
+        "verify",
+        "--key",
+        public.to_str().unwrap(),
+        "--key",
+        &other_public,
+    ]);
+    assert_exit(&both, 0);
+    assert!(stdout(&both).contains("merkle tree:"), "{}", stdout(&both));
 }

@@ -63,7 +63,7 @@ pub(crate) async fn read_everything(world: &World, rng: &mut SeededRng) -> Final
     let verify = verify(Arc::clone(&world.store), "", STREAM, false).await;
     let verifier = crate::world::signer().verifier();
     let tree =
-        wormlog_reader::tlog::audit_tree(Arc::clone(&world.store), "", STREAM, &verifier, None)
+        wormlog_reader::tlog::audit_tree(Arc::clone(&world.store), "", STREAM, &[verifier], None)
             .await;
     let keys = StreamKeys::new("", STREAM).expect("a valid stream");
     let index = PurgeIndex::load(&*world.store, &keys)

@@ -443,14 +443,39 @@ pub struct TreeAudit {
     pub violations: Vec<String>,
 }
 
+/// Opens a checkpoint note signed by any of `verifiers` (after a key rotation an auditor
+/// holds every key that signed); the error names them all.
+fn open_by_any(note: &str, verifiers: &[Verifier]) -> Result<Checkpoint, String> {
+    let mut first = None;
+    for verifier in verifiers {
+        match Checkpoint::open(note, verifier) {
+            Ok(cp) => return Ok(cp),
+            Err(e) => {
+                first.get_or_insert(e);
+            }
+        }
+    }
+    let names: Vec<&str> = verifiers.iter().map(Verifier::name).collect();
+    let keys = match names.as_slice() {
+        [one] => format!("key {one}"),
+        many => format!("any of the keys {}", many.join(", ")),
+    };
+    Err(match first {
+        Some(e) => format!("does not verify under {keys}: {e}"),
+        None => "cannot be checked: no verifier key was given".to_owned(),
+    })
+}
+
 /// Recomputes the tree over the whole log and checks every stored checkpoint against it
-/// (signature under `verifier`, root at its size), the stored leaf tiles against the
-/// recomputed leaves, and `trusted` (a checkpoint note obtained out of band) likewise.
+/// (signature under one of `verifiers`, root at its size), the stored leaf tiles against
+/// the recomputed leaves, and `trusted` (a checkpoint note obtained out of band) likewise.
+/// After a key rotation, pass every key that signed: a checkpoint none of them signed is a
+/// violation.
 pub async fn audit_tree(
     store: Arc<dyn ObjectStore>,
     root_prefix: &str,
     stream: &str,
-    verifier: &Verifier,
+    verifiers: &[Verifier],
     trusted: Option<&str>,
 ) -> Result<TreeAudit, TlogError> {
     // The events themselves are checked by `verify`'s own pass: this one parses none.
@@ -469,7 +494,7 @@ pub async fn audit_tree(
             }
             Err(e) => return Err(e),
         };
-        match Checkpoint::open(&note, verifier) {
+        match open_by_any(&note, verifiers) {
             Ok(cp) if cp.origin != origin(&keys) => audit.violations.push(format!(
                 "checkpoint {} speaks for another log ({}): it was copied in",
                 keys.checkpoint(size),
@@ -481,27 +506,20 @@ pub async fn audit_tree(
                 keys.checkpoint(size),
                 cp.size
             )),
-            Err(e) => audit.violations.push(format!(
-                "checkpoint {} does not verify under key {}: {e}",
-                keys.checkpoint(size),
-                verifier.name()
-            )),
+            Err(why) => audit
+                .violations
+                .push(format!("checkpoint {} {why}", keys.checkpoint(size))),
         }
     }
     if let Some(note) = trusted {
-        match Checkpoint::open(note, verifier) {
+        match open_by_any(note, verifiers) {
             Ok(cp) if cp.origin != origin(&keys) => audit.violations.push(format!(
                 "the trusted checkpoint speaks for another log ({}), not {}",
                 cp.origin,
                 origin(&keys)
             )),
             Ok(cp) => wanted.push((cp.size, "the trusted checkpoint".into(), cp)),
-            Err(e) => {
-                return Err(TlogError::Invalid(format!(
-                    "the trusted checkpoint does not verify under key {}: {e}",
-                    verifier.name()
-                )))
-            }
+            Err(why) => return Err(TlogError::Invalid(format!("the trusted checkpoint {why}"))),
         }
     }
     wanted.sort_by_key(|w| w.0);

@@ -31,9 +31,10 @@ pub(crate) struct VerifyArgs {
     /// Also recompute the log's Merkle tree and check every checkpoint against it with this
     /// verifier key (the .pub file from `wormlog keygen`, or the key itself): a rewritten,
     /// removed or reordered event below a checkpoint, or a checkpoint that does not verify,
-    /// is a violation.
+    /// is a violation. Repeatable: after a key rotation, give every key that signed (a
+    /// checkpoint verifies if one of them signed it).
     #[arg(long, value_name = "PUB")]
-    key: Option<String>,
+    key: Vec<String>,
 
     /// With --key: also check the log against this checkpoint, obtained out of band (from a
     /// witness, an email): catches a tail cut below it even if every stored checkpoint was
@@ -89,9 +90,10 @@ pub(crate) async fn run(ctx: &Context, args: VerifyArgs) -> CliResult<()> {
         store: ctx.store_url.clone(),
         ..report
     };
-    let tree = match &args.key {
-        Some(key) => Some(audit_tree(ctx, key, args.trusted_checkpoint.as_deref()).await?),
-        None => None,
+    let tree = if args.key.is_empty() {
+        None
+    } else {
+        Some(audit_tree(ctx, &args.key, args.trusted_checkpoint.as_deref()).await?)
     };
     if args.json {
         let mut doc = serde_json::to_value(&report).expect("reports serialise");
@@ -248,10 +250,13 @@ pub(crate) async fn run(ctx: &Context, args: VerifyArgs) -> CliResult<()> {
 /// The Merkle tree audit of `verify --key`.
 async fn audit_tree(
     ctx: &Context,
-    key: &str,
+    keys: &[String],
     trusted: Option<&std::path::Path>,
 ) -> CliResult<wormlog::reader::tlog::TreeAudit> {
-    let verifier = super::tlog::verifier(key)?;
+    let verifiers = keys
+        .iter()
+        .map(|key| super::tlog::verifier(key))
+        .collect::<CliResult<Vec<_>>>()?;
     let trusted = match trusted {
         Some(path) => Some(std::fs::read_to_string(path).map_err(|e| {
             CliError::usage(format!(
@@ -265,7 +270,7 @@ async fn audit_tree(
         Arc::clone(&ctx.store.store),
         &ctx.store.root_prefix,
         &ctx.stream,
-        &verifier,
+        &verifiers,
         trusted.as_deref(),
     )
     .await;
