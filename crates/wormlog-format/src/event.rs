@@ -394,6 +394,19 @@ pub fn hex_of(digest: &[u8; 32]) -> String {
     String::from_utf8(hex).expect("hex digits are ASCII")
 }
 
+/// 64 hex digits (either case) as the 32 bytes they spell; `None` for anything else.
+pub fn parse_hex32(hex: &str) -> Option<[u8; 32]> {
+    if hex.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (byte, pair) in out.iter_mut().zip(hex.as_bytes().chunks_exact(2)) {
+        let digit = |c: u8| (c as char).to_digit(16);
+        *byte = (digit(pair[0])? << 4 | digit(pair[1])?) as u8;
+    }
+    Some(out)
+}
+
 pub(crate) fn is_sha256_hex(s: &str) -> bool {
     s.len() == 64
         && s.bytes()
@@ -487,6 +500,24 @@ mod tests {
         let expected = String::from_utf8(fields.to_middle(0)).unwrap();
         assert_eq!(e.middle(), expected);
         payload.check().unwrap();
+    }
+
+    #[test]
+    fn hex_round_trips_and_refuses_what_is_not_64_digits() {
+        let digest: [u8; 32] = std::array::from_fn(|i| (i * 37 + 5) as u8);
+        assert_eq!(parse_hex32(&hex_of(&digest)), Some(digest));
+        assert_eq!(parse_hex32(&hex_of(&digest).to_uppercase()), Some(digest));
+        for bad in [
+            "",
+            "ab",
+            &"g".repeat(64),
+            &"a".repeat(63),
+            &"a".repeat(65),
+            &"é".repeat(32),
+            &"+f".repeat(32),
+        ] {
+            assert_eq!(parse_hex32(bad), None, "{bad:?}");
+        }
     }
 
     #[test]

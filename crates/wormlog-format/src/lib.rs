@@ -39,8 +39,8 @@ pub use codec::{
 };
 pub use error::FormatError;
 pub use event::{
-    attachment_key, hex_of, sha256_hex, validate_content_type, Event, EventMeta, FencingToken,
-    NewEvent, Payload, PayloadFacts,
+    attachment_key, hex_of, parse_hex32, sha256_hex, validate_content_type, Event, EventMeta,
+    FencingToken, NewEvent, Payload, PayloadFacts,
 };
 pub use header::{
     decode_header, is_pending, lowest_pending, SegmentHeader, SegmentKind, SegmentSpec,

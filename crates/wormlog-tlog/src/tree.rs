@@ -243,7 +243,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn hex(h: &Hash) -> String {
-        h.iter().map(|b| format!("{b:02x}")).collect()
+        wormlog_format::hex_of(h)
     }
 
     /// The leaves of the test vectors published with RFC 6962's reference code (the

@@ -206,14 +206,7 @@ async fn read_tiles(
 }
 
 fn parse_hash(hex: &str) -> Option<Hash> {
-    if hex.len() != 64 {
-        return None;
-    }
-    let mut out = [0u8; 32];
-    for (i, byte) in out.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
-    }
-    Some(out)
+    wormlog_format::parse_hex32(hex)
 }
 
 /// An inclusion proof, as `wormlog prove --seq` prints it.
