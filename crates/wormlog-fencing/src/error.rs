@@ -1,6 +1,6 @@
 //! Why a lease call failed.
 
-use wormlog_store::StoreError;
+use wormlog_store::{ErrorClass, StoreError};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LeaseError {
@@ -18,4 +18,16 @@ pub enum LeaseError {
     Config(String),
     #[error("the lease store failed: {0}")]
     Store(#[from] StoreError),
+}
+
+impl LeaseError {
+    /// Its [`ErrorClass`]: what the caller decides on.
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            LeaseError::Config(_) | LeaseError::NotHolder { .. } => ErrorClass::InvalidInput,
+            LeaseError::Lost { .. } => ErrorClass::Fenced,
+            LeaseError::Corrupt { .. } => ErrorClass::Integrity,
+            LeaseError::Store(e) => e.class(),
+        }
+    }
 }

@@ -1,5 +1,5 @@
-//! The exception hierarchy. Each Rust error maps to the class a caller decides on, with the
-//! command line's one-sentence message (the same classification as its exit codes):
+//! The exception hierarchy: one exception per [`ErrorClass`] of the library (the classes
+//! the command line's exit codes come from), with the command line's one-sentence message:
 //!
 //! ```text
 //!  WormlogError
@@ -15,7 +15,7 @@
 use pyo3::create_exception;
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
-use wormlog::store::StoreError as RustStoreError;
+use wormlog::store::ErrorClass;
 use wormlog::{ReadError, StoreUrlError, WriteError};
 use wormlog_fencing::LeaseError;
 
@@ -86,63 +86,30 @@ pub(crate) fn invalid(message: impl Into<String>) -> PyErr {
     InvalidInput::new_err(message.into())
 }
 
-pub(crate) fn from_write(e: WriteError) -> PyErr {
-    let message = e.to_string();
-    match e {
-        WriteError::Fenced { .. }
-        | WriteError::EpochConflict { .. }
-        | WriteError::LeadershipLost { .. } => Fenced::new_err(message),
-        WriteError::Conflict { .. } => Conflict::new_err(message),
-        WriteError::InvalidEvent(_)
-        | WriteError::Config(_)
-        | WriteError::EpochTooFarAhead { .. }
-        | WriteError::File { .. }
-        | WriteError::Store(RustStoreError::InvalidKey { .. }) => InvalidInput::new_err(message),
-        WriteError::Corrupt { .. }
-        | WriteError::Vanished { .. }
-        | WriteError::Gap { .. }
-        | WriteError::SlotDeleted { .. } => IntegrityError::new_err(message),
-        WriteError::OutcomeUnknown { .. } | WriteError::Poisoned { .. } | WriteError::Closed => {
-            OutcomeUnknown::new_err(message)
-        }
-        WriteError::UnsafeStore { .. } => UnsafeStore::new_err(message),
-        WriteError::Store(_) | WriteError::Full { .. } => StoreError::new_err(message),
+/// The exception of an error of `class`: one per class, so Python and the command line
+/// (whose exit codes come from the same classes) never disagree.
+fn raise(class: ErrorClass, message: String) -> PyErr {
+    match class {
+        ErrorClass::Fenced => Fenced::new_err(message),
+        ErrorClass::Conflict => Conflict::new_err(message),
+        ErrorClass::OutcomeUnknown => OutcomeUnknown::new_err(message),
+        ErrorClass::UnsafeStore => UnsafeStore::new_err(message),
+        ErrorClass::Integrity => IntegrityError::new_err(message),
+        ErrorClass::InvalidInput => InvalidInput::new_err(message),
+        _ => StoreError::new_err(message),
     }
+}
+
+pub(crate) fn from_write(e: WriteError) -> PyErr {
+    raise(e.class(), e.to_string())
 }
 
 pub(crate) fn from_read(e: ReadError) -> PyErr {
-    let message = e.to_string();
-    match e {
-        ReadError::Corrupt { .. }
-        | ReadError::SlotDeleted { .. }
-        | ReadError::Gap { .. }
-        | ReadError::Discontinuity { .. }
-        | ReadError::AttachmentMissing { .. }
-        | ReadError::PayloadMismatch { .. } => IntegrityError::new_err(message),
-        ReadError::Config(_) => InvalidInput::new_err(message),
-        ReadError::Store(RustStoreError::InvalidKey { .. }) => InvalidInput::new_err(message),
-        ReadError::Store(_) | ReadError::Output(_) | ReadError::Pending { .. } => {
-            StoreError::new_err(message)
-        }
-    }
+    raise(e.class(), e.to_string())
 }
 
 pub(crate) fn from_lease(e: LeaseError) -> PyErr {
-    let message = e.to_string();
-    match e {
-        LeaseError::Config(_) | LeaseError::NotHolder { .. } => InvalidInput::new_err(message),
-        LeaseError::Lost { .. } => Fenced::new_err(message),
-        LeaseError::Corrupt { .. } => IntegrityError::new_err(message),
-        LeaseError::Store(s) => from_store(s),
-    }
-}
-
-pub(crate) fn from_store(e: RustStoreError) -> PyErr {
-    let message = e.to_string();
-    match e {
-        RustStoreError::InvalidKey { .. } => InvalidInput::new_err(message),
-        _ => StoreError::new_err(message),
-    }
+    raise(e.class(), e.to_string())
 }
 
 pub(crate) fn from_url(e: StoreUrlError) -> PyErr {

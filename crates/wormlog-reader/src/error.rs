@@ -1,7 +1,7 @@
 //! Why a scan stopped.
 
 use wormlog_format::FormatError;
-use wormlog_store::StoreError;
+use wormlog_store::{ErrorClass, StoreError};
 
 /// A scan that cannot go on: the log is damaged here, or the store failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -61,4 +61,22 @@ pub enum ReadError {
 
     #[error("invalid reader configuration: {0}")]
     Config(String),
+}
+
+impl ReadError {
+    /// Its [`ErrorClass`]: what the caller decides on.
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            ReadError::Corrupt { .. }
+            | ReadError::SlotDeleted { .. }
+            | ReadError::Gap { .. }
+            | ReadError::Discontinuity { .. }
+            | ReadError::AttachmentMissing { .. }
+            | ReadError::PayloadMismatch { .. } => ErrorClass::Integrity,
+            ReadError::Config(_) => ErrorClass::InvalidInput,
+            // A writer is still filling the slots: try again, as after a store failure.
+            ReadError::Output(_) | ReadError::Pending { .. } => ErrorClass::Store,
+            ReadError::Store(e) => e.class(),
+        }
+    }
 }

@@ -70,7 +70,41 @@ pub enum StoreError {
     Foreign { key: String, reason: String },
 }
 
+/// What a caller decides on when a wormlog operation failed, whichever error type carries
+/// it ([`StoreError::class`], and the `class` of the reader's, writer's and lease's errors):
+/// the command line's exit codes and the Python package's exceptions are made from it, so
+/// that both classify every error the same way.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorClass {
+    /// A newer epoch holds the log, another writer shares ours, or the lease was lost: stop;
+    /// nothing more was written.
+    Fenced,
+    /// A conditional append found that another event came first: re-read and decide again.
+    Conflict,
+    /// The events may or may not be in the log (or the writer can take no more): a new
+    /// writer, which reads the tail, finds out.
+    OutcomeUnknown,
+    /// The store does not enforce what safety rests on (create-only writes, compare-and-swap).
+    UnsafeStore,
+    /// The store failed: unreachable, denied, retries exhausted.
+    Store,
+    /// The log is damaged: a corrupt, missing or rewritten object.
+    Integrity,
+    /// Bad arguments or data; nothing was stored.
+    InvalidInput,
+}
+
 impl StoreError {
+    /// Its [`ErrorClass`]: a key the store cannot take is the caller's input, anything else
+    /// the store's failure.
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            StoreError::InvalidKey { .. } => ErrorClass::InvalidInput,
+            _ => ErrorClass::Store,
+        }
+    }
+
     /// The variant's name, for metrics labels (`wormlog_s3_errors_total{kind}`).
     pub fn kind(&self) -> &'static str {
         match self {

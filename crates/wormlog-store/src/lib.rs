@@ -49,7 +49,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp, TokioClock};
-pub use error::{StoreError, StoreResult};
+pub use error::{ErrorClass, StoreError, StoreResult};
 pub use fault::{ChaosRule, Fault, FaultPoint, FaultStore, Op, RecordedRequest};
 pub use fs::{FsStep, FsStore};
 pub use key::{strip_etag_quotes, validate_key};

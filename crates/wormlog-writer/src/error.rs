@@ -1,7 +1,7 @@
 //! Why an append or an open failed, and whether its outcome is known.
 
 use wormlog_format::FormatError;
-use wormlog_store::StoreError;
+use wormlog_store::{ErrorClass, StoreError};
 
 /// An append or open that did not succeed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -99,6 +99,31 @@ pub enum WriteError {
 }
 
 impl WriteError {
+    /// Its [`ErrorClass`]: what the caller decides on.
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            WriteError::Fenced { .. }
+            | WriteError::EpochConflict { .. }
+            | WriteError::LeadershipLost { .. } => ErrorClass::Fenced,
+            WriteError::Conflict { .. } => ErrorClass::Conflict,
+            WriteError::InvalidEvent(_)
+            | WriteError::Config(_)
+            | WriteError::EpochTooFarAhead { .. }
+            | WriteError::File { .. } => ErrorClass::InvalidInput,
+            WriteError::Corrupt { .. }
+            | WriteError::Vanished { .. }
+            | WriteError::Gap { .. }
+            | WriteError::SlotDeleted { .. } => ErrorClass::Integrity,
+            // A poisoned or closed writer may have left its last appends unanswered.
+            WriteError::OutcomeUnknown { .. }
+            | WriteError::Poisoned { .. }
+            | WriteError::Closed => ErrorClass::OutcomeUnknown,
+            WriteError::UnsafeStore { .. } => ErrorClass::UnsafeStore,
+            WriteError::Full { .. } => ErrorClass::Store,
+            WriteError::Store(e) => e.class(),
+        }
+    }
+
     /// True when the events certainly are not in the log (I6): the caller may safely retry
     /// them with another writer. False when they may have landed.
     pub fn is_definite(&self) -> bool {

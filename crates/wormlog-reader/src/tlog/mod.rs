@@ -55,6 +55,18 @@ pub enum TlogError {
     Invalid(String),
 }
 
+impl TlogError {
+    /// Its [`wormlog_store::ErrorClass`]: a contradiction is an integrity finding.
+    pub fn class(&self) -> wormlog_store::ErrorClass {
+        match self {
+            TlogError::Read(e) => e.class(),
+            TlogError::Store(e) => e.class(),
+            TlogError::Tampered(_) => wormlog_store::ErrorClass::Integrity,
+            TlogError::Invalid(_) => wormlog_store::ErrorClass::InvalidInput,
+        }
+    }
+}
+
 /// The sizes of the stream's checkpoints, ascending.
 pub async fn checkpoint_sizes(
     store: &dyn ObjectStore,

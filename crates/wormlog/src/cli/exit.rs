@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use wormlog::{ReadError, WriteError};
-use wormlog_store::StoreError;
+use wormlog_store::{ErrorClass, StoreError};
 
 pub(crate) const OK: u8 = 0;
 /// A corrupt or missing segment, or any integrity violation.
@@ -52,61 +52,79 @@ impl CliError {
     }
 }
 
-impl From<WriteError> for CliError {
-    fn from(e: WriteError) -> CliError {
-        let code = match &e {
-            WriteError::Fenced { .. }
-            | WriteError::EpochConflict { .. }
-            | WriteError::LeadershipLost { .. } => FENCED,
-            WriteError::Conflict { .. }
-            | WriteError::InvalidEvent(_)
-            | WriteError::Config(_)
-            | WriteError::EpochTooFarAhead { .. }
-            | WriteError::File { .. } => USAGE,
-            WriteError::Corrupt { .. }
-            | WriteError::Vanished { .. }
-            | WriteError::Gap { .. }
-            | WriteError::SlotDeleted { .. } => VIOLATION,
-            WriteError::Store(StoreError::InvalidKey { .. }) => USAGE,
-            WriteError::OutcomeUnknown { .. }
-            | WriteError::UnsafeStore { .. }
-            | WriteError::Poisoned { .. }
-            | WriteError::Store(_)
-            | WriteError::Full { .. }
-            | WriteError::Closed => STORE,
-        };
-        CliError {
-            code,
-            message: e.to_string(),
-        }
+/// The exit code of an error of `class` (architecture.md): a conditional append's conflict
+/// is the caller's to resolve (usage), and a writer whose appends' outcome is unknown, like
+/// an unsafe store, leaves the caller to try again once the store is sorted out.
+pub(crate) fn code_of(class: ErrorClass) -> u8 {
+    match class {
+        ErrorClass::Fenced => FENCED,
+        ErrorClass::Conflict | ErrorClass::InvalidInput => USAGE,
+        ErrorClass::Integrity => VIOLATION,
+        ErrorClass::OutcomeUnknown | ErrorClass::UnsafeStore | ErrorClass::Store => STORE,
+        _ => STORE,
     }
 }
 
-impl From<ReadError> for CliError {
-    fn from(e: ReadError) -> CliError {
-        let code = match &e {
-            ReadError::Corrupt { .. }
-            | ReadError::SlotDeleted { .. }
-            | ReadError::Gap { .. }
-            | ReadError::Discontinuity { .. }
-            | ReadError::AttachmentMissing { .. }
-            | ReadError::PayloadMismatch { .. } => VIOLATION,
-            ReadError::Config(_) => USAGE,
-            // A writer is still filling the slots: try again, as after a store failure.
-            ReadError::Store(_) | ReadError::Output(_) | ReadError::Pending { .. } => STORE,
-        };
-        CliError {
-            code,
-            message: e.to_string(),
+/// The library's errors, each with the exit code of its [`ErrorClass`] and its sentence.
+macro_rules! classified {
+    ($($error:ty),*) => {$(
+        impl From<$error> for CliError {
+            fn from(e: $error) -> CliError {
+                CliError {
+                    code: code_of(e.class()),
+                    message: e.to_string(),
+                }
+            }
         }
-    }
+    )*};
 }
 
-impl From<StoreError> for CliError {
-    fn from(e: StoreError) -> CliError {
-        match e {
-            StoreError::InvalidKey { .. } => CliError::usage(e.to_string()),
-            e => CliError::store(e.to_string()),
+classified!(
+    WriteError,
+    ReadError,
+    StoreError,
+    wormlog_fencing::LeaseError,
+    wormlog::reader::tlog::TlogError
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn invalid_key() -> StoreError {
+        StoreError::InvalidKey {
+            key: "x/y".into(),
+            reason: "it clashes with an existing object or folder".into(),
         }
+    }
+
+    /// The same store error means the same exit code whoever carries it: a key the store
+    /// cannot take is bad input (2) from the reader too, not a store failure (4).
+    #[test]
+    fn a_store_error_keeps_its_exit_code_in_every_wrapper() {
+        let codes = [
+            CliError::from(invalid_key()).code,
+            CliError::from(ReadError::Store(invalid_key())).code,
+            CliError::from(WriteError::Store(invalid_key())).code,
+            CliError::from(wormlog_fencing::LeaseError::Store(invalid_key())).code,
+        ];
+        assert_eq!(codes, [USAGE; 4]);
+        let transient = StoreError::Transient {
+            op: "get",
+            key: "k".into(),
+            message: "HTTP 503".into(),
+        };
+        assert_eq!(CliError::from(ReadError::Store(transient)).code, STORE);
+    }
+
+    #[test]
+    fn each_class_has_its_documented_exit_code() {
+        let lost = wormlog_fencing::LeaseError::Lost { key: "k".into() };
+        assert_eq!(CliError::from(lost).code, FENCED);
+        assert_eq!(CliError::from(WriteError::Closed).code, STORE);
+        let bad = ReadError::Config("no stream".into());
+        assert_eq!(CliError::from(bad).code, USAGE);
+        let tampered = wormlog::reader::tlog::TlogError::Tampered("a forged checkpoint".into());
+        assert_eq!(CliError::from(tampered).code, VIOLATION);
     }
 }

@@ -4,10 +4,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
-use wormlog_fencing::{Acquire, Lease, LeaseConfig, LeaseError};
+use wormlog_fencing::{Acquire, Lease, LeaseConfig};
 use wormlog_store::SystemClock;
 
-use super::{CliError, CliResult, Context};
+use super::{CliResult, Context};
 
 #[derive(Args, Debug)]
 pub(crate) struct LeaseArgs {
@@ -65,20 +65,6 @@ impl HolderArgs {
 /// `wormlog-cli-<host>-<pid>-<random>`.
 pub(crate) fn default_process_id() -> String {
     wormlog_fencing::default_process_id("wormlog-cli")
-}
-
-impl From<LeaseError> for CliError {
-    fn from(e: LeaseError) -> CliError {
-        match e {
-            LeaseError::Config(_) | LeaseError::NotHolder { .. } => CliError::usage(e.to_string()),
-            LeaseError::Lost { .. } => CliError {
-                code: super::exit::FENCED,
-                message: e.to_string(),
-            },
-            LeaseError::Corrupt { .. } => CliError::violation(e.to_string()),
-            LeaseError::Store(s) => s.into(),
-        }
-    }
 }
 
 pub(crate) async fn run(ctx: &Context, args: LeaseArgs) -> CliResult<()> {

@@ -9,22 +9,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use clap::Args;
-use wormlog::reader::tlog::{self, TlogError};
+use wormlog::reader::tlog;
 use wormlog_store::{Clock as _, LockRequest, PutOptions, Retention};
 use wormlog_tlog::{Signer, Verifier};
 
 use super::{CliError, CliResult, Context};
-
-impl From<TlogError> for CliError {
-    fn from(e: TlogError) -> CliError {
-        match e {
-            TlogError::Read(e) => e.into(),
-            TlogError::Store(e) => e.into(),
-            TlogError::Tampered(m) => CliError::violation(m),
-            TlogError::Invalid(m) => CliError::usage(m),
-        }
-    }
-}
 
 #[derive(Args, Debug)]
 pub(crate) struct KeygenArgs {
