@@ -112,6 +112,10 @@ pub(crate) fn from_lease(e: LeaseError) -> PyErr {
     raise(e.class(), e.to_string())
 }
 
+pub(crate) fn from_tlog(e: wormlog::reader::tlog::TlogError) -> PyErr {
+    raise(e.class(), e.to_string())
+}
+
 pub(crate) fn from_url(e: StoreUrlError) -> PyErr {
     InvalidInput::new_err(e.to_string())
 }

@@ -26,6 +26,7 @@ mod json;
 mod lease;
 mod reader;
 mod store;
+mod tlog;
 mod writer;
 
 /// The runtime every call runs on: two workers, made at the first call in this process and
@@ -126,6 +127,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     errors::register(m)?;
     m.add_function(wrap_pyfunction!(store::open_store, m)?)?;
     m.add_function(wrap_pyfunction!(reader::verify, m)?)?;
+    m.add_function(wrap_pyfunction!(tlog::keygen, m)?)?;
+    m.add_function(wrap_pyfunction!(tlog::checkpoint, m)?)?;
     m.add_class::<store::Store>()?;
     m.add_class::<writer::Writer>()?;
     m.add_class::<writer::Appended>()?;

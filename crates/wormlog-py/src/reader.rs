@@ -236,15 +236,25 @@ impl Drop for Follow {
 
 /// Audits `stream`: every slot, every referenced attachment, and with `require_lock` every
 /// object's Object Lock. Returns the report as a dict (as `wormlog verify --json`), with
-/// `clean` True when it found no violation.
+/// `clean` True when it found no violation. With `keys` (verifier keys' text: every key
+/// that signed, after a rotation) the Merkle tree is recomputed and every checkpoint
+/// checked against it, and `trusted_checkpoint` (a note obtained out of band) too: the
+/// report gains `merkle_tree`, and its violations are the report's.
 #[pyfunction]
-#[pyo3(signature = (store, stream, require_lock = false))]
+#[pyo3(signature = (store, stream, require_lock = false, *, keys = Vec::new(), trusted_checkpoint = None))]
 pub(crate) fn verify<'py>(
     py: Python<'py>,
     store: &Store,
     stream: &str,
     require_lock: bool,
+    keys: Vec<String>,
+    trusted_checkpoint: Option<String>,
 ) -> PyResult<Bound<'py, PyAny>> {
+    if keys.is_empty() && trusted_checkpoint.is_some() {
+        return Err(invalid(
+            "trusted_checkpoint needs the keys that may have signed it (keys=[...])",
+        ));
+    }
     if stream.is_empty() {
         return Err(invalid("the stream name is empty"));
     }
@@ -258,14 +268,19 @@ pub(crate) fn verify<'py>(
         ),
     )
     .map_err(from_read)?;
+    let tree = if keys.is_empty() {
+        None
+    } else {
+        let trusted = trusted_checkpoint.as_deref();
+        Some(crate::tlog::audit(py, store, stream, &keys, trusted)?)
+    };
     let mut doc = serde_json::to_value(&report).expect("reports serialise");
-    doc["clean"] = serde_json::Value::Bool(report.is_clean());
-    doc["violations"] = serde_json::Value::Array(
-        report
-            .findings
-            .iter()
-            .map(|f| serde_json::Value::String(f.describe()))
-            .collect(),
-    );
+    let mut violations: Vec<String> = report.findings.iter().map(|f| f.describe()).collect();
+    if let Some(tree) = &tree {
+        violations.extend(tree.violations.iter().cloned());
+        doc["merkle_tree"] = serde_json::to_value(tree).expect("reports serialise");
+    }
+    doc["clean"] = serde_json::Value::Bool(report.is_clean() && violations.is_empty());
+    doc["violations"] = serde_json::to_value(&violations).expect("strings serialise");
     crate::json::from_json(py, &doc.to_string())
 }

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-from typing import Any, AsyncIterator, Iterable, List, Optional
+from typing import Any, AsyncIterator, Iterable, List, Optional, Sequence
 
 from ._native import (
     Appended,
@@ -43,6 +43,8 @@ from ._native import (
     WormlogError,
     Writer,
     __version__,
+    checkpoint,
+    keygen,
     open_store,
     verify,
 )
@@ -69,6 +71,8 @@ __all__ = [
     "WormlogError",
     "Writer",
     "__version__",
+    "checkpoint",
+    "keygen",
     "open_store",
     "verify",
     "verify_async",
@@ -243,6 +247,15 @@ class AsyncLeaderElector:
         return False
 
 
-async def verify_async(store: Store, stream: str, require_lock: bool = False) -> dict:
+async def verify_async(
+    store: Store,
+    stream: str,
+    require_lock: bool = False,
+    *,
+    keys: Sequence[str] = (),
+    trusted_checkpoint: Optional[str] = None,
+) -> dict:
     """``verify`` on a worker thread."""
-    return await asyncio.to_thread(verify, store, stream, require_lock)
+    return await asyncio.to_thread(
+        verify, store, stream, require_lock, keys=list(keys), trusted_checkpoint=trusted_checkpoint
+    )

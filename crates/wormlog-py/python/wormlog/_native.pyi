@@ -1,6 +1,6 @@
 """Type stubs of wormlog's compiled core (the Rust library, through PyO3)."""
 
-from typing import Any, Dict, Iterable, Iterator, List, Optional, Union
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
 __version__: str
 
@@ -188,6 +188,23 @@ class LeaderElector:
     def __enter__(self) -> "LeaderElector": ...
     def __exit__(self, *exc: Any) -> bool: ...
 
-def verify(store: Store, stream: str, require_lock: bool = False) -> Dict[str, Any]:
+def verify(
+    store: Store,
+    stream: str,
+    require_lock: bool = False,
+    *,
+    keys: Sequence[str] = (),
+    trusted_checkpoint: Optional[str] = None,
+) -> Dict[str, Any]:
     """The audit of ``stream``, as ``wormlog verify --json``, with ``clean`` and
-    ``violations``."""
+    ``violations``; with ``keys`` (verifier keys' text) also the Merkle tree audit
+    (``merkle_tree``), against ``trusted_checkpoint`` too when given."""
+
+def keygen(name: str) -> Tuple[str, str]:
+    """A new key pair: ``(signing_key, verifier_key)`` as text."""
+
+def checkpoint(
+    store: Store, stream: str, key: str, *, rotated_from: Sequence[str] = ()
+) -> Optional[Tuple[int, str]]:
+    """Signs a checkpoint of the log as it stands: ``(tree_size, note)``, or ``None`` when
+    no event came since the latest one."""

@@ -1,0 +1,106 @@
+//! Tamper evidence from Python: `keygen`, `checkpoint` (a signed checkpoint of the log as it
+//! stands), and the keys `verify` audits the Merkle tree with. Keys travel as their text
+//! encodings (a signing key `PRIVATE+KEY+NAME+HASH+BASE64`, a verifier `NAME+HASH+BASE64`,
+//! as `wormlog keygen` writes them); they are never printed, logged or put in a message.
+
+use std::sync::Arc;
+
+use pyo3::prelude::*;
+use wormlog::reader::tlog::{self, TreeAudit};
+use wormlog_store::PutOptions;
+use wormlog_tlog::{Signer, Verifier};
+
+use crate::block;
+use crate::errors::{from_tlog, invalid};
+use crate::store::Store;
+
+/// A new key pair named `name` (such as `example.com/invoices`): `(signing_key,
+/// verifier_key)` as text. Keep the signing key secret; give auditors the verifier key.
+#[pyfunction]
+pub(crate) fn keygen(name: &str) -> PyResult<(String, String)> {
+    let signer = Signer::generate(name).map_err(|e| invalid(format!("keygen: {e}")))?;
+    Ok((signer.encode(), signer.verifier().encode()))
+}
+
+/// Signs a checkpoint of `stream` as it stands with `key` (a signing key's text), after
+/// storing the tree's tiles: `(tree_size, note)`, or `None` when no event came since the
+/// latest checkpoint. `rotated_from`: verifier keys the signing key replaced.
+#[pyfunction]
+#[pyo3(signature = (store, stream, key, *, rotated_from = Vec::new()))]
+pub(crate) fn checkpoint(
+    py: Python<'_>,
+    store: &Store,
+    stream: &str,
+    key: &str,
+    rotated_from: Vec<String>,
+) -> PyResult<Option<(u64, String)>> {
+    let signer = signer(key)?;
+    let previous = rotated_from
+        .iter()
+        .map(|k| verifier(k))
+        .collect::<PyResult<Vec<_>>>()?;
+    let written = block(
+        py,
+        tlog::write_checkpoint_rotated(
+            Arc::clone(&store.store),
+            &store.root_prefix,
+            stream,
+            &signer,
+            &previous,
+            &PutOptions::default(),
+        ),
+    )
+    .map_err(from_tlog)?;
+    Ok(written.map(|(cp, note)| (cp.size, note)))
+}
+
+/// The tree audit `verify` adds for `keys`: a log the tree cannot be recomputed over (a
+/// corrupt or missing segment, which the report names too) is a violation of the tree, not
+/// an exception, as on the command line.
+pub(crate) fn audit(
+    py: Python<'_>,
+    store: &Store,
+    stream: &str,
+    keys: &[String],
+    trusted: Option<&str>,
+) -> PyResult<TreeAudit> {
+    let verifiers = keys
+        .iter()
+        .map(|k| verifier(k))
+        .collect::<PyResult<Vec<_>>>()?;
+    let audit = block(
+        py,
+        tlog::audit_tree(
+            Arc::clone(&store.store),
+            &store.root_prefix,
+            stream,
+            &verifiers,
+            trusted,
+        ),
+    );
+    match audit {
+        Ok(audit) => Ok(audit),
+        Err(e) if e.class() == wormlog_store::ErrorClass::Integrity => Ok(TreeAudit {
+            violations: vec![format!("the Merkle tree cannot be recomputed: {e}")],
+            ..TreeAudit::default()
+        }),
+        Err(e) => Err(from_tlog(e)),
+    }
+}
+
+fn signer(text: &str) -> PyResult<Signer> {
+    Signer::parse(text).map_err(|e| {
+        invalid(format!(
+            "the checkpoint key is not a signing key ({e}); pass the text of the private key from keygen"
+        ))
+    })
+}
+
+fn verifier(text: &str) -> PyResult<Verifier> {
+    // The text is never echoed: it may be a signing key passed by mistake.
+    Verifier::parse(text).map_err(|e| {
+        invalid(format!(
+            "a key given to verify is not a verifier key ({e}); pass the text of the .pub key from keygen"
+        ))
+    })
+}

@@ -1,0 +1,76 @@
+"""Signed checkpoints from Python: keygen, checkpoint, and verify's Merkle tree audit with
+the keys an auditor holds (across a key rotation) and a checkpoint obtained out of band."""
+
+import asyncio
+import os
+
+import pytest
+
+import wormlog
+
+
+def append(store, stream, n, start=0):
+    with wormlog.Writer(store, stream, epoch=1) as w:
+        for i in range(start, start + n):
+            w.append({"i": i})  # one segment each: append waits for its acknowledgement
+
+
+def test_checkpoints_are_audited_across_a_key_rotation(store, stream):
+    old_key, old_pub = wormlog.keygen("example.com/old")
+    new_key, new_pub = wormlog.keygen("example.com/new")
+    assert old_key.startswith("PRIVATE+KEY+example.com/old+") and old_pub.startswith("example.com/old+")
+    append(store, stream, 3)
+    size, note = wormlog.checkpoint(store, stream, old_key)
+    assert size == 3 and "\n3\n" in note and "— example.com/old " in note, note
+    assert wormlog.checkpoint(store, stream, old_key) is None  # nothing new to sign
+    append(store, stream, 2, start=3)
+    # The newest checkpoint is another key's: nothing is signed over it unless named.
+    with pytest.raises(wormlog.IntegrityError):
+        wormlog.checkpoint(store, stream, new_key)
+    size, _ = wormlog.checkpoint(store, stream, new_key, rotated_from=[old_pub])
+    assert size == 5
+    report = wormlog.verify(store, stream, keys=[new_pub])
+    assert not report["clean"], report
+    assert any("00000000000000000003" in v for v in report["violations"]), report["violations"]
+    report = wormlog.verify(store, stream, keys=[old_pub, new_pub])
+    assert report["clean"], report["violations"]
+    tree = report["merkle_tree"]
+    assert (tree["tree_size"], tree["checkpoints"], tree["violations"]) == (5, [3, 5], [])
+    assert len(tree["root_hash"]) == 64
+    assert "merkle_tree" not in wormlog.verify(store, stream)
+    both = asyncio.run(wormlog.verify_async(store, stream, keys=(old_pub, new_pub)))
+    assert both["clean"] and both["merkle_tree"]["checkpoints"] == [3, 5]
+
+
+def test_a_trusted_checkpoint_catches_a_removed_tail(tmp_path):
+    url = str(tmp_path / "store")
+    store = wormlog.open_store(url)
+    key, pub = wormlog.keygen("example.com/audit")
+    append(store, "t", 4)
+    _, note = wormlog.checkpoint(store, "t", key)
+    # Someone with write access removes the last segment and every checkpoint with it.
+    paths = [os.path.join(root, f) for root, _, files in os.walk(url) for f in files]
+    segments = sorted(p for p in paths if "/objects/t/log/" in p)
+    for path in [segments[-1]] + [p for p in paths if "/checkpoints/" in p]:
+        os.remove(path)
+    assert wormlog.verify(store, "t", keys=[pub])["clean"]  # nothing left to contradict
+    report = wormlog.verify(store, "t", keys=[pub], trusted_checkpoint=note)
+    assert not report["clean"]
+    assert any("removed" in v for v in report["violations"]), report["violations"]
+
+
+def test_bad_keys_are_refused_and_never_echoed(tmp_path):
+    store = wormlog.open_store(str(tmp_path / "store"))
+    key, pub = wormlog.keygen("example.com/audit")
+    append(store, "t", 1)
+    with pytest.raises(wormlog.InvalidInput):
+        wormlog.keygen("")
+    with pytest.raises(wormlog.InvalidInput, match="not a signing key"):
+        wormlog.checkpoint(store, "t", pub)
+    with pytest.raises(wormlog.InvalidInput, match="not a verifier key") as refused:
+        wormlog.verify(store, "t", keys=[key])  # the signing key, by mistake
+    assert key not in str(refused.value) and key.split("+")[-1] not in str(refused.value)
+    with pytest.raises(wormlog.InvalidInput, match="keys"):
+        wormlog.verify(store, "t", trusted_checkpoint="x")
+    assert wormlog.verify(store, "t")["clean"]  # nothing was written by the refusals
+    assert wormlog.verify(store, "t", keys=[pub])["merkle_tree"]["checkpoints"] == []
