@@ -104,3 +104,68 @@ fn verifier(text: &str) -> PyResult<Verifier> {
         ))
     })
 }
+
+/// The checkpoint policy of a `Writer` given `checkpoint_key=`: signed every `segments` of
+/// its segments and `secs` seconds after the last (the library's defaults otherwise), and at
+/// close. `None` without a key; the other settings without a key are refused.
+pub(crate) fn policy(
+    key: Option<&str>,
+    segments: Option<u64>,
+    secs: Option<f64>,
+    rotated_from: &[String],
+) -> PyResult<Option<wormlog_writer::CheckpointPolicy>> {
+    let Some(key) = key else {
+        if segments.is_some() || secs.is_some() || !rotated_from.is_empty() {
+            return Err(invalid(
+                "checkpoint_segments, checkpoint_seconds and checkpoint_rotated_from need checkpoint_key",
+            ));
+        }
+        return Ok(None);
+    };
+    let mut policy = wormlog_writer::CheckpointPolicy::new(signer(key)?);
+    if let Some(n) = segments {
+        if n == 0 {
+            return Err(invalid("checkpoint_segments must be 1 or more"));
+        }
+        policy.every_segments = n;
+    }
+    if let Some(s) = secs {
+        let every = crate::seconds(s)?;
+        if every.is_zero() {
+            return Err(invalid("checkpoint_seconds must be more than 0"));
+        }
+        policy.every = every;
+    }
+    policy.previous = rotated_from
+        .iter()
+        .map(|k| verifier(k))
+        .collect::<PyResult<Vec<_>>>()?;
+    Ok(Some(policy))
+}
+
+/// Before a writer with `policy` writes anything (before it takes a lease, too): the newest
+/// checkpoint must be its key's own or a replaced key's, so that a wrong key stores nothing.
+pub(crate) fn check_before_writing(
+    py: Python<'_>,
+    store: &Store,
+    stream: &str,
+    policy: &wormlog_writer::CheckpointPolicy,
+) -> PyResult<()> {
+    let keys =
+        wormlog::StreamKeys::new(&store.root_prefix, stream).map_err(|e| invalid(e.to_string()))?;
+    block(
+        py,
+        wormlog_writer::check_before_writing(&*store.store, keys, policy),
+    )
+    .map_err(from_tlog)
+}
+
+/// A writer's checkpoint status as a dict (`written`, `latest`, `failures`, `error`,
+/// `tampered`, `unsigned`, `passed_over`).
+pub(crate) fn status_dict<'py>(
+    py: Python<'py>,
+    status: &wormlog_writer::CheckpointStatus,
+) -> PyResult<Bound<'py, PyAny>> {
+    let json = serde_json::to_string(status).expect("statuses serialise");
+    crate::json::from_json(py, &json)
+}

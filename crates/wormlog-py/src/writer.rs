@@ -140,6 +140,8 @@ pub(crate) struct Writer {
     fenced: Arc<AtomicBool>,
     stream: String,
     epoch: u64,
+    /// With `checkpoint_key`: what the checkpointer left when the writer closed.
+    closed_checkpoints: Mutex<Option<wormlog::writer::CheckpointStatus>>,
 }
 
 /// A result for Python, noting a fence.
@@ -178,7 +180,7 @@ impl Writer {
     /// current one, unique to this writer), or under the stream's lease (`lease=`), which it
     /// keeps renewed and releases at close. Raises `Fenced` if a newer epoch holds the log.
     #[new]
-    #[pyo3(signature = (store, stream, *, epoch = None, lease = None, writer_id = None, in_flight = None, allow_epoch_jump = false, attach_above = None, one_per_segment = false))]
+    #[pyo3(signature = (store, stream, *, epoch = None, lease = None, writer_id = None, in_flight = None, allow_epoch_jump = false, attach_above = None, one_per_segment = false, checkpoint_key = None, checkpoint_segments = None, checkpoint_seconds = None, checkpoint_rotated_from = Vec::new()))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -191,8 +193,22 @@ impl Writer {
         allow_epoch_jump: bool,
         attach_above: Option<u64>,
         one_per_segment: bool,
+        checkpoint_key: Option<String>,
+        checkpoint_segments: Option<u64>,
+        checkpoint_seconds: Option<f64>,
+        checkpoint_rotated_from: Vec<String>,
     ) -> PyResult<Writer> {
+        let checkpoints = crate::tlog::policy(
+            checkpoint_key.as_deref(),
+            checkpoint_segments,
+            checkpoint_seconds,
+            &checkpoint_rotated_from,
+        )?;
+        if let Some(policy) = &checkpoints {
+            crate::tlog::check_before_writing(py, store, stream, policy)?;
+        }
         let tune = |cfg: &mut WriterConfig| {
+            cfg.checkpoints = checkpoints.clone();
             cfg.root_prefix = store.root_prefix.clone();
             if let Some(n) = in_flight {
                 cfg.in_flight = n;
@@ -315,7 +331,20 @@ impl Writer {
             fenced: Arc::new(AtomicBool::new(false)),
             stream: stream.to_owned(),
             epoch,
+            closed_checkpoints: Mutex::new(None),
         })
+    }
+
+    /// With `checkpoint_key`: what the writer's checkpointer has done (a dict: `written`,
+    /// `latest`, `failures`, `error`, `tampered`, `unsigned`, `passed_over`), final once the
+    /// writer is closed; `None` without checkpoints.
+    #[getter]
+    fn checkpoints<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let status = match &*self.open.lock() {
+            Some(open) => open.writer.checkpoints(),
+            None => self.closed_checkpoints.lock().clone(),
+        };
+        status.map(|s| crate::tlog::status_dict(py, &s)).transpose()
     }
 
     /// Appends one event: `data` is a JSON value (dict, list, str, number, bool, None) or
@@ -473,7 +502,10 @@ impl Writer {
     }
 
     /// Answers everything taken in, then releases the lease (if any, and not fenced).
-    /// Idempotent.
+    /// Idempotent. With checkpoints: a last one is signed first; if it could not be stored,
+    /// a `UserWarning` says how many events no checkpoint covers (the events are in the log;
+    /// `wormlog.checkpoint` signs them), and a checkpointer stopped by checkpoints that
+    /// contradict the log or the key raises `IntegrityError` (after the writer closed).
     fn close(&self, py: Python<'_>) -> PyResult<()> {
         let Some(open) = self.open.lock().take() else {
             return Ok(());
@@ -492,7 +524,7 @@ impl Writer {
                     }
                 }
             };
-            writer.close().await;
+            let checkpoints = writer.close().await;
             if let Some(elector) = open.elector {
                 if fenced {
                     elector.abandon();
@@ -500,10 +532,14 @@ impl Writer {
                     elector.stop().await;
                 }
             }
+            checkpoints
         };
         // Interruptible: another thread's call in progress may keep the writer shared.
-        block_interruptible(py, closing, None)?;
-        Ok(())
+        let Some(status) = block_interruptible(py, closing, None)?.flatten() else {
+            return Ok(());
+        };
+        *self.closed_checkpoints.lock() = Some(status.clone());
+        checkpoints_closed(py, &status)
     }
 
     fn __enter__(slf: Py<Self>) -> Py<Self> {
@@ -610,4 +646,38 @@ fn with_appended(py: Python<'_>, e: PyErr, acks: Vec<Appended>) -> PyErr {
         let _ = value.setattr("appended", list);
     }
     e
+}
+
+/// What a closed writer's checkpointer left, as the command line reports it: the events are
+/// in the log either way, so a last checkpoint that could not be stored is a warning, and a
+/// contradiction between the checkpoints and the log an `IntegrityError`.
+fn checkpoints_closed(py: Python<'_>, status: &wormlog::writer::CheckpointStatus) -> PyResult<()> {
+    match &status.error {
+        Some(why) if status.tampered => {
+            return Err(crate::errors::IntegrityError::new_err(format!(
+                "the events were appended, but the checkpointer stopped: {why}"
+            )))
+        }
+        Some(why) => warn(
+            py,
+            &format!("the events were appended, but the checkpointer stopped: {why}"),
+        )?,
+        None => {}
+    }
+    if status.unsigned > 0 {
+        warn(
+            py,
+            &format!(
+                "the events were appended, but the last checkpoint could not be stored ({} of them unsigned); run wormlog.checkpoint",
+                status.unsigned
+            ),
+        )?;
+    }
+    Ok(())
+}
+
+fn warn(py: Python<'_>, message: &str) -> PyResult<()> {
+    let category = py.get_type::<pyo3::exceptions::PyUserWarning>();
+    let message = std::ffi::CString::new(message).expect("no NUL in a message");
+    PyErr::warn(py, &category, &message, 1)
 }

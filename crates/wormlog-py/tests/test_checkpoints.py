@@ -74,3 +74,58 @@ def test_bad_keys_are_refused_and_never_echoed(tmp_path):
         wormlog.verify(store, "t", trusted_checkpoint="x")
     assert wormlog.verify(store, "t")["clean"]  # nothing was written by the refusals
     assert wormlog.verify(store, "t", keys=[pub])["merkle_tree"]["checkpoints"] == []
+
+
+def test_a_writer_signs_checkpoints_as_it_goes(store, stream):
+    key, pub = wormlog.keygen("example.com/writer")
+    with wormlog.Writer(store, stream, epoch=1, checkpoint_key=key, checkpoint_segments=2) as w:
+        for i in range(5):
+            w.append({"i": i})
+        live = w.checkpoints
+        assert live is not None and live["error"] is None, live
+    final = w.checkpoints
+    assert (final["latest"], final["unsigned"], final["tampered"]) == (5, 0, False), final
+    assert final["written"] >= 2, final  # after segments 2 and 4, and at close
+    report = wormlog.verify(store, stream, keys=[pub])
+    assert report["clean"] and report["merkle_tree"]["tree_size"] == 5, report["violations"]
+    with wormlog.Writer(store, stream, epoch=1) as plain:
+        assert plain.checkpoints is None
+
+
+def test_a_writer_with_another_key_writes_nothing(tmp_path):
+    url = str(tmp_path / "store")
+    store = wormlog.open_store(url)
+    key, pub = wormlog.keygen("example.com/a")
+    other, other_pub = wormlog.keygen("example.com/b")
+    append(store, "t", 2)
+    wormlog.checkpoint(store, "t", key)
+    before = sorted(os.path.join(r, f) for r, _, fs in os.walk(url) for f in fs)
+    with pytest.raises(wormlog.IntegrityError):
+        wormlog.Writer(store, "t", epoch=1, checkpoint_key=other)
+    with pytest.raises(wormlog.IntegrityError):
+        wormlog.Writer(store, "t", lease=wormlog.LeaseOptions(holder="h"), checkpoint_key=other)
+    assert sorted(os.path.join(r, f) for r, _, fs in os.walk(url) for f in fs) == before
+    with pytest.raises(wormlog.InvalidInput, match="need checkpoint_key"):
+        wormlog.Writer(store, "t", epoch=1, checkpoint_segments=5)
+    with pytest.raises(wormlog.InvalidInput, match="1 or more"):
+        wormlog.Writer(store, "t", epoch=1, checkpoint_key=key, checkpoint_segments=0)
+    # The rotation, named: the writer goes on from the old key's checkpoint.
+    with wormlog.Writer(store, "t", epoch=1, checkpoint_key=other, checkpoint_rotated_from=[pub]) as w:
+        w.append({"i": 2})
+    assert w.checkpoints["latest"] == 3 and w.checkpoints["passed_over"], w.checkpoints
+    assert wormlog.verify(store, "t", keys=[pub, other_pub])["clean"]
+
+
+def test_a_last_checkpoint_that_cannot_be_stored_is_a_warning(tmp_path):
+    plain = wormlog.open_store(str(tmp_path / "store"))
+    store = plain.with_faults()
+    key, _ = wormlog.keygen("example.com/a")
+    w = wormlog.Writer(store, "t", epoch=1, checkpoint_key=key)
+    w.append({"i": 0})
+    w.append({"i": 1})
+    store.fail_requests("put_if_absent", "/checkpoints/", times=1000)
+    with pytest.warns(UserWarning, match=r"2 of them unsigned\); run wormlog.checkpoint"):
+        w.close()
+    assert w.checkpoints["unsigned"] == 2 and w.checkpoints["failures"] >= 1, w.checkpoints
+    assert [e.data for e in wormlog.Reader(store, "t").events()] == [{"i": 0}, {"i": 1}]
+    assert wormlog.checkpoint(plain, "t", key)[0] == 2  # signed afterwards

@@ -124,6 +124,23 @@ pub(crate) fn start(
     (tx, Checkpointer { status, task })
 }
 
+/// What a writer's checkpointer would find first, checked before the writer writes anything:
+/// the stream's newest checkpoint is `policy`'s key's own, or one of a key it replaced
+/// ([`CheckpointPolicy::previous`]). The checkpointer finds the same in the background, but
+/// only after the writer's first appends; a command or a binding that checks first stores
+/// nothing under a wrong key. [`TlogError::Tampered`] when another key's (or a forged or
+/// copied) checkpoint is the newest.
+pub async fn check_before_writing(
+    store: &dyn ObjectStore,
+    keys: StreamKeys,
+    policy: &CheckpointPolicy,
+) -> Result<(), TlogError> {
+    let verifier = policy.signer.verifier();
+    Tree::resume(store, keys, &verifier, &policy.previous)
+        .await
+        .map(drop)
+}
+
 /// The wait after a failed read of the log, doubling to [`RETRY_MAX`].
 const RETRY_FIRST: std::time::Duration = std::time::Duration::from_secs(1);
 const RETRY_MAX: std::time::Duration = std::time::Duration::from_secs(60);

@@ -45,7 +45,7 @@ mod telemetry;
 mod writer;
 
 pub use attach::PART_SIZE;
-pub use checkpoints::CheckpointStatus;
+pub use checkpoints::{check_before_writing, CheckpointStatus};
 pub use config::{
     CheckpointPolicy, LockPolicy, PlantedBug, RetryPolicy, StopHook, WriterConfig,
     DEFAULT_ATTACH_ABOVE, DEFAULT_CHECKPOINT_EVERY, DEFAULT_CHECKPOINT_SEGMENTS,

@@ -89,7 +89,14 @@ class Writer:
         allow_epoch_jump: bool = False,
         attach_above: Optional[int] = None,
         one_per_segment: bool = False,
+        checkpoint_key: Optional[str] = None,
+        checkpoint_segments: Optional[int] = None,
+        checkpoint_seconds: Optional[float] = None,
+        checkpoint_rotated_from: Sequence[str] = (),
     ) -> None: ...
+    @property
+    def checkpoints(self) -> Optional[Dict[str, Any]]:
+        """With ``checkpoint_key``: what the checkpointer has done (final once closed)."""
     def append(
         self,
         data: Data,

@@ -108,12 +108,8 @@ async fn check_checkpoints(
 ) -> CliResult<()> {
     let keys = wormlog_format::StreamKeys::new(&ctx.store.root_prefix, &ctx.stream)
         .map_err(|e| CliError::usage(e.to_string()))?;
-    let verifier = policy.signer.verifier();
-    let resumed =
-        wormlog::reader::tlog::Tree::resume(&*ctx.store.store, keys, &verifier, &policy.previous)
-            .await;
-    match resumed {
-        Ok(_) => Ok(()),
+    match wormlog_writer::check_before_writing(&*ctx.store.store, keys, policy).await {
+        Ok(()) => Ok(()),
         Err(wormlog::reader::tlog::TlogError::Tampered(why)) => Err(CliError::violation(format!(
             "{why}; nothing was appended (after a key rotation, name the old key with --checkpoint-rotated-from)"
         ))),
