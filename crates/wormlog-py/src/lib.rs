@@ -24,6 +24,7 @@ mod errors;
 mod events;
 mod json;
 mod lease;
+mod lock;
 mod reader;
 mod store;
 mod tlog;

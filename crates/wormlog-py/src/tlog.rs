@@ -24,16 +24,26 @@ pub(crate) fn keygen(name: &str) -> PyResult<(String, String)> {
 
 /// Signs a checkpoint of `stream` as it stands with `key` (a signing key's text), after
 /// storing the tree's tiles: `(tree_size, note)`, or `None` when no event came since the
-/// latest checkpoint. `rotated_from`: verifier keys the signing key replaced.
+/// latest checkpoint. `rotated_from`: verifier keys the signing key replaced. The lock
+/// settings are the `Writer`'s, for the checkpoint and its tiles.
 #[pyfunction]
-#[pyo3(signature = (store, stream, key, *, rotated_from = Vec::new()))]
+#[pyo3(signature = (store, stream, key, *, rotated_from = Vec::new(), lock_mode = None, retain_days = None, legal_hold = false))]
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn checkpoint(
     py: Python<'_>,
     store: &Store,
     stream: &str,
     key: &str,
     rotated_from: Vec<String>,
+    lock_mode: Option<String>,
+    retain_days: Option<u32>,
+    legal_hold: bool,
 ) -> PyResult<Option<(u64, String)>> {
+    let lock = crate::lock::policy(lock_mode.as_deref(), retain_days)?;
+    let opts = PutOptions {
+        lock: crate::lock::request(lock, legal_hold),
+        ..PutOptions::default()
+    };
     let signer = signer(key)?;
     let previous = rotated_from
         .iter()
@@ -47,7 +57,7 @@ pub(crate) fn checkpoint(
             stream,
             &signer,
             &previous,
-            &PutOptions::default(),
+            &opts,
         ),
     )
     .map_err(from_tlog)?;

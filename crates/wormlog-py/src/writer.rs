@@ -180,7 +180,7 @@ impl Writer {
     /// current one, unique to this writer), or under the stream's lease (`lease=`), which it
     /// keeps renewed and releases at close. Raises `Fenced` if a newer epoch holds the log.
     #[new]
-    #[pyo3(signature = (store, stream, *, epoch = None, lease = None, writer_id = None, in_flight = None, allow_epoch_jump = false, attach_above = None, one_per_segment = false, checkpoint_key = None, checkpoint_segments = None, checkpoint_seconds = None, checkpoint_rotated_from = Vec::new()))]
+    #[pyo3(signature = (store, stream, *, epoch = None, lease = None, writer_id = None, in_flight = None, allow_epoch_jump = false, attach_above = None, one_per_segment = false, lock_mode = None, retain_days = None, legal_hold = false, checkpoint_key = None, checkpoint_segments = None, checkpoint_seconds = None, checkpoint_rotated_from = Vec::new()))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -193,11 +193,15 @@ impl Writer {
         allow_epoch_jump: bool,
         attach_above: Option<u64>,
         one_per_segment: bool,
+        lock_mode: Option<String>,
+        retain_days: Option<u32>,
+        legal_hold: bool,
         checkpoint_key: Option<String>,
         checkpoint_segments: Option<u64>,
         checkpoint_seconds: Option<f64>,
         checkpoint_rotated_from: Vec<String>,
     ) -> PyResult<Writer> {
+        let lock = crate::lock::policy(lock_mode.as_deref(), retain_days)?;
         let checkpoints = crate::tlog::policy(
             checkpoint_key.as_deref(),
             checkpoint_segments,
@@ -209,6 +213,8 @@ impl Writer {
         }
         let tune = |cfg: &mut WriterConfig| {
             cfg.checkpoints = checkpoints.clone();
+            cfg.lock = lock;
+            cfg.legal_hold = legal_hold;
             cfg.root_prefix = store.root_prefix.clone();
             if let Some(n) = in_flight {
                 cfg.in_flight = n;

@@ -89,6 +89,9 @@ class Writer:
         allow_epoch_jump: bool = False,
         attach_above: Optional[int] = None,
         one_per_segment: bool = False,
+        lock_mode: Optional[str] = None,
+        retain_days: Optional[int] = None,
+        legal_hold: bool = False,
         checkpoint_key: Optional[str] = None,
         checkpoint_segments: Optional[int] = None,
         checkpoint_seconds: Optional[float] = None,
@@ -211,7 +214,14 @@ def keygen(name: str) -> Tuple[str, str]:
     """A new key pair: ``(signing_key, verifier_key)`` as text."""
 
 def checkpoint(
-    store: Store, stream: str, key: str, *, rotated_from: Sequence[str] = ()
+    store: Store,
+    stream: str,
+    key: str,
+    *,
+    rotated_from: Sequence[str] = (),
+    lock_mode: Optional[str] = None,
+    retain_days: Optional[int] = None,
+    legal_hold: bool = False,
 ) -> Optional[Tuple[int, str]]:
     """Signs a checkpoint of the log as it stands: ``(tree_size, note)``, or ``None`` when
     no event came since the latest one."""

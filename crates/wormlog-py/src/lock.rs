@@ -1,0 +1,51 @@
+//! Object Lock settings from Python: `lock_mode="compliance"|"governance"` with
+//! `retain_days=N` (retention for every object written, from the moment of its put), and
+//! `legal_hold=True`, as the command line's `--lock-mode`, `--retain-days`, `--legal-hold`.
+//! Neither given leaves the bucket's default retention in force.
+
+use std::time::Duration;
+
+use pyo3::prelude::*;
+use wormlog::store::{Clock, LockRequest, Retention, RetentionMode, SystemClock};
+use wormlog_writer::LockPolicy;
+
+use crate::errors::invalid;
+
+/// The longest retention accepted, as on the command line: 100 years.
+const MAX_RETAIN_DAYS: u32 = 36_500;
+
+/// The retention asked for; `None` when neither setting is given.
+pub(crate) fn policy(mode: Option<&str>, retain_days: Option<u32>) -> PyResult<Option<LockPolicy>> {
+    let mode = match mode.map(str::to_ascii_lowercase).as_deref() {
+        None => None,
+        Some("compliance") => Some(RetentionMode::Compliance),
+        Some("governance") => Some(RetentionMode::Governance),
+        Some(other) => return Err(invalid(format!(
+            "lock_mode {other:?} is not an Object Lock mode; use \"compliance\" or \"governance\""
+        ))),
+    };
+    match (mode, retain_days) {
+        (None, None) => Ok(None),
+        (Some(mode), Some(days)) if (1..=MAX_RETAIN_DAYS).contains(&days) => Ok(Some(LockPolicy {
+            mode,
+            retain_for: Duration::from_secs(u64::from(days) * 86_400),
+        })),
+        (Some(_), Some(days)) => Err(invalid(format!(
+            "retain_days must be from 1 to {MAX_RETAIN_DAYS} (got {days})"
+        ))),
+        _ => Err(invalid(
+            "lock_mode and retain_days go together: give both, or neither for the bucket's default retention",
+        )),
+    }
+}
+
+/// The lock of one object put now under `policy` and `legal_hold`.
+pub(crate) fn request(policy: Option<LockPolicy>, legal_hold: bool) -> LockRequest {
+    LockRequest {
+        retention: policy.map(|p| Retention {
+            mode: p.mode,
+            retain_until: SystemClock::new().now().plus(p.retain_for),
+        }),
+        legal_hold,
+    }
+}
