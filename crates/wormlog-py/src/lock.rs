@@ -20,9 +20,11 @@ pub(crate) fn policy(mode: Option<&str>, retain_days: Option<u32>) -> PyResult<O
         None => None,
         Some("compliance") => Some(RetentionMode::Compliance),
         Some("governance") => Some(RetentionMode::Governance),
-        Some(other) => return Err(invalid(format!(
+        Some(other) => {
+            return Err(invalid(format!(
             "lock_mode {other:?} is not an Object Lock mode; use \"compliance\" or \"governance\""
-        ))),
+        )))
+        }
     };
     match (mode, retain_days) {
         (None, None) => Ok(None),

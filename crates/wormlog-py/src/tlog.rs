@@ -45,10 +45,7 @@ pub(crate) fn checkpoint(
         ..PutOptions::default()
     };
     let signer = signer(key)?;
-    let previous = rotated_from
-        .iter()
-        .map(|k| verifier(k))
-        .collect::<PyResult<Vec<_>>>()?;
+    let previous = verifiers(&rotated_from)?;
     let written = block(
         py,
         tlog::write_checkpoint_rotated(
@@ -74,10 +71,7 @@ pub(crate) fn audit(
     keys: &[String],
     trusted: Option<&str>,
 ) -> PyResult<TreeAudit> {
-    let verifiers = keys
-        .iter()
-        .map(|k| verifier(k))
-        .collect::<PyResult<Vec<_>>>()?;
+    let verifiers = verifiers(keys)?;
     let audit = block(
         py,
         tlog::audit_tree(
@@ -104,6 +98,10 @@ fn signer(text: &str) -> PyResult<Signer> {
             "the checkpoint key is not a signing key ({e}); pass the text of the private key from keygen"
         ))
     })
+}
+
+fn verifiers(texts: &[String]) -> PyResult<Vec<Verifier>> {
+    texts.iter().map(|t| verifier(t)).collect()
 }
 
 fn verifier(text: &str) -> PyResult<Verifier> {
@@ -146,10 +144,7 @@ pub(crate) fn policy(
         }
         policy.every = every;
     }
-    policy.previous = rotated_from
-        .iter()
-        .map(|k| verifier(k))
-        .collect::<PyResult<Vec<_>>>()?;
+    policy.previous = verifiers(rotated_from)?;
     Ok(Some(policy))
 }
 
