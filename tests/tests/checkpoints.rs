@@ -9,7 +9,7 @@ use std::time::Duration;
 use wormlog_format::StreamKeys;
 use wormlog_reader::tlog::{self, KnownSegment, Pushed, Tree, TreeBug};
 use wormlog_reader::LogReader;
-use wormlog_store::{Fault, FaultStore, ObjectStore, Op, PutOptions};
+use wormlog_store::{Fault, FaultStore, ObjectStore, Op, PutOptions, StoreError};
 use wormlog_tests::{on_every_local_store, writer_config, Plant};
 use wormlog_tlog::Signer;
 use wormlog_writer::{CheckpointPolicy, LogWriter, WriterConfig};
@@ -315,6 +315,54 @@ async fn a_failed_first_read_is_made_up(store: Arc<dyn ObjectStore>) {
     assert_audited(&store, &key, 6).await;
 }
 
+/// While the log cannot be read, the checkpointer reads it at most once per backoff (1 s,
+/// doubling), however many batches come meanwhile: they are in the log, and the next read
+/// takes them. The read is refused outright (403: the reader does not retry it), so without
+/// the backoff each of the 30 batches below would be a read, and a failure, of its own.
+async fn a_failing_read_is_tried_once_per_backoff(store: Arc<dyn ObjectStore>) {
+    let key = signer();
+    others_append(&store, 1, 0, 3).await;
+    let faults = Arc::new(FaultStore::new(Arc::clone(&store)));
+    let slot0 = StreamKeys::new("", S).unwrap().segment(0);
+    let denied = StoreError::Permanent {
+        op: "get",
+        key: slot0.clone(),
+        message: "HTTP 403 AccessDenied (injected)".into(),
+    };
+    faults.inject(Fault::before(Op::Get, &slot0, denied, usize::MAX));
+    let faulty: Arc<dyn ObjectStore> = Arc::clone(&faults) as Arc<dyn ObjectStore>;
+    let cfg = checkpointing(2, policy(&key, 1, Duration::from_secs(3600)));
+    let w = LogWriter::open(faulty, cfg).await.unwrap();
+    let started = tokio::time::Instant::now();
+    while w.checkpoints().unwrap().failures == 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the first read never failed"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let first_failed = tokio::time::Instant::now();
+    for i in 3..33 {
+        w.append("t", &i.to_string()).await.unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let failures = w.checkpoints().unwrap().failures;
+    // Reads after the first: one when each backoff (1 s, 2 s, 4 s, ...) has run out.
+    let waited = first_failed.elapsed().as_secs_f64();
+    let allowed = 1 + (waited + 1.0).log2().floor() as u64;
+    assert!(
+        failures <= allowed,
+        "{failures} failed reads for 30 batches in {waited:.2} s: the checkpointer did not back off"
+    );
+    faults.clear_faults();
+    let status = w.close().await.unwrap();
+    assert_eq!(
+        (status.latest, status.unsigned, status.error),
+        (Some(33), 0, None),
+        "the read tried once more at close takes every batch"
+    );
+}
+
 /// No checkpoint can be stored: the appends go on, each failure is counted, and the writer
 /// says at close how many of its events no checkpoint covers.
 async fn a_checkpoint_that_cannot_be_stored_is_reported_at_close(store: Arc<dyn ObjectStore>) {
@@ -353,6 +401,7 @@ on_every_local_store!(
     a_newer_checkpoint_of_another_key_stops_signing_unless_it_was_rotated,
     another_writers_events_during_the_open_are_leaves,
     a_failed_first_read_is_made_up,
+    a_failing_read_is_tried_once_per_backoff,
     a_leaves_only_reader_yields_the_parsing_readers_leaves,
 );
 
