@@ -156,3 +156,16 @@ def test_object_lock_settings_apply_to_segments_and_checkpoints(tmp_path):
         with pytest.raises(wormlog.InvalidInput, match=match):
             wormlog.checkpoint(store, "t", key, **bad)
     assert sorted(os.path.join(r, f) for r, _, fs in os.walk(url) for f in fs) == before
+
+
+def test_a_checkpoint_contradicted_while_writing_raises_at_close(store, stream):
+    key, _ = wormlog.keygen("example.com/a")
+    other, _ = wormlog.keygen("example.com/b")
+    w = wormlog.Writer(store, stream, epoch=1, checkpoint_key=key)
+    w.append({"i": 0})
+    w.append({"i": 1})
+    assert wormlog.checkpoint(store, stream, other)[0] == 2  # another signer, first
+    with pytest.raises(wormlog.IntegrityError, match="the events were appended, but the checkpointer stopped"):
+        w.close()
+    assert w.checkpoints["tampered"], w.checkpoints
+    assert [e.data for e in wormlog.Reader(store, stream).events()] == [{"i": 0}, {"i": 1}]

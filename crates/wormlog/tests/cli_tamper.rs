@@ -519,3 +519,56 @@ fn an_appending_writer_signs_checkpoints_itself() {
     assert_exit(&both, 0);
     assert!(stdout(&both).contains("merkle tree:"), "{}", stdout(&both));
 }
+
+/// A checkpoint of another key lands while a streaming append signs its own: the appended
+/// events stay (their acks were printed), but the checkpointer's last checkpoint contradicts
+/// the stored one, which is an integrity violation: exit 1, saying so, not a warning.
+#[test]
+fn a_checkpoint_contradicted_while_appending_exits_1() {
+    let env = Env::new();
+    let (key, _) = keys(&env);
+    let other = env.dir.path().join("other.key");
+    let o = env.run(&[
+        "keygen",
+        "--name",
+        "example.com/other",
+        "--out",
+        other.to_str().unwrap(),
+    ]);
+    assert_exit(&o, 0);
+    let mut child = env.spawn(&[
+        "append",
+        "--epoch",
+        "1",
+        "--streaming",
+        "--in-flight",
+        "1",
+        "--checkpoint-key",
+        key.to_str().unwrap(),
+    ]);
+    use std::io::{BufRead as _, Write as _};
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"{\"n\":0}\n{\"n\":1}\n").unwrap();
+    stdin.flush().unwrap();
+    let mut acks = std::io::BufReader::new(child.stdout.take().unwrap());
+    for _ in 0..2 {
+        let mut line = String::new();
+        acks.read_line(&mut line).unwrap();
+        assert!(
+            !line.is_empty(),
+            "the append ended before acknowledging its events"
+        );
+    }
+    // Both events are in the log; another signer checkpoints them first.
+    let planted = checkpoint(&env, &other);
+    assert!(planted.starts_with("checkpoint 2 of stream"), "{planted}");
+    drop(stdin);
+    let o = child.wait_with_output().unwrap();
+    let err = support::stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("the events were appended, but the checkpointer stopped"),
+        "{err}"
+    );
+    assert_exit(&env.run(&["verify"]), 0); // the events themselves are intact
+}
