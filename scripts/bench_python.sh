@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=$1 RAW=$2 OUT=$3
 QUICK=${4:-}
-python3 -m pip install -q --disable-pip-version-check ./crates/wormlog-py 2>&1 | grep -v 'as the .root. user' >&2 || true
+python3 -m pip install -q --disable-pip-version-check ./crates/wormlog-py 2>&1 | { grep -v 'as the .root. user' >&2 || true; }
 scripts/moto.sh start >&2
 eval "$(scripts/moto.sh env)"
 export AWS_ACCESS_KEY_ID="$WORMLOG_MOTO_ACCESS_KEY" AWS_SECRET_ACCESS_KEY="$WORMLOG_MOTO_SECRET_KEY" AWS_EC2_METADATA_DISABLED=true

@@ -64,7 +64,8 @@ say "the Python package: pip install ./crates/wormlog-py (maturin, a dev build),
 # A dev-profile wheel reuses the dependencies the test runs above already compiled: about a
 # minute instead of a ten-minute release build, and the suite runs as fast (it waits on the
 # servers, not on CPU). Users' `pip install` and scripts/bench_python.sh build release.
-MATURIN_PEP517_ARGS="--profile dev" python3 -m pip install -q --disable-pip-version-check ./crates/wormlog-py "pytest>=7" 2>&1 | grep -v 'as the .root. user' >&2 || true
+# pipefail: a failed build fails the run (grep's own status, nothing left to print, does not).
+MATURIN_PEP517_ARGS="--profile dev" python3 -m pip install -q --disable-pip-version-check ./crates/wormlog-py "pytest>=7" 2>&1 | { grep -v 'as the .root. user' >&2 || true; }
 python3 -c 'import wormlog' || { echo "scripts/test.sh: the wormlog Python package did not install" >&2; exit 1; }
 (
   eval "$(scripts/moto.sh env)"

@@ -73,6 +73,28 @@ fn seconds(s: f64) -> PyResult<std::time::Duration> {
         .map_err(|_| errors::invalid(format!("{s} is not a duration in seconds (0 or more)")))
 }
 
+/// A whole-number argument from `min` to `max` (a bool is not one), or `InvalidInput` naming
+/// it: Python's own OverflowError for a negative or huge value is no `WormlogError`.
+fn whole(
+    value: Option<&Bound<'_, PyAny>>,
+    name: &str,
+    min: u64,
+    max: u64,
+) -> PyResult<Option<u64>> {
+    let Some(value) = value else {
+        return Ok(None);
+    };
+    let n = (!value.is_instance_of::<pyo3::types::PyBool>())
+        .then(|| value.extract::<u64>().ok())
+        .flatten()
+        .filter(|n| (min..=max).contains(n));
+    n.map(Some).ok_or_else(|| {
+        errors::invalid(format!(
+            "{name} must be a whole number from {min} to {max} (got {value})"
+        ))
+    })
+}
+
 /// Runs `f` to completion with the GIL released.
 fn block<F>(py: Python<'_>, f: F) -> F::Output
 where

@@ -28,17 +28,20 @@ pub(crate) fn policy(mode: Option<&str>, retain_days: Option<u32>) -> PyResult<O
     };
     match (mode, retain_days) {
         (None, None) => Ok(None),
-        (Some(mode), Some(days)) if (1..=MAX_RETAIN_DAYS).contains(&days) => Ok(Some(LockPolicy {
+        (Some(mode), Some(days)) => Ok(Some(LockPolicy {
             mode,
             retain_for: Duration::from_secs(u64::from(days) * 86_400),
         })),
-        (Some(_), Some(days)) => Err(invalid(format!(
-            "retain_days must be from 1 to {MAX_RETAIN_DAYS} (got {days})"
-        ))),
         _ => Err(invalid(
             "lock_mode and retain_days go together: give both, or neither for the bucket's default retention",
         )),
     }
+}
+
+/// `retain_days` as a whole number of days in range.
+pub(crate) fn days(value: Option<&Bound<'_, PyAny>>) -> PyResult<Option<u32>> {
+    let days = crate::whole(value, "retain_days", 1, u64::from(MAX_RETAIN_DAYS))?;
+    Ok(days.map(|d| d as u32))
 }
 
 /// The lock of one object put now under `policy` and `legal_hold`.

@@ -36,10 +36,10 @@ pub(crate) fn checkpoint(
     key: &str,
     rotated_from: Vec<String>,
     lock_mode: Option<String>,
-    retain_days: Option<u32>,
+    retain_days: Option<&Bound<'_, PyAny>>,
     legal_hold: bool,
 ) -> PyResult<Option<(u64, String)>> {
-    let lock = crate::lock::policy(lock_mode.as_deref(), retain_days)?;
+    let lock = crate::lock::policy(lock_mode.as_deref(), crate::lock::days(retain_days)?)?;
     let opts = PutOptions {
         lock: crate::lock::request(lock, legal_hold),
         ..PutOptions::default()
@@ -108,7 +108,7 @@ fn verifier(text: &str) -> PyResult<Verifier> {
     // The text is never echoed: it may be a signing key passed by mistake.
     Verifier::parse(text).map_err(|e| {
         invalid(format!(
-            "a key given to verify is not a verifier key ({e}); pass the text of the .pub key from keygen"
+            "a key given is not a verifier key ({e}); pass the text of the .pub key from keygen"
         ))
     })
 }
@@ -132,17 +132,16 @@ pub(crate) fn policy(
     };
     let mut policy = wormlog_writer::CheckpointPolicy::new(signer(key)?);
     if let Some(n) = segments {
-        if n == 0 {
-            return Err(invalid("checkpoint_segments must be 1 or more"));
-        }
         policy.every_segments = n;
     }
     if let Some(s) = secs {
-        let every = crate::seconds(s)?;
-        if every.is_zero() {
-            return Err(invalid("checkpoint_seconds must be more than 0"));
+        // At most a year: the checkpointer adds it to a clock.
+        if !(s > 0.0 && s <= 365.0 * 86_400.0) {
+            return Err(invalid(format!(
+                "checkpoint_seconds must be more than 0 and at most a year (got {s})"
+            )));
         }
-        policy.every = every;
+        policy.every = crate::seconds(s)?;
     }
     policy.previous = verifiers(rotated_from)?;
     Ok(Some(policy))

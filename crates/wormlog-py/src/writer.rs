@@ -194,23 +194,27 @@ impl Writer {
         attach_above: Option<u64>,
         one_per_segment: bool,
         lock_mode: Option<String>,
-        retain_days: Option<u32>,
+        retain_days: Option<&Bound<'_, PyAny>>,
         legal_hold: bool,
         checkpoint_key: Option<String>,
-        checkpoint_segments: Option<u64>,
+        checkpoint_segments: Option<&Bound<'_, PyAny>>,
         checkpoint_seconds: Option<f64>,
         checkpoint_rotated_from: Vec<String>,
     ) -> PyResult<Writer> {
-        let lock = crate::lock::policy(lock_mode.as_deref(), retain_days)?;
+        let lock = crate::lock::policy(lock_mode.as_deref(), crate::lock::days(retain_days)?)?;
+        let checkpoint_segments =
+            crate::whole(checkpoint_segments, "checkpoint_segments", 1, u64::MAX)?;
         let checkpoints = crate::tlog::policy(
             checkpoint_key.as_deref(),
             checkpoint_segments,
             checkpoint_seconds,
             &checkpoint_rotated_from,
         )?;
-        if let Some(policy) = &checkpoints {
-            crate::tlog::check_before_writing(py, store, stream, policy)?;
-        }
+        // Once the arguments are checked, before anything is written (a lease included).
+        let check_checkpoints = |py: Python<'_>| match &checkpoints {
+            Some(policy) => crate::tlog::check_before_writing(py, store, stream, policy),
+            None => Ok(()),
+        };
         let tune = |cfg: &mut WriterConfig| {
             cfg.checkpoints = checkpoints.clone();
             cfg.lock = lock;
@@ -242,6 +246,9 @@ impl Writer {
                     writer_id.unwrap_or_else(|| wormlog_fencing::default_process_id("wormlog-py"));
                 let mut cfg = WriterConfig::new(stream, epoch, id);
                 tune(&mut cfg);
+                cfg.validate()
+                    .map_err(|e| from_write(WriteError::Config(e)))?;
+                check_checkpoints(py)?;
                 (cfg, None)
             }
             (None, Some(lease)) => {
@@ -258,6 +265,7 @@ impl Writer {
                 settings
                     .validate()
                     .map_err(|e| from_write(WriteError::Config(e)))?;
+                check_checkpoints(py)?;
                 let elector = {
                     let _entered = crate::runtime().enter();
                     LeaderElector::start(

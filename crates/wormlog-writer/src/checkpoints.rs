@@ -30,8 +30,8 @@ use tracing::{debug, error, warn};
 use uuid::Uuid;
 use wormlog_format::StreamKeys;
 use wormlog_reader::tlog::{KnownSegment, Pushed, TlogError, Tree};
-use wormlog_reader::{LogReader, ReadError};
-use wormlog_store::{Clock, LockRequest, ObjectStore, PutOptions, Retention};
+use wormlog_reader::LogReader;
+use wormlog_store::{Clock, ErrorClass, LockRequest, ObjectStore, PutOptions, Retention};
 
 use crate::{CheckpointPolicy, LockPolicy};
 
@@ -145,12 +145,10 @@ pub async fn check_before_writing(
 const RETRY_FIRST: std::time::Duration = std::time::Duration::from_secs(1);
 const RETRY_MAX: std::time::Duration = std::time::Duration::from_secs(60);
 
-/// Whether an error is the store's, worth trying again later.
+/// Whether an error is the store's, worth trying again later (a writer still filling
+/// slots included).
 fn transient(e: &TlogError) -> bool {
-    matches!(
-        e,
-        TlogError::Store(_) | TlogError::Read(ReadError::Store(_) | ReadError::Pending { .. })
-    )
+    e.class() == ErrorClass::Store
 }
 
 async fn run(job: Job, mut rx: mpsc::UnboundedReceiver<Acknowledged>) {
@@ -186,7 +184,11 @@ async fn run(job: Job, mut rx: mpsc::UnboundedReceiver<Acknowledged>) {
         state.take(&job, ack).await;
     }
     while open {
-        let due = state.last + job.policy.every;
+        // An interval too long to add (a huge --checkpoint-secs) means never by the clock.
+        let due = state
+            .last
+            .checked_add(job.policy.every)
+            .unwrap_or_else(|| state.last + std::time::Duration::from_secs(100 * 365 * 86_400));
         let grew = state
             .tree
             .as_ref()
@@ -394,16 +396,7 @@ impl State {
             job.status.lock().failures += 1;
         } else {
             // A contradiction, or a log the reader finds broken (as `verify` would).
-            let tampered = matches!(
-                e,
-                TlogError::Tampered(_)
-                    | TlogError::Read(
-                        ReadError::Corrupt { .. }
-                            | ReadError::Gap { .. }
-                            | ReadError::Discontinuity { .. }
-                            | ReadError::SlotDeleted { .. }
-                    )
-            );
+            let tampered = e.class() == ErrorClass::Integrity;
             self.stop(job, e.to_string(), tampered);
         }
     }

@@ -365,8 +365,12 @@ impl LogWriter {
             let _ = task.await;
         }
         let c = self.checkpointer.take()?;
-        let _ = c.task.await;
-        let status = c.status.lock().clone();
+        let ended = c.task.await;
+        let mut status = c.status.lock().clone();
+        if let Err(e) = ended {
+            // A bug, not a store failure: say so rather than report a clean close.
+            status.error = Some(format!("the checkpointer failed: {e}"));
+        }
         Some(status)
     }
 

@@ -367,6 +367,15 @@ fn bad_keys_and_asks_are_refused_with_nothing_written() {
         !support::stderr(&o).contains("PRIVATE"),
         "the key is never printed"
     );
+    // The signing key's text given where a verifier key goes: refused, and never echoed.
+    let secret = std::fs::read_to_string(&key).unwrap();
+    for flag in [["verify", "--key"], ["verify-proof", "--key"]] {
+        let o = env.run(&[flag[0], flag[1], secret.trim()]);
+        assert_exit_saying(&o, 2, "is not a verifier key");
+        let err = support::stderr(&o);
+        let base64 = secret.trim().splitn(5, '+').nth(4).unwrap();
+        assert!(!err.contains(base64), "the signing key was echoed: {err}");
+    }
 }
 
 #[test]
@@ -543,6 +552,8 @@ fn a_checkpoint_contradicted_while_appending_exits_1() {
         "--streaming",
         "--in-flight",
         "1",
+        "--checkpoint-secs",
+        "3600", // no checkpoint by the clock before the other signer's
         "--checkpoint-key",
         key.to_str().unwrap(),
     ]);

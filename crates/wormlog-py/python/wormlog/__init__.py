@@ -171,6 +171,11 @@ class AsyncWriter:
     async def flush(self) -> None:
         await asyncio.to_thread(self.writer.flush)
 
+    @property
+    def checkpoints(self) -> Optional[dict]:
+        """The checkpointer's status with ``checkpoint_key`` (``Writer.checkpoints``)."""
+        return self.writer.checkpoints
+
     def stats(self) -> dict:
         return self.writer.stats()
 
@@ -257,5 +262,5 @@ async def verify_async(
 ) -> dict:
     """``verify`` on a worker thread."""
     return await asyncio.to_thread(
-        verify, store, stream, require_lock, keys=list(keys), trusted_checkpoint=trusted_checkpoint
+        verify, store, stream, require_lock, keys=keys, trusted_checkpoint=trusted_checkpoint
     )

@@ -101,16 +101,21 @@ pub(crate) fn signer(path: Option<&Path>, flag: &str) -> CliResult<Signer> {
 
 /// A verifier key: the text of `key`, or the file it names.
 pub(crate) fn verifier(key: &str) -> CliResult<Verifier> {
-    let text = match std::fs::read_to_string(key) {
-        Ok(text) => text,
-        Err(_) if key.contains('+') => key.to_owned(),
+    // Key text given inline is never echoed: it may be a signing key passed by mistake.
+    let (text, named) = match std::fs::read_to_string(key) {
+        Ok(text) => (text, format!("the verifier key {key}")),
+        Err(_) if key.contains('+') => (key.to_owned(), "the verifier key given".to_owned()),
         Err(e) => {
             return Err(CliError::usage(format!(
                 "cannot read the verifier key {key} ({e}); pass the .pub file from `wormlog keygen` or the key itself"
             )))
         }
     };
-    Verifier::parse(&text).map_err(|e| CliError::usage(format!("{key}: {e}")))
+    Verifier::parse(&text).map_err(|e| {
+        CliError::usage(format!(
+            "{named} is not a verifier key ({e}); pass the .pub file from `wormlog keygen`"
+        ))
+    })
 }
 
 #[derive(Args, Debug)]
