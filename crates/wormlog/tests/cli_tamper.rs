@@ -11,18 +11,17 @@ use support::{assert_exit, assert_exit_saying, stdout, Env};
 
 /// A key pair in the test's directory: (signing key, verifier key).
 fn keys(env: &Env) -> (PathBuf, PathBuf) {
-    let key = env.dir.path().join("auditor.key");
-    let o = env.run(&[
-        "keygen",
-        "--name",
-        "example.com/audit",
-        "--out",
-        key.to_str().unwrap(),
-    ]);
+    key_pair(env, "example.com/audit", "auditor.key")
+}
+
+/// The key pair `name`, written to `file` and `file.pub` in the test's directory.
+fn key_pair(env: &Env, name: &str, file: &str) -> (PathBuf, PathBuf) {
+    let key = env.dir.path().join(file);
+    let o = env.run(&["keygen", "--name", name, "--out", key.to_str().unwrap()]);
     assert_exit(&o, 0);
     let public = PathBuf::from(format!("{}.pub", key.display()));
     assert!(
-        stdout(&o).starts_with("example.com/audit+"),
+        stdout(&o).starts_with(&format!("{name}+")),
         "{}",
         stdout(&o)
     );
@@ -171,18 +170,9 @@ fn proofs_from_checkpoints_verify_offline_and_independently() {
         1,
     );
     python_check(&forged, 1);
-    let other = env.dir.path().join("other.key");
-    assert_exit(
-        &env.run(&[
-            "keygen",
-            "--name",
-            "example.com/audit",
-            "--out",
-            other.to_str().unwrap(),
-        ]),
-        0,
-    );
-    let other_pub = format!("{}.pub", other.display());
+    // Another key of the same name: its signatures are not the checkpoint's.
+    let (_, other_pub) = key_pair(&env, "example.com/audit", "other.key");
+    let other_pub = other_pub.display().to_string();
     assert_exit_saying(
         &env.run(&[
             "verify-proof",
@@ -476,17 +466,7 @@ fn an_appending_writer_signs_checkpoints_itself() {
     // Another key: refused before anything is written, unless the old key is named as the
     // one it replaced (a rotation); then the writer passes over the old key's checkpoints,
     // says so, and signs its own, and the audit under the old key names the new one's.
-    let other = env.dir.path().join("other.key");
-    assert_exit(
-        &env.run(&[
-            "keygen",
-            "--name",
-            "example.com/other",
-            "--out",
-            other.to_str().unwrap(),
-        ]),
-        0,
-    );
+    let (other, other_pub) = key_pair(&env, "example.com/other", "other.key");
     let other_arg = other.to_str().unwrap();
     assert_exit_saying(
         &env.run(&["append", "--epoch", "1", "--checkpoint-key", other_arg, "5"]),
@@ -517,13 +497,12 @@ fn an_appending_writer_signs_checkpoints_itself() {
         "does not verify under key example.com/audit",
     );
     // The auditor holding both keys audits across the rotation: every checkpoint verifies.
-    let other_public = format!("{other_arg}.pub");
     let both = env.run(&[
         "verify",
         "--key",
         public.to_str().unwrap(),
         "--key",
-        &other_public,
+        other_pub.to_str().unwrap(),
     ]);
     assert_exit(&both, 0);
     assert!(stdout(&both).contains("merkle tree:"), "{}", stdout(&both));
@@ -536,15 +515,7 @@ fn an_appending_writer_signs_checkpoints_itself() {
 fn a_checkpoint_contradicted_while_appending_exits_1() {
     let env = Env::new();
     let (key, _) = keys(&env);
-    let other = env.dir.path().join("other.key");
-    let o = env.run(&[
-        "keygen",
-        "--name",
-        "example.com/other",
-        "--out",
-        other.to_str().unwrap(),
-    ]);
-    assert_exit(&o, 0);
+    let (other, _) = key_pair(&env, "example.com/other", "other.key");
     let mut child = env.spawn(&[
         "append",
         "--epoch",
