@@ -3,16 +3,11 @@
 //! `legal_hold=True`, as the command line's `--lock-mode`, `--retain-days`, `--legal-hold`.
 //! Neither given leaves the bucket's default retention in force.
 
-use std::time::Duration;
-
 use pyo3::prelude::*;
-use wormlog::store::{Clock, LockRequest, Retention, RetentionMode, SystemClock};
-use wormlog_writer::LockPolicy;
+use wormlog::store::{Clock, LockRequest, RetentionMode, SystemClock};
+use wormlog_writer::{LockPolicy, MAX_RETAIN_DAYS};
 
 use crate::errors::invalid;
-
-/// The longest retention accepted, as on the command line: 100 years.
-const MAX_RETAIN_DAYS: u32 = 36_500;
 
 /// The retention asked for; `None` when neither setting is given.
 pub(crate) fn policy(mode: Option<&str>, retain_days: Option<u32>) -> PyResult<Option<LockPolicy>> {
@@ -28,10 +23,7 @@ pub(crate) fn policy(mode: Option<&str>, retain_days: Option<u32>) -> PyResult<O
     };
     match (mode, retain_days) {
         (None, None) => Ok(None),
-        (Some(mode), Some(days)) => Ok(Some(LockPolicy {
-            mode,
-            retain_for: Duration::from_secs(u64::from(days) * 86_400),
-        })),
+        (Some(mode), Some(days)) => Ok(Some(LockPolicy::days(mode, days))),
         _ => Err(invalid(
             "lock_mode and retain_days go together: give both, or neither for the bucket's default retention",
         )),
@@ -46,11 +38,5 @@ pub(crate) fn days(value: Option<&Bound<'_, PyAny>>) -> PyResult<Option<u32>> {
 
 /// The lock of one object put now under `policy` and `legal_hold`.
 pub(crate) fn request(policy: Option<LockPolicy>, legal_hold: bool) -> LockRequest {
-    LockRequest {
-        retention: policy.map(|p| Retention {
-            mode: p.mode,
-            retain_until: SystemClock::new().now().plus(p.retain_for),
-        }),
-        legal_hold,
-    }
+    LockPolicy::request(policy, legal_hold, SystemClock::new().now())
 }

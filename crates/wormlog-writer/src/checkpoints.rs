@@ -31,7 +31,7 @@ use uuid::Uuid;
 use wormlog_format::StreamKeys;
 use wormlog_reader::tlog::{KnownSegment, Pushed, TlogError, Tree};
 use wormlog_reader::LogReader;
-use wormlog_store::{Clock, ErrorClass, LockRequest, ObjectStore, PutOptions, Retention};
+use wormlog_store::{Clock, ErrorClass, ObjectStore, PutOptions};
 
 use crate::{CheckpointPolicy, LockPolicy};
 
@@ -417,13 +417,7 @@ impl Job {
     /// The lock of every tile and checkpoint: the writer's, from now.
     fn put_options(&self) -> PutOptions {
         PutOptions {
-            lock: LockRequest {
-                retention: self.lock.map(|policy| Retention {
-                    mode: policy.mode,
-                    retain_until: self.clock.now().plus(policy.retain_for),
-                }),
-                legal_hold: self.legal_hold,
-            },
+            lock: LockPolicy::request(self.lock, self.legal_hold, self.clock.now()),
             ..PutOptions::default()
         }
     }

@@ -13,7 +13,7 @@ use wormlog_format::{
     encode_purge, encode_segment, NewEvent, PurgeRecord, SegmentKind, SegmentSpec, SegmentSummary,
     StreamKeys,
 };
-use wormlog_store::{LockRequest, ObjectStore, PutOptions, Retention, SeededRng, StoreError};
+use wormlog_store::{ObjectStore, PutOptions, SeededRng, StoreError};
 
 mod fence;
 use fence::Started;
@@ -23,6 +23,7 @@ mod slot_put;
 use crate::resolve::{decide, Resolution, WriterView};
 use crate::settle::{Settled, SlotAttempts};
 use crate::stats::StatsCells;
+use crate::LockPolicy;
 use crate::{WriteError, WriterConfig};
 
 /// A committed batch: where it landed and the seq of its first event.
@@ -751,13 +752,7 @@ impl Core {
     fn put_options(&self, summary: &SegmentSummary) -> PutOptions {
         // No retention asked for means the bucket default, never a weaker one: a legal hold
         // alone leaves retention to the bucket.
-        let lock = LockRequest {
-            retention: self.cfg.lock.map(|policy| Retention {
-                mode: policy.mode,
-                retain_until: self.cfg.clock.now().plus(policy.retain_for),
-            }),
-            legal_hold: self.cfg.legal_hold,
-        };
+        let lock = LockPolicy::request(self.cfg.lock, self.cfg.legal_hold, self.cfg.clock.now());
         PutOptions {
             metadata: summary.to_metadata(),
             lock,

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 use wormlog_fencing::FencingToken;
-use wormlog_store::{Clock, RetentionMode, SystemClock};
+use wormlog_store::{Clock, LockRequest, Retention, RetentionMode, SystemClock, Timestamp};
 
 /// How transient failures (409, 5xx, throttling, timeouts) are retried: capped exponential
 /// backoff with full jitter, at most `max_attempts` sends of one request.
@@ -41,6 +41,31 @@ pub struct LockPolicy {
     pub mode: RetentionMode,
     /// Retention from the moment of the put.
     pub retain_for: Duration,
+}
+
+/// The longest retention the command line and the Python package accept: 100 years.
+pub const MAX_RETAIN_DAYS: u32 = 36_500;
+
+impl LockPolicy {
+    /// Retention of `days` days in `mode`.
+    pub fn days(mode: RetentionMode, days: u32) -> LockPolicy {
+        LockPolicy {
+            mode,
+            retain_for: Duration::from_secs(u64::from(days) * 86_400),
+        }
+    }
+
+    /// The lock of one object put at `now` under `policy` (`None`: the bucket's default
+    /// retention, never a weaker one) and `legal_hold`.
+    pub fn request(policy: Option<LockPolicy>, legal_hold: bool, now: Timestamp) -> LockRequest {
+        LockRequest {
+            retention: policy.map(|p| Retention {
+                mode: p.mode,
+                retain_until: now.plus(p.retain_for),
+            }),
+            legal_hold,
+        }
+    }
 }
 
 /// Raw payloads above 256 KiB are stored as attachments by default.

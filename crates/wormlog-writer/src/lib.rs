@@ -50,7 +50,7 @@ pub use config::{
     CheckpointPolicy, LockPolicy, PlantedBug, RetryPolicy, StopHook, WriterConfig,
     DEFAULT_ATTACH_ABOVE, DEFAULT_CHECKPOINT_EVERY, DEFAULT_CHECKPOINT_SEGMENTS,
     DEFAULT_FENCE_AHEAD, DEFAULT_IN_FLIGHT, DEFAULT_MAX_UNACKED_BYTES, DEFAULT_PARTS_ABOVE,
-    MAX_EPOCH_JUMP, MAX_FENCE_AHEAD,
+    MAX_EPOCH_JUMP, MAX_FENCE_AHEAD, MAX_RETAIN_DAYS,
 };
 pub use error::WriteError;
 pub use resolve::{decide, Resolution, WriterView};

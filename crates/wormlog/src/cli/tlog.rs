@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use clap::Args;
 use wormlog::reader::tlog;
-use wormlog_store::{Clock as _, LockRequest, PutOptions, Retention};
+use wormlog_store::{Clock as _, PutOptions};
 use wormlog_tlog::{Signer, Verifier};
 
 use super::{CliError, CliResult, Context};
@@ -137,13 +137,11 @@ pub(crate) struct CheckpointArgs {
 
 pub(crate) async fn checkpoint(ctx: &Context, args: CheckpointArgs) -> CliResult<()> {
     let signer = signer(args.key.as_deref(), "--key")?;
-    let lock = LockRequest {
-        retention: args.lock.policy().map(|p| Retention {
-            mode: p.mode,
-            retain_until: wormlog_store::SystemClock::new().now().plus(p.retain_for),
-        }),
-        legal_hold: args.lock.legal_hold,
-    };
+    let lock = wormlog_writer::LockPolicy::request(
+        args.lock.policy(),
+        args.lock.legal_hold,
+        wormlog_store::SystemClock::new().now(),
+    );
     let opts = PutOptions {
         lock,
         ..PutOptions::default()

@@ -288,10 +288,7 @@ impl LockArgs {
     /// The retention asked for; `None` leaves the bucket's default in force.
     pub fn policy(&self) -> Option<LockPolicy> {
         match (self.lock_mode, self.retain_days) {
-            (Some(mode), Some(days)) => Some(LockPolicy {
-                mode,
-                retain_for: Duration::from_secs(u64::from(days) * 86_400),
-            }),
+            (Some(mode), Some(days)) => Some(LockPolicy::days(mode, days)),
             _ => None,
         }
     }
