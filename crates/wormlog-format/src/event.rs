@@ -239,29 +239,28 @@ impl NewEvent {
         bytes: &[u8],
     ) -> Result<NewEvent, FormatError> {
         validate_content_type(content_type).map_err(FormatError::EventData)?;
-        let payload = Payload {
-            content_type: content_type.to_owned(),
-            bytes: bytes.len() as u64,
-            sha256: sha256_hex(bytes),
-            base64: None,
-            attachment: None,
-        };
+        let sha256 = sha256_hex(bytes);
         let (event_type, time) = (event_type.into(), time.into());
-        let extra = bytes.len().div_ceil(3) * 4 + 16;
-        let fields = MiddleRef::new(&id, &event_type, &time, None, Some(&payload));
-        let mut middle = fields.to_middle(extra);
-        // `..,"sha256":"..."}` -> `..,"sha256":"...","base64":"..."}`, the order serde
-        // would write. Base64 needs no JSON escaping, so it goes straight into the line (the
-        // escaper, hashing once more and decoding it again to check were most of the cost).
-        middle.pop();
-        middle.extend_from_slice(b",\"base64\":\"");
+        let extra = bytes.len().div_ceil(3) * 4 + content_type.len() + 160;
+        let mut middle = MiddleRef::new(&id, &event_type, &time, None, None).to_middle(extra);
+        // `,"payload":{"content_type":..,"bytes":..,"sha256":"..","base64":".."}`, the line
+        // serde writes for a `Payload`, written by hand: the hex and the base64 need no JSON
+        // escaping, and the escaper, a `Payload` of owned strings, hashing once more and
+        // decoding the base64 again to check were most of an inline event's cost.
+        middle.extend_from_slice(b",\"payload\":{\"content_type\":");
+        push_json_string(&mut middle, content_type);
+        middle.extend_from_slice(b",\"bytes\":");
+        middle.extend_from_slice(bytes.len().to_string().as_bytes());
+        middle.extend_from_slice(b",\"sha256\":\"");
+        middle.extend_from_slice(sha256.as_bytes());
+        middle.extend_from_slice(b"\",\"base64\":\"");
         base64_simd::STANDARD.encode_append(bytes, &mut middle);
         middle.extend_from_slice(b"\"}");
         let text = String::from_utf8(middle).expect("serde_json and base64 write UTF-8");
         let facts = PayloadFacts {
-            content_type: payload.content_type,
-            bytes: payload.bytes,
-            sha256: payload.sha256,
+            content_type: content_type.to_owned(),
+            bytes: bytes.len() as u64,
+            sha256,
             attachment: None,
         };
         Ok(NewEvent {
@@ -394,6 +393,18 @@ pub fn hex_of(digest: &[u8; 32]) -> String {
     String::from_utf8(hex).expect("hex digits are ASCII")
 }
 
+/// `text` as a JSON string: as it is between quotes when it needs no escaping (a checked
+/// content type is printable ASCII, so only `"` and `\\` would), else through serde_json.
+fn push_json_string(out: &mut Vec<u8>, text: &str) {
+    if text.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) {
+        serde_json::to_writer(&mut *out, text).expect("a string serialises");
+    } else {
+        out.push(b'"');
+        out.extend_from_slice(text.as_bytes());
+        out.push(b'"');
+    }
+}
+
 /// 64 hex digits (either case) as the 32 bytes they spell; `None` for anything else.
 pub fn parse_hex32(hex: &str) -> Option<[u8; 32]> {
     if hex.len() != 64 {
@@ -487,19 +498,28 @@ mod tests {
     #[test]
     fn an_inline_line_is_what_serde_would_write() {
         let bytes: Vec<u8> = (0..=255u8).cycle().take(1000).collect();
-        let e = NewEvent::inline(Uuid::from_u128(7), "d\"q", "now", "text/plain", &bytes).unwrap();
-        let payload = Payload {
-            content_type: "text/plain".into(),
-            bytes: 1000,
-            sha256: sha256_hex(&bytes),
-            base64: Some(base64_simd::STANDARD.encode_to_string(&bytes)),
-            attachment: None,
-        };
-        let id = Uuid::from_u128(7);
-        let fields = MiddleRef::new(&id, "d\"q", "now", None, Some(&payload));
-        let expected = String::from_utf8(fields.to_middle(0)).unwrap();
-        assert_eq!(e.middle(), expected);
-        payload.check().unwrap();
+        for content_type in [
+            "text/plain",
+            "text/x\"q",
+            "a/b\\c; charset=\"utf-8\"",
+            "x/ ",
+        ] {
+            let e =
+                NewEvent::inline(Uuid::from_u128(7), "d\"q", "now", content_type, &bytes).unwrap();
+            let payload = Payload {
+                content_type: content_type.into(),
+                bytes: 1000,
+                sha256: sha256_hex(&bytes),
+                base64: Some(base64_simd::STANDARD.encode_to_string(&bytes)),
+                attachment: None,
+            };
+            let id = Uuid::from_u128(7);
+            let fields = MiddleRef::new(&id, "d\"q", "now", None, Some(&payload));
+            let expected = String::from_utf8(fields.to_middle(0)).unwrap();
+            assert_eq!(e.middle(), expected, "{content_type}");
+            assert_eq!(e.payload(), Some(&PayloadFacts::of(&payload)));
+            payload.check().unwrap();
+        }
     }
 
     #[test]
