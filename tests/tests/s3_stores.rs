@@ -282,6 +282,43 @@ async fn writer_stats_show_the_s3_requests_with_their_latency() {
     assert!(lists.requests >= 1, "{lists:?}");
 }
 
+/// Every request the store sends reaches the metrics (`wormlog_s3_requests_total` by
+/// operation), version listings too: they find every tail, and were left out once.
+#[test]
+fn every_s3_request_reaches_the_metrics_version_listings_too() {
+    use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let store = rt.block_on(MOTO.store(&Server::fresh_bucket("wl-metrics"), true));
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    // A thread-local recorder: the current-thread runtime polls everything on this thread.
+    metrics::with_local_recorder(&recorder, || {
+        rt.block_on(store.list_versions_after("ledger/log/", None))
+            .unwrap()
+    });
+    let lists = snapshotter
+        .snapshot()
+        .into_vec()
+        .into_iter()
+        .find_map(|(key, _, _, value)| {
+            let key = key.key();
+            let op = key
+                .labels()
+                .find(|l| l.key() == "op")
+                .map(|l| l.value().to_owned());
+            (key.name() == "wormlog_s3_requests_total" && op.as_deref() == Some("list"))
+                .then_some(value)
+        });
+    assert_eq!(
+        lists,
+        Some(DebugValue::Counter(1)),
+        "one version listing, counted"
+    );
+}
+
 #[tokio::test]
 async fn segments_can_be_written_with_sse_s3_encryption() {
     MOTO.require();

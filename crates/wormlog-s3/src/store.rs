@@ -225,11 +225,30 @@ impl S3Store {
         F: Future<Output = Result<T, SdkError<E, Response>>>,
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     {
+        self.call_unless(op, key, request, |_| None).await
+    }
+
+    /// [`S3Store::call`], where `expected` turns a failure the caller expects (a server's
+    /// NotImplemented for a feature it lacks) into an answer, counted as a request answered.
+    pub(crate) async fn call_unless<T, E, F>(
+        &self,
+        op: Op,
+        key: &str,
+        request: F,
+        expected: impl FnOnce(&SdkError<E, Response>) -> Option<T>,
+    ) -> StoreResult<T>
+    where
+        F: Future<Output = Result<T, SdkError<E, Response>>>,
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
         let started = tokio::time::Instant::now();
-        let result = request.await;
+        let answer = request.await;
         let latency = started.elapsed();
+        let result = match answer {
+            Ok(answer) => Ok(answer),
+            Err(e) => expected(&e).ok_or_else(|| classify(op, key, e)),
+        };
         self.stats.record(op, latency, result.is_err());
-        let result = result.map_err(|e| classify(op, key, e));
         // Metrics (a no-op without an exporter): every request by operation, its latency,
         // and failures by kind (a 412 on a create-only PUT is `already_exists`).
         metrics::counter!("wormlog_s3_requests_total", "op" => op.name()).increment(1);
@@ -816,10 +835,15 @@ impl ObjectStore for S3Store {
             .get_object_lock_configuration()
             .bucket(&self.config.bucket)
             .send();
-        let out = match req.await {
-            Ok(out) => out,
-            Err(e) if e.code() == Some("ObjectLockConfigurationNotFoundError") => return Ok(None),
-            Err(e) => return Err(classify(Op::Get, &self.config.bucket, e)),
+        let not_configured = |e: &SdkError<_, Response>| {
+            (e.code() == Some("ObjectLockConfigurationNotFoundError")).then_some(None)
+        };
+        let answer = async { req.await.map(Some) };
+        let Some(out) = self
+            .call_unless(Op::Get, &self.config.bucket, answer, not_configured)
+            .await?
+        else {
+            return Ok(None);
         };
         let rule = out
             .object_lock_configuration()
@@ -946,14 +970,14 @@ impl S3Store {
             .set_key_marker(marker.key)
             .set_version_id_marker(marker.version)
             .send();
-        let started = tokio::time::Instant::now();
-        let answer = req.await;
-        self.stats
-            .record(Op::List, started.elapsed(), answer.is_err());
-        let page = match answer {
-            Ok(page) => page,
-            Err(e) if e.code() == Some("NotImplemented") => return Ok(None),
-            Err(e) => return Err(classify(Op::List, prefix, e)),
+        let not_implemented =
+            |e: &SdkError<_, Response>| (e.code() == Some("NotImplemented")).then_some(None);
+        let answer = async { req.await.map(Some) };
+        let Some(page) = self
+            .call_unless(Op::List, prefix, answer, not_implemented)
+            .await?
+        else {
+            return Ok(None);
         };
         let version = |v: Option<&str>| v.filter(|v| *v != "null").map(str::to_owned);
         let mut out = Vec::new();
