@@ -148,7 +148,9 @@ pub struct NewEvent {
     id: Uuid,
     /// The line between `{"seq":N` and `,"meta":..`.
     middle: Box<str>,
-    payload: Option<PayloadFacts>,
+    /// Where the payload object starts in `middle` (it ends it), for a raw event: its facts
+    /// are read back from the line when asked for, so appending allocates none of them.
+    payload_at: Option<usize>,
     /// Where the JSON data starts in `middle`, for a JSON event.
     data_at: Option<usize>,
 }
@@ -195,6 +197,7 @@ impl<'a> MiddleRef<'a> {
     }
 }
 
+#[cfg(test)]
 impl PayloadFacts {
     fn of(payload: &Payload) -> PayloadFacts {
         PayloadFacts {
@@ -227,7 +230,7 @@ impl NewEvent {
         } else {
             raw
         };
-        Self::build(id, event_type.into(), time.into(), Some(&data), None, None)
+        Self::build(id, event_type.into(), time.into(), Some(&data), None)
     }
 
     /// A raw event whose bytes go inline, as base64 in the event line.
@@ -239,10 +242,11 @@ impl NewEvent {
         bytes: &[u8],
     ) -> Result<NewEvent, FormatError> {
         validate_content_type(content_type).map_err(FormatError::EventData)?;
-        let sha256 = sha256_hex(bytes);
+        let sha256: [u8; 32] = sha2::Sha256::digest(bytes).into();
         let (event_type, time) = (event_type.into(), time.into());
         let extra = bytes.len().div_ceil(3) * 4 + content_type.len() + 160;
         let mut middle = MiddleRef::new(&id, &event_type, &time, None, None).to_middle(extra);
+        let payload_at = middle.len() + b",\"payload\":".len();
         // `,"payload":{"content_type":..,"bytes":..,"sha256":"..","base64":".."}`, the line
         // serde writes for a `Payload`, written by hand: the hex and the base64 need no JSON
         // escaping, and the escaper, a `Payload` of owned strings, hashing once more and
@@ -252,21 +256,15 @@ impl NewEvent {
         middle.extend_from_slice(b",\"bytes\":");
         middle.extend_from_slice(bytes.len().to_string().as_bytes());
         middle.extend_from_slice(b",\"sha256\":\"");
-        middle.extend_from_slice(sha256.as_bytes());
+        push_hex(&mut middle, &sha256);
         middle.extend_from_slice(b"\",\"base64\":\"");
         base64_simd::STANDARD.encode_append(bytes, &mut middle);
         middle.extend_from_slice(b"\"}");
         let text = String::from_utf8(middle).expect("serde_json and base64 write UTF-8");
-        let facts = PayloadFacts {
-            content_type: content_type.to_owned(),
-            bytes: bytes.len() as u64,
-            sha256,
-            attachment: None,
-        };
         Ok(NewEvent {
             id,
             middle: text.into_boxed_str(),
-            payload: Some(facts),
+            payload_at: Some(payload_at),
             data_at: None,
         })
     }
@@ -299,8 +297,7 @@ impl NewEvent {
         payload: Payload,
     ) -> Result<NewEvent, FormatError> {
         payload.check().map_err(FormatError::EventData)?;
-        let facts = PayloadFacts::of(&payload);
-        Self::build(id, event_type, time, None, Some(&payload), Some(facts))
+        Self::build(id, event_type, time, None, Some(&payload))
     }
 
     fn build(
@@ -309,17 +306,21 @@ impl NewEvent {
         time: String,
         data: Option<&RawValue>,
         payload: Option<&Payload>,
-        facts: Option<PayloadFacts>,
     ) -> Result<NewEvent, FormatError> {
         let fields = MiddleRef::new(&id, &event_type, &time, data, payload);
         let extra = data.map_or(0, |d| d.get().len()) + payload.map_or(0, |_| 160);
         let middle = String::from_utf8(fields.to_middle(extra)).expect("serde_json writes UTF-8");
         // `"data"` is the last field written, so its value ends the middle.
         let data_at = data.map(|d| middle.len() - d.get().len());
+        // `"payload"` is the last field too; no string holds `,"payload":` unescaped.
+        let payload_at = payload.map(|_| {
+            let field = ",\"payload\":";
+            middle.rfind(field).expect("the payload was written") + field.len()
+        });
         Ok(NewEvent {
             id,
             middle: middle.into_boxed_str(),
-            payload: facts,
+            payload_at,
             data_at,
         })
     }
@@ -328,9 +329,26 @@ impl NewEvent {
         self.id
     }
 
-    /// What the raw payload is, for a raw event.
-    pub fn payload(&self) -> Option<&PayloadFacts> {
-        self.payload.as_ref()
+    /// What the raw payload is, for a raw event (read back from its line).
+    pub fn payload(&self) -> Option<PayloadFacts> {
+        /// The payload object's fields but its bytes, borrowed where no escape was written.
+        #[derive(Deserialize)]
+        struct Fields<'a> {
+            #[serde(borrow)]
+            content_type: std::borrow::Cow<'a, str>,
+            bytes: u64,
+            sha256: &'a str,
+            #[serde(default)]
+            attachment: Option<&'a str>,
+        }
+        let at = self.payload_at?;
+        let f: Fields = serde_json::from_str(&self.middle[at..]).expect("the line's own payload");
+        Some(PayloadFacts {
+            content_type: f.content_type.into_owned(),
+            bytes: f.bytes,
+            sha256: f.sha256.to_owned(),
+            attachment: f.attachment.map(str::to_owned),
+        })
     }
 
     /// The JSON data exactly as it will be stored, for a JSON event.
@@ -382,15 +400,20 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 
 /// 32 bytes as 64 lowercase hex digits.
 pub fn hex_of(digest: &[u8; 32]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    // Bytes first, one check at the end: pushing chars one by one was a tenth of the cost
-    // of an inline raw event.
-    let mut hex = vec![0u8; 64];
-    for (pair, b) in hex.chunks_exact_mut(2).zip(digest) {
-        pair[0] = DIGITS[(b >> 4) as usize];
-        pair[1] = DIGITS[(b & 0xf) as usize];
-    }
+    let mut hex = Vec::with_capacity(64);
+    push_hex(&mut hex, digest);
     String::from_utf8(hex).expect("hex digits are ASCII")
+}
+
+/// Appends 32 bytes as 64 lowercase hex digits: bytes first, one UTF-8 check by the caller
+/// (pushing chars one by one was a tenth of the cost of an inline raw event).
+fn push_hex(out: &mut Vec<u8>, digest: &[u8; 32]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    out.extend(
+        digest
+            .iter()
+            .flat_map(|b| [DIGITS[(b >> 4) as usize], DIGITS[(b & 0xf) as usize]]),
+    );
 }
 
 /// `text` as a JSON string: as it is between quotes when it needs no escaping (a checked
@@ -517,7 +540,7 @@ mod tests {
             let fields = MiddleRef::new(&id, "d\"q", "now", None, Some(&payload));
             let expected = String::from_utf8(fields.to_middle(0)).unwrap();
             assert_eq!(e.middle(), expected, "{content_type}");
-            assert_eq!(e.payload(), Some(&PayloadFacts::of(&payload)));
+            assert_eq!(e.payload(), Some(PayloadFacts::of(&payload)));
             payload.check().unwrap();
         }
     }

@@ -232,6 +232,7 @@ impl Acks {
             self.locks.insert(a.slot, lock);
         }
         let facts = e.and_then(NewEvent::payload);
+        let facts = facts.as_ref();
         let json = e.and_then(NewEvent::stored_json).unwrap_or_default();
         let ack = JsonAck {
             seq: a.seq,
