@@ -130,6 +130,18 @@ for round in $(seq 1 "$ROUNDS"); do
   "$BIN" --store "$STORE" bench --mode document --file "$DOC" --json >"$RAW/document-$round.json"
   "$BIN" --store "$STORE" bench --mode document-put --file "$DOC" --json >"$RAW/document-put-$round.json"
 done
+# The SHA-256 of the file alone (OpenSSL's, through Python: as fast as wormlog's sha2 on
+# SHA-NI): the part of an append that must come before its PUT (the key is the hash).
+python3 - "$DOC" >"$RAW/document-sha256.json" <<'PY'
+import hashlib, json, statistics, sys, time
+data = open(sys.argv[1], "rb").read()
+times = []
+for _ in range(5):
+    t = time.perf_counter()
+    hashlib.sha256(data).digest()
+    times.append(time.perf_counter() - t)
+print(json.dumps({"secs": statistics.median(times), "bytes": len(data)}))
+PY
 for round in 1 2 3; do
   say "100 MB document in 8 MiB parts, round $round of 3"
   "$BIN" --store "$STORE" bench --mode document --file "$DOC" --parts-above 1048576 --json >"$RAW/document-parts-$round.json"

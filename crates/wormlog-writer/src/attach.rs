@@ -91,7 +91,14 @@ impl LogWriter {
             return self.raw_event(event_type, content_type, bytes).await;
         }
         let hashed = async {
-            match sha256_of_file(path).await.map_err(file_error)? {
+            let started = std::time::Instant::now();
+            let hashed = sha256_of_file(path).await;
+            tracing::debug!(
+                bytes = len,
+                elapsed_us = started.elapsed().as_micros() as u64,
+                "hashed the file"
+            );
+            match hashed.map_err(file_error)? {
                 (digest, read) if read == len => Ok(digest),
                 _ => Err(file_error(std::io::Error::other(
                     "it changed size while it was read; append it again once it is complete",
