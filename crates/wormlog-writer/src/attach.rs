@@ -91,11 +91,12 @@ impl LogWriter {
             return self.raw_event(event_type, content_type, bytes).await;
         }
         let hashed = async {
-            let started = std::time::Instant::now();
+            let started = self.clock.monotonic();
             let hashed = sha256_of_file(path).await;
+            let elapsed = self.clock.monotonic().saturating_sub(started);
             tracing::debug!(
                 bytes = len,
-                elapsed_us = started.elapsed().as_micros() as u64,
+                elapsed_us = elapsed.as_micros() as u64,
                 "hashed the file"
             );
             match hashed.map_err(file_error)? {
