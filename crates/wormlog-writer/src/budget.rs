@@ -34,6 +34,9 @@ struct State {
     /// The writer task's queue; `None` once the writer is closing and the line is empty.
     tx: Option<mpsc::UnboundedSender<Request>>,
     closing: bool,
+    /// Whether the last hand-over left requests in line: only then can anyone be waiting
+    /// for it to empty, so only then is `drained` told (it costs a lock per request else).
+    held: bool,
 }
 
 /// What a hand-over lets go of, to be dropped once the budget's lock is released: requests
@@ -95,6 +98,7 @@ impl Budget {
                 line: VecDeque::new(),
                 tx: Some(tx),
                 closing: false,
+                held: false,
             }),
             drained: tokio::sync::Notify::new(),
         })
@@ -203,10 +207,14 @@ impl Budget {
             }
         }
         if state.line.is_empty() {
-            self.drained.notify_waiters();
+            if std::mem::take(&mut state.held) {
+                self.drained.notify_waiters();
+            }
             if state.closing {
                 unsent.tx = state.tx.take();
             }
+        } else {
+            state.held = true;
         }
         unsent
     }
@@ -292,5 +300,30 @@ mod tests {
             b.submit(request().0, 1, None),
             Err(WriteError::Closed)
         ));
+    }
+
+    #[tokio::test]
+    async fn waiting_for_room_ends_when_the_line_empties_and_at_once_when_it_is_empty() {
+        use std::future::Future;
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let b = Budget::new(100, tx);
+        b.until_line_empty().await; // nobody in line
+        b.submit(request().0, 80, None).unwrap();
+        b.until_line_empty().await; // handed over at once: still nobody in line
+        b.submit(request().0, 30, None).unwrap();
+        let waiting = b.until_line_empty();
+        tokio::pin!(waiting);
+        let noop = std::task::Waker::noop();
+        let mut cx = std::task::Context::from_waker(noop);
+        assert!(
+            waiting.as_mut().poll(&mut cx).is_pending(),
+            "30 bytes wait in line"
+        );
+        drop(rx.try_recv().unwrap()); // the first is answered: the second goes
+        assert_eq!(b.waiting(), 0);
+        assert!(
+            waiting.as_mut().poll(&mut cx).is_ready(),
+            "told when the line emptied"
+        );
     }
 }
