@@ -430,13 +430,13 @@ impl Writer {
                 match writer.queue(event).await {
                     Ok(f) => taken.push(f),
                     Err(e) => {
-                        let mut done = futures::future::join_all(taken).await;
+                        let mut done = in_order(taken).await;
                         done.push(Err(e));
                         return done;
                     }
                 }
             }
-            futures::future::join_all(taken).await
+            in_order(taken).await
         });
         let mut acks = Vec::with_capacity(results.len());
         for r in results {
@@ -694,4 +694,18 @@ fn warn(py: Python<'_>, message: &str) -> PyResult<()> {
     let category = py.get_type::<pyo3::exceptions::PyUserWarning>();
     let message = std::ffi::CString::new(message).expect("no NUL in a message");
     PyErr::warn(py, &category, &message, 1)
+}
+
+/// The answers of `taken`, awaited one after another in append order.
+///
+/// The writer answers them in that order on its own (an [`AppendFuture`] needs nobody to
+/// poll it for the writer to make progress), so each await after the first finds its answer
+/// there. `join_all` gave the same answers but, over a few hundred thousand futures, spent
+/// about 8% of an `append_many` reordering them through a binary heap (perf, one core).
+async fn in_order(taken: Vec<AppendFuture>) -> Vec<<AppendFuture as std::future::Future>::Output> {
+    let mut done = Vec::with_capacity(taken.len());
+    for f in taken {
+        done.push(f.await);
+    }
+    done
 }
