@@ -87,23 +87,27 @@ mod tests {
         let read = |p: &std::path::Path| -> Option<u64> {
             std::fs::read_to_string(p).ok()?.trim().parse().ok()
         };
-        write_in_place(&path, 7).unwrap();
-        assert_eq!(read(&path), Some(7), "the folder is made when missing");
-        write_in_place(&path, 123_456).unwrap();
-        assert_eq!(read(&path), Some(123_456));
-        std::fs::write(&path, "9999999999999999999999999999 and more by hand\n").unwrap();
-        write_in_place(&path, 3).unwrap();
-        assert_eq!(
-            read(&path),
-            Some(3),
-            "a longer file is cut after the digits"
-        );
-        std::fs::write(&path, "21").unwrap();
-        write_in_place(&path, 22).unwrap();
-        assert_eq!(
-            read(&path),
-            Some(22),
-            "an older, shorter file is overwritten whole"
-        );
+        // (what the file held before, the slot written, why)
+        let cases: [(Option<&str>, u64, &str); 4] = [
+            (None, 7, "the folder is made when missing"),
+            (None, 123_456, "a longer slot over a shorter one"),
+            (
+                Some("9999999999999999999999999999 and more by hand\n"),
+                3,
+                "a longer file is cut after the digits",
+            ),
+            (
+                Some("21"),
+                22,
+                "an older, shorter file is overwritten whole",
+            ),
+        ];
+        for (before, slot, why) in cases {
+            if let Some(text) = before {
+                std::fs::write(&path, text).unwrap();
+            }
+            write_in_place(&path, slot).unwrap();
+            assert_eq!(read(&path), Some(slot), "{why}");
+        }
     }
 }
