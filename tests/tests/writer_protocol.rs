@@ -626,6 +626,29 @@ async fn open_finds_the_tail_in_logarithmic_reads(store: Arc<dyn ObjectStore>) {
     );
 }
 
+/// Step 1: a tail guess far behind the tail (an old cache file, another machine appending
+/// since) costs one listing page, then the search from scratch; not a request for every
+/// page of the log above it.
+async fn an_old_tail_hint_costs_one_listing_page_not_the_log_above_it(store: Arc<dyn ObjectStore>) {
+    let w = open(Arc::clone(&store), 1, "a").await;
+    for i in 0..299 {
+        w.append("t", &i.to_string()).await.unwrap(); // slots 1..=299
+    }
+    w.close().await;
+    let f = faulty(&store);
+    f.page_versions_by(10);
+    let mut cfg = writer_config(S, 1, "b");
+    cfg.tail_hint = Some(3);
+    let b = LogWriter::open(Arc::new(f.clone()), cfg).await.unwrap();
+    assert_eq!(b.position().next_slot, 300, "the tail, whatever the hint");
+    let lists = f.journal().iter().filter(|r| r.op == Op::List).count();
+    assert_eq!(
+        lists, 3,
+        "a page from the hint, the first page, one listing after the gallop (pages of 10)"
+    );
+    b.close().await;
+}
+
 /// Liveness: a stale leader still writing fast cannot starve a new leader. After each foreign
 /// segment the writer reads the next slot before writing it, so it catches up with reads
 /// (every slot is still read, none skipped) instead of one doomed PUT per slot.
@@ -828,6 +851,7 @@ mod local_only {
     // (on S3 servers the two-process takeover test measures it).
     on_every_local_store!(
         open_finds_the_tail_in_logarithmic_reads,
+        an_old_tail_hint_costs_one_listing_page_not_the_log_above_it,
         a_new_leader_fences_a_stale_leader_still_writing,
         planted_bug_no_fence_ahead_is_held_off_while_the_stale_leader_writes,
         segments_carry_the_requested_object_lock,

@@ -454,19 +454,30 @@ impl LogReads {
             .map_err(TailError::Store)
     }
 
-    /// The versions listing from `slot` on, if `slot` is present in it (`None` otherwise):
-    /// one short request in place of the first page or the gallop, for a right guess.
+    /// The versions listing from `slot` on, if `slot` is present in it and it fits in one
+    /// page (`None` otherwise): one short request in place of the first page or the gallop,
+    /// for a right guess. A guess more than a page behind the tail (an old cache, another
+    /// machine appending since) is dropped after that one page: listing on from it would cost
+    /// a request per page of the log above it, where the search from scratch costs a page and
+    /// O(log n) HEADs.
     async fn listed_from(
         &self,
         slot: u64,
     ) -> Result<Option<Vec<wormlog_store::VersionEntry>>, TailError> {
+        let prefix = self.keys.log_prefix();
         let after = slot.checked_sub(1).map(|s| self.keys.segment(s));
-        let listed = self.list_versions_after(after.as_deref()).await?;
+        let (listed, complete) = self
+            .retrying(|| {
+                self.store
+                    .list_versions_page_after(&prefix, after.as_deref())
+            })
+            .await
+            .map_err(TailError::Store)?;
         let key = self.keys.segment(slot);
         let present = listed
             .iter()
             .any(|v| v.key == key && v.is_latest && !v.delete_marker);
-        Ok(present.then_some(listed))
+        Ok((present && complete).then_some(listed))
     }
 
     /// The whole tail search without a guess: the first page of the versions listing holds a

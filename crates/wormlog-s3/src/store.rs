@@ -808,15 +808,19 @@ impl ObjectStore for S3Store {
         Ok(out)
     }
 
-    async fn list_versions_first(&self, prefix: &str) -> StoreResult<(Vec<VersionEntry>, bool)> {
+    async fn list_versions_page_after(
+        &self,
+        prefix: &str,
+        start_after: Option<&str>,
+    ) -> StoreResult<(Vec<VersionEntry>, bool)> {
         let first = VersionsMarker {
-            key: None,
+            key: start_after.map(str::to_owned),
             version: None,
         };
         let Some((mut entries, next)) = self.versions_page(prefix, first).await? else {
             // No versioning at all (R2): one page of the plain listing, not all of them.
             let page = self
-                .list_after(prefix, None, wormlog_store::MAX_LIST_PAGE)
+                .list_after(prefix, start_after, wormlog_store::MAX_LIST_PAGE)
                 .await?;
             let current = page.entries.into_iter().map(VersionEntry::from).collect();
             return Ok((current, !page.truncated));

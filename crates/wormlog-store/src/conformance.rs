@@ -327,6 +327,18 @@ pub async fn list_is_ordered_paginated_and_prefix_bound(store: &dyn ObjectStore,
     .await
     .unwrap();
     assert_eq!(from_mid.len(), 5);
+    // The version listing's first page, from the start and after a key.
+    let (versions, complete) = store.list_versions_first(&prefix).await.unwrap();
+    assert!(complete, "25 versions fit in a page");
+    let keys: Vec<_> = versions.iter().map(|v| v.key.clone()).collect();
+    assert_eq!(keys, expected, "every version of the prefix, in order");
+    let (after, complete) = store
+        .list_versions_page_after(&prefix, Some(&expected[19]))
+        .await
+        .unwrap();
+    assert!(complete);
+    let keys: Vec<_> = after.iter().map(|v| v.key.clone()).collect();
+    assert_eq!(keys, expected[20..], "strictly after the key");
     let none = store
         .list_after(&format!("{p}nothing/"), None, 10)
         .await

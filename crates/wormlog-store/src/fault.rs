@@ -222,7 +222,7 @@ pub struct FaultStore {
     /// Report that conditional writes are not this project's own (as on S3), so writers
     /// probe the store first.
     remote: Arc<std::sync::atomic::AtomicBool>,
-    /// At most this many versions in a first version page (0: no cap), as S3 pages at 1000.
+    /// Versions per listing page (0: no pages), as S3 pages by 1000.
     page: Arc<std::sync::atomic::AtomicUsize>,
 }
 
@@ -249,8 +249,10 @@ impl FaultStore {
     }
 
     /// Makes writers treat this store like a remote one and run the capability probe on it.
-    /// Makes [`ObjectStore::list_versions_first`] answer at most `n` entries, as S3 answers
-    /// 1000: logs longer than that are found by the HEAD gallop.
+    /// Pages version listings by `n` entries, as S3 pages by 1000: a first page
+    /// ([`ObjectStore::list_versions_first`], [`ObjectStore::list_versions_page_after`])
+    /// answers at most `n` entries, and a whole listing ([`ObjectStore::list_versions_after`])
+    /// costs one request per page. Logs longer than a page are found by the HEAD gallop.
     pub fn page_versions_by(&self, n: usize) {
         self.page.store(n, std::sync::atomic::Ordering::Relaxed);
     }
@@ -507,16 +509,28 @@ impl ObjectStore for FaultStore {
         start_after: Option<&str>,
     ) -> StoreResult<Vec<crate::VersionEntry>> {
         let call = self.inner.list_versions_after(prefix, start_after);
-        self.run(Op::List, prefix, None, call).await
+        let all = self.run(Op::List, prefix, None, call).await?;
+        // Paged as S3 pages: one more request for each further page, each of which can fail.
+        let cap = self.page.load(std::sync::atomic::Ordering::Relaxed);
+        if cap > 0 {
+            for _ in 1..all.len().div_ceil(cap) {
+                self.run(Op::List, prefix, None, async { Ok(()) }).await?;
+            }
+        }
+        Ok(all)
     }
 
-    async fn list_versions_first(
+    async fn list_versions_page_after(
         &self,
         prefix: &str,
+        start_after: Option<&str>,
     ) -> StoreResult<(Vec<crate::VersionEntry>, bool)> {
         let cap = self.page.load(std::sync::atomic::Ordering::Relaxed);
         let call = async move {
-            let (mut all, complete) = self.inner.list_versions_first(prefix).await?;
+            let (mut all, complete) = self
+                .inner
+                .list_versions_page_after(prefix, start_after)
+                .await?;
             if cap > 0 && all.len() > cap {
                 all.truncate(cap);
                 return Ok((all, false));

@@ -267,7 +267,18 @@ pub trait ObjectStore: Send + Sync + std::fmt::Debug + 'static {
     /// 1000 entries) and whether it holds everything: a writer finds the tail of a log that
     /// fits in one page from this alone. Stores without pages answer with everything.
     async fn list_versions_first(&self, prefix: &str) -> StoreResult<(Vec<VersionEntry>, bool)> {
-        Ok((self.list_versions_after(prefix, None).await?, true))
+        self.list_versions_page_after(prefix, None).await
+    }
+
+    /// The first page of [`ObjectStore::list_versions_after`] (on S3 one request) and whether
+    /// it holds everything after `start_after`: what a writer reads from a guessed tail, where
+    /// the whole listing could be many pages long. Stores without pages answer with everything.
+    async fn list_versions_page_after(
+        &self,
+        prefix: &str,
+        start_after: Option<&str>,
+    ) -> StoreResult<(Vec<VersionEntry>, bool)> {
+        Ok((self.list_versions_after(prefix, start_after).await?, true))
     }
 
     /// The bucket's default retention, applied to new objects that ask for none.
