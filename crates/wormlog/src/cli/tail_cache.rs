@@ -1,7 +1,8 @@
 //! The last slot this machine's `wormlog` wrote to a stream, kept in a file between runs: a
 //! guess for the next process's open, which reads that slot's summary in parallel with its
 //! listing instead of after it (one round trip fewer per cold append). Only a guess: the
-//! listing decides, so a stale, missing or edited file costs nothing but that round trip.
+//! listing decides, so a stale, missing or edited file costs nothing but that round trip (a
+//! guess more than a listing page behind the tail: one page more than no guess).
 //!
 //! `$WORMLOG_CACHE_DIR`, else `$XDG_CACHE_HOME/wormlog`, else `~/.cache/wormlog`; one file
 //! per store URL and stream (named by a hash of them), holding a slot number.
@@ -26,8 +27,11 @@ fn file(store_url: &str, stream: &str) -> Option<PathBuf> {
 
 /// The slot last written to `stream` from here, if a file says so.
 pub(crate) fn read(store_url: &str, stream: &str) -> Option<u64> {
-    let text = std::fs::read_to_string(file(store_url, stream)?).ok()?;
-    text.trim().parse().ok()
+    read_slot(&file(store_url, stream)?)
+}
+
+fn read_slot(path: &std::path::Path) -> Option<u64> {
+    std::fs::read_to_string(path).ok()?.trim().parse().ok()
 }
 
 /// Remembers `slot` as the last written to `stream`. Best effort: a failure only costs the
@@ -68,8 +72,8 @@ fn write_in_place(path: &std::path::Path, slot: u64) -> std::io::Result<()> {
     };
     let digits = format!("{slot:020}");
     file.write_all(digits.as_bytes())?;
-    // Only a file written some other way (by hand, or by an older wormlog's shorter digits
-    // followed by nothing) can be longer than the digits; cut what follows them.
+    // Only a file written some other way (by hand, say) can be longer than the digits: cut
+    // what follows them. An older wormlog's file is shorter, and is overwritten whole.
     if file.metadata()?.len() > digits.len() as u64 {
         file.set_len(digits.len() as u64)?;
     }
@@ -84,13 +88,10 @@ mod tests {
     fn a_slot_written_in_place_reads_back_over_whatever_was_there() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("tails").join("one");
-        let read = |p: &std::path::Path| -> Option<u64> {
-            std::fs::read_to_string(p).ok()?.trim().parse().ok()
-        };
         // (what the file held before, the slot written, why)
         let cases: [(Option<&str>, u64, &str); 4] = [
             (None, 7, "the folder is made when missing"),
-            (None, 123_456, "a longer slot over a shorter one"),
+            (None, 123_456, "a second slot replaces the first"),
             (
                 Some("9999999999999999999999999999 and more by hand\n"),
                 3,
@@ -107,7 +108,7 @@ mod tests {
                 std::fs::write(&path, text).unwrap();
             }
             write_in_place(&path, slot).unwrap();
-            assert_eq!(read(&path), Some(slot), "{why}");
+            assert_eq!(read_slot(&path), Some(slot), "{why}");
         }
     }
 }
