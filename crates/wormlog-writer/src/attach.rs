@@ -92,14 +92,14 @@ impl LogWriter {
         }
         let hashed = async {
             let started = self.clock.monotonic();
-            let hashed = sha256_of_file(path).await;
+            let (digest, read) = sha256_of_file(path).await.map_err(file_error)?;
             let elapsed = self.clock.monotonic().saturating_sub(started);
             tracing::debug!(
-                bytes = len,
+                bytes = read,
                 elapsed_us = elapsed.as_micros() as u64,
                 "hashed the file"
             );
-            match hashed.map_err(file_error)? {
+            match (digest, read) {
                 (digest, read) if read == len => Ok(digest),
                 _ => Err(file_error(std::io::Error::other(
                     "it changed size while it was read; append it again once it is complete",
