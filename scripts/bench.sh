@@ -206,13 +206,20 @@ for size in "${PAYLOAD_SIZES[@]}"; do
   # alternate the two.
   # Each round in a bucket of its own, deleted after: the rounds write more than the memstore
   # OSD holds (a full one stalls writes), and each starts on an equally empty store.
+  # Odd rounds run the raw events first, even rounds the JSON events: neither always meets
+  # the empty bucket.
   for round in $(seq 1 "$PAIR_ROUNDS"); do
-    say "event size $size B, round $round of $PAIR_ROUNDS: raw events, then JSON events as large in the log ($line B of data)"
+    order=(raw json); (( round % 2 == 0 )) && order=(json raw)
+    say "event size $size B, round $round of $PAIR_ROUNDS: ${order[0]} events first, then ${order[1]} (JSON events as large in the log: $line B of data)"
     pair_bucket="wl-bench-pairs-$(date +%s%N)"
     pair_store="s3://${pair_bucket}/bench?endpoint=${WORMLOG_RGW_ENDPOINT}&region=us-east-1&path_style=true"
     "$BIN" --store "$pair_store" init >&2
-    "$BIN" --store "$pair_store" bench --events "$n" --event-bytes "$size" --payload raw --in-flight 1 --json >"$RAW/pair-raw-$size-$round.json"
-    "$BIN" --store "$pair_store" bench --events "$n" --event-bytes "$line" --in-flight 1 --json >"$RAW/pair-json-same-line-$size-$round.json"
+    for which in "${order[@]}"; do
+      case $which in
+        raw) "$BIN" --store "$pair_store" bench --events "$n" --event-bytes "$size" --payload raw --in-flight 1 --json >"$RAW/pair-raw-$size-$round.json" ;;
+        json) "$BIN" --store "$pair_store" bench --events "$n" --event-bytes "$line" --in-flight 1 --json >"$RAW/pair-json-same-line-$size-$round.json" ;;
+      esac
+    done
     scripts/rgw.sh drop-bucket "$pair_bucket" >&2
   done
 done
