@@ -422,6 +422,52 @@ async fn a_writer_refuses_a_log_whose_tail_was_deleted_and_readers_report_it() {
     );
 }
 
+/// A tail guess more than a listing page below a cut tail (an old cache file) is dropped
+/// after one page, and the search from scratch still finds the delete markers: the writer
+/// refuses, as it does without a guess. (Pages of 10 here, as S3's of 1000.)
+#[tokio::test]
+async fn a_tail_cut_far_above_an_old_tail_guess_still_stops_the_writer() {
+    MOTO.require();
+    let bucket = Server::fresh_bucket("wl-cut-guess");
+    let store = MOTO.store(&bucket, true).await;
+    let w = LogWriter::open(store.clone(), writer_config(S, 1, "w"))
+        .await
+        .unwrap();
+    let mut last = 0;
+    for i in 0..25 {
+        last = w.append("t", &i.to_string()).await.unwrap().slot;
+    }
+    w.close().await;
+    for slot in [last - 1, last] {
+        store
+            .client()
+            .delete_object()
+            .bucket(&bucket)
+            .key(segment(slot))
+            .send()
+            .await
+            .unwrap();
+    }
+    let paged = FaultStore::new(store.clone() as Arc<dyn ObjectStore>);
+    paged.page_versions_by(10);
+    let mut cfg = writer_config(S, 1, "w2");
+    cfg.tail_hint = Some(3);
+    match LogWriter::open(Arc::new(paged.clone()), cfg).await {
+        Err(WriteError::SlotDeleted { slot, .. }) => assert_eq!(slot, last - 1),
+        other => panic!("expected SlotDeleted, got {other:?}"),
+    }
+    // (The capability probe lists its own prefix besides: not counted.)
+    let log_lists = paged
+        .journal()
+        .iter()
+        .filter(|r| r.op == Op::List && r.key.ends_with("/log/"))
+        .count();
+    assert_eq!(
+        log_lists, 3,
+        "a page from the guess, the first page, one listing after the gallop"
+    );
+}
+
 /// Planted bug: the writer opens anyway and re-creates the deleted slots; the readers (and
 /// `verify`) catch the forked history.
 #[tokio::test]

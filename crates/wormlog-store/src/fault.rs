@@ -253,6 +253,8 @@ impl FaultStore {
     /// ([`ObjectStore::list_versions_first`], [`ObjectStore::list_versions_page_after`])
     /// answers at most `n` entries, and a whole listing ([`ObjectStore::list_versions_after`])
     /// costs one request per page. Logs longer than a page are found by the HEAD gallop.
+    /// The whole listing is read from the inner store at its first request; the further
+    /// pages are requests that can fail or be held by a hook, but read nothing newer.
     pub fn page_versions_by(&self, n: usize) {
         self.page.store(n, std::sync::atomic::Ordering::Relaxed);
     }

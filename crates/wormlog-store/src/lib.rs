@@ -266,6 +266,8 @@ pub trait ObjectStore: Send + Sync + std::fmt::Debug + 'static {
     /// The first page of [`ObjectStore::list_versions`] of `prefix` (on S3 one request, up to
     /// 1000 entries) and whether it holds everything: a writer finds the tail of a log that
     /// fits in one page from this alone. Stores without pages answer with everything.
+    /// A store with pages overrides [`ObjectStore::list_versions_page_after`], not this: both
+    /// then page alike, and wrappers (such as [`crate::FaultStore`]) see every first page.
     async fn list_versions_first(&self, prefix: &str) -> StoreResult<(Vec<VersionEntry>, bool)> {
         self.list_versions_page_after(prefix, None).await
     }
