@@ -374,30 +374,42 @@ async fn list_versions_shows_a_delete_marker_left_by_a_plain_delete() {
 
 /// Cuts the tail of a log on a versioned moto bucket with plain DELETEs (delete markers over
 /// the last two segments), then opens a writer with `bug` planted (or none).
-async fn open_after_the_tail_was_cut(
-    bug: Option<wormlog_writer::PlantedBug>,
-) -> (Arc<wormlog_s3::S3Store>, Result<LogWriter, WriteError>) {
+/// A versioned moto bucket holding `events` one-event segments under epoch 1 (slot 0 their
+/// epoch-start), whose last `cut` segments an outside client then deleted with plain DELETEs
+/// (delete markers over them). Returns the store and the last slot written.
+async fn moto_log_cut_by_deletes(
+    name: &str,
+    events: usize,
+    cut: u64,
+) -> (Arc<wormlog_s3::S3Store>, u64) {
     MOTO.require();
-    let bucket = Server::fresh_bucket("wl-cut");
+    let bucket = Server::fresh_bucket(name);
     let store = MOTO.store(&bucket, true).await;
     let w = LogWriter::open(store.clone(), writer_config(S, 1, "w"))
         .await
         .unwrap();
-    let mut slots = Vec::new();
-    for i in 0..3 {
-        slots.push(w.append("t", &i.to_string()).await.unwrap().slot);
+    let mut last = 0;
+    for i in 0..events {
+        last = w.append("t", &i.to_string()).await.unwrap().slot;
     }
     w.close().await;
-    for slot in &slots[1..] {
+    for slot in last + 1 - cut..=last {
         store
             .client()
             .delete_object()
             .bucket(&bucket)
-            .key(segment(*slot))
+            .key(segment(slot))
             .send()
             .await
             .unwrap();
     }
+    (store, last)
+}
+
+async fn open_after_the_tail_was_cut(
+    bug: Option<wormlog_writer::PlantedBug>,
+) -> (Arc<wormlog_s3::S3Store>, Result<LogWriter, WriteError>) {
+    let (store, _) = moto_log_cut_by_deletes("wl-cut", 3, 2).await;
     let mut cfg = writer_config(S, 2, "w2");
     cfg.planted_bug = bug;
     let opened = LogWriter::open(store.clone() as Arc<dyn ObjectStore>, cfg).await;
@@ -427,27 +439,7 @@ async fn a_writer_refuses_a_log_whose_tail_was_deleted_and_readers_report_it() {
 /// refuses, as it does without a guess. (Pages of 10 here, as S3's of 1000.)
 #[tokio::test]
 async fn a_tail_cut_far_above_an_old_tail_guess_still_stops_the_writer() {
-    MOTO.require();
-    let bucket = Server::fresh_bucket("wl-cut-guess");
-    let store = MOTO.store(&bucket, true).await;
-    let w = LogWriter::open(store.clone(), writer_config(S, 1, "w"))
-        .await
-        .unwrap();
-    let mut last = 0;
-    for i in 0..25 {
-        last = w.append("t", &i.to_string()).await.unwrap().slot;
-    }
-    w.close().await;
-    for slot in [last - 1, last] {
-        store
-            .client()
-            .delete_object()
-            .bucket(&bucket)
-            .key(segment(slot))
-            .send()
-            .await
-            .unwrap();
-    }
+    let (store, last) = moto_log_cut_by_deletes("wl-cut-guess", 25, 2).await;
     let paged = FaultStore::new(store.clone() as Arc<dyn ObjectStore>);
     paged.page_versions_by(10);
     let mut cfg = writer_config(S, 1, "w2");
