@@ -372,8 +372,6 @@ async fn list_versions_shows_a_delete_marker_left_by_a_plain_delete() {
     );
 }
 
-/// Cuts the tail of a log on a versioned moto bucket with plain DELETEs (delete markers over
-/// the last two segments), then opens a writer with `bug` planted (or none).
 /// A versioned moto bucket holding `events` one-event segments under epoch 1 (slot 0 their
 /// epoch-start), whose last `cut` segments an outside client then deleted with plain DELETEs
 /// (delete markers over them). Returns the store and the last slot written.
@@ -406,6 +404,8 @@ async fn moto_log_cut_by_deletes(
     (store, last)
 }
 
+/// Cuts the tail of a log on a versioned moto bucket with plain DELETEs (delete markers over
+/// the last two segments), then opens a writer with `bug` planted (or none).
 async fn open_after_the_tail_was_cut(
     bug: Option<wormlog_writer::PlantedBug>,
 ) -> (Arc<wormlog_s3::S3Store>, Result<LogWriter, WriteError>) {

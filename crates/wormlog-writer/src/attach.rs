@@ -99,12 +99,12 @@ impl LogWriter {
                 elapsed_us = elapsed.as_micros() as u64,
                 "hashed the file"
             );
-            match (digest, read) {
-                (digest, read) if read == len => Ok(digest),
-                _ => Err(file_error(std::io::Error::other(
+            if read != len {
+                return Err(file_error(std::io::Error::other(
                     "it changed size while it was read; append it again once it is complete",
-                ))),
+                )));
             }
+            Ok(digest)
         };
         let (digest, lock) = tokio::try_join!(hashed, self.attachment_lock())?;
         if !self.attachment_present(&digest, len).await? {

@@ -40,9 +40,8 @@ fn read_slot(path: &std::path::Path) -> Option<u64> {
 /// The slot is written in place, 20 digits at offset 0 of the file, not to a temporary file
 /// renamed over it: on ext4 a rename over an existing file flushes the new file's data
 /// (`auto_da_alloc`): 0.3 ms under strace, and a cold `append` took 0.96x the time without
-/// the rename (100 paired runs on Ceph RGW). A
-/// write torn by a crash leaves digits that parse to some other slot, or none: a guess the
-/// listing corrects, as any stale one.
+/// the rename (100 paired runs on Ceph RGW). A write torn by a crash leaves digits that
+/// parse to some other slot, or none: a guess the listing corrects, as any stale one.
 pub(crate) fn write(store_url: &str, stream: &str, slot: u64) {
     let Some(path) = file(store_url, stream) else {
         return;
