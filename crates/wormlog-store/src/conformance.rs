@@ -546,6 +546,65 @@ pub async fn overwriting_a_protected_object_keeps_the_old_version(
     assert!(versions.iter().all(|v| !v.delete_marker));
 }
 
+/// A put that carries a SHA-256 (an attachment, from memory or streamed from a file) is
+/// refused when the bytes the store receives do not match it, and nothing is stored: what
+/// makes an attachment's recorded SHA-256 a fact the store checked, not a claim.
+pub async fn a_put_whose_bytes_do_not_match_its_sha256_is_refused(
+    store: &dyn ObjectStore,
+    p: &str,
+) {
+    let wrong = PutOptions {
+        sha256: Some(crate::checksum::sha256(b"the document as it was hashed")),
+        ..PutOptions::default()
+    };
+    let key = format!("{p}from-memory");
+    let refused = store
+        .put_if_absent(
+            &key,
+            Bytes::from_static(b"the document as it was sent"),
+            &wrong,
+        )
+        .await;
+    assert!(
+        matches!(refused, Err(StoreError::Permanent { .. })),
+        "bytes that do not match their SHA-256 are refused: {refused:?}"
+    );
+    assert!(
+        matches!(store.head(&key).await, Err(StoreError::NotFound { .. })),
+        "a refused put stores nothing"
+    );
+
+    let file = std::env::temp_dir().join(format!(
+        "wormlog-conformance-{}",
+        SeededRng::from_entropy().uuid().simple()
+    ));
+    std::fs::write(&file, b"the document, changed after it was hashed").unwrap();
+    let key = format!("{p}from-a-file");
+    let refused = store.put_file_if_absent(&key, &file, &wrong).await;
+    let _ = std::fs::remove_file(&file);
+    assert!(
+        matches!(refused, Err(StoreError::Permanent { .. })),
+        "a streamed file that does not match its SHA-256 is refused: {refused:?}"
+    );
+    assert!(
+        matches!(store.head(&key).await, Err(StoreError::NotFound { .. })),
+        "a refused streamed put stores nothing"
+    );
+
+    let right = PutOptions {
+        sha256: Some(crate::checksum::sha256(b"the document as it was sent")),
+        ..PutOptions::default()
+    };
+    store
+        .put_if_absent(
+            &key,
+            Bytes::from_static(b"the document as it was sent"),
+            &right,
+        )
+        .await
+        .expect("bytes that match their SHA-256 are stored");
+}
+
 /// Generates one `#[tokio::test]` per check. `core` checks hold on every store; `object_lock`
 /// ones need a store with Object Lock; `versioned_overwrite` also compare-and-swap there. `$make` is an async expression giving the store.
 #[macro_export]
@@ -571,6 +630,13 @@ macro_rules! conformance_tests {
             governance_delete_needs_the_bypass,
             legal_hold_refuses_delete_until_cleared,
             legal_hold_on_put_is_in_force,
+        );
+    };
+    // The store checks a put's SHA-256 against the bytes it receives: not on moto 5.2.5,
+    // which checks neither `x-amz-checksum-sha256` nor the signed payload hash.
+    (verified_sha256, $make:expr) => {
+        $crate::conformance_tests!(@each $make;
+            a_put_whose_bytes_do_not_match_its_sha256_is_refused,
         );
     };
     // Compare-and-swap on a versioned bucket: not on Ceph RGW 16.2, which answers 412 to

@@ -132,10 +132,9 @@ impl Inner {
         sources: &[PathBuf],
         sha256: Option<[u8; 32]>,
     ) -> StoreResult<(PathBuf, u64)> {
-        let tmp = self
-            .root
-            .join(TMP)
-            .join(self.rng.lock().uuid().simple().to_string());
+        let dir = self.root.join(TMP);
+        self.create_folders(&dir).map_err(self.io("put", key))?;
+        let tmp = dir.join(self.rng.lock().uuid().simple().to_string());
         let mut hash = sha2::Sha256::new();
         let mut concat = || -> Result<u64, (Option<&PathBuf>, std::io::Error)> {
             let mut out = File::create_new(&tmp).map_err(|e| (None, e))?;
