@@ -6,3 +6,6 @@ mod core {
 mod object_lock {
     wormlog_store::conformance_tests!(object_lock, wormlog_tests::servers::rgw_lock_subject());
 }
+mod verified_sha256 {
+    wormlog_store::conformance_tests!(verified_sha256, wormlog_tests::servers::rgw_subject());
+}

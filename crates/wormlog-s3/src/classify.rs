@@ -55,6 +55,16 @@ where
         (_, Some("ConditionalRequestConflict" | "OperationAborted"), _) | (_, _, Some(409)) => {
             StoreError::Conflict { key }
         }
+        // The body is not the one its SHA-256 names: `BadDigest` against
+        // `x-amz-checksum-sha256` (AWS), `XAmzContentSHA256Mismatch` against the signed
+        // payload hash (AWS, Ceph RGW). Nothing was stored.
+        (_, Some(c @ ("BadDigest" | "XAmzContentSHA256Mismatch")), _) => StoreError::Permanent {
+            op: op.name(),
+            key,
+            message: format!(
+                "HTTP 400 {c}: the bytes the server received do not match the SHA-256 sent with them (was the file changed after it was hashed?); nothing was stored"
+            ),
+        },
         (_, Some("NoSuchBucket"), _) => StoreError::Permanent {
             op: op.name(),
             key,

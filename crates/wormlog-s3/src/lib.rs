@@ -11,9 +11,13 @@
 //!
 //! Every request is explicit about what safety rests on:
 //! - log segments go up as in-memory bytes with `If-None-Match: *` and an explicit
-//!   `x-amz-checksum-crc32` (crc32fast), so the server verifies every segment and AWS accepts
-//!   Object Lock puts; the SDK's own checksums are only computed where an operation requires
+//!   `x-amz-checksum-crc32` (crc32fast), so AWS verifies every segment and accepts Object Lock
+//!   puts (servers that ignore checksum headers, Ceph RGW 16.2, check the SDK's signed SHA-256
+//!   of the bytes); the SDK's own checksums are only computed where an operation requires
 //!   them (`WhenRequired`), since several S3-compatible servers reject the SDK's defaults;
+//! - attachments and their parts carry the writer's SHA-256 in `x-amz-checksum-sha256` and are
+//!   signed with it (`x-amz-content-sha256`), so every SigV4 server checks their bytes, also
+//!   those that ignore checksum headers (Ceph RGW 16.2);
 //! - compare-and-swap sends `If-Match` with the ETag unquoted (Ceph RGW 16.2 refuses quoted);
 //! - write id, epoch and counts travel as `x-amz-meta-wormlog-*`;
 //! - deletes name the object's version, so Object Lock is enforced on versioned buckets
@@ -25,6 +29,7 @@ mod classify;
 mod config;
 mod multipart;
 mod settings;
+mod signing;
 mod stats;
 mod store;
 

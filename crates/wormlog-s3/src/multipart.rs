@@ -1,5 +1,6 @@
 //! Multipart uploads on S3, for attachments larger than one PUT should carry: each part with
-//! its own `x-amz-checksum-sha256` (the server verifies it), completed create-only.
+//! its own `x-amz-checksum-sha256`, signed with it (the server verifies it), completed
+//! create-only.
 //!
 //! ```text
 //!  CreateMultipartUpload  metadata, Object Lock, SSE, checksum algorithm SHA256
@@ -21,6 +22,7 @@ use wormlog_store::{
     StoreResult, UploadId, UploadedPart,
 };
 
+use crate::signing::SignedPayload;
 use crate::store::{to_datetime, with_lock_and_sse};
 use crate::{S3Store, Sse};
 
@@ -67,6 +69,8 @@ pub(crate) async fn part(
         .checksum_algorithm(ChecksumAlgorithm::Sha256)
         .checksum_sha256(b64(&sha256))
         .body(ByteStream::from(body))
+        .customize()
+        .interceptor(SignedPayload::with_sha256(&sha256))
         .send();
     let out = store.call(Op::Upload, key, req).await?;
     Ok(UploadedPart {

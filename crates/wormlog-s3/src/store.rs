@@ -6,6 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::signing::SignedPayload;
 use async_trait::async_trait;
 use aws_config::environment::EnvironmentVariableCredentialsProvider;
 use aws_config::meta::credentials::CredentialsProviderChain;
@@ -348,7 +349,8 @@ impl S3Store {
             .put_request(key, body, checksum, opts)
             .if_none_match("*")
             .customize()
-            .config_override(aws_sdk_s3::Config::builder().retry_config(RetryConfig::disabled()));
+            .config_override(aws_sdk_s3::Config::builder().retry_config(RetryConfig::disabled()))
+            .interceptor(checksum.signing());
         let out = self.call(Op::PutIfAbsent, key, req.send()).await?;
         Ok(PutResult {
             etag: etag(out.e_tag()),
@@ -399,6 +401,14 @@ impl BodyChecksum {
         match opts.sha256 {
             Some(digest) => BodyChecksum::Sha256(digest),
             None => BodyChecksum::Crc32(crc32fast::hash(body)),
+        }
+    }
+
+    /// How the request is signed: with the caller's SHA-256, or the SDK's own hash.
+    fn signing(self) -> SignedPayload {
+        match self {
+            BodyChecksum::Sha256(digest) => SignedPayload::with_sha256(&digest),
+            BodyChecksum::Crc32(_) => SignedPayload::sdk_default(),
         }
     }
 }
@@ -530,7 +540,9 @@ impl ObjectStore for S3Store {
         let checksum = BodyChecksum::of(&body, opts);
         let req = self
             .put_request(key, ByteStream::from(body), checksum, opts)
-            .if_match(strip_etag_quotes(etag_now));
+            .if_match(strip_etag_quotes(etag_now))
+            .customize()
+            .interceptor(checksum.signing());
         let out = self.call(Op::PutIfMatch, key, req.send()).await?;
         Ok(PutResult {
             etag: etag(out.e_tag()),
