@@ -126,8 +126,9 @@ DOC="$RAW/document-100MB.bin"
 head -c 100000000 /dev/urandom >"$DOC"
 ROUNDS=$(( QUICK ? 2 : 7 ))
 for round in $(seq 1 "$ROUNDS"); do
-  say "100 MB document, round $round of $ROUNDS: wormlog append, then one plain PutObject"
+  say "100 MB document, round $round of $ROUNDS: wormlog append, one PutObject the server checks, one plain PutObject"
   "$BIN" --store "$STORE" bench --mode document --file "$DOC" --json >"$RAW/document-$round.json"
+  "$BIN" --store "$STORE" bench --mode document-put-checked --file "$DOC" --json >"$RAW/document-put-checked-$round.json"
   "$BIN" --store "$STORE" bench --mode document-put --file "$DOC" --json >"$RAW/document-put-$round.json"
 done
 # The SHA-256 of the file alone (OpenSSL's, through Python: as fast as wormlog's sha2 on

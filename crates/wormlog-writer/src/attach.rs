@@ -298,7 +298,7 @@ fn invalid(reason: String) -> WriteError {
 /// MiB while the other hashes the last (hashing is most of the time, reading the rest: side
 /// by side, a 100 MB file is hashed in the time the hashing alone takes). Three 1 MiB buffers
 /// go round between them.
-async fn sha256_of_file(path: &Path) -> std::io::Result<([u8; 32], u64)> {
+pub async fn sha256_of_file(path: &Path) -> std::io::Result<([u8; 32], u64)> {
     let path = path.to_owned();
     on_blocking_thread(move || {
         let mut file = std::fs::File::open(&path)?;

@@ -44,7 +44,7 @@ mod stats;
 mod telemetry;
 mod writer;
 
-pub use attach::PART_SIZE;
+pub use attach::{sha256_of_file, PART_SIZE};
 pub use checkpoints::{check_before_writing, CheckpointStatus};
 pub use config::{
     CheckpointPolicy, LockPolicy, PlantedBug, RetryPolicy, StopHook, WriterConfig,

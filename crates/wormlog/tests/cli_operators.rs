@@ -267,6 +267,48 @@ fn bench_reports_what_operators_ask_for() {
     }
 }
 
+/// The document modes send one file three ways (appended, one PutObject the store checks
+/// against its SHA-256, one plain PutObject) and leave nothing stored behind them.
+#[test]
+fn bench_measures_a_document_three_ways_and_leaves_nothing_behind() {
+    let env = Env::new();
+    assert_exit(&env.run(&["append", "--epoch", "1", "{}"]), 0);
+    let stored_before = files_under(&env.store().join("objects"));
+    let doc = env.dir.path().join("scan.pdf");
+    std::fs::write(&doc, vec![7u8; 300_000]).unwrap();
+    let doc = doc.to_str().unwrap();
+    for mode in ["document", "document-put-checked", "document-put"] {
+        let o = env.run(&["bench", "--mode", mode, "--file", doc, "--json"]);
+        assert_exit(&o, 0);
+        let r: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+        assert_eq!(r["mode"], mode, "{r}");
+        assert_eq!(r["event_bytes"], 300_000, "{r}");
+        assert!(
+            r["object_bytes_total"].as_u64().unwrap() >= 300_000,
+            "{mode}: {r}"
+        );
+        assert_eq!(
+            files_under(&env.store().join("objects")),
+            stored_before,
+            "{mode} leaves nothing behind"
+        );
+    }
+}
+
+fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            found.extend(files_under(&path));
+        } else {
+            found.push(path);
+        }
+    }
+    found.sort();
+    found
+}
+
 /// Ctrl-C during `bench` prints the figures of what was done, marked interrupted.
 #[test]
 fn an_interrupted_bench_prints_partial_results() {

@@ -16,7 +16,10 @@
 //!   of JSON of the same size.
 //! - `--mode document --file PATH`: one document appended from a file (an attachment above
 //!   256 KiB, streamed in one PUT up to 1 GiB) and its acknowledgement; `--mode document-put
-//!   --file PATH`: the same file streamed in one plain PutObject, the baseline. Both report the peak
+//!   --file PATH`: the same file streamed in one plain PutObject, the baseline;
+//!   `--mode document-put-checked --file PATH`: the file's SHA-256, then one PutObject that
+//!   carries it, which the server checks (the least an upload the server checks costs). All
+//!   report the peak
 //!   resident memory of the process and delete what they wrote afterwards (untimed), so a
 //!   benchmark run does not fill the store.
 
@@ -156,20 +159,10 @@ fn refuse_flags_that_do_not_apply(args: &BenchArgs) -> CliResult<()> {
     if args.in_flight.is_some() && !matches!(args.mode, Mode::Wormlog | Mode::RawPut) {
         return refuse("--in-flight", "wormlog or raw-put");
     }
-    if args.streams > 1
-        && matches!(
-            args.mode,
-            Mode::Document | Mode::DocumentPut | Mode::ColdAppend
-        )
-    {
+    if args.streams > 1 && (args.mode.is_document() || args.mode == Mode::ColdAppend) {
         return refuse("--streams", "wormlog, raw-put or per-event");
     }
-    if args.csv
-        && matches!(
-            args.mode,
-            Mode::Document | Mode::DocumentPut | Mode::ColdAppend
-        )
-    {
+    if args.csv && (args.mode.is_document() || args.mode == Mode::ColdAppend) {
         return refuse("--csv", "wormlog, raw-put or per-event");
     }
     Ok(())
@@ -239,9 +232,22 @@ enum Mode {
     PerEvent,
     Document,
     DocumentPut,
+    /// The file's SHA-256, then one PutObject carrying it (`x-amz-checksum-sha256`, and as the
+    /// signed payload hash): an upload the server checks, without wormlog.
+    DocumentPutChecked,
     /// One `wormlog append` as a new process makes it, --events times: requests, objects and
     /// latency against one plain PUT.
     ColdAppend,
+}
+
+impl Mode {
+    /// The modes that send one document from `--file`.
+    fn is_document(self) -> bool {
+        matches!(
+            self,
+            Mode::Document | Mode::DocumentPut | Mode::DocumentPutChecked
+        )
+    }
 }
 
 /// Segments the reader and the raw GETs keep in flight.
@@ -345,10 +351,9 @@ struct StreamRun {
 
 pub(crate) async fn run(ctx: &Context, args: BenchArgs) -> CliResult<()> {
     let clock = Arc::new(SystemClock::new());
-    let document_mode = matches!(args.mode, Mode::Document | Mode::DocumentPut);
-    if args.file.is_some() != document_mode {
+    if args.file.is_some() != args.mode.is_document() {
         return Err(CliError::usage(
-            "--file goes with --mode document or document-put, and those modes need it",
+            "--file goes with --mode document, document-put or document-put-checked, and those modes need it",
         ));
     }
     if args.parts_above.is_some() && args.mode != Mode::Document {
@@ -465,7 +470,9 @@ pub(crate) async fn run(ctx: &Context, args: BenchArgs) -> CliResult<()> {
                     per_event_stream(store, keys, share, &payload, &*clock, &bar).await
                 }));
             }
-            Mode::Document | Mode::DocumentPut => unreachable!("measured by document()"),
+            Mode::Document | Mode::DocumentPut | Mode::DocumentPutChecked => {
+                unreachable!("measured by document()")
+            }
             Mode::ColdAppend => unreachable!("measured by bench_cold::run"),
         }
     }
@@ -944,6 +951,9 @@ fn print_report(r: &Report, json: bool) {
         (Mode::PerEvent, _) => "per-event create-only PUT baseline (latency per PUT)",
         (Mode::Document, _) => "wormlog append of one document file",
         (Mode::DocumentPut, _) => "single PutObject of the same file (baseline)",
+        (Mode::DocumentPutChecked, _) => {
+            "the file's SHA-256, then one PutObject the server checks against it"
+        }
         (Mode::ColdAppend, _) => "one cold append at a time",
     };
     out!(
@@ -955,7 +965,7 @@ fn print_report(r: &Report, json: bool) {
         r.build,
         if r.interrupted { ", interrupted" } else { "" }
     );
-    if matches!(r.mode, Mode::Document | Mode::DocumentPut) {
+    if r.mode.is_document() {
         out!(
             "  {:.1} MB in {:.3} s: {:.2} MB/s   ({} objects, {} bytes stored)",
             r.event_bytes as f64 / 1e6,
@@ -1091,6 +1101,19 @@ async fn document(
             *run.per_slot.entry(ack.slot).or_default() += 1;
             w.close().await;
             elapsed
+        }
+        Mode::DocumentPutChecked => {
+            let key = keys.segment(0);
+            let started = clock.monotonic();
+            let (digest, _) = wormlog_writer::sha256_of_file(path).await.map_err(|e| {
+                CliError::usage(format!("cannot read --file {}: {e}", path.display()))
+            })?;
+            let opts = PutOptions {
+                sha256: Some(digest),
+                ..PutOptions::default()
+            };
+            store.put_file_if_absent(&key, path, &opts).await?;
+            clock.monotonic().saturating_sub(started)
         }
         _ => {
             let key = keys.segment(0);
