@@ -211,7 +211,8 @@ async fn verify_audits_attachments(store: Arc<dyn ObjectStore>) {
         .unwrap();
     let report = verify(Arc::clone(&store), "", S, false).await.unwrap();
     assert!(
-        matches!(&report.findings[..], [Finding::AttachmentChanged { seq, .. }] if *seq == gone.seq),
+        matches!(&report.findings[..], [Finding::AttachmentChanged { seq, error, .. }]
+            if *seq == gone.seq && error == "its SHA-256 is not the one the event records"),
         "{:?}",
         report.findings
     );

@@ -137,7 +137,13 @@ async fn content_matches(
         hash.update(&got);
         offset += got.len() as u64;
     }
-    Ok(check_read(r.seq, p, offset, hash.finalize().into()).map_err(|e| e.to_string()))
+    // The finding names the seq and the key; of the reader's error, only what differs.
+    Ok(
+        check_read(r.seq, p, offset, hash.finalize().into()).map_err(|e| match e {
+            ReadError::PayloadMismatch { what, .. } => what,
+            other => other.to_string(),
+        }),
+    )
 }
 
 /// Why an attachment's lock is weaker than its segment's (`None` when it is not): a mode,
