@@ -291,3 +291,56 @@ async fn planted_bug_appending_despite_a_failed_upload_is_caught_by_verify() {
         report.findings
     );
 }
+
+/// A file rewritten after the writer hashed it and before the store received it: the store
+/// refuses bytes that are not the ones the SHA-256 names, the append fails, and nothing is
+/// stored, so no event names a document other than the one it records. Every store but moto,
+/// which checks no SHA-256 it is sent (docs/s3.md).
+async fn a_file_changed_after_it_was_hashed_is_refused(store: Arc<dyn ObjectStore>) {
+    use wormlog_store::{FaultStore, Op};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("invoice.xml");
+    std::fs::write(&path, document(300 << 10, 1)).unwrap();
+    let faults = Arc::new(FaultStore::new(store));
+    let target = path.clone();
+    faults.before_each(move |op, key| {
+        let rewrite = op == Op::PutIfAbsent && key.contains("/attachments/");
+        let target = target.clone();
+        async move {
+            if rewrite {
+                std::fs::write(&target, document(300 << 10, 2)).unwrap();
+            }
+        }
+    });
+    let store: Arc<dyn ObjectStore> = faults;
+    let w = writer(&store).await;
+    let refused = w
+        .file_event("invoice", "application/xml", &path)
+        .await
+        .expect_err("bytes that are not the hashed ones are refused");
+    assert!(refused.to_string().contains("SHA-256"), "{refused}");
+    w.close().await;
+    assert_eq!(attachments(&store).await, 0, "nothing was stored");
+    let report = verify(Arc::clone(&store), "", S, false).await.unwrap();
+    assert!(report.is_clean(), "{:?}", report.findings);
+    assert_eq!(report.events, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_changed_after_it_was_hashed_is_refused_in_memory() {
+    let subject = wormlog_tests::memory_subject().await;
+    a_file_changed_after_it_was_hashed_is_refused(Arc::clone(&subject.store)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_changed_after_it_was_hashed_is_refused_in_a_directory() {
+    let subject = wormlog_tests::fs_subject().await;
+    a_file_changed_after_it_was_hashed_is_refused(Arc::clone(&subject.store)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_changed_after_it_was_hashed_is_refused_by_rgw() {
+    let rgw = wormlog_tests::servers::RGW;
+    let bucket = wormlog_tests::servers::Server::fresh_bucket("wl-rgw");
+    a_file_changed_after_it_was_hashed_is_refused(rgw.store(&bucket, false).await).await;
+}
