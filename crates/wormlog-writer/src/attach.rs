@@ -9,7 +9,8 @@
 //!                             └─ absent ─► create-only PUT with x-amz-checksum-sha256,
 //!                                          streamed from the file; above parts_above
 //!                                          (1 GiB) a multipart upload of 8 MiB parts,
-//!                                          3 in flight, each part's SHA-256 checked
+//!                                          3 in flight, each part's SHA-256 checked,
+//!                                          and the parts' bytes against the file's
 //!                        ─► attached event, queued only once the object is there
 //! ```
 //!
@@ -218,12 +219,7 @@ impl LogWriter {
         let upload = retrying(|| store.start_upload(&key, &opts))
             .await
             .map_err(WriteError::Store)?;
-        let parts = len.div_ceil(PART_SIZE) as u32;
-        let uploaded: Result<Vec<UploadedPart>, WriteError> = stream::iter(1..=parts)
-            .map(|n| self.upload_one_part(path, &key, &upload, n, len))
-            .buffered(PARTS_IN_FLIGHT)
-            .try_collect()
-            .await;
+        let uploaded = self.upload_parts(path, &key, &upload, len, digest).await;
         let uploaded = match uploaded {
             Ok(parts) => parts,
             Err(e) => {
@@ -247,6 +243,40 @@ impl LogWriter {
         }
     }
 
+    /// Sends the file's parts, a few in flight, and checks that the bytes they carried, in
+    /// order, are the file that was hashed: each part's own SHA-256 is of the bytes read for
+    /// it, and a store completes an upload from its parts whatever the whole's SHA-256 (S3
+    /// has no such check), so a file rewritten after its hash would otherwise be stored under
+    /// the first version's name.
+    async fn upload_parts(
+        &self,
+        path: &Path,
+        key: &str,
+        upload: &UploadId,
+        len: u64,
+        digest: &[u8; 32],
+    ) -> Result<Vec<UploadedPart>, WriteError> {
+        let count = len.div_ceil(PART_SIZE) as u32;
+        let mut sent = stream::iter(1..=count)
+            .map(|n| self.upload_one_part(path, key, upload, n, len))
+            .buffered(PARTS_IN_FLIGHT);
+        let mut whole = sha2::Sha256::new();
+        let mut parts = Vec::with_capacity(count as usize);
+        while let Some((part, bytes)) = sent.try_next().await? {
+            whole.update(&bytes);
+            parts.push(part);
+        }
+        if <[u8; 32]>::from(whole.finalize()) != *digest {
+            return Err(WriteError::File {
+                path: path.display().to_string(),
+                reason: "it changed while it was uploaded; append it again once it is complete"
+                    .into(),
+            });
+        }
+        Ok(parts)
+    }
+
+    /// Reads part `number` and sends it with its SHA-256; returns the part and its bytes.
     async fn upload_one_part(
         &self,
         path: &Path,
@@ -254,7 +284,7 @@ impl LogWriter {
         upload: &UploadId,
         number: u32,
         len: u64,
-    ) -> Result<UploadedPart, WriteError> {
+    ) -> Result<(UploadedPart, Bytes), WriteError> {
         let offset = u64::from(number - 1) * PART_SIZE;
         let size = PART_SIZE.min(len - offset) as usize;
         let read = async {
@@ -270,12 +300,13 @@ impl LogWriter {
         })?;
         let sha: [u8; 32] = sha2::Sha256::digest(&buf).into();
         let body = Bytes::from(buf);
-        retrying(|| {
+        let part = retrying(|| {
             self.store
                 .upload_part(key, upload, number, body.clone(), sha)
         })
         .await
-        .map_err(WriteError::Store)
+        .map_err(WriteError::Store)?;
+        Ok((part, body))
     }
 }
 
