@@ -1,5 +1,6 @@
 //! The store conformance suite on S3Store against Ceph RGW (scripts/rgw.sh): every core check
-//! on an unversioned bucket, the Object Lock checks on an Object-Lock bucket.
+//! on an unversioned bucket, the Object Lock checks on an Object-Lock bucket, and the SHA-256
+//! check on both.
 mod core {
     wormlog_store::conformance_tests!(core, wormlog_tests::servers::rgw_subject());
 }
@@ -8,4 +9,7 @@ mod object_lock {
 }
 mod verified_sha256 {
     wormlog_store::conformance_tests!(verified_sha256, wormlog_tests::servers::rgw_subject());
+}
+mod verified_sha256_with_object_lock {
+    wormlog_store::conformance_tests!(verified_sha256, wormlog_tests::servers::rgw_lock_subject());
 }

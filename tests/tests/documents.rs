@@ -153,7 +153,8 @@ async fn a_file_streams_up_in_one_put(store: Arc<dyn ObjectStore>) {
         .collect();
     match meta.sha256 {
         Some(kept) => assert_eq!(kept, sha),
-        // Ceph RGW 16.2 checks the header but keeps no checksum (docs/s3-compat.md).
+        // Ceph RGW 16.2 ignores the header (it checks the signed payload hash) and keeps no
+        // checksum (docs/s3.md).
         None => assert!(store
             .describe()
             .contains(&wormlog_tests::servers::RGW.endpoint())),

@@ -15,9 +15,10 @@
 //!   puts (servers that ignore checksum headers, Ceph RGW 16.2, check the SDK's signed SHA-256
 //!   of the bytes); the SDK's own checksums are only computed where an operation requires
 //!   them (`WhenRequired`), since several S3-compatible servers reject the SDK's defaults;
-//! - attachments and their parts carry the writer's SHA-256 in `x-amz-checksum-sha256` and are
-//!   signed with it (`x-amz-content-sha256`), so every SigV4 server checks their bytes, also
-//!   those that ignore checksum headers (Ceph RGW 16.2);
+//! - attachments carry the writer's SHA-256, and parts the SHA-256 of their bytes, in
+//!   `x-amz-checksum-sha256`, and are signed with it (`x-amz-content-sha256`), so AWS and
+//!   servers that ignore checksum headers (Ceph RGW 16.2) check their bytes (moto checks
+//!   neither);
 //! - compare-and-swap sends `If-Match` with the ETag unquoted (Ceph RGW 16.2 refuses quoted);
 //! - write id, epoch and counts travel as `x-amz-meta-wormlog-*`;
 //! - deletes name the object's version, so Object Lock is enforced on versioned buckets

@@ -310,7 +310,8 @@ impl S3Store {
         checksum: BodyChecksum,
         opts: &PutOptions,
     ) -> aws_sdk_s3::operation::put_object::builders::PutObjectFluentBuilder {
-        // The server verifies the bytes against this; AWS also requires a checksum on every
+        // AWS verifies the bytes against this (Ceph RGW 16.2 and moto ignore it: RGW checks
+        // the signed payload hash, moto nothing); AWS also requires a checksum on every
         // put that carries Object Lock headers or lands in a bucket with default retention,
         // and moto 5.2.5 (like AWS) wants the algorithm named (x-amz-sdk-checksum-algorithm).
         // The value is given, so the SDK sends it as a header, not as an aws-chunked trailer.
@@ -510,7 +511,8 @@ impl ObjectStore for S3Store {
     }
 
     /// Streams the file (1 MiB reads, so memory stays bounded) with the SHA-256 the caller
-    /// computed in a header: the server checks it and keeps it. Without one, the file is
+    /// computed, in a header and as the signed payload hash: AWS checks and keeps it, Ceph
+    /// RGW 16.2 checks the signed hash and keeps nothing, moto keeps it unchecked. Without one, the file is
     /// read whole and sent with its CRC-32 like any put.
     async fn put_file_if_absent(
         &self,

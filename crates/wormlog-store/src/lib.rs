@@ -148,7 +148,8 @@ pub trait ObjectStore: Send + Sync + std::fmt::Debug + 'static {
 
     /// Creates `key` from the file at `path`, create-only like [`ObjectStore::put_if_absent`]
     /// (sent once, never retried inside), streaming it so memory stays bounded whatever its
-    /// size. `opts.sha256`, when given, is checked by the store against the bytes it receives.
+    /// size. `opts.sha256`, when given, is checked by the store against the bytes it receives
+    /// (by every store but moto).
     /// The default reads the file whole, for stores that keep objects in memory anyway.
     async fn put_file_if_absent(
         &self,
@@ -184,7 +185,8 @@ pub trait ObjectStore: Send + Sync + std::fmt::Debug + 'static {
     /// with the options of the object it will become.
     async fn start_upload(&self, key: &str, opts: &PutOptions) -> StoreResult<UploadId>;
 
-    /// Uploads part `number` (1-based, in any order). The store verifies `sha256`.
+    /// Uploads part `number` (1-based, in any order). The store verifies `sha256` (every
+    /// store but moto). Nothing ties the parts to the whole: the caller checks they make it.
     async fn upload_part(
         &self,
         key: &str,
@@ -196,7 +198,8 @@ pub trait ObjectStore: Send + Sync + std::fmt::Debug + 'static {
 
     /// Completes the upload from `parts`, in part order, create-only (`If-None-Match: *`)
     /// where the store supports it: an existing key gives [`StoreError::AlreadyExists`].
-    /// `sha256` is the whole object's; stores that can check it do.
+    /// `sha256` is the whole object's; the local stores check it, S3 cannot (its checksum of
+    /// a multipart object covers the parts), so callers check the parts' bytes themselves.
     async fn complete_upload(
         &self,
         key: &str,

@@ -107,8 +107,9 @@ pub struct PutOptions {
     pub metadata: BTreeMap<String, String>,
     pub lock: LockRequest,
     /// The SHA-256 of the body. The store checks the bytes against it before it stores them
-    /// (S3: `x-amz-checksum-sha256`, in place of the CRC-32 sent otherwise) and keeps it, so
-    /// an audit can compare without downloading ([`ObjectMeta::sha256`]).
+    /// (S3: `x-amz-checksum-sha256`, in place of the CRC-32 sent otherwise, and the signed
+    /// payload hash; moto checks neither) and, where it can, keeps it, so an audit can compare
+    /// without downloading ([`ObjectMeta::sha256`]).
     pub sha256: Option<[u8; 32]>,
     /// Object tags (`x-amz-tagging` on S3), which lifecycle rules can select on. Local stores
     /// keep none.
@@ -160,9 +161,10 @@ pub struct ObjectMeta {
     pub etag: String,
     pub metadata: BTreeMap<String, String>,
     pub lock: LockState,
-    /// The SHA-256 of the whole object the store verified when it was written (64 hex
-    /// digits), where it keeps one; `None` otherwise (no checksum was sent, or a multipart
-    /// upload, whose checksum on S3 covers its parts).
+    /// The SHA-256 of the whole object the store kept when it was written (64 hex digits),
+    /// where it keeps one: AWS checked it then; moto keeps whatever was sent, unchecked.
+    /// `None` otherwise (no checksum was sent, a store that keeps none such as Ceph RGW 16.2,
+    /// or a multipart upload, whose checksum on S3 covers its parts).
     pub sha256: Option<String>,
 }
 
