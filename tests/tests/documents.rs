@@ -385,3 +385,79 @@ mod a_file_changed_after_it_was_hashed_is_refused {
         changed_in_parts(moto.store(&bucket, true).await).await;
     }
 }
+
+/// An attachment changed under the checksum its store kept is still found by `verify`, which
+/// reads the bytes wherever the kept checksum does not stand for them: a directory store's
+/// file edited in place (its sidecar keeps the SHA-256 it was written with), and moto, which
+/// keeps the SHA-256 it is sent without checking it.
+async fn a_document_changed_under_its_kept_checksum_is_found(
+    store: Arc<dyn ObjectStore>,
+    change: impl FnOnce(&str, Bytes, [u8; 32]) -> futures::future::BoxFuture<'static, ()>,
+) {
+    let w = writer(&store).await;
+    let doc = document(300 << 10, 4);
+    let ack = w
+        .append_bytes("scan", "application/pdf", doc.clone())
+        .await
+        .unwrap();
+    w.close().await;
+    let keys = StreamKeys::new("", S).unwrap();
+    let digest: [u8; 32] = sha2::Sha256::digest(&doc).into();
+    let key = keys.attachment(&wormlog_format::attachment_key(&wormlog_format::hex_of(
+        &digest,
+    )));
+    assert!(verify(Arc::clone(&store), "", S, false)
+        .await
+        .unwrap()
+        .is_clean());
+    change(&key, document(300 << 10, 5), digest).await;
+    let report = verify(Arc::clone(&store), "", S, false).await.unwrap();
+    assert!(
+        matches!(&report.findings[..], [Finding::AttachmentChanged { seq, .. }] if *seq == ack.seq),
+        "{:?}",
+        report.findings
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_document_edited_in_place_in_a_directory_store_is_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn ObjectStore> = Arc::new(wormlog_store::FsStore::open(dir.path()));
+    let objects = dir.path().join("objects");
+    a_document_changed_under_its_kept_checksum_is_found(store, move |key, other, _| {
+        let path = objects.join(key);
+        Box::pin(async move {
+            assert!(path.is_file(), "{}", path.display());
+            std::fs::write(&path, other).unwrap();
+        })
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_document_replaced_on_moto_under_the_same_checksum_is_found() {
+    let moto = wormlog_tests::servers::MOTO;
+    let bucket = wormlog_tests::servers::Server::fresh_bucket("wl-moto");
+    let store: Arc<dyn ObjectStore> = moto.store(&bucket, false).await;
+    let replace = Arc::clone(&store);
+    a_document_changed_under_its_kept_checksum_is_found(store, move |key, other, digest| {
+        let key = key.to_owned();
+        Box::pin(async move {
+            // moto keeps the SHA-256 sent with these other bytes, unchecked.
+            let opts = PutOptions {
+                sha256: Some(digest),
+                ..PutOptions::default()
+            };
+            replace
+                .delete(&key, &DeleteOptions::default())
+                .await
+                .unwrap();
+            replace.put_if_absent(&key, other, &opts).await.unwrap();
+            assert_eq!(
+                replace.head(&key).await.unwrap().sha256,
+                Some(wormlog_format::hex_of(&digest))
+            );
+        })
+    })
+    .await;
+}

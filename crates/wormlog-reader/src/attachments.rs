@@ -103,8 +103,9 @@ pub(crate) async fn audit(
     Ok(())
 }
 
-/// The attachment's size and SHA-256 against the event: from the kept checksum, or by
-/// reading the whole object (in ranges).
+/// The attachment's size and SHA-256 against the event: from the checksum the store kept,
+/// where it stands for the bytes (`ObjectStore::kept_sha256_stands_for_the_bytes`: AWS),
+/// else by reading the whole object (in ranges).
 async fn content_matches(
     store: &dyn ObjectStore,
     key: &str,
@@ -118,7 +119,11 @@ async fn content_matches(
             meta.size, p.bytes
         )));
     }
-    if let Some(kept) = &meta.sha256 {
+    if let Some(kept) = meta
+        .sha256
+        .as_ref()
+        .filter(|_| store.kept_sha256_stands_for_the_bytes())
+    {
         return Ok(match *kept == p.sha256 {
             true => Ok(()),
             false => Err("the SHA-256 the store kept is not the one the event records".into()),

@@ -498,6 +498,13 @@ impl ObjectStore for S3Store {
         }
     }
 
+    /// AWS checks `x-amz-checksum-sha256` before it stores the bytes and keeps it with the
+    /// object version. Another endpoint may not: moto 5.2.5 keeps whatever was sent,
+    /// unchecked (Ceph RGW 16.2 keeps none), so an audit there reads the bytes.
+    fn kept_sha256_stands_for_the_bytes(&self) -> bool {
+        self.config.endpoint.is_none()
+    }
+
     async fn put_if_absent(
         &self,
         key: &str,

@@ -387,6 +387,10 @@ impl ObjectStore for FaultStore {
         format!("faulty {}", self.inner.describe())
     }
 
+    fn kept_sha256_stands_for_the_bytes(&self) -> bool {
+        self.inner.kept_sha256_stands_for_the_bytes()
+    }
+
     async fn put_if_absent(
         &self,
         key: &str,

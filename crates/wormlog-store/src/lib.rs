@@ -133,6 +133,16 @@ pub trait ObjectStore: Send + Sync + std::fmt::Debug + 'static {
     /// A short description for messages, such as `file:///var/lib/wormlog` or `mem://`.
     fn describe(&self) -> String;
 
+    /// Whether the SHA-256 this store reports for an object ([`ObjectMeta::sha256`]) stands
+    /// for its bytes, so an audit may compare it instead of reading them: the store checked
+    /// the bytes against it when they were written, and nobody can change them without the
+    /// store knowing. Not so by default (the audit reads the bytes): a directory store's
+    /// files can be edited in place under its kept checksum, and moto keeps a checksum it
+    /// never checked.
+    fn kept_sha256_stands_for_the_bytes(&self) -> bool {
+        false
+    }
+
     /// Creates `key` only if it does not exist (`If-None-Match: *`).
     /// An existing key gives [`StoreError::AlreadyExists`] and leaves it untouched.
     ///

@@ -158,6 +158,11 @@ impl ObjectStore for MemoryStore {
         "mem://".to_owned()
     }
 
+    /// Objects live in this process; only the store's own calls change them.
+    fn kept_sha256_stands_for_the_bytes(&self) -> bool {
+        true
+    }
+
     async fn put_if_absent(
         &self,
         key: &str,
