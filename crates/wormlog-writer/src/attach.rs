@@ -20,12 +20,14 @@
 //! (hash, then upload) in 1 MiB reads, and a multipart upload holds at most 3 parts at once.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use futures::stream::{self, StreamExt, TryStreamExt};
 use sha2::Digest;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
+use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 use wormlog_format::{attachment_key, validate_content_type, NewEvent};
 use wormlog_store::{
     LockRequest, ObjectStore, PutOptions, PutResult, Retention, StoreError, UploadId, UploadedPart,
@@ -248,6 +250,10 @@ impl LogWriter {
     /// it, and a store completes an upload from its parts whatever the whole's SHA-256 (S3
     /// has no such check), so a file rewritten after its hash would otherwise be stored under
     /// the first version's name.
+    ///
+    /// The sending and the running hash go side by side (hashing a part never holds up the
+    /// parts in flight), and a part's bytes are held from its read until they are hashed
+    /// under one of `PARTS_IN_FLIGHT` permits, so memory stays bounded.
     async fn upload_parts(
         &self,
         path: &Path,
@@ -257,16 +263,34 @@ impl LogWriter {
         digest: &[u8; 32],
     ) -> Result<Vec<UploadedPart>, WriteError> {
         let count = len.div_ceil(PART_SIZE) as u32;
-        let mut sent = stream::iter(1..=count)
-            .map(|n| self.upload_one_part(path, key, upload, n, len))
-            .buffered(PARTS_IN_FLIGHT);
-        let mut whole = sha2::Sha256::new();
-        let mut parts = Vec::with_capacity(count as usize);
-        while let Some((part, bytes)) = sent.try_next().await? {
-            whole.update(&bytes);
-            parts.push(part);
-        }
-        if <[u8; 32]>::from(whole.finalize()) != *digest {
+        let held = Arc::new(Semaphore::new(PARTS_IN_FLIGHT));
+        let (to_hash, mut sent_bytes) = mpsc::unbounded_channel::<(Bytes, OwnedSemaphorePermit)>();
+        let send = async move {
+            let mut sent = stream::iter(1..=count)
+                .map(|n| self.upload_one_part(path, key, upload, n, len, Arc::clone(&held)))
+                .buffered(PARTS_IN_FLIGHT);
+            let mut parts = Vec::with_capacity(count as usize);
+            while let Some((part, bytes, permit)) = sent.try_next().await? {
+                parts.push(part);
+                let _ = to_hash.send((bytes, permit));
+            }
+            Ok::<_, WriteError>(parts)
+        };
+        let hash = async {
+            let mut whole = sha2::Sha256::new();
+            while let Some((bytes, permit)) = sent_bytes.recv().await {
+                whole = on_blocking_thread(move || {
+                    whole.update(&bytes);
+                    drop(permit);
+                    whole
+                })
+                .await;
+            }
+            <[u8; 32]>::from(whole.finalize())
+        };
+        let (parts, whole) = tokio::join!(send, hash);
+        let parts = parts?;
+        if whole != *digest {
             return Err(WriteError::File {
                 path: path.display().to_string(),
                 reason: "it changed while it was uploaded; append it again once it is complete"
@@ -276,7 +300,8 @@ impl LogWriter {
         Ok(parts)
     }
 
-    /// Reads part `number` and sends it with its SHA-256; returns the part and its bytes.
+    /// Reads part `number` (once a permit is free) and sends it with its SHA-256; returns
+    /// the part, its bytes and the permit, held until the bytes are hashed into the whole.
     async fn upload_one_part(
         &self,
         path: &Path,
@@ -284,7 +309,12 @@ impl LogWriter {
         upload: &UploadId,
         number: u32,
         len: u64,
-    ) -> Result<(UploadedPart, Bytes), WriteError> {
+        held: Arc<Semaphore>,
+    ) -> Result<(UploadedPart, Bytes, OwnedSemaphorePermit), WriteError> {
+        let permit = held
+            .acquire_owned()
+            .await
+            .expect("the semaphore is never closed");
         let offset = u64::from(number - 1) * PART_SIZE;
         let size = PART_SIZE.min(len - offset) as usize;
         let read = async {
@@ -298,15 +328,18 @@ impl LogWriter {
             path: path.display().to_string(),
             reason: e.to_string(),
         })?;
-        let sha: [u8; 32] = sha2::Sha256::digest(&buf).into();
-        let body = Bytes::from(buf);
+        let (sha, body) = on_blocking_thread(move || {
+            let sha: [u8; 32] = sha2::Sha256::digest(&buf).into();
+            (sha, Bytes::from(buf))
+        })
+        .await;
         let part = retrying(|| {
             self.store
                 .upload_part(key, upload, number, body.clone(), sha)
         })
         .await
         .map_err(WriteError::Store)?;
-        Ok((part, body))
+        Ok((part, body, permit))
     }
 }
 
