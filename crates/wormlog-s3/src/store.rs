@@ -860,13 +860,19 @@ impl ObjectStore for S3Store {
             .get_object_lock_configuration()
             .bucket(&self.config.bucket)
             .send();
-        let not_configured = |e: &SdkError<_, Response>| {
-            (e.code() == Some("ObjectLockConfigurationNotFoundError")).then_some(None)
+        // No configuration is no default; no bucket is NotFound, as for bucket_settings (a
+        // bucket `wormlog init` is about to create has no default to weaken).
+        let expected = |e: &SdkError<_, Response>| match e.code() {
+            Some("ObjectLockConfigurationNotFoundError") => Some(Ok(None)),
+            Some("NoSuchBucket") => Some(Err(StoreError::NotFound {
+                key: self.config.bucket.clone(),
+            })),
+            _ => None,
         };
-        let answer = async { req.await.map(Some) };
+        let answer = async { req.await.map(|out| Ok(Some(out))) };
         let Some(out) = self
-            .call_unless(Op::Get, &self.config.bucket, answer, not_configured)
-            .await?
+            .call_unless(Op::Get, &self.config.bucket, answer, expected)
+            .await??
         else {
             return Ok(None);
         };

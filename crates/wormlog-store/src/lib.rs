@@ -296,7 +296,8 @@ pub trait ObjectStore: Send + Sync + std::fmt::Debug + 'static {
         Ok((self.list_versions_after(prefix, start_after).await?, true))
     }
 
-    /// The bucket's default retention, applied to new objects that ask for none.
+    /// The bucket's default retention, applied to new objects that ask for none. A bucket
+    /// that does not exist is [`StoreError::NotFound`].
     async fn default_retention(&self) -> StoreResult<Option<DefaultRetention>>;
 
     /// The bucket's configuration, read without writing anything; `None` for stores that

@@ -515,3 +515,31 @@ fn bench_refuses_a_bucket_with_default_retention_unless_told_yes() {
     ]);
     assert_exit(&o, 0);
 }
+
+/// `wormlog init --object-lock compliance --retention-days N` on a bucket that does not exist
+/// yet creates it with Object Lock and the default, as docs/s3.md says to set one up: the
+/// check that the default is not weakened finds no bucket, hence no default.
+#[test]
+fn init_with_object_lock_creates_a_bucket_that_does_not_exist_yet() {
+    let env = Env::s3_bucket(MOTO, &Server::fresh_bucket("wl-init-base"), false);
+    let url = MOTO.url(&Server::fresh_bucket("wl-init-new"), "cli");
+    let args = [
+        "init",
+        "--object-lock",
+        "compliance",
+        "--retention-days",
+        "1",
+    ];
+    let o = env.cmd(&args).arg("--store").arg(&url).output().unwrap();
+    assert_exit(&o, 0);
+    assert!(stdout(&o).contains("created"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("default retention: COMPLIANCE for 1 day"),
+        "{}",
+        stdout(&o)
+    );
+    // Run again: the bucket is there with its default, kept.
+    let o = env.cmd(&args).arg("--store").arg(&url).output().unwrap();
+    assert_exit(&o, 0);
+    assert!(stdout(&o).contains("already existed"), "{}", stdout(&o));
+}
