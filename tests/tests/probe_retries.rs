@@ -1,11 +1,11 @@
-//! The capability probe under faults (protocol.md, "Store capability probe"): a transient
+//! The capability probe (protocol.md, "Store capability probe"): under faults, a transient
 //! error does not make a safe store look unsafe, and a long-running process probes again once
-//! its verdict is old.
+//! its verdict is old; what it reports beside the safety checks, and when.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use wormlog_store::probe::{probe, STORED_VERDICT_TTL, VERDICT_TTL};
+use wormlog_store::probe::{probe, Outcome, STORED_VERDICT_TTL, VERDICT_TTL};
 use wormlog_store::{
     Clock, Fault, FaultStore, ManualClock, MemoryStore, ObjectStore, Op, Timestamp,
 };
@@ -123,5 +123,35 @@ async fn a_verdict_that_says_unversioned_is_checked_against_the_log_listing() {
     assert!(
         probes() > first,
         "the log's versions contradict the verdict: probe again"
+    );
+}
+
+/// `doctor` (and `init`) report whether the store refuses bytes that do not match their
+/// SHA-256, and clean up after; a writer's own probe, which leaves its objects, does not ask.
+#[tokio::test]
+async fn doctor_reports_whether_uploads_are_checked_and_a_writer_does_not_ask() {
+    let f = remote_like();
+    let report = probe(&f, "").await;
+    let row = report
+        .checks
+        .iter()
+        .find(|c| c.name == "uploads checked against their SHA-256")
+        .expect("the probe reports it");
+    assert_eq!(row.outcome, Outcome::Pass, "{row:?}");
+    assert!(!row.safety);
+    let left = wormlog_store::list_all(&f, ".wormlog-probe/", None)
+        .await
+        .unwrap();
+    assert!(left.is_empty(), "{left:?}");
+
+    let f = remote_like();
+    LogWriter::open(Arc::new(f.clone()), writer_config("w", 1, "w"))
+        .await
+        .unwrap()
+        .close()
+        .await;
+    assert!(
+        !f.journal().iter().any(|r| r.key.contains("sha256-checked")),
+        "a writer's probe stores nothing it cannot remove"
     );
 }

@@ -10,6 +10,8 @@
 //!  PUT probe If-Match:<etag>  ─► must succeed          (compare-and-swap works: leases)
 //!  HEAD probe                 ─► metadata round-trips   (else the writer reads headers by GET)
 //!  LIST probe prefix          ─► finds the probe        (the writer finds the tail by LIST)
+//!  PUT with a wrong SHA-256   ─► refused, reported      (attachments' bytes are checked;
+//!                                                        doctor and init only)
 //!  bucket default retention   ─► reported               (Object Lock, for WORM)
 //! ```
 //!
@@ -253,7 +255,40 @@ pub async fn probe_with(store: &dyn ObjectStore, prefix: &str, cleanup: Cleanup)
         "writers and readers find the log's slots",
         true,
     );
+    if cleanup == Cleanup::Delete {
+        check_sha256(&mut p, store, &dir, &opts).await;
+    }
     finish(p, store, prefix, &dir, default, cleanup).await
+}
+
+/// Whether the store refuses bytes that do not match the SHA-256 sent with them, as an
+/// attachment's upload relies on for its recorded SHA-256 to be one the store checked.
+/// Informational (the log's safety does not rest on it, and `verify` reads the bytes back on
+/// any store but AWS), and only where the probe deletes what it wrote (`doctor`, `init`):
+/// on a store that does not check, the object is stored.
+async fn check_sha256(p: &mut Probe, store: &dyn ObjectStore, dir: &str, opts: &PutOptions) {
+    let key = format!("{dir}sha256-checked");
+    let wrong = PutOptions {
+        sha256: Some(crate::checksum::sha256(b"other bytes than these")),
+        ..opts.clone()
+    };
+    let body = Bytes::from_static(b"{\"wormlog\":\"probe\"}\n");
+    let put = with_retries(|| store.put_if_absent(&key, body.clone(), &wrong))
+        .await
+        .0;
+    let refused = matches!(&put, Err(StoreError::Permanent { message, .. })
+        if message.contains("do not match the SHA-256"));
+    p.record(
+        "uploads checked against their SHA-256",
+        refused,
+        match &put {
+            Err(_) if refused => "a PUT whose bytes do not match its SHA-256 was refused".into(),
+            Ok(_) => "a PUT whose bytes do not match its SHA-256 was STORED: this store does not check a document's bytes on upload (`verify` reads them back)".into(),
+            Err(e) => format!("a PUT with a wrong SHA-256 failed otherwise: {e}"),
+        },
+        "a document's recorded SHA-256 is one the store checked",
+        false,
+    );
 }
 
 async fn finish(
