@@ -1,6 +1,7 @@
 //! `verify`'s audit of attachments: every attachment a valid event refers to exists, with the
-//! size and SHA-256 the event records (the store's kept checksum where it returns one, else
-//! by reading it), and with `--require-lock` a lock no weaker than its segment's.
+//! size and SHA-256 the event records (the store's kept checksum where it stands for the bytes,
+//! AWS S3 itself; else by reading them), and with `--require-lock` a lock no weaker than its
+//! segment's.
 //!
 //! ```text
 //!  each referenced attachment ─► HEAD ─┬─ missing ─────────────► attachment-missing {seq}

@@ -92,6 +92,9 @@ pub(crate) fn tagging_header(tags: &std::collections::BTreeMap<String, String>) 
 pub struct S3Store {
     client: Client,
     config: S3Config,
+    /// The client talks to AWS S3 itself: no endpoint in the URL, and none from the
+    /// environment or a profile either (see [`endpoint_from_outside`]).
+    on_aws: bool,
     stats: Arc<S3Stats>,
     clock: Arc<dyn Clock>,
 }
@@ -123,6 +126,24 @@ fn plain_http_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient
         .build_https()
 }
 
+/// Whether the SDK was pointed at another server than AWS without `endpoint=` in the URL:
+/// `AWS_ENDPOINT_URL` or a profile's `endpoint_url` (the shared config's endpoint), or
+/// `AWS_ENDPOINT_URL_S3` or the profile's `[services]` entry for S3 (what aws-sdk-s3 reads
+/// for itself from the shared config).
+fn endpoint_from_outside(shared: &aws_config::SdkConfig) -> bool {
+    let s3_key = aws_types::service_config::ServiceConfigKey::builder()
+        .service_id("S3")
+        .env("AWS_ENDPOINT_URL")
+        .profile("endpoint_url")
+        .build()
+        .expect("the key names a service, a variable and a profile setting");
+    shared.endpoint_url().is_some()
+        || shared
+            .service_config()
+            .and_then(|c| c.load_config(s3_key))
+            .is_some()
+}
+
 impl S3Store {
     /// Builds the client: credentials from the config or the standard AWS chain, operation and
     /// attempt timeouts, SDK retries for 5xx and throttling, path-style addressing if asked,
@@ -143,7 +164,12 @@ impl S3Store {
             );
         // A non-AWS endpoint (RGW, MinIO, moto) has no instance metadata service: resolve
         // region and credentials locally only, so nothing is sent to 169.254.169.254.
-        let local_only = config.endpoint.is_some();
+        // An endpoint from the environment counts too (one from a profile is known only
+        // once the profile is loaded, below).
+        let local_only = config.endpoint.is_some()
+            || ["AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"]
+                .iter()
+                .any(|var| std::env::var_os(var).is_some_and(|v| !v.is_empty()));
         match (&config.region, local_only) {
             (Some(region), _) => loader = loader.region(Region::new(region.clone())),
             (None, true) => loader = loader.region(Region::new("us-east-1")),
@@ -177,6 +203,7 @@ impl S3Store {
             loader = loader.http_client(plain_http_client());
         }
         let shared = loader.load().await;
+        let on_aws = config.endpoint.is_none() && !endpoint_from_outside(&shared);
         let mut s3 = aws_sdk_s3::config::Builder::from(&shared)
             .force_path_style(config.path_style)
             // aws-sdk-s3 >= 1.69 adds CRC checksums (as aws-chunked trailers) to every upload by
@@ -193,6 +220,7 @@ impl S3Store {
         S3Store {
             client: Client::from_conf(s3.build()),
             config,
+            on_aws,
             stats: Arc::new(S3Stats::default()),
             clock: SystemClock::shared(),
         }
@@ -502,7 +530,7 @@ impl ObjectStore for S3Store {
     /// object version. Another endpoint may not: moto 5.2.5 keeps whatever was sent,
     /// unchecked (Ceph RGW 16.2 keeps none), so an audit there reads the bytes.
     fn kept_sha256_stands_for_the_bytes(&self) -> bool {
-        self.config.endpoint.is_none()
+        self.on_aws
     }
 
     async fn put_if_absent(

@@ -251,9 +251,10 @@ impl LogWriter {
     /// has no such check), so a file rewritten after its hash would otherwise be stored under
     /// the first version's name.
     ///
-    /// The sending and the running hash go side by side (hashing a part never holds up the
-    /// parts in flight), and a part's bytes are held from its read until they are hashed
-    /// under one of `PARTS_IN_FLIGHT` permits, so memory stays bounded.
+    /// The sending and the running hash go side by side (hashing a part does not hold up the
+    /// parts already in flight), and a part's bytes are held from its read until they are
+    /// hashed under one of `PARTS_IN_FLIGHT` permits, so memory stays bounded: part k+3 is
+    /// read once part k is hashed.
     async fn upload_parts(
         &self,
         path: &Path,
