@@ -543,3 +543,61 @@ fn init_with_object_lock_creates_a_bucket_that_does_not_exist_yet() {
     assert_exit(&o, 0);
     assert!(stdout(&o).contains("already existed"), "{}", stdout(&o));
 }
+
+/// `policy --lifecycle` is a configuration S3 accepts as it is: boto3 (which checks it against
+/// the S3 API's model) puts it on a moto bucket and reads the same rules back, among them the
+/// one that aborts an attachment upload no writer completed.
+#[test]
+fn the_lifecycle_rules_are_accepted_by_s3_as_printed() {
+    let env = Env::s3_bucket(MOTO, &Server::fresh_bucket("wl-lifecycle"), true);
+    let o = env.run(&[
+        "policy",
+        "--bucket",
+        &env.bucket(),
+        "--prefix",
+        "cli",
+        "--lifecycle",
+        "--retention-days",
+        "30",
+    ]);
+    assert_exit(&o, 0);
+    let script = r#"
+import json, sys, boto3
+endpoint, bucket, doc = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
+s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration=doc)
+rules = s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
+print(json.dumps(sorted(r["ID"] for r in rules)))
+print(json.dumps([r.get("AbortIncompleteMultipartUpload") for r in rules if r["ID"] == "wormlog-incomplete-uploads"]))
+"#;
+    let run = std::process::Command::new("python3")
+        .args([
+            "-c",
+            script,
+            &MOTO.endpoint(),
+            &env.bucket(),
+            stdout(&o).trim(),
+        ])
+        .envs(MOTO.credential_env())
+        .output()
+        .expect("python3 runs (scripts/moto.sh installs boto3 with moto[server])");
+    let said = String::from_utf8_lossy(&run.stdout).to_string();
+    assert!(
+        run.status.success(),
+        "{said}\n{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let mut lines = said.lines();
+    let ids: Vec<String> = serde_json::from_str(lines.next().unwrap()).unwrap();
+    assert_eq!(
+        ids,
+        [
+            "wormlog-housekeeping-old-versions",
+            "wormlog-incomplete-uploads",
+            "wormlog-noncurrent-after-retention",
+            "wormlog-probe-objects"
+        ]
+    );
+    let abort: serde_json::Value = serde_json::from_str(lines.next().unwrap()).unwrap();
+    assert_eq!(abort, serde_json::json!([{"DaysAfterInitiation": 1}]));
+}

@@ -8,8 +8,9 @@
 //! - `--iam`: the writer's IAM policy, exactly the requests a writer sends (no delete: a
 //!   writer's capability probe leaves its objects to the lifecycle rule);
 //! - `--lifecycle`: lifecycle rules that remove the log's noncurrent versions and expired
-//!   delete markers only after the retention period, and wormlog's housekeeping objects
-//!   (lease versions, probe objects) after a day.
+//!   delete markers only after the retention period, wormlog's housekeeping objects (lease
+//!   versions, probe objects) after a day, and the parts of an attachment upload a writer
+//!   never completed (it crashed or was killed mid-upload) after a day.
 
 use clap::Args;
 use serde_json::{json, Value};
@@ -255,6 +256,14 @@ pub(crate) fn lifecycle(a: &PolicyArgs) -> Value {
                 "Filter": {"Prefix": format!("{}.wormlog-probe/", a.prefix())},
                 "Expiration": {"Days": 1},
                 "NoncurrentVersionExpiration": {"NoncurrentDays": 1}
+            },
+            {
+                // A writer aborts a failed multipart upload itself; one killed mid-upload
+                // cannot, and S3 keeps (and bills) its parts until this rule aborts it.
+                "ID": "wormlog-incomplete-uploads",
+                "Status": "Enabled",
+                "Filter": {"Prefix": a.prefix()},
+                "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1}
             }
         ]
     })
@@ -434,5 +443,12 @@ mod tests {
             "the current lease stays"
         );
         assert_eq!(doc["Rules"][2]["Filter"]["Prefix"], "prod/.wormlog-probe/");
+        let uploads = &doc["Rules"][3];
+        assert_eq!(uploads["Filter"]["Prefix"], "prod/");
+        assert_eq!(
+            uploads["AbortIncompleteMultipartUpload"],
+            json!({"DaysAfterInitiation": 1}),
+            "parts of an upload no writer completed do not stay"
+        );
     }
 }
