@@ -6,7 +6,7 @@
 
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_smithy_runtime_api::http::Response;
-use wormlog_store::{Op, StoreError};
+use wormlog_store::{Op, StoreError, DIGEST_MISMATCH};
 
 /// Classifies a failed request on `key`.
 pub(crate) fn classify<E>(op: Op, key: &str, err: SdkError<E, Response>) -> StoreError
@@ -62,7 +62,7 @@ where
             op: op.name(),
             key,
             message: format!(
-                "HTTP 400 {c}: the bytes the server received do not match the SHA-256 sent with them (was the file changed after it was hashed?); nothing was stored"
+                "HTTP 400 {c}: the bytes the server received {DIGEST_MISMATCH} (was the file changed after it was hashed?); nothing was stored"
             ),
         },
         (_, Some("NoSuchBucket"), _) => StoreError::Permanent {

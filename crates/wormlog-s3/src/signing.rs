@@ -27,7 +27,7 @@ pub(crate) struct SignedPayload(Option<String>);
 
 impl SignedPayload {
     pub(crate) fn with_sha256(digest: &[u8; 32]) -> SignedPayload {
-        SignedPayload(Some(digest.iter().map(|b| format!("{b:02x}")).collect()))
+        SignedPayload(Some(wormlog_store::hex_sha256(digest)))
     }
 
     pub(crate) fn sdk_default() -> SignedPayload {

@@ -468,7 +468,8 @@ fn whole_sha256(b64: Option<&str>, etag: Option<&str>) -> Option<String> {
         return None;
     }
     let bytes = aws_smithy_types::base64::decode(b64.filter(|v| !v.contains('-'))?).ok()?;
-    (bytes.len() == 32).then(|| bytes.iter().map(|b| format!("{b:02x}")).collect())
+    let digest: [u8; 32] = bytes.try_into().ok()?;
+    Some(wormlog_store::hex_sha256(&digest))
 }
 
 pub(crate) fn to_datetime(t: Timestamp) -> DateTime {

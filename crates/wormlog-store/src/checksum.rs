@@ -3,7 +3,7 @@
 
 use sha2::Digest;
 
-use crate::{StoreError, StoreResult};
+use crate::{StoreError, StoreResult, DIGEST_MISMATCH};
 
 /// The SHA-256 of `body`.
 pub(crate) fn sha256(body: &[u8]) -> [u8; 32] {
@@ -11,7 +11,7 @@ pub(crate) fn sha256(body: &[u8]) -> [u8; 32] {
 }
 
 /// 32 bytes as 64 lowercase hex digits.
-pub(crate) fn hex(digest: &[u8; 32]) -> String {
+pub fn hex(digest: &[u8; 32]) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
@@ -35,6 +35,6 @@ pub(crate) fn bad_digest(key: &str) -> StoreError {
     StoreError::Permanent {
         op: "put",
         key: key.to_owned(),
-        message: "HTTP 400 BadDigest: the bytes do not match the SHA-256 sent with them; nothing was stored".into(),
+        message: format!("HTTP 400 BadDigest: the bytes {DIGEST_MISMATCH}; nothing was stored"),
     }
 }

@@ -607,8 +607,7 @@ pub async fn a_put_whose_bytes_do_not_match_its_sha256_is_refused(
 
 /// A refusal for the bytes' SHA-256, not for any other reason (a permission, a bucket).
 fn refused_for_its_digest(result: &crate::StoreResult<crate::PutResult>) -> bool {
-    matches!(result, Err(StoreError::Permanent { message, .. })
-        if message.contains("do not match the SHA-256"))
+    matches!(result, Err(e) if e.is_digest_mismatch())
 }
 
 /// Generates one `#[tokio::test]` per check. `core` checks hold on every store; `object_lock`

@@ -95,6 +95,10 @@ pub enum ErrorClass {
     InvalidInput,
 }
 
+/// What every store's refusal of bytes that do not match their SHA-256 says
+/// ([`StoreError::is_digest_mismatch`]).
+pub const DIGEST_MISMATCH: &str = "do not match the SHA-256 sent with them";
+
 impl StoreError {
     /// Its [`ErrorClass`]: a key the store cannot take is the caller's input, anything else
     /// the store's failure.
@@ -120,6 +124,12 @@ impl StoreError {
             StoreError::Unsupported { .. } => "unsupported",
             StoreError::Foreign { .. } => "foreign",
         }
+    }
+
+    /// A put refused because its bytes do not match the SHA-256 sent with them (the local
+    /// stores' BadDigest; S3's `BadDigest` and `XAmzContentSHA256Mismatch`): nothing stored.
+    pub fn is_digest_mismatch(&self) -> bool {
+        matches!(self, StoreError::Permanent { message, .. } if message.contains(DIGEST_MISMATCH))
     }
 
     /// True for failures after which the same request may be sent again: 409, 5xx, throttling,

@@ -48,8 +48,9 @@ use std::path::Path;
 use async_trait::async_trait;
 use bytes::Bytes;
 
+pub use checksum::hex as hex_sha256;
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp, TokioClock};
-pub use error::{ErrorClass, StoreError, StoreResult};
+pub use error::{ErrorClass, StoreError, StoreResult, DIGEST_MISMATCH};
 pub use fault::{ChaosRule, Fault, FaultPoint, FaultStore, Op, RecordedRequest};
 pub use fs::{FsStep, FsStore};
 pub use key::{strip_etag_quotes, validate_key};

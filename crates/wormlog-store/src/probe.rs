@@ -256,7 +256,7 @@ pub async fn probe_with(store: &dyn ObjectStore, prefix: &str, cleanup: Cleanup)
         true,
     );
     if cleanup == Cleanup::Delete {
-        check_sha256(&mut p, store, &dir, &opts).await;
+        check_sha256(&mut p, store, &dir, &body, &opts).await;
     }
     finish(p, store, prefix, &dir, default, cleanup).await
 }
@@ -266,18 +266,22 @@ pub async fn probe_with(store: &dyn ObjectStore, prefix: &str, cleanup: Cleanup)
 /// Informational (the log's safety does not rest on it, and `verify` reads the bytes back on
 /// any store but AWS), and only where the probe deletes what it wrote (`doctor`, `init`):
 /// on a store that does not check, the object is stored.
-async fn check_sha256(p: &mut Probe, store: &dyn ObjectStore, dir: &str, opts: &PutOptions) {
+async fn check_sha256(
+    p: &mut Probe,
+    store: &dyn ObjectStore,
+    dir: &str,
+    body: &Bytes,
+    opts: &PutOptions,
+) {
     let key = format!("{dir}sha256-checked");
     let wrong = PutOptions {
         sha256: Some(crate::checksum::sha256(b"other bytes than these")),
         ..opts.clone()
     };
-    let body = Bytes::from_static(b"{\"wormlog\":\"probe\"}\n");
     let put = with_retries(|| store.put_if_absent(&key, body.clone(), &wrong))
         .await
         .0;
-    let refused = matches!(&put, Err(StoreError::Permanent { message, .. })
-        if message.contains("do not match the SHA-256"));
+    let refused = matches!(&put, Err(e) if e.is_digest_mismatch());
     p.record(
         "uploads checked against their SHA-256",
         refused,

@@ -1102,25 +1102,22 @@ async fn document(
             w.close().await;
             elapsed
         }
-        Mode::DocumentPutChecked => {
-            let key = keys.segment(0);
-            let started = clock.monotonic();
-            let (digest, _) = wormlog_writer::sha256_of_file(path).await.map_err(|e| {
-                CliError::usage(format!("cannot read --file {}: {e}", path.display()))
-            })?;
-            let opts = PutOptions {
-                sha256: Some(digest),
-                ..PutOptions::default()
-            };
-            store.put_file_if_absent(&key, path, &opts).await?;
-            clock.monotonic().saturating_sub(started)
-        }
         _ => {
             let key = keys.segment(0);
             let started = clock.monotonic();
-            match &ctx.store.s3 {
-                Some(s3) => s3.put_file_unconditional(&key, path).await?,
-                None => {
+            match (args.mode, &ctx.store.s3) {
+                (Mode::DocumentPutChecked, _) => {
+                    let (digest, _) = wormlog_writer::sha256_of_file(path).await.map_err(|e| {
+                        CliError::usage(format!("cannot read --file {}: {e}", path.display()))
+                    })?;
+                    let opts = PutOptions {
+                        sha256: Some(digest),
+                        ..PutOptions::default()
+                    };
+                    store.put_file_if_absent(&key, path, &opts).await?;
+                }
+                (_, Some(s3)) => s3.put_file_unconditional(&key, path).await?,
+                (_, None) => {
                     store
                         .put_file_if_absent(&key, path, &PutOptions::default())
                         .await?;
